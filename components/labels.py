@@ -1,0 +1,60 @@
+"""The one source of labels and tags, so cost allocation and policies can rely on them."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+PART_OF = "project-ai"
+MANAGED_BY = "pulumi"
+
+_LABEL_VALUE = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+@dataclass(frozen=True)
+class Ownership:
+    """Who owns and pays for a set of resources."""
+
+    team: str
+    cost_center: str
+    environment: str
+
+
+def label_value(value: str) -> str:
+    """Kubernetes label values: at most 63 of [A-Za-z0-9_.-], alphanumeric at both ends."""
+    return _LABEL_VALUE.sub("-", value)[:63].strip("-_.")
+
+
+def selector_labels(name: str, instance: str) -> dict[str, str]:
+    """The labels that identify a workload's pods; immutable once a Deployment exists."""
+    return {"app.kubernetes.io/name": name, "app.kubernetes.io/instance": instance}
+
+
+def kubernetes_labels(
+    owner: Ownership, *, name: str, instance: str, component: str, version: str | None = None
+) -> dict[str, str]:
+    """Recommended app.kubernetes.io labels plus ownership labels."""
+    labels = {
+        **selector_labels(name, instance),
+        "app.kubernetes.io/component": component,
+        "app.kubernetes.io/part-of": PART_OF,
+        "app.kubernetes.io/managed-by": MANAGED_BY,
+        "team": label_value(owner.team),
+        "cost-center": label_value(owner.cost_center),
+        "environment": label_value(owner.environment),
+    }
+    if version:
+        labels["app.kubernetes.io/version"] = label_value(version)
+    return labels
+
+
+def cloud_tags(owner: Ownership, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """Tags for AWS resources (and, lower-cased, GCP labels)."""
+    return {
+        "project": PART_OF,
+        "team": owner.team,
+        "cost-center": owner.cost_center,
+        "environment": owner.environment,
+        "managed-by": MANAGED_BY,
+        **(extra or {}),
+    }

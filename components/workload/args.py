@@ -1,0 +1,62 @@
+"""Typed arguments of AppService: plain values, validated upstream by stacks/config.py."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from components.labels import Ownership
+
+
+@dataclass(frozen=True)
+class Compute:
+    cpu: str
+    memory: str
+
+
+@dataclass(frozen=True)
+class IngressArgs:
+    host: str
+    class_name: str
+    tls_secret_name: str
+    cluster_issuer: str
+    # Namespace of the ingress controller: the only source of external traffic.
+    controller_namespace: str
+
+
+@dataclass(frozen=True)
+class EgressRule:
+    """A destination the pods may reach: a CIDR, or pods in a namespace."""
+
+    name: str
+    ports: tuple[int, ...]
+    protocol: str = "TCP"
+    cidr: str | None = None
+    except_cidrs: tuple[str, ...] = ()
+    namespace: str | None = None
+    pod_labels: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AppServiceArgs:
+    owner: Ownership
+    name: str
+    namespace: str
+    image: str
+    version: str
+    ingress: IngressArgs
+    min_replicas: int
+    max_replicas: int
+    requests: Compute
+    limits: Compute
+    port: int = 8000
+    run_as_user: int = 10001
+    target_cpu_utilization: int = 70
+    scale_down_stabilization_seconds: int = 300
+    pre_stop_seconds: int = 5
+    shutdown_seconds: int = 25
+    max_unavailable: int = 1
+    # The Kubernetes minor version the cluster runs; PSA labels pin to it.
+    kubernetes_version: str = "1.33"
+    monitoring_namespace: str = "monitoring"
+    egress: tuple[EgressRule, ...] = ()
+    settings: dict[str, str] = field(default_factory=dict)

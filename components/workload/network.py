@@ -1,0 +1,90 @@
+"""NetworkPolicy specs: deny everything, then allow exactly the paths the API needs."""
+
+from __future__ import annotations
+
+import pulumi_kubernetes as k8s
+
+from components.workload.args import AppServiceArgs, EgressRule
+
+networking = k8s.networking.v1
+meta = k8s.meta.v1
+
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
+
+
+def _namespace(name: str) -> meta.LabelSelectorArgs:
+    # Set by the API server on every namespace (1.22+), so it cannot be forged by
+    # whoever can label namespaces.
+    return meta.LabelSelectorArgs(match_labels={NAMESPACE_NAME_LABEL: name})
+
+
+def _ports(ports: tuple[int, ...] | list[int], protocol: str = "TCP") -> list[networking.NetworkPolicyPortArgs]:
+    return [networking.NetworkPolicyPortArgs(port=port, protocol=protocol) for port in ports]
+
+
+def default_deny() -> networking.NetworkPolicySpecArgs:
+    return networking.NetworkPolicySpecArgs(
+        pod_selector=meta.LabelSelectorArgs(), policy_types=["Ingress", "Egress"]
+    )
+
+
+def ingress_from_namespace(namespace: str, selector: dict[str, str], port: int) -> networking.NetworkPolicySpecArgs:
+    return networking.NetworkPolicySpecArgs(
+        pod_selector=meta.LabelSelectorArgs(match_labels=selector),
+        policy_types=["Ingress"],
+        ingress=[
+            networking.NetworkPolicyIngressRuleArgs(
+                from_=[networking.NetworkPolicyPeerArgs(namespace_selector=_namespace(namespace))],
+                ports=_ports([port]),
+            )
+        ],
+    )
+
+
+def egress_to_dns(selector: dict[str, str]) -> networking.NetworkPolicySpecArgs:
+    return networking.NetworkPolicySpecArgs(
+        pod_selector=meta.LabelSelectorArgs(match_labels=selector),
+        policy_types=["Egress"],
+        egress=[
+            networking.NetworkPolicyEgressRuleArgs(
+                to=[
+                    networking.NetworkPolicyPeerArgs(
+                        namespace_selector=_namespace("kube-system"),
+                        pod_selector=meta.LabelSelectorArgs(match_labels={"k8s-app": "kube-dns"}),
+                    )
+                ],
+                ports=_ports([53], "UDP") + _ports([53], "TCP"),
+            )
+        ],
+    )
+
+
+def egress_to(rule: EgressRule, selector: dict[str, str]) -> networking.NetworkPolicySpecArgs:
+    if rule.cidr is not None:
+        peer = networking.NetworkPolicyPeerArgs(
+            ip_block=networking.IPBlockArgs(cidr=rule.cidr, except_=list(rule.except_cidrs) or None)
+        )
+    else:
+        peer = networking.NetworkPolicyPeerArgs(
+            namespace_selector=_namespace(rule.namespace or ""),
+            pod_selector=meta.LabelSelectorArgs(match_labels=rule.pod_labels or None),
+        )
+    return networking.NetworkPolicySpecArgs(
+        pod_selector=meta.LabelSelectorArgs(match_labels=selector),
+        policy_types=["Egress"],
+        egress=[networking.NetworkPolicyEgressRuleArgs(to=[peer], ports=_ports(rule.ports, rule.protocol))],
+    )
+
+
+def policies(args: AppServiceArgs, selector: dict[str, str]) -> dict[str, networking.NetworkPolicySpecArgs]:
+    """Every policy of the namespace by name, default deny first."""
+    specs = {
+        "default-deny": default_deny(),
+        "allow-ingress-controller": ingress_from_namespace(args.ingress.controller_namespace, selector, args.port),
+        # /metrics is served on the app port; Prometheus scrapes from its namespace.
+        "allow-monitoring": ingress_from_namespace(args.monitoring_namespace, selector, args.port),
+        "allow-dns": egress_to_dns(selector),
+    }
+    for rule in args.egress:
+        specs[f"allow-egress-{rule.name}"] = egress_to(rule, selector)
+    return specs

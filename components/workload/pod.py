@@ -1,0 +1,109 @@
+"""The API's pod template: probes, hardening, spreading and graceful drain."""
+
+from __future__ import annotations
+
+import pulumi_kubernetes as k8s
+
+from components.workload.args import AppServiceArgs
+
+core = k8s.core.v1
+meta = k8s.meta.v1
+
+HTTP_PORT_NAME = "http"
+TMP_VOLUME = "tmp"
+
+
+def _http_probe(path: str, period: int, failures: int) -> core.ProbeArgs:
+    return core.ProbeArgs(
+        http_get=core.HTTPGetActionArgs(path=path, port=HTTP_PORT_NAME),
+        period_seconds=period,
+        timeout_seconds=2,
+        failure_threshold=failures,
+    )
+
+
+def container(args: AppServiceArgs, config_map_name: object) -> core.ContainerArgs:
+    return core.ContainerArgs(
+        name="api",
+        image=args.image,
+        image_pull_policy="IfNotPresent",
+        ports=[core.ContainerPortArgs(name=HTTP_PORT_NAME, container_port=args.port)],
+        env_from=[core.EnvFromSourceArgs(config_map_ref=core.ConfigMapEnvSourceArgs(name=config_map_name))],
+        resources=core.ResourceRequirementsArgs(
+            requests={"cpu": args.requests.cpu, "memory": args.requests.memory},
+            limits={"cpu": args.limits.cpu, "memory": args.limits.memory},
+        ),
+        # Startup gets up to 60 s (30 x 2 s) to migrate caches before liveness counts.
+        startup_probe=_http_probe("/startupz", period=2, failures=30),
+        liveness_probe=_http_probe("/livez", period=10, failures=3),
+        readiness_probe=_http_probe("/readyz", period=5, failures=2),
+        # Endpoints controllers and ingress controllers learn of a terminating pod a
+        # little late; keep serving through that window before SIGTERM. The sleep
+        # action needs no shell in the image.
+        lifecycle=core.LifecycleArgs(
+            pre_stop=core.LifecycleHandlerArgs(sleep=core.SleepActionArgs(seconds=args.pre_stop_seconds))
+        )
+        if args.pre_stop_seconds
+        else None,
+        security_context=core.SecurityContextArgs(
+            run_as_non_root=True,
+            run_as_user=args.run_as_user,
+            run_as_group=args.run_as_user,
+            allow_privilege_escalation=False,
+            read_only_root_filesystem=True,
+            capabilities=core.CapabilitiesArgs(drop=["ALL"]),
+            seccomp_profile=core.SeccompProfileArgs(type="RuntimeDefault"),
+        ),
+        volume_mounts=[core.VolumeMountArgs(name=TMP_VOLUME, mount_path="/tmp")],
+    )
+
+
+def _spread(topology_key: str, selector: dict[str, str]) -> core.TopologySpreadConstraintArgs:
+    return core.TopologySpreadConstraintArgs(
+        max_skew=1,
+        topology_key=topology_key,
+        # ScheduleAnyway: a lost zone must not leave replicas unschedulable.
+        when_unsatisfiable="ScheduleAnyway",
+        label_selector=meta.LabelSelectorArgs(match_labels=selector),
+        # Count each ReplicaSet on its own, so a rollout spreads its new pods too.
+        match_label_keys=["pod-template-hash"],
+    )
+
+
+def pod_spec(args: AppServiceArgs, service_account: object, config_map_name: object, selector: dict[str, str]) -> core.PodSpecArgs:
+    return core.PodSpecArgs(
+        service_account_name=service_account,
+        automount_service_account_token=False,
+        # preStop pause plus the app's own drain of in-flight requests.
+        termination_grace_period_seconds=args.pre_stop_seconds + args.shutdown_seconds,
+        security_context=core.PodSecurityContextArgs(
+            run_as_non_root=True,
+            run_as_user=args.run_as_user,
+            run_as_group=args.run_as_user,
+            fs_group=args.run_as_user,
+            seccomp_profile=core.SeccompProfileArgs(type="RuntimeDefault"),
+        ),
+        containers=[container(args, config_map_name)],
+        volumes=[
+            core.VolumeArgs(
+                name=TMP_VOLUME, empty_dir=core.EmptyDirVolumeSourceArgs(size_limit="64Mi")
+            )
+        ],
+        topology_spread_constraints=[
+            _spread("topology.kubernetes.io/zone", selector),
+            _spread("kubernetes.io/hostname", selector),
+        ],
+        affinity=core.AffinityArgs(
+            pod_anti_affinity=core.PodAntiAffinityArgs(
+                preferred_during_scheduling_ignored_during_execution=[
+                    core.WeightedPodAffinityTermArgs(
+                        weight=100,
+                        pod_affinity_term=core.PodAffinityTermArgs(
+                            topology_key="kubernetes.io/hostname",
+                            label_selector=meta.LabelSelectorArgs(match_labels=selector),
+                        ),
+                    )
+                ]
+            )
+        ),
+    )

@@ -1,0 +1,1 @@
+"""preflight: proves a Pulumi Python program offline, with no CLI and no cloud."""

@@ -1,0 +1,76 @@
+"""The synthesized resource graph of one stack, as plain data that serializes to JSON."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+STACK_TYPE = "pulumi:pulumi:Stack"
+SECRET = "[secret]"
+
+
+@dataclass
+class Resource:
+    urn: str
+    type: str
+    name: str
+    custom: bool
+    parent: str | None = None
+    provider: str | None = None
+    id: str | None = None
+    # Engine wire format: camelCase property names, as the provider receives them.
+    inputs: dict[str, Any] = field(default_factory=dict)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    dependencies: list[str] = field(default_factory=list)
+
+    @property
+    def is_provider(self) -> bool:
+        return self.type.startswith("pulumi:providers:")
+
+
+@dataclass
+class Graph:
+    project: str
+    stack: str
+    resources: list[Resource] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    # Messages the program logged at warning or error level.
+    diagnostics: list[str] = field(default_factory=list)
+
+    def by_urn(self) -> dict[str, Resource]:
+        return {resource.urn: resource for resource in self.resources}
+
+    def deployed(self) -> list[Resource]:
+        """Everything but the stack's own root resource."""
+        return [r for r in self.resources if r.type != STACK_TYPE]
+
+    def count_by_type(self) -> Counter[str]:
+        return Counter(r.type for r in self.deployed())
+
+    def count_by_component(self) -> Counter[str]:
+        """Custom resources under each top-level component; top-level ones as '(stack)'."""
+        index = self.by_urn()
+        counts: Counter[str] = Counter()
+        for resource in self.deployed():
+            if not resource.custom:
+                continue
+            top = resource
+            while top.parent in index and index[top.parent].type != STACK_TYPE:
+                top = index[top.parent]
+            counts["(stack)" if top is resource else f"{top.type} {top.name}"] += 1
+        return counts
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Graph:
+        resources = [Resource(**item) for item in data.get("resources", [])]
+        return cls(
+            project=data["project"],
+            stack=data["stack"],
+            resources=resources,
+            outputs=data.get("outputs", {}),
+            diagnostics=data.get("diagnostics", []),
+        )

@@ -1,0 +1,181 @@
+"""Mock outputs that look like what each provider really returns.
+
+Deterministic: every id, name suffix and ARN is derived from the stack and the URN, so
+the same program gives the same graph and reports diff cleanly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+import pulumi
+
+STACK_REFERENCE_TYPE = "pulumi:pulumi:StackReference"
+
+# Kinds with no namespace; everything else defaults to `default`, as the API server does.
+CLUSTER_SCOPED_KINDS = frozenset(
+    {
+        "Namespace", "Node", "PersistentVolume", "StorageClass", "PriorityClass", "IngressClass",
+        "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "APIService",
+        "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration", "RuntimeClass",
+        "CSIDriver", "VolumeSnapshotClass", "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding", "ClusterIssuer", "ClusterSecretStore",
+        "ClusterExternalSecret", "ClusterAnalysisTemplate", "NodePool", "EC2NodeClass",
+        "GatewayClass", "ClusterPolicy",
+    }
+)
+# Types whose type token is not `kubernetes:<group>/<version>:<Kind>` of one object.
+NON_OBJECT_KUBERNETES_MODULES = ("helm.sh/", "yaml", "kustomize", "index")
+
+# Services that have no region or account in their ARNs.
+_GLOBAL_AWS_SERVICES = {"iam": "arn:aws:iam::{account}:{kind}/{name}", "s3": "arn:aws:s3:::{name}"}
+
+ReferenceResolver = Callable[[str], dict[str, Any]]
+
+
+def digest(*parts: str, length: int = 8) -> str:
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:length]
+
+
+def kubernetes_object(type_token: str) -> tuple[str, str] | None:
+    """(apiVersion, kind) of a Kubernetes object type token, or None for other types."""
+    if not type_token.startswith("kubernetes:"):
+        return None
+    _, module, kind = type_token.split(":", 2)
+    if module.startswith(NON_OBJECT_KUBERNETES_MODULES) or kind.endswith(("Patch", "List")):
+        return None
+    return (module.removeprefix("core/"), kind)
+
+
+class RealisticMocks(pulumi.runtime.Mocks):
+    def __init__(self, project: str, stack: str, config: dict[str, str], resolve_reference: ReferenceResolver) -> None:
+        self.project = project
+        self.stack = stack
+        self.resolve_reference = resolve_reference
+        self.aws_region = config.get("aws:region", "us-east-1")
+        self.aws_account = _aws_account(config, project, stack)
+        self.gcp_project = config.get("gcp:project", f"{project}-{stack}")
+        self.gcp_region = config.get("gcp:region", "us-central1")
+        # Explicit providers per region: provider id -> its region/project inputs.
+        self._provider_inputs: dict[str, dict[str, Any]] = {}
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        seed = digest(self.stack, args.typ, args.name, length=16)
+        if args.typ == STACK_REFERENCE_TYPE:
+            name = str(args.inputs.get("name", args.name))
+            return name, {"name": name, "outputs": self.resolve_reference(name), "secretOutputNames": []}
+        if args.typ.startswith("pulumi:providers:"):
+            provider_id = f"{args.name}-{seed[:8]}"
+            self._provider_inputs[provider_id] = dict(args.inputs)
+            return provider_id, dict(args.inputs)
+        if not args.custom:
+            return None, {}
+        if kubernetes_object(args.typ):
+            return self._kubernetes(args, seed)
+        package = args.typ.split(":", 1)[0]
+        if package == "aws":
+            return self._aws(args, seed)
+        if package == "gcp":
+            return self._gcp(args, seed)
+        return f"{args.name}-{seed[:8]}", dict(args.inputs)
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        region = self._provider(args.provider).get("region", self.aws_region)
+        results: dict[str, dict[str, Any]] = {
+            "aws:index/getCallerIdentity:getCallerIdentity": {
+                "accountId": self.aws_account,
+                "arn": f"arn:aws:iam::{self.aws_account}:role/preflight",
+                "userId": f"AROA{digest(self.stack, length=16).upper()}",
+                "id": self.aws_account,
+            },
+            "aws:index/getRegion:getRegion": {"name": region, "region": region, "id": region},
+            "aws:index/getPartition:getPartition": {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"},
+            "aws:index/getAvailabilityZones:getAvailabilityZones": {
+                "names": [f"{region}{zone}" for zone in "abc"],
+                "zoneIds": [f"use1-az{index}" for index in (1, 2, 4)],
+                "id": region,
+            },
+            "gcp:organizations/getProject:getProject": {
+                "projectId": self.gcp_project,
+                "number": str(int(digest(self.gcp_project, length=10), 16))[:12],
+                "name": self.gcp_project,
+            },
+            "gcp:organizations/getClientConfig:getClientConfig": {
+                "project": self.gcp_project, "region": self.gcp_region, "accessToken": "mock", "id": "mock",
+            },
+            "gcp:compute/getZones:getZones": {
+                "names": [f"{self.gcp_region}-{zone}" for zone in "abc"], "region": self.gcp_region,
+            },
+        }
+        return results.get(args.token, dict(args.args)), None
+
+    def _provider(self, reference: str | None) -> dict[str, Any]:
+        provider_id = (reference or "").rsplit("::", 1)[-1]
+        return self._provider_inputs.get(provider_id, {})
+
+    def _kubernetes(self, args: pulumi.runtime.MockResourceArgs, seed: str) -> tuple[str, dict[str, Any]]:
+        api_version, kind = kubernetes_object(args.typ) or ("", "")
+        state = dict(args.inputs)
+        metadata = dict(state.get("metadata") or {})
+        # Pulumi auto-names objects without a name: the logical name plus a suffix.
+        metadata.setdefault("name", f"{args.name}-{seed[:8]}")
+        if kind not in CLUSTER_SCOPED_KINDS:
+            metadata.setdefault("namespace", "default")
+        metadata["uid"] = f"{seed[:8]}-{seed[8:12]}-4{seed[13:16]}-8{digest(seed, length=3)}-{digest(seed, 'uid', length=12)}"
+        state["metadata"] = metadata
+        state.setdefault("apiVersion", api_version)
+        state.setdefault("kind", kind)
+        if kind == "Service" and isinstance(state.get("spec"), dict):
+            spec = dict(state["spec"])
+            if spec.get("type", "ClusterIP") != "ExternalName" and "clusterIP" not in spec:
+                spec["clusterIP"] = f"10.96.{int(seed[:2], 16)}.{int(seed[2:4], 16) or 1}"
+            state["spec"] = spec
+        namespace = metadata.get("namespace")
+        object_id = f"{namespace}/{metadata['name']}" if namespace else metadata["name"]
+        return object_id, state
+
+    def _aws(self, args: pulumi.runtime.MockResourceArgs, seed: str) -> tuple[str, dict[str, Any]]:
+        region = self._provider(args.provider).get("region", self.aws_region)
+        service, kind = _module_and_kind(args.typ)
+        name = str(args.inputs.get("name") or f"{args.name}-{seed[:7]}")
+        resource_id = args.resource_id or name
+        template = _GLOBAL_AWS_SERVICES.get(service, "arn:aws:{service}:{region}:{account}:{kind}/{name}")
+        arn = template.format(service=service, region=region, account=self.aws_account, kind=kind, name=name)
+        state = {**args.inputs, "arn": arn, "id": resource_id}
+        state.setdefault("region", region)
+        state.setdefault("tagsAll", args.inputs.get("tags", {}))
+        return resource_id, state
+
+    def _gcp(self, args: pulumi.runtime.MockResourceArgs, seed: str) -> tuple[str, dict[str, Any]]:
+        service, kind = _module_and_kind(args.typ)
+        project = str(args.inputs.get("project") or self._provider(args.provider).get("project") or self.gcp_project)
+        name = str(args.inputs.get("name") or f"{args.name}-{seed[:7]}")
+        location = args.inputs.get("region") or args.inputs.get("location")
+        scope = f"regions/{location}" if location else "global"
+        path = f"projects/{project}/{scope}/{kind}s/{name}"
+        state = {
+            **args.inputs,
+            "name": name,
+            "project": project,
+            "selfLink": f"https://www.googleapis.com/{service}/v1/{path}",
+        }
+        return path, state
+
+
+def _module_and_kind(type_token: str) -> tuple[str, str]:
+    """`aws:ec2/securityGroup:SecurityGroup` -> ('ec2', 'security-group')."""
+    module = type_token.split(":")[1].split("/")[0]
+    kind = type_token.rsplit(":", 1)[-1]
+    kebab = "".join(f"-{c.lower()}" if c.isupper() else c for c in kind).lstrip("-")
+    return module, kebab
+
+
+def _aws_account(config: dict[str, str], project: str, stack: str) -> str:
+    """The stack's pinned account (aws:allowedAccountIds) or a stable made-up one."""
+    allowed = config.get("aws:allowedAccountIds", "")
+    digits = "".join(c for c in allowed.split(",")[0] if c.isdigit())
+    if len(digits) == 12:
+        return digits
+    return str(int(digest(project, stack, length=12), 16))[-12:].zfill(12)

@@ -1,0 +1,1 @@
+"""Stack configuration and one composition per stack role."""

@@ -1,0 +1,22 @@
+"""The `cluster` role: the API into the cluster of the current kube context (the local stack)."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.workload import AppService
+from stacks import contract
+from stacks.config import StackConfig
+from stacks.workload import app_service_args
+
+
+def build(config: StackConfig) -> None:
+    # An explicit provider, so nothing lands in a cluster by accident through the
+    # default provider; with no context set it uses kubeconfig's current context.
+    provider = k8s.Provider("cluster", context=config.kubernetes.context)
+    api = AppService("api", app_service_args(config), pulumi.ResourceOptions(providers=[provider]))
+    pulumi.export("namespace", api.namespace.metadata.name)
+    pulumi.export("url", api.url)
+    pulumi.export(contract.HEALTH_PATH_OUTPUT, contract.HEALTH_PATH)
+    pulumi.export(contract.KUBERNETES_VERSION, config.kubernetes.version)

@@ -1,0 +1,77 @@
+"""Per-environment defaults. A stack file overrides any of them, key by key."""
+
+from typing import Any
+
+_SHARED: dict[str, Any] = {
+    "team": "ai-platform",
+    "costCenter": "cc-ai-platform",
+}
+
+ENVIRONMENT_DEFAULTS: dict[str, dict[str, Any]] = {
+    # A laptop cluster (kind, minikube): one replica, small requests, no canary.
+    "local": {
+        **_SHARED,
+        "app": {
+            "replicas": {"min": 1, "max": 2},
+            "resources": {
+                "requests": {"cpu": "100m", "memory": "128Mi"},
+                "limits": {"cpu": "500m", "memory": "256Mi"},
+            },
+            "logLevel": "debug",
+        },
+        "delivery": {"strategy": "rolling"},
+    },
+    # Spot nodes and short retention: cheap, and disposable.
+    "dev": {
+        **_SHARED,
+        "app": {
+            "replicas": {"min": 1, "max": 3},
+            "resources": {
+                "requests": {"cpu": "250m", "memory": "256Mi"},
+                "limits": {"cpu": "1", "memory": "512Mi"},
+            },
+        },
+        "delivery": {"strategy": "rolling"},
+        "database": {"instanceClass": "db.t4g.medium", "instances": 1, "backupRetentionDays": 1,
+                     "deletionProtection": False},
+        "cache": {"nodeType": "cache.t4g.small", "replicas": 0},
+    },
+    # Prod's shape at a smaller size, so a release rehearses the real thing.
+    "staging": {
+        **_SHARED,
+        "app": {
+            "replicas": {"min": 2, "max": 4},
+            "resources": {
+                "requests": {"cpu": "500m", "memory": "512Mi"},
+                "limits": {"cpu": "1", "memory": "1Gi"},
+            },
+        },
+        "delivery": {"strategy": "blueGreen"},
+        "database": {"instanceClass": "db.r6g.large", "instances": 2, "backupRetentionDays": 7},
+        "cache": {"nodeType": "cache.r6g.large", "replicas": 1},
+    },
+    "prod": {
+        **_SHARED,
+        "app": {
+            "replicas": {"min": 3, "max": 10},
+            "resources": {
+                "requests": {"cpu": "500m", "memory": "512Mi"},
+                "limits": {"cpu": "2", "memory": "1Gi"},
+            },
+        },
+        "delivery": {"strategy": "canary"},
+        "database": {"instanceClass": "db.r6g.xlarge", "instances": 3, "backupRetentionDays": 14},
+        "cache": {"nodeType": "cache.r6g.large", "replicas": 2},
+    },
+}
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """`override` laid over `base`: mappings merge key by key, anything else replaces."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged

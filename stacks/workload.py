@@ -1,0 +1,61 @@
+"""Turns the typed stack config into AppService arguments; shared by every stack role
+that runs the API."""
+
+from __future__ import annotations
+
+from components.labels import Ownership
+from components.workload import AppServiceArgs, Compute, EgressRule, IngressArgs
+from stacks.config import StackConfig
+
+
+def ownership(config: StackConfig) -> Ownership:
+    return Ownership(team=config.team, cost_center=config.cost_center, environment=config.environment)
+
+
+def app_service_args(config: StackConfig) -> AppServiceArgs:
+    app, ingress = config.app, config.ingress
+    assert app is not None and ingress is not None, "validated by StackConfig for this role"
+    return AppServiceArgs(
+        owner=ownership(config),
+        name=app.name,
+        namespace=app.namespace,
+        image=app.image.reference,
+        version=app.image.version,
+        ingress=IngressArgs(
+            host=ingress.host,
+            class_name=ingress.class_name,
+            tls_secret_name=ingress.tls_secret_name,
+            cluster_issuer=ingress.cluster_issuer,
+            controller_namespace=ingress.controller_namespace,
+        ),
+        min_replicas=app.replicas.min,
+        max_replicas=app.replicas.max,
+        requests=Compute(cpu=app.resources.requests.cpu, memory=app.resources.requests.memory),
+        limits=Compute(cpu=app.resources.limits.cpu, memory=app.resources.limits.memory),
+        port=app.port,
+        run_as_user=app.run_as_user,
+        target_cpu_utilization=app.autoscaling.target_cpu_utilization,
+        scale_down_stabilization_seconds=app.autoscaling.scale_down_stabilization_seconds,
+        pre_stop_seconds=app.pre_stop_seconds,
+        shutdown_seconds=app.shutdown_seconds,
+        max_unavailable=app.max_unavailable,
+        kubernetes_version=config.kubernetes.version,
+        monitoring_namespace=config.monitoring.namespace,
+        egress=tuple(
+            EgressRule(
+                name=endpoint.name,
+                ports=tuple(endpoint.ports),
+                protocol=endpoint.protocol,
+                cidr=endpoint.cidr,
+                except_cidrs=tuple(endpoint.except_cidrs),
+                namespace=endpoint.namespace,
+                pod_labels=dict(endpoint.pod_labels),
+            )
+            for endpoint in config.network.egress
+        ),
+        settings={
+            "APP_ENV": config.environment,
+            "LOG_LEVEL": app.log_level,
+            **app.settings,
+        },
+    )
