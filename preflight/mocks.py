@@ -17,13 +17,31 @@ STACK_REFERENCE_TYPE = "pulumi:pulumi:StackReference"
 # Kinds with no namespace; everything else defaults to `default`, as the API server does.
 CLUSTER_SCOPED_KINDS = frozenset(
     {
-        "Namespace", "Node", "PersistentVolume", "StorageClass", "PriorityClass", "IngressClass",
-        "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "APIService",
-        "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration", "RuntimeClass",
-        "CSIDriver", "VolumeSnapshotClass", "ValidatingAdmissionPolicy",
-        "ValidatingAdmissionPolicyBinding", "ClusterIssuer", "ClusterSecretStore",
-        "ClusterExternalSecret", "ClusterAnalysisTemplate", "NodePool", "EC2NodeClass",
-        "GatewayClass", "ClusterPolicy",
+        "Namespace",
+        "Node",
+        "PersistentVolume",
+        "StorageClass",
+        "PriorityClass",
+        "IngressClass",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "CustomResourceDefinition",
+        "APIService",
+        "MutatingWebhookConfiguration",
+        "ValidatingWebhookConfiguration",
+        "RuntimeClass",
+        "CSIDriver",
+        "VolumeSnapshotClass",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
+        "ClusterIssuer",
+        "ClusterSecretStore",
+        "ClusterExternalSecret",
+        "ClusterAnalysisTemplate",
+        "NodePool",
+        "EC2NodeClass",
+        "GatewayClass",
+        "ClusterPolicy",
     }
 )
 # Types whose type token is not `kubernetes:<group>/<version>:<Kind>` of one object.
@@ -50,7 +68,9 @@ def kubernetes_object(type_token: str) -> tuple[str, str] | None:
 
 
 class RealisticMocks(pulumi.runtime.Mocks):
-    def __init__(self, project: str, stack: str, config: dict[str, str], resolve_reference: ReferenceResolver) -> None:
+    def __init__(
+        self, project: str, stack: str, config: dict[str, str], resolve_reference: ReferenceResolver
+    ) -> None:
         self.project = project
         self.stack = stack
         self.resolve_reference = resolve_reference
@@ -91,7 +111,11 @@ class RealisticMocks(pulumi.runtime.Mocks):
                 "id": self.aws_account,
             },
             "aws:index/getRegion:getRegion": {"name": region, "region": region, "id": region},
-            "aws:index/getPartition:getPartition": {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"},
+            "aws:index/getPartition:getPartition": {
+                "partition": "aws",
+                "dnsSuffix": "amazonaws.com",
+                "id": "aws",
+            },
             "aws:index/getAvailabilityZones:getAvailabilityZones": {
                 "names": [f"{region}{zone}" for zone in "abc"],
                 "zoneIds": [f"use1-az{index}" for index in (1, 2, 4)],
@@ -103,10 +127,14 @@ class RealisticMocks(pulumi.runtime.Mocks):
                 "name": self.gcp_project,
             },
             "gcp:organizations/getClientConfig:getClientConfig": {
-                "project": self.gcp_project, "region": self.gcp_region, "accessToken": "mock", "id": "mock",
+                "project": self.gcp_project,
+                "region": self.gcp_region,
+                "accessToken": "mock",
+                "id": "mock",
             },
             "gcp:compute/getZones:getZones": {
-                "names": [f"{self.gcp_region}-{zone}" for zone in "abc"], "region": self.gcp_region,
+                "names": [f"{self.gcp_region}-{zone}" for zone in "abc"],
+                "region": self.gcp_region,
             },
         }
         return results.get(args.token, dict(args.args)), None
@@ -123,7 +151,8 @@ class RealisticMocks(pulumi.runtime.Mocks):
         metadata.setdefault("name", f"{args.name}-{seed[:8]}")
         if kind not in CLUSTER_SCOPED_KINDS:
             metadata.setdefault("namespace", "default")
-        metadata["uid"] = f"{seed[:8]}-{seed[8:12]}-4{seed[13:16]}-8{digest(seed, length=3)}-{digest(seed, 'uid', length=12)}"
+        uid = digest(seed, "uid", length=32)
+        metadata["uid"] = f"{uid[:8]}-{uid[8:12]}-4{uid[13:16]}-8{uid[17:20]}-{uid[20:]}"
         state["metadata"] = metadata
         state.setdefault("apiVersion", api_version)
         state.setdefault("kind", kind)
@@ -150,7 +179,9 @@ class RealisticMocks(pulumi.runtime.Mocks):
 
     def _gcp(self, args: pulumi.runtime.MockResourceArgs, seed: str) -> tuple[str, dict[str, Any]]:
         service, kind = _module_and_kind(args.typ)
-        project = str(args.inputs.get("project") or self._provider(args.provider).get("project") or self.gcp_project)
+        project = str(
+            args.inputs.get("project") or self._provider(args.provider).get("project") or self.gcp_project
+        )
         name = str(args.inputs.get("name") or f"{args.name}-{seed[:7]}")
         location = args.inputs.get("region") or args.inputs.get("location")
         scope = f"regions/{location}" if location else "global"

@@ -133,7 +133,9 @@ class Synthesizer:
             run = self._run(stack)
         finally:
             self._in_progress.remove(stack)
-        graph = Graph(self.program.name, stack, run.resources, run.outputs, run.diagnostics)
+        # Registrations arrive from several threads; URN order makes reports diff cleanly.
+        resources = sorted(run.resources, key=lambda resource: resource.urn)
+        graph = Graph(self.program.name, stack, resources, run.outputs, run.diagnostics)
         self._graphs[stack] = graph
         return graph
 
@@ -191,7 +193,9 @@ class Synthesizer:
         raise ProgramError(self._explain(stack, run, error))
 
     def _run_in_fresh_context(self, run: _Run, values: dict[str, str], secret_keys: tuple[str, ...]) -> None:
-        mocks = RealisticMocks(self.program.name, run.stack, values, lambda name: self._resolve_reference(run, name))
+        mocks = RealisticMocks(
+            self.program.name, run.stack, values, lambda name: self._resolve_reference(run, name)
+        )
         logger = logging.getLogger(f"preflight.program.{run.stack}")
         logger.propagate = False
         handler = _DiagnosticsHandler(run)

@@ -51,14 +51,10 @@ ROLE_CLOUDS: dict[str, tuple[str, ...]] = {
     "edge": ("cloudflare",),
 }
 
-DnsLabel = Annotated[
-    str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=63)
-]
+DnsLabel = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=63)]
 Hostname = Annotated[
     str,
-    StringConstraints(
-        pattern=r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$", max_length=253
-    ),
+    StringConstraints(pattern=r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$", max_length=253),
 ]
 StackName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+){0,2}$")]
 Port = Annotated[int, Field(ge=1, le=65535)]
@@ -95,9 +91,7 @@ class ConfigError(pulumi.RunError):
 class Model(BaseModel):
     """Config keys are camelCase in stack files; unknown keys are errors."""
 
-    model_config = ConfigDict(
-        extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True
-    )
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True)
 
 
 class KubernetesConfig(Model):
@@ -117,8 +111,7 @@ class ImageConfig(Model):
     def _repository(cls, value: str) -> str:
         if not _REPOSITORY.match(value):
             raise ValueError(
-                "expected an image repository such as 'registry.example.com/team/api', "
-                "without tag or digest"
+                "expected an image repository such as 'registry.example.com/team/api', without tag or digest"
             )
         return value
 
@@ -207,8 +200,7 @@ class ResourcesConfig(Model):
             )
         if parse_memory(self.requests.memory) > parse_memory(self.limits.memory):
             raise ValueError(
-                f"expected requests.memory ≤ limits.memory, got "
-                f"{self.requests.memory} > {self.limits.memory}"
+                f"expected requests.memory ≤ limits.memory, got {self.requests.memory} > {self.limits.memory}"
             )
         return self
 
@@ -523,9 +515,7 @@ def _valid_keys(location: list[str]) -> list[str]:
     for part in location:
         if part.isdigit() or model is None:
             continue
-        field = next(
-            (f for name, f in model.model_fields.items() if (f.alias or name) == part), None
-        )
+        field = next((f for name, f in model.model_fields.items() if (f.alias or name) == part), None)
         model = _model_of(field.annotation) if field else None
     if model is None:
         return []

@@ -32,8 +32,12 @@ ENVIRONMENT_DEFAULTS: dict[str, dict[str, Any]] = {
             },
         },
         "delivery": {"strategy": "rolling"},
-        "database": {"instanceClass": "db.t4g.medium", "instances": 1, "backupRetentionDays": 1,
-                     "deletionProtection": False},
+        "database": {
+            "instanceClass": "db.t4g.medium",
+            "instances": 1,
+            "backupRetentionDays": 1,
+            "deletionProtection": False,
+        },
         "cache": {"nodeType": "cache.t4g.small", "replicas": 0},
     },
     # Prod's shape at a smaller size, so a release rehearses the real thing.

@@ -14,8 +14,6 @@ from stacks.config import StackConfig
 
 def build(config: StackConfig) -> None:
     assert config.edge is not None, "validated by StackConfig for this role"
-    origins = [
-        {"stack": stack, **contract.read_region_contract(stack)} for stack in config.edge.origins
-    ]
+    origins = [{"stack": stack, **contract.read_region_contract(stack)} for stack in config.edge.origins]
     pulumi.export("hostname", config.edge.hostname)
     pulumi.export("origins", origins)

@@ -86,7 +86,9 @@ class AppService(pulumi.ComponentResource):
                 revision_history_limit=5,
                 strategy=k8s.apps.v1.DeploymentStrategyArgs(
                     type="RollingUpdate",
-                    rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(max_unavailable=0, max_surge="25%"),
+                    rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(
+                        max_unavailable=0, max_surge="25%"
+                    ),
                 ),
                 template=core.PodTemplateSpecArgs(
                     metadata=meta.ObjectMetaArgs(labels=labels),
@@ -137,14 +139,18 @@ class AppService(pulumi.ComponentResource):
                         stabilization_window_seconds=args.scale_down_stabilization_seconds,
                         select_policy="Min",
                         policies=[
-                            k8s.autoscaling.v2.HPAScalingPolicyArgs(type="Percent", value=50, period_seconds=60)
+                            k8s.autoscaling.v2.HPAScalingPolicyArgs(
+                                type="Percent", value=50, period_seconds=60
+                            )
                         ],
                     ),
                     scale_up=k8s.autoscaling.v2.HPAScalingRulesArgs(
                         stabilization_window_seconds=0,
                         select_policy="Max",
                         policies=[
-                            k8s.autoscaling.v2.HPAScalingPolicyArgs(type="Percent", value=100, period_seconds=30),
+                            k8s.autoscaling.v2.HPAScalingPolicyArgs(
+                                type="Percent", value=100, period_seconds=30
+                            ),
                             k8s.autoscaling.v2.HPAScalingPolicyArgs(type="Pods", value=4, period_seconds=30),
                         ],
                     ),

@@ -70,7 +70,9 @@ def _spread(topology_key: str, selector: dict[str, str]) -> core.TopologySpreadC
     )
 
 
-def pod_spec(args: AppServiceArgs, service_account: object, config_map_name: object, selector: dict[str, str]) -> core.PodSpecArgs:
+def pod_spec(
+    args: AppServiceArgs, service_account: object, config_map_name: object, selector: dict[str, str]
+) -> core.PodSpecArgs:
     return core.PodSpecArgs(
         service_account_name=service_account,
         automount_service_account_token=False,
@@ -85,9 +87,7 @@ def pod_spec(args: AppServiceArgs, service_account: object, config_map_name: obj
         ),
         containers=[container(args, config_map_name)],
         volumes=[
-            core.VolumeArgs(
-                name=TMP_VOLUME, empty_dir=core.EmptyDirVolumeSourceArgs(size_limit="64Mi")
-            )
+            core.VolumeArgs(name=TMP_VOLUME, empty_dir=core.EmptyDirVolumeSourceArgs(size_limit="64Mi"))
         ],
         topology_spread_constraints=[
             _spread("topology.kubernetes.io/zone", selector),

@@ -1,0 +1,33 @@
+# make preflight: prove every stack offline (no cloud, no Pulumi CLI), in seconds.
+# make test:      lint, format check and the whole test suite.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+CRD_SCHEMAS ?= ../shared/crd-schemas
+PREFLIGHT_OUT ?= build/preflight
+
+.PHONY: preflight test lint bench clean
+
+# The venv is rebuilt when a requirement file is newer than the last install.
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $(STAMP)
+
+preflight: $(STAMP)
+	$(BIN)/python -m preflight --all --out $(PREFLIGHT_OUT) --crd-schemas $(CRD_SCHEMAS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: lint
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python -m preflight.bench
+
+clean:
+	rm -rf build .pytest_cache .ruff_cache

@@ -1,0 +1,107 @@
+"""`python -m preflight`: synthesize stacks offline, validate them, report.
+
+Exit codes: 0 clean, 1 validation failures, 2 configuration or program errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from preflight import kubernetes
+from preflight.graph import Graph
+from preflight.project import PreflightError, Program
+from preflight.report import StackReport, as_json, as_markdown, as_text, exit_code
+from preflight.synth import Synthesizer
+
+# The output a stack may export to name its cluster's Kubernetes version.
+KUBERNETES_VERSION_OUTPUT = "kubernetesVersion"
+
+
+def parser() -> argparse.ArgumentParser:
+    cli = argparse.ArgumentParser(prog="python -m preflight", description=__doc__.splitlines()[0])
+    which = cli.add_mutually_exclusive_group(required=True)
+    which.add_argument("--stack", action="append", metavar="NAME", help="a stack to check (repeatable)")
+    which.add_argument("--all", action="store_true", help="every stack with a Pulumi.<stack>.yaml")
+    cli.add_argument("--program", default=".", metavar="DIR", help="the Pulumi Python program (default: .)")
+    cli.add_argument("--out", metavar="DIR", help="write graph, reports and manifests to DIR/<stack>/")
+    cli.add_argument(
+        "--crd-schemas", metavar="DIR", help="JSON schemas laid out {group}/{kind}_{version}.json"
+    )
+    cli.add_argument(
+        "--kubernetes-version",
+        metavar="X.Y",
+        help="schemas to validate against "
+        f"(default: the stack's '{KUBERNETES_VERSION_OUTPUT}' output, else the newest known)",
+    )
+    cli.add_argument(
+        "--fail-on-unvalidated", action="store_true", help="fail when a custom resource has no schema"
+    )
+    cli.add_argument("--format", choices=("text", "json"), default="text")
+    return cli
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    crd_schemas = Path(args.crd_schemas).resolve() if args.crd_schemas else None
+    if crd_schemas is not None and not crd_schemas.is_dir():
+        print(f"preflight: --crd-schemas {args.crd_schemas}: no such directory", file=sys.stderr)
+        return 2
+    try:
+        program = Program.load(args.program)
+    except PreflightError as error:
+        print(f"preflight: {error}", file=sys.stderr)
+        return 2
+    stacks = program.stacks() if args.all else args.stack
+    if not stacks:
+        print(f"preflight: {program.directory} has no Pulumi.<stack>.yaml files", file=sys.stderr)
+        return 2
+
+    synthesizer = Synthesizer(program)
+    reports = [
+        check_stack(synthesizer, stack, args.kubernetes_version, crd_schemas, args.fail_on_unvalidated)
+        for stack in stacks
+    ]
+    if args.out:
+        write_reports(reports, Path(args.out))
+    print(as_json(reports) if args.format == "json" else as_text(reports))
+    return exit_code(reports)
+
+
+def check_stack(
+    synthesizer: Synthesizer,
+    stack: str,
+    version: str | None,
+    crd_schemas: Path | None,
+    fail_on_unvalidated: bool,
+) -> StackReport:
+    report = StackReport(stack, fail_on_unvalidated=fail_on_unvalidated)
+    try:
+        report.graph = synthesizer.synthesize(stack)
+        report.kubernetes_version = version or _stack_version(report.graph)
+        report.objects = kubernetes.validate(report.graph, report.kubernetes_version, crd_schemas)
+    except PreflightError as error:
+        report.error = str(error)
+    return report
+
+
+def _stack_version(graph: Graph) -> str:
+    exported = graph.outputs.get(KUBERNETES_VERSION_OUTPUT)
+    if isinstance(exported, str):
+        return exported
+    return ".".join(kubernetes.kubernetes_validate.latest_version().split(".")[:2])
+
+
+def write_reports(reports: list[StackReport], out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    for report in reports:
+        folder = out / report.stack
+        folder.mkdir(parents=True, exist_ok=True)
+        if report.graph is not None:
+            (folder / "graph.json").write_text(json.dumps(report.graph.to_dict(), indent=2, sort_keys=True))
+            kubernetes.write_manifests(report.graph, folder / "k8s")
+        (folder / "report.json").write_text(as_json([report]))
+    (out / "report.json").write_text(as_json(reports))
+    (out / "report.md").write_text(as_markdown(reports))

@@ -1,0 +1,136 @@
+"""What preflight found, per stack: as text for a terminal, JSON for tools, Markdown for PRs."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from preflight.graph import Graph
+from preflight.kubernetes import INVALID, UNVALIDATED, VALID, ObjectResult
+
+OK, FAILED, ERROR = "ok", "failed", "error"
+
+
+@dataclass
+class StackReport:
+    stack: str
+    graph: Graph | None = None
+    kubernetes_version: str | None = None
+    objects: list[ObjectResult] = field(default_factory=list)
+    error: str | None = None
+    fail_on_unvalidated: bool = False
+
+    def count(self, status: str) -> int:
+        return sum(1 for result in self.objects if result.status == status)
+
+    @property
+    def status(self) -> str:
+        if self.error is not None:
+            return ERROR
+        if self.count(INVALID) or (self.fail_on_unvalidated and self.count(UNVALIDATED)):
+            return FAILED
+        return OK
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"stack": self.stack, "status": self.status}
+        if self.error is not None:
+            data["error"] = self.error
+            return data
+        assert self.graph is not None
+        data.update(
+            resources=len(self.graph.deployed()),
+            byType=dict(sorted(self.graph.count_by_type().items())),
+            byComponent=dict(sorted(self.graph.count_by_component().items())),
+            outputs=self.graph.outputs,
+            diagnostics=self.graph.diagnostics,
+            kubernetes={
+                "version": self.kubernetes_version,
+                "valid": self.count(VALID),
+                "invalid": self.count(INVALID),
+                "unvalidated": self.count(UNVALIDATED),
+                "objects": [
+                    {
+                        "kind": r.kind,
+                        "apiVersion": r.api_version,
+                        "namespace": r.namespace,
+                        "name": r.name,
+                        "status": r.status,
+                        "schema": r.schema,
+                        "errors": r.errors,
+                    }
+                    for r in self.objects
+                ],
+            },
+        )
+        return data
+
+
+def exit_code(reports: list[StackReport]) -> int:
+    """2 if any stack could not be synthesized, 1 if any failed validation, else 0."""
+    statuses = {report.status for report in reports}
+    return 2 if ERROR in statuses else 1 if FAILED in statuses else 0
+
+
+def as_json(reports: list[StackReport]) -> str:
+    document = {"exitCode": exit_code(reports), "stacks": [report.to_dict() for report in reports]}
+    return json.dumps(document, indent=2, sort_keys=True)
+
+
+def as_text(reports: list[StackReport]) -> str:
+    lines = []
+    for report in reports:
+        lines.append(f"== stack {report.stack}: {report.status.upper()}")
+        if report.error is not None:
+            lines.extend(f"   {line}" for line in report.error.splitlines())
+            continue
+        assert report.graph is not None
+        lines.append(f"   {len(report.graph.deployed())} resources, by component:")
+        for component, count in sorted(report.graph.count_by_component().items()):
+            lines.append(f"     {count:4d}  {component}")
+        lines.append("   by type:")
+        for type_token, count in sorted(report.graph.count_by_type().items()):
+            lines.append(f"     {count:4d}  {type_token}")
+        if report.objects:
+            lines.append(
+                f"   kubernetes {report.kubernetes_version}: {report.count(VALID)} valid, "
+                f"{report.count(INVALID)} invalid, {report.count(UNVALIDATED)} unvalidated"
+            )
+            for result in report.objects:
+                if result.status != VALID:
+                    lines.append(f"     {result.status.upper()} {result.title}")
+                    lines.extend(f"       - {error}" for error in result.errors)
+        for diagnostic in report.graph.diagnostics:
+            lines.append(f"   {diagnostic}")
+        if report.graph.outputs:
+            lines.append(f"   outputs: {', '.join(sorted(report.graph.outputs))}")
+    code = exit_code(reports)
+    summary = ", ".join(f"{r.stack} {r.status}" for r in reports)
+    lines.append(f"preflight: {summary} (exit {code})")
+    return "\n".join(lines)
+
+
+def as_markdown(reports: list[StackReport]) -> str:
+    lines = [
+        "# preflight",
+        "",
+        "| stack | status | resources | valid | invalid | unvalidated |",
+        "|---|---|---|---|---|---|",
+    ]
+    for report in reports:
+        resources = len(report.graph.deployed()) if report.graph else "–"
+        lines.append(
+            f"| {report.stack} | {report.status} | {resources} | {report.count(VALID)} "
+            f"| {report.count(INVALID)} | {report.count(UNVALIDATED)} |"
+        )
+    for report in reports:
+        problems = [r for r in report.objects if r.status != VALID]
+        if report.error is None and not problems:
+            continue
+        lines += ["", f"## {report.stack}", ""]
+        if report.error is not None:
+            lines += ["```", report.error, "```"]
+        for result in problems:
+            lines.append(f"- **{result.status}** `{result.title}`")
+            lines.extend(f"  - {error}" for error in result.errors)
+    return "\n".join(lines) + "\n"
