@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 from pathlib import Path
 
 from preflight import kubernetes
@@ -45,6 +46,9 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    # A program that fails part-way leaves un-awaited outputs behind; its error is
+    # what the user needs, not a warning per abandoned coroutine.
+    warnings.filterwarnings("ignore", message="coroutine .* was never awaited", category=RuntimeWarning)
     crd_schemas = Path(args.crd_schemas).resolve() if args.crd_schemas else None
     if crd_schemas is not None and not crd_schemas.is_dir():
         print(f"preflight: --crd-schemas {args.crd_schemas}: no such directory", file=sys.stderr)

@@ -143,6 +143,11 @@ class Synthesizer:
         with self._reference_locks[run.stack]:
             try:
                 stack = self._stack_of_reference(run.stack, name)
+                if not self.program.stack_file(stack).is_file():
+                    raise PreflightError(
+                        f"stack '{run.stack}' references stack '{stack}', which has no stack file "
+                        f"{self.program.stack_file(stack).name} (stacks: {', '.join(self.program.stacks())})"
+                    )
                 if stack not in self._graphs:
                     self._synthesize_on_own_thread(stack)
             except PreflightError as error:

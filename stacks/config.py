@@ -378,8 +378,13 @@ def parse(
     environment = values.get("environment")
     defaults = ENVIRONMENT_DEFAULTS.get(environment, {}) if isinstance(environment, str) else {}
     if values.get("role") == "edge":
-        # The edge runs no workload, so workload defaults would only demand an image.
+        # The edge runs no workload: no workload defaults, and no workload keys.
         defaults = {key: value for key, value in defaults.items() if key not in WORKLOAD_KEYS}
+        for key in sorted(WORKLOAD_KEYS & set(values)):
+            problems.append(
+                f"{source}: {NAMESPACE}:{key}: the edge role runs no workload; expected no '{key}' key"
+            )
+            del values[key]
     try:
         config = StackConfig.model_validate(deep_merge(defaults, values))
     except ValidationError as error:

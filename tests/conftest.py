@@ -1,0 +1,59 @@
+"""Shared fixtures: the project, its synthesized stacks, and throwaway program copies."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from preflight.graph import Graph, Resource
+from preflight.kubernetes import manifest
+from preflight.project import Program
+from preflight.synth import Synthesizer
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+CRD_SCHEMAS = ROOT.parent / "shared" / "crd-schemas"
+PROJECT_STACKS = ("local", "dev", "staging", "prod", "prod-eu", "prod-gcp", "prod-global")
+
+
+@pytest.fixture(scope="session")
+def project_synthesizer() -> Synthesizer:
+    return Synthesizer(Program.load(ROOT))
+
+
+@pytest.fixture(scope="session")
+def local_graph(project_synthesizer: Synthesizer) -> Graph:
+    return project_synthesizer.synthesize("local")
+
+
+def objects(graph: Graph, kind: str) -> list[dict[str, Any]]:
+    """The manifests of one kind, as the API server would receive them."""
+    return [manifest(r) for r in graph.resources if r.custom and r.type.endswith(f":{kind}")]
+
+
+def one(graph: Graph, kind: str) -> dict[str, Any]:
+    found = objects(graph, kind)
+    assert len(found) == 1, f"expected one {kind}, found {len(found)}"
+    return found[0]
+
+
+def resource(graph: Graph, type_suffix: str) -> Resource:
+    return next(r for r in graph.resources if r.type.endswith(type_suffix))
+
+
+def copy_project(tmp_path: Path, stack: str, config: dict[str, Any]) -> Program:
+    """This project's program with one stack file of our own, in a temporary folder."""
+    for name in ("Pulumi.yaml", "__main__.py"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    for package in ("stacks", "components"):
+        (tmp_path / package).symlink_to(ROOT / package)
+    (tmp_path / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump({"config": config}))
+    return Program.load(tmp_path)
+
+
+def stack_config(stack: str) -> dict[str, Any]:
+    return yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]

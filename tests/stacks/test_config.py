@@ -1,0 +1,219 @@
+"""The typed configuration: good stacks parse, and every mistake gets one clear line."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+
+from stacks.config import ConfigError, parse
+from tests.conftest import PROJECT_STACKS, stack_config
+
+SOURCE = "Pulumi.prod.yaml"
+
+
+def namespace(stack: str) -> dict[str, Any]:
+    """A stack file's projectai: keys, as the program receives them (objects as JSON)."""
+    return {
+        key.split(":", 1)[1]: value if isinstance(value, str) else json.dumps(value)
+        for key, value in stack_config(stack).items()
+        if key.startswith("projectai:")
+    }
+
+
+def prod(**changes: Any) -> dict[str, Any]:
+    raw = {key: json.loads(v) if v[:1] in "{[" else v for key, v in namespace("prod").items()}
+    raw = copy.deepcopy(raw)
+    for path, value in changes.items():
+        *parents, leaf = path.split("__")
+        target = raw
+        for part in parents:
+            target = target.setdefault(part, {})
+        if value is DELETE:
+            del target[leaf]
+        else:
+            target[leaf] = value
+    return raw
+
+
+DELETE = object()
+
+
+def problems(raw: dict[str, Any], secret_keys: frozenset[str] = frozenset()) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        parse(raw, SOURCE, secret_keys)
+    return caught.value.problems
+
+
+@pytest.mark.parametrize("stack", PROJECT_STACKS)
+def test_every_stack_file_parses(stack: str) -> None:
+    config = parse(namespace(stack), f"Pulumi.{stack}.yaml")
+    assert config.environment in ("local", "dev", "staging", "prod")
+
+
+def test_environment_defaults_apply_and_stack_file_overrides() -> None:
+    config = parse(prod(), SOURCE)
+    assert (config.app.replicas.min, config.app.replicas.max) == (3, 10)
+    assert config.delivery.strategy == "canary"
+    assert config.monitoring.availability_slo == 99.95  # the stack file's own value
+    staging = parse(namespace("staging"), "Pulumi.staging.yaml")
+    assert staging.delivery.strategy == "blueGreen"
+    overridden = parse(prod(app__replicas={"min": 4, "max": 12}), SOURCE)
+    assert (overridden.app.replicas.min, overridden.app.replicas.max) == (4, 12)
+
+
+def test_structured_values_arrive_as_json_text() -> None:
+    config = parse(namespace("local"), "Pulumi.local.yaml")
+    assert config.app.image.reference == "ghcr.io/project-ai/api:0.1.0"
+    assert [endpoint.name for endpoint in config.network.egress][:2] == ["database", "cache"]
+
+
+MALFORMED = [
+    pytest.param(
+        prod(app__replicas={"min": "three", "max": 10}),
+        "Pulumi.prod.yaml: projectai:app.replicas.min: expected an integer, got 'three'",
+        id="wrong-type",
+    ),
+    pytest.param(
+        prod(aap={"image": {}}), "Pulumi.prod.yaml: projectai:aap: unknown key; did you mean 'app'?", id="unknown-key"
+    ),
+    pytest.param(
+        prod(app__imagee={"tag": "1"}),
+        "Pulumi.prod.yaml: projectai:app.imagee: unknown key; did you mean 'image'?",
+        id="unknown-nested-key",
+    ),
+    pytest.param(
+        prod(app__replicas={"min": 5, "max": 2}),
+        "Pulumi.prod.yaml: projectai:app.replicas: expected min ≤ max, got min 5 > max 2",
+        id="min-above-max",
+    ),
+    pytest.param(
+        prod(region="us-east1"),
+        "Pulumi.prod.yaml: projectai:region: 'us-east1' is not a region of AWS; did you mean 'us-east-1'?",
+        id="unknown-region",
+    ),
+    pytest.param(
+        prod(region="us-central1"),
+        "Pulumi.prod.yaml: projectai:region: 'us-central1' is not a region of AWS",
+        id="region-of-other-cloud",
+    ),
+    pytest.param(prod(role=DELETE), "Pulumi.prod.yaml: projectai:role: missing required key", id="missing-key"),
+    pytest.param(
+        prod(app__image={"repository": "ghcr.io/project-ai/api"}),
+        "Pulumi.prod.yaml: projectai:app.image: expected a tag or a digest, so the image is pinned",
+        id="unpinned-image",
+    ),
+    pytest.param(
+        prod(app__image={"repository": "ghcr.io/project-ai/api", "tag": "latest"}),
+        "Pulumi.prod.yaml: projectai:app.image.tag: tag 'latest' moves between builds; "
+        "expected an immutable tag (a version or commit) or a digest",
+        id="mutable-tag",
+    ),
+    pytest.param(
+        prod(app__image={"repository": "ghcr.io/Project AI/api", "tag": "1.0"}),
+        "Pulumi.prod.yaml: projectai:app.image.repository: expected an image repository such as "
+        "'registry.example.com/team/api', without tag or digest",
+        id="bad-image-reference",
+    ),
+    pytest.param(
+        prod(app__image={"repository": "ghcr.io/project-ai/api", "digest": "sha256:abc"}),
+        "Pulumi.prod.yaml: projectai:app.image.digest: expected 'sha256:' followed by 64 lower-case hex digits",
+        id="bad-digest",
+    ),
+    pytest.param(
+        prod(vault={"address": "https://vault.example.com", "rootPassword": "hunter2-very-secret"}),
+        "Pulumi.prod.yaml: projectai:vault.rootPassword: looks like a secret in plaintext; expected it in "
+        "Vault, or set with `pulumi config set --secret --path 'projectai:vault.rootPassword'`",
+        id="secret-looking-key",
+    ),
+    pytest.param(
+        prod(app__settings={"UPSTREAM": "sk-abcdefghijklmnopqrstuvwxyz012345"}),
+        "Pulumi.prod.yaml: projectai:app.settings.UPSTREAM: looks like a secret in plaintext; expected it in "
+        "Vault, or set with `pulumi config set --secret --path 'projectai:app.settings.UPSTREAM'`",
+        id="secret-looking-value",
+    ),
+    pytest.param(
+        prod(environment="qa"),
+        "Pulumi.prod.yaml: projectai:environment: expected one of 'local', 'dev', 'staging' or 'prod', got 'qa'",
+        id="unknown-environment",
+    ),
+    pytest.param(
+        prod(cloud="gcp"),
+        "Pulumi.prod.yaml: projectai:region: 'us-east-1' is not a region of GCP; did you mean 'us-east1'?",
+        id="cloud-region-mismatch",
+    ),
+    pytest.param(
+        prod(cloud="cloudflare"),
+        "Pulumi.prod.yaml: projectai:cloud: the region role runs on aws or gcp, got 'cloudflare'",
+        id="role-cloud-mismatch",
+    ),
+    pytest.param(
+        prod(app__resources={"requests": {"cpu": "2", "memory": "512Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}}),
+        "Pulumi.prod.yaml: projectai:app.resources: expected requests.cpu ≤ limits.cpu, got 2 > 1",
+        id="requests-above-limits",
+    ),
+    pytest.param(
+        prod(app__resources={"requests": {"cpu": "lots", "memory": "512Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}}),
+        "Pulumi.prod.yaml: projectai:app.resources.requests.cpu: expected a CPU quantity such as '250m' or '1', "
+        "got 'lots'",
+        id="bad-quantity",
+    ),
+    pytest.param(
+        prod(ingress={"host": "API_example", "tlsSecretName": "t", "clusterIssuer": "i"}),
+        "Pulumi.prod.yaml: projectai:ingress.host: got 'API_example', expected a lower-case DNS name such as "
+        "'api.example.com'",
+        id="bad-hostname",
+    ),
+    pytest.param(
+        prod(network={"egress": [{"name": "db", "ports": [5432], "cidr": "10.0.0.0/8", "namespace": "data"}]}),
+        "Pulumi.prod.yaml: projectai:network.egress[0]: expected exactly one of 'cidr' or 'namespace'",
+        id="ambiguous-egress",
+    ),
+    pytest.param(
+        prod(app__port=70000),
+        "Pulumi.prod.yaml: projectai:app.port: expected a value ≤ 65535, got 70000",
+        id="port-out-of-range",
+    ),
+    pytest.param(
+        prod(kubernetes={"version": "1.2"}),
+        "Pulumi.prod.yaml: projectai:kubernetes.version: got '1.2', expected a Kubernetes minor version "
+        "from 1.25 to 1.39, such as '1.33'",
+        id="bad-kubernetes-version",
+    ),
+    pytest.param(
+        prod(role="edge", cloud="cloudflare", region=DELETE),
+        "Pulumi.prod.yaml: projectai:app: the edge role runs no workload; expected no 'app' key",
+        id="workload-on-edge",
+    ),
+    pytest.param(
+        prod(ingress=DELETE), "Pulumi.prod.yaml: projectai:ingress: missing required key for the region role",
+        id="missing-role-section",
+    ),
+]
+
+
+@pytest.mark.parametrize(("raw", "expected"), MALFORMED)
+def test_malformed_configuration_is_named_precisely(raw: dict[str, Any], expected: str) -> None:
+    found = problems(raw)
+    assert any(line.startswith(expected) for line in found), found
+
+
+def test_one_line_per_problem() -> None:
+    found = problems(prod(app__replicas={"min": "x", "max": "y"}, aap={}))
+    assert len(found) == 3
+    assert all(line.startswith("Pulumi.prod.yaml: projectai:") and "\n" not in line for line in found)
+
+
+def test_a_secret_config_key_is_not_flagged() -> None:
+    raw = prod(vault={"address": "https://vault.example.com"})
+    raw["app"]["settings"] = {"UPSTREAM_TOKEN": "preflight-secret-placeholder"}
+    assert "projectai:app.settings.UPSTREAM_TOKEN" in problems(raw)[0]
+    parse(raw, SOURCE, frozenset({"app"}))  # set with --secret: accepted
+
+
+def test_unknown_environment_does_not_drown_in_missing_defaults() -> None:
+    assert problems(prod(environment="qa")) == [
+        "Pulumi.prod.yaml: projectai:environment: expected one of 'local', 'dev', 'staging' or 'prod', got 'qa'"
+    ]
