@@ -137,7 +137,7 @@ class RealisticMocks(pulumi.runtime.Mocks):
                 "region": self.gcp_region,
             },
         }
-        return results.get(args.token, dict(args.args)), None
+        return results.get(args.token, dict(args.args)), []
 
     def _provider(self, reference: str | None) -> dict[str, Any]:
         provider_id = (reference or "").rsplit("::", 1)[-1]

@@ -88,17 +88,29 @@ class Program:
                 values[self._qualify(key)] = _engine_string(default)
         for key, value in stack_values.items():
             full_key = self._qualify(str(key))
-            if isinstance(value, dict) and set(value) == {"secure"}:
-                # Encrypted with the stack's secrets provider, which preflight cannot
-                # reach; the program sees a placeholder that is flagged secret.
-                values[full_key] = SECRET_PLACEHOLDER
+            # Encrypted values need the stack's secrets provider, which preflight cannot
+            # reach; the program sees a placeholder, and the key is flagged secret.
+            value, encrypted = _without_ciphertext(value)
+            if encrypted:
                 secret_keys.append(full_key)
-            else:
-                values[full_key] = _engine_string(value)
+            values[full_key] = _engine_string(value)
         return StackConfig(values, tuple(secret_keys))
 
     def _qualify(self, key: str) -> str:
         return key if ":" in key else f"{self.name}:{key}"
+
+
+def _without_ciphertext(value: Any) -> tuple[Any, bool]:
+    """Replaces every `{secure: ...}` (also nested, from `--path`) with a placeholder."""
+    if isinstance(value, dict) and set(value) == {"secure"}:
+        return SECRET_PLACEHOLDER, True
+    if isinstance(value, dict):
+        pairs = {key: _without_ciphertext(item) for key, item in value.items()}
+        return {key: item for key, (item, _) in pairs.items()}, any(flag for _, flag in pairs.values())
+    if isinstance(value, list):
+        items = [_without_ciphertext(item) for item in value]
+        return [item for item, _ in items], any(flag for _, flag in items)
+    return value, False
 
 
 def _engine_string(value: Any) -> str:

@@ -250,7 +250,6 @@ class Synthesizer:
         return f"stack '{stack}': the program failed: {type(error).__name__}: {error}"
 
 
-_loaded_program: Path | None = None
 _active_runs = 0
 _path_lock = threading.Lock()
 
@@ -259,19 +258,14 @@ _path_lock = threading.Lock()
 def _program_on_path(directory: Path):
     """Runs with the program's directory as cwd and first on sys.path, as Pulumi does.
 
-    Nested runs (a referenced stack) share the setting. Modules of a previously run,
-    different program are dropped first, so two programs with a package of the same
-    name (say `stacks`) do not see each other's.
+    Nested runs (a referenced stack) share the setting. A module the program owns but
+    that was loaded from elsewhere (another program with a package of the same name,
+    say `stacks`) is dropped first, so each program imports its own.
     """
-    global _loaded_program, _active_runs
+    global _active_runs
     with _path_lock:
         if _active_runs == 0:
-            if _loaded_program is not None and _loaded_program != directory:
-                for name, module in list(sys.modules.items()):
-                    origin = getattr(module, "__file__", None) or ""
-                    if origin.startswith(str(_loaded_program) + os.sep):
-                        del sys.modules[name]
-            _loaded_program = directory
+            _forget_foreign_modules(directory)
             previous = os.getcwd()
             sys.path.insert(0, str(directory))
             os.chdir(directory)
@@ -282,8 +276,16 @@ def _program_on_path(directory: Path):
         with _path_lock:
             _active_runs -= 1
             if _active_runs == 0:
-                os.chdir(previous if "previous" in locals() else os.getcwd())
+                os.chdir(previous)
                 sys.path.remove(str(directory))
+
+
+def _forget_foreign_modules(directory: Path) -> None:
+    own = {path.stem for path in directory.iterdir() if path.suffix == ".py" or (path / "__init__.py").is_file()}
+    for name, module in list(sys.modules.items()):
+        origin = getattr(module, "__file__", None) or ""
+        if name.split(".", 1)[0] in own and not origin.startswith(str(directory) + os.sep):
+            del sys.modules[name]
 
 
 def plain(value: Any) -> Any:

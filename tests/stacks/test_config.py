@@ -77,7 +77,9 @@ MALFORMED = [
         id="wrong-type",
     ),
     pytest.param(
-        prod(aap={"image": {}}), "Pulumi.prod.yaml: projectai:aap: unknown key; did you mean 'app'?", id="unknown-key"
+        prod(aap={"image": {}}),
+        "Pulumi.prod.yaml: projectai:aap: unknown key; did you mean 'app'?",
+        id="unknown-key",
     ),
     pytest.param(
         prod(app__imagee={"tag": "1"}),
@@ -99,7 +101,9 @@ MALFORMED = [
         "Pulumi.prod.yaml: projectai:region: 'us-central1' is not a region of AWS",
         id="region-of-other-cloud",
     ),
-    pytest.param(prod(role=DELETE), "Pulumi.prod.yaml: projectai:role: missing required key", id="missing-key"),
+    pytest.param(
+        prod(role=DELETE), "Pulumi.prod.yaml: projectai:role: missing required key", id="missing-key"
+    ),
     pytest.param(
         prod(app__image={"repository": "ghcr.io/project-ai/api"}),
         "Pulumi.prod.yaml: projectai:app.image: expected a tag or a digest, so the image is pinned",
@@ -150,12 +154,22 @@ MALFORMED = [
         id="role-cloud-mismatch",
     ),
     pytest.param(
-        prod(app__resources={"requests": {"cpu": "2", "memory": "512Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}}),
+        prod(
+            app__resources={
+                "requests": {"cpu": "2", "memory": "512Mi"},
+                "limits": {"cpu": "1", "memory": "1Gi"},
+            }
+        ),
         "Pulumi.prod.yaml: projectai:app.resources: expected requests.cpu ≤ limits.cpu, got 2 > 1",
         id="requests-above-limits",
     ),
     pytest.param(
-        prod(app__resources={"requests": {"cpu": "lots", "memory": "512Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}}),
+        prod(
+            app__resources={
+                "requests": {"cpu": "lots", "memory": "512Mi"},
+                "limits": {"cpu": "1", "memory": "1Gi"},
+            }
+        ),
         "Pulumi.prod.yaml: projectai:app.resources.requests.cpu: expected a CPU quantity such as '250m' or '1', "
         "got 'lots'",
         id="bad-quantity",
@@ -167,7 +181,9 @@ MALFORMED = [
         id="bad-hostname",
     ),
     pytest.param(
-        prod(network={"egress": [{"name": "db", "ports": [5432], "cidr": "10.0.0.0/8", "namespace": "data"}]}),
+        prod(
+            network={"egress": [{"name": "db", "ports": [5432], "cidr": "10.0.0.0/8", "namespace": "data"}]}
+        ),
         "Pulumi.prod.yaml: projectai:network.egress[0]: expected exactly one of 'cidr' or 'namespace'",
         id="ambiguous-egress",
     ),
@@ -188,7 +204,8 @@ MALFORMED = [
         id="workload-on-edge",
     ),
     pytest.param(
-        prod(ingress=DELETE), "Pulumi.prod.yaml: projectai:ingress: missing required key for the region role",
+        prod(ingress=DELETE),
+        "Pulumi.prod.yaml: projectai:ingress: missing required key for the region role",
         id="missing-role-section",
     ),
 ]

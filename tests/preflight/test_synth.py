@@ -1,0 +1,145 @@
+"""preflight's synthesis: StackReferences, mock realism, determinism, any program."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from preflight.project import PreflightError, Program
+from preflight.synth import Synthesizer
+from tests.conftest import FIXTURES, copy_project, stack_config
+
+REFS = FIXTURES / "refs"
+
+
+@pytest.fixture
+def refs() -> Synthesizer:
+    return Synthesizer(Program.load(REFS))
+
+
+def test_reference_is_resolved_by_synthesizing_the_referenced_stack_first(refs: Synthesizer) -> None:
+    assert refs.synthesize("secondary").outputs == {"from-primary": "db.primary.internal"}
+
+
+def test_references_resolve_transitively_and_fully_qualified(refs: Synthesizer) -> None:
+    assert refs.synthesize("edge").outputs == {"from-secondary": "db.primary.internal"}
+
+
+def test_missing_output_names_the_stack_and_what_it_exports(refs: Synthesizer) -> None:
+    with pytest.raises(PreflightError) as caught:
+        refs.synthesize("missing-output")
+    assert str(caught.value) == (
+        "stack 'missing-output' requires output 'clusterName' of stack 'primary', which exports: endpoint, region"
+    )
+
+
+def test_missing_stack_is_named(refs: Synthesizer) -> None:
+    with pytest.raises(
+        PreflightError,
+        match=r"stack 'missing-stack' references stack 'nowhere', which has no "
+        r"stack file Pulumi.nowhere.yaml \(stacks: cycle-one, ",
+    ):
+        refs.synthesize("missing-stack")
+
+
+def test_reference_cycle_is_reported_with_its_path(refs: Synthesizer) -> None:
+    with pytest.raises(PreflightError, match="^StackReference cycle: cycle-one → cycle-two → cycle-one$"):
+        refs.synthesize("cycle-one")
+
+
+def test_reference_to_another_project_is_refused(refs: Synthesizer) -> None:
+    with pytest.raises(
+        PreflightError, match="references 'acme/other-project/prod' in project 'other-project'"
+    ):
+        refs.synthesize("foreign")
+
+
+def test_same_program_gives_the_same_graph() -> None:
+    first = Synthesizer(Program.load(Path(__file__).parents[2])).synthesize("local")
+    second = Synthesizer(Program.load(Path(__file__).parents[2])).synthesize("local")
+    assert json.dumps(first.to_dict(), sort_keys=True) == json.dumps(second.to_dict(), sort_keys=True)
+
+
+def test_graph_records_urns_parents_providers_and_dependencies(local_graph) -> None:
+    deployment = next(r for r in local_graph.resources if r.type == "kubernetes:apps/v1:Deployment")
+    assert deployment.urn == (
+        "urn:pulumi:local::project-ai::projectai:workload:AppService$kubernetes:apps/v1:Deployment::api-deployment"
+    )
+    assert deployment.parent.endswith("projectai:workload:AppService::api")
+    assert deployment.provider.endswith("pulumi:providers:kubernetes::cluster")
+    assert deployment.id == "project-ai/project-ai-api"
+    config_map = next(r for r in local_graph.resources if r.type == "kubernetes:core/v1:ConfigMap")
+    assert config_map.urn in deployment.dependencies  # the pod template uses its name
+    assert re.fullmatch(r"api-settings-[0-9a-f]{8}", config_map.outputs["metadata"]["name"])
+    assert config_map.outputs["metadata"]["namespace"] == "project-ai"
+
+
+CLOUD_PROGRAM = """
+import pulumi
+import pulumi_aws as aws
+import pulumi_gcp as gcp
+
+bucket = aws.s3.Bucket("artifacts")
+group = aws.ec2.SecurityGroup("api", description="api")
+identity = aws.get_caller_identity()
+zones = aws.get_availability_zones()
+network = gcp.compute.Network("vpc", auto_create_subnetworks=False)
+pulumi.export("bucketArn", bucket.arn)
+pulumi.export("groupArn", group.arn)
+pulumi.export("account", identity.account_id)
+pulumi.export("zones", zones.names)
+pulumi.export("networkLink", network.self_link)
+"""
+
+
+def test_cloud_mocks_carry_the_stack_account_region_and_project(tmp_path: Path) -> None:
+    (tmp_path / "Pulumi.yaml").write_text("name: clouds\nruntime: python\n")
+    (tmp_path / "__main__.py").write_text(CLOUD_PROGRAM)
+    (tmp_path / "Pulumi.eu.yaml").write_text(
+        "config:\n  aws:region: eu-west-1\n  aws:allowedAccountIds: '[\"210987654321\"]'\n  gcp:project: acme-prod\n"
+    )
+    outputs = Synthesizer(Program.load(tmp_path)).synthesize("eu").outputs
+    assert outputs["account"] == "210987654321"
+    assert re.fullmatch(
+        r"arn:aws:ec2:eu-west-1:210987654321:security-group/api-[0-9a-f]{7}", outputs["groupArn"]
+    )
+    assert outputs["bucketArn"].startswith("arn:aws:s3:::artifacts-")
+    assert outputs["zones"] == ["eu-west-1a", "eu-west-1b", "eu-west-1c"]
+    assert outputs["networkLink"].startswith(
+        "https://www.googleapis.com/compute/v1/projects/acme-prod/global/"
+    )
+
+
+def test_bad_config_stops_with_one_line_per_problem_and_no_traceback(tmp_path: Path) -> None:
+    config = stack_config("prod")
+    config["projectai:app"] = {**config["projectai:app"], "replicas": {"min": 9, "max": 3}}
+    config["projectai:regin"] = "us-east-1"
+    with pytest.raises(PreflightError) as caught:
+        Synthesizer(copy_project(tmp_path, "broken", config)).synthesize("broken")
+    assert str(caught.value).splitlines() == [
+        "stack 'broken': invalid configuration:",
+        "Pulumi.broken.yaml: projectai:app.replicas: expected min ≤ max, got min 9 > max 3",
+        "Pulumi.broken.yaml: projectai:regin: unknown key; did you mean 'region'?",
+    ]
+
+
+def test_encrypted_values_become_flagged_placeholders(tmp_path: Path) -> None:
+    (tmp_path / "Pulumi.yaml").write_text(
+        "name: demo\nruntime: python\nconfig:\n  logLevel:\n    default: info\n"
+    )
+    (tmp_path / "__main__.py").write_text("")
+    (tmp_path / "Pulumi.dev.yaml").write_text(
+        "config:\n  demo:token:\n    secure: v1:AAAA\n  demo:db:\n    host: db\n    password:\n      secure: v1:BBBB\n"
+        "  demo:replicas: 3\n"
+    )
+    config = Program.load(tmp_path).stack_config("dev")
+    assert config.values == {
+        "demo:logLevel": "info",
+        "demo:token": "preflight-secret-placeholder",
+        "demo:db": '{"host": "db", "password": "preflight-secret-placeholder"}',
+        "demo:replicas": "3",
+    }
+    assert config.secret_keys == ("demo:token", "demo:db")

@@ -1,0 +1,70 @@
+"""Every stack synthesizes, validates strictly and exports its contract."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from preflight import kubernetes
+from preflight.kubernetes import VALID
+from preflight.synth import Synthesizer
+from stacks import contract
+from tests.conftest import CRD_SCHEMAS, PROJECT_STACKS, copy_project, one, stack_config
+
+REGION_STACKS = ("dev", "staging", "prod", "prod-eu", "prod-gcp")
+
+
+@pytest.mark.parametrize("stack", PROJECT_STACKS)
+def test_every_stack_synthesizes_and_validates(project_synthesizer: Synthesizer, stack: str) -> None:
+    graph = project_synthesizer.synthesize(stack)
+    results = kubernetes.validate(graph, "1.33", CRD_SCHEMAS)
+    assert [r.title for r in results if r.status != VALID] == []
+    assert graph.diagnostics == []
+
+
+def test_local_stack_objects_are_all_strictly_valid(project_synthesizer: Synthesizer) -> None:
+    results = kubernetes.validate(project_synthesizer.synthesize("local"), "1.33", CRD_SCHEMAS)
+    assert len(results) == 16
+    assert {r.status for r in results} == {VALID}
+    assert all(r.schema == "kubernetes 1.33 (strict)" for r in results)
+
+
+@pytest.mark.parametrize("stack", REGION_STACKS)
+def test_region_stacks_export_the_contract(project_synthesizer: Synthesizer, stack: str) -> None:
+    outputs = project_synthesizer.synthesize(stack).outputs
+    config = stack_config(stack)
+    assert outputs[contract.REGION] == config["projectai:region"]
+    assert outputs[contract.CLOUD] == config["projectai:cloud"]
+    assert outputs[contract.INGRESS_HOSTNAME] == config["projectai:ingress"]["host"]
+    assert outputs[contract.HEALTH_PATH_OUTPUT] == "/readyz"
+
+
+@pytest.mark.parametrize("stack", ["prod-eu", "prod-gcp"])
+def test_secondaries_read_their_primary(project_synthesizer: Synthesizer, stack: str) -> None:
+    graph = project_synthesizer.synthesize(stack)
+    assert graph.outputs["primaryRegion"] == "us-east-1"
+    (reference,) = [r for r in graph.resources if r.type == "pulumi:pulumi:StackReference"]
+    assert reference.inputs["name"] == "organization/project-ai/prod"
+
+
+def test_edge_reads_every_origin_in_failover_order(project_synthesizer: Synthesizer) -> None:
+    origins = project_synthesizer.synthesize("prod-global").outputs["origins"]
+    assert [(o["stack"], o["region"], o["cloud"]) for o in origins] == [
+        ("prod", "us-east-1", "aws"),
+        ("prod-eu", "eu-west-1", "aws"),
+        ("prod-gcp", "us-central1", "gcp"),
+    ]
+    assert origins[2]["ingressHostname"] == "api.us-central1.project-ai.dev"
+
+
+def test_prod_sized_workload_scales_three_to_ten(tmp_path: Path) -> None:
+    config = {**stack_config("prod"), "projectai:role": "cluster", "projectai:cloud": "kubernetes"}
+    del config["projectai:region"], config["aws:region"]
+    graph = Synthesizer(copy_project(tmp_path, "prod-shaped", config)).synthesize("prod-shaped")
+    spec = one(graph, "HorizontalPodAutoscaler")["spec"]
+    assert (spec["minReplicas"], spec["maxReplicas"]) == (3, 10)
+    image = one(graph, "Deployment")["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert image.endswith(":1.4.2@sha256:9c2b6f0e6d3f1a2b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3")
+    labels = one(graph, "Deployment")["metadata"]["labels"]
+    assert labels["environment"] == "prod" and labels["app.kubernetes.io/version"] == "1.4.2"
