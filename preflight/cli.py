@@ -28,18 +28,14 @@ def parser() -> argparse.ArgumentParser:
     which.add_argument("--all", action="store_true", help="every stack with a Pulumi.<stack>.yaml")
     cli.add_argument("--program", default=".", metavar="DIR", help="the Pulumi Python program (default: .)")
     cli.add_argument("--out", metavar="DIR", help="write graph, reports and manifests to DIR/<stack>/")
-    cli.add_argument(
-        "--crd-schemas", metavar="DIR", help="JSON schemas laid out {group}/{kind}_{version}.json"
-    )
+    cli.add_argument("--crd-schemas", metavar="DIR", help="JSON schemas laid out {group}/{kind}_{version}.json")
     cli.add_argument(
         "--kubernetes-version",
         metavar="X.Y",
         help="schemas to validate against "
         f"(default: the stack's '{KUBERNETES_VERSION_OUTPUT}' output, else the newest known)",
     )
-    cli.add_argument(
-        "--fail-on-unvalidated", action="store_true", help="fail when a custom resource has no schema"
-    )
+    cli.add_argument("--fail-on-unvalidated", action="store_true", help="fail when a custom resource has no schema")
     cli.add_argument("--format", choices=("text", "json"), default="text")
     return cli
 

@@ -68,9 +68,7 @@ def kubernetes_object(type_token: str) -> tuple[str, str] | None:
 
 
 class RealisticMocks(pulumi.runtime.Mocks):
-    def __init__(
-        self, project: str, stack: str, config: dict[str, str], resolve_reference: ReferenceResolver
-    ) -> None:
+    def __init__(self, project: str, stack: str, config: dict[str, str], resolve_reference: ReferenceResolver) -> None:
         self.project = project
         self.stack = stack
         self.resolve_reference = resolve_reference
@@ -179,9 +177,7 @@ class RealisticMocks(pulumi.runtime.Mocks):
 
     def _gcp(self, args: pulumi.runtime.MockResourceArgs, seed: str) -> tuple[str, dict[str, Any]]:
         service, kind = _module_and_kind(args.typ)
-        project = str(
-            args.inputs.get("project") or self._provider(args.provider).get("project") or self.gcp_project
-        )
+        project = str(args.inputs.get("project") or self._provider(args.provider).get("project") or self.gcp_project)
         name = str(args.inputs.get("name") or f"{args.name}-{seed[:7]}")
         location = args.inputs.get("region") or args.inputs.get("location")
         scope = f"regions/{location}" if location else "global"

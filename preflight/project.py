@@ -43,9 +43,7 @@ class Program:
         runtime = project.get("runtime")
         runtime_name = runtime.get("name") if isinstance(runtime, dict) else runtime
         if runtime_name != "python":
-            raise PreflightError(
-                f"{project_file}: runtime is {runtime_name!r}; preflight runs Python programs"
-            )
+            raise PreflightError(f"{project_file}: runtime is {runtime_name!r}; preflight runs Python programs")
         main = directory / str(project.get("main", "."))
         if main.is_dir():
             main = main / "__main__.py"
@@ -81,9 +79,7 @@ class Program:
         values: dict[str, str] = {}
         secret_keys: list[str] = []
         for key, declared in self.project_config.items():
-            default = (
-                declared.get("default", declared.get("value")) if isinstance(declared, dict) else declared
-            )
+            default = declared.get("default", declared.get("value")) if isinstance(declared, dict) else declared
             if default is not None:
                 values[self._qualify(key)] = _engine_string(default)
         for key, value in stack_values.items():
@@ -126,6 +122,4 @@ def _read_yaml(path: Path) -> Any:
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
-        raise PreflightError(
-            f"{path.name}:{where}: not valid YAML ({getattr(error, 'problem', error)})"
-        ) from None
+        raise PreflightError(f"{path.name}:{where}: not valid YAML ({getattr(error, 'problem', error)})") from None

@@ -198,9 +198,7 @@ class Synthesizer:
         raise ProgramError(self._explain(stack, run, error))
 
     def _run_in_fresh_context(self, run: _Run, values: dict[str, str], secret_keys: tuple[str, ...]) -> None:
-        mocks = RealisticMocks(
-            self.program.name, run.stack, values, lambda name: self._resolve_reference(run, name)
-        )
+        mocks = RealisticMocks(self.program.name, run.stack, values, lambda name: self._resolve_reference(run, name))
         logger = logging.getLogger(f"preflight.program.{run.stack}")
         logger.propagate = False
         handler = _DiagnosticsHandler(run)

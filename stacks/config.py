@@ -124,8 +124,7 @@ class ImageConfig(Model):
             raise ValueError("expected a tag of letters, digits, '_', '.' or '-' (at most 128)")
         if value.lower() in MUTABLE_TAGS:
             raise ValueError(
-                f"tag '{value}' moves between builds; expected an immutable tag "
-                "(a version or commit) or a digest"
+                f"tag '{value}' moves between builds; expected an immutable tag (a version or commit) or a digest"
             )
         return value
 
@@ -195,9 +194,7 @@ class ResourcesConfig(Model):
     @model_validator(mode="after")
     def _requests_within_limits(self) -> ResourcesConfig:
         if parse_cpu(self.requests.cpu) > parse_cpu(self.limits.cpu):
-            raise ValueError(
-                f"expected requests.cpu ≤ limits.cpu, got {self.requests.cpu} > {self.limits.cpu}"
-            )
+            raise ValueError(f"expected requests.cpu ≤ limits.cpu, got {self.requests.cpu} > {self.limits.cpu}")
         if parse_memory(self.requests.memory) > parse_memory(self.limits.memory):
             raise ValueError(
                 f"expected requests.memory ≤ limits.memory, got {self.requests.memory} > {self.limits.memory}"
@@ -341,9 +338,7 @@ class StackConfig(Model):
     def _consistent(self) -> StackConfig:
         allowed = ROLE_CLOUDS[self.role]
         if self.cloud not in allowed:
-            raise ValueError(
-                f"cloud: the {self.role} role runs on {' or '.join(allowed)}, got '{self.cloud}'"
-            )
+            raise ValueError(f"cloud: the {self.role} role runs on {' or '.join(allowed)}, got '{self.cloud}'")
         if self.cloud in REGIONS:
             if self.region is None:
                 raise ValueError(f"region: missing required key for cloud '{self.cloud}'")
@@ -369,9 +364,7 @@ def load() -> StackConfig:
     return parse(raw, source=f"Pulumi.{stack}.yaml", secret_keys=secret_keys)
 
 
-def parse(
-    raw: dict[str, Any], source: str, secret_keys: set[str] | frozenset[str] = frozenset()
-) -> StackConfig:
+def parse(raw: dict[str, Any], source: str, secret_keys: set[str] | frozenset[str] = frozenset()) -> StackConfig:
     """Validates a raw namespace (top-level key -> value or JSON text)."""
     values = {key: _decode(value) for key, value in raw.items()}
     problems = [f"{source}: {problem}" for problem in _plaintext_secrets(values, secret_keys)]
@@ -381,9 +374,7 @@ def parse(
         # The edge runs no workload: no workload defaults, and no workload keys.
         defaults = {key: value for key, value in defaults.items() if key not in WORKLOAD_KEYS}
         for key in sorted(WORKLOAD_KEYS & set(values)):
-            problems.append(
-                f"{source}: {NAMESPACE}:{key}: the edge role runs no workload; expected no '{key}' key"
-            )
+            problems.append(f"{source}: {NAMESPACE}:{key}: the edge role runs no workload; expected no '{key}' key")
             del values[key]
     try:
         config = StackConfig.model_validate(deep_merge(defaults, values))

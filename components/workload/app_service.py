@@ -86,9 +86,7 @@ class AppService(pulumi.ComponentResource):
                 revision_history_limit=5,
                 strategy=k8s.apps.v1.DeploymentStrategyArgs(
                     type="RollingUpdate",
-                    rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(
-                        max_unavailable=0, max_surge="25%"
-                    ),
+                    rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(max_unavailable=0, max_surge="25%"),
                 ),
                 template=core.PodTemplateSpecArgs(
                     metadata=meta.ObjectMetaArgs(labels=labels),
@@ -138,19 +136,13 @@ class AppService(pulumi.ComponentResource):
                     scale_down=k8s.autoscaling.v2.HPAScalingRulesArgs(
                         stabilization_window_seconds=args.scale_down_stabilization_seconds,
                         select_policy="Min",
-                        policies=[
-                            k8s.autoscaling.v2.HPAScalingPolicyArgs(
-                                type="Percent", value=50, period_seconds=60
-                            )
-                        ],
+                        policies=[k8s.autoscaling.v2.HPAScalingPolicyArgs(type="Percent", value=50, period_seconds=60)],
                     ),
                     scale_up=k8s.autoscaling.v2.HPAScalingRulesArgs(
                         stabilization_window_seconds=0,
                         select_policy="Max",
                         policies=[
-                            k8s.autoscaling.v2.HPAScalingPolicyArgs(
-                                type="Percent", value=100, period_seconds=30
-                            ),
+                            k8s.autoscaling.v2.HPAScalingPolicyArgs(type="Percent", value=100, period_seconds=30),
                             k8s.autoscaling.v2.HPAScalingPolicyArgs(type="Pods", value=4, period_seconds=30),
                         ],
                     ),
@@ -199,9 +191,7 @@ class AppService(pulumi.ComponentResource):
                                     backend=k8s.networking.v1.IngressBackendArgs(
                                         service=k8s.networking.v1.IngressServiceBackendArgs(
                                             name=self.service.metadata.name,
-                                            port=k8s.networking.v1.ServiceBackendPortArgs(
-                                                name=pod.HTTP_PORT_NAME
-                                            ),
+                                            port=k8s.networking.v1.ServiceBackendPortArgs(name=pod.HTTP_PORT_NAME),
                                         )
                                     ),
                                 )

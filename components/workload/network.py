@@ -18,21 +18,15 @@ def _namespace(name: str) -> meta.LabelSelectorArgs:
     return meta.LabelSelectorArgs(match_labels={NAMESPACE_NAME_LABEL: name})
 
 
-def _ports(
-    ports: tuple[int, ...] | list[int], protocol: str = "TCP"
-) -> list[networking.NetworkPolicyPortArgs]:
+def _ports(ports: tuple[int, ...] | list[int], protocol: str = "TCP") -> list[networking.NetworkPolicyPortArgs]:
     return [networking.NetworkPolicyPortArgs(port=port, protocol=protocol) for port in ports]
 
 
 def default_deny() -> networking.NetworkPolicySpecArgs:
-    return networking.NetworkPolicySpecArgs(
-        pod_selector=meta.LabelSelectorArgs(), policy_types=["Ingress", "Egress"]
-    )
+    return networking.NetworkPolicySpecArgs(pod_selector=meta.LabelSelectorArgs(), policy_types=["Ingress", "Egress"])
 
 
-def ingress_from_namespace(
-    namespace: str, selector: dict[str, str], port: int
-) -> networking.NetworkPolicySpecArgs:
+def ingress_from_namespace(namespace: str, selector: dict[str, str], port: int) -> networking.NetworkPolicySpecArgs:
     return networking.NetworkPolicySpecArgs(
         pod_selector=meta.LabelSelectorArgs(match_labels=selector),
         policy_types=["Ingress"],
@@ -84,9 +78,7 @@ def policies(args: AppServiceArgs, selector: dict[str, str]) -> dict[str, networ
     """Every policy of the namespace by name, default deny first."""
     specs = {
         "default-deny": default_deny(),
-        "allow-ingress-controller": ingress_from_namespace(
-            args.ingress.controller_namespace, selector, args.port
-        ),
+        "allow-ingress-controller": ingress_from_namespace(args.ingress.controller_namespace, selector, args.port),
         # /metrics is served on the app port; Prometheus scrapes from its namespace.
         "allow-monitoring": ingress_from_namespace(args.monitoring_namespace, selector, args.port),
         "allow-dns": egress_to_dns(selector),

@@ -86,9 +86,7 @@ def pod_spec(
             seccomp_profile=core.SeccompProfileArgs(type="RuntimeDefault"),
         ),
         containers=[container(args, config_map_name)],
-        volumes=[
-            core.VolumeArgs(name=TMP_VOLUME, empty_dir=core.EmptyDirVolumeSourceArgs(size_limit="64Mi"))
-        ],
+        volumes=[core.VolumeArgs(name=TMP_VOLUME, empty_dir=core.EmptyDirVolumeSourceArgs(size_limit="64Mi"))],
         topology_spread_constraints=[
             _spread("topology.kubernetes.io/zone", selector),
             _spread("kubernetes.io/hostname", selector),

@@ -38,9 +38,7 @@ def test_service_account_does_not_mount_a_token(local_graph: Graph, pod: dict[st
     assert pod["automountServiceAccountToken"] is False
 
 
-def test_settings_come_from_an_auto_named_immutable_config_map(
-    local_graph: Graph, container: dict[str, Any]
-) -> None:
+def test_settings_come_from_an_auto_named_immutable_config_map(local_graph: Graph, container: dict[str, Any]) -> None:
     config_map = one(local_graph, "ConfigMap")
     name = config_map["metadata"]["name"]
     assert name.startswith("api-settings-") and len(name) == len("api-settings-") + 8
@@ -52,9 +50,7 @@ def test_settings_come_from_an_auto_named_immutable_config_map(
 
 def test_probes_hit_the_health_endpoints_on_the_app_port(container: dict[str, Any]) -> None:
     assert container["ports"] == [{"name": "http", "containerPort": 8000}]
-    paths = {
-        probe: container[probe]["httpGet"] for probe in ("startupProbe", "livenessProbe", "readinessProbe")
-    }
+    paths = {probe: container[probe]["httpGet"] for probe in ("startupProbe", "livenessProbe", "readinessProbe")}
     assert paths == {
         "startupProbe": {"path": "/startupz", "port": "http"},
         "livenessProbe": {"path": "/livez", "port": "http"},

@@ -46,14 +46,12 @@ def test_missing_stack_is_named(refs: Synthesizer) -> None:
 
 
 def test_reference_cycle_is_reported_with_its_path(refs: Synthesizer) -> None:
-    with pytest.raises(PreflightError, match="^StackReference cycle: cycle-one → cycle-two → cycle-one$"):
+    with pytest.raises(PreflightError, match=r"^StackReference cycle: cycle-one → cycle-two → cycle-one$"):
         refs.synthesize("cycle-one")
 
 
 def test_reference_to_another_project_is_refused(refs: Synthesizer) -> None:
-    with pytest.raises(
-        PreflightError, match="references 'acme/other-project/prod' in project 'other-project'"
-    ):
+    with pytest.raises(PreflightError, match="references 'acme/other-project/prod' in project 'other-project'"):
         refs.synthesize("foreign")
 
 
@@ -103,14 +101,10 @@ def test_cloud_mocks_carry_the_stack_account_region_and_project(tmp_path: Path) 
     )
     outputs = Synthesizer(Program.load(tmp_path)).synthesize("eu").outputs
     assert outputs["account"] == "210987654321"
-    assert re.fullmatch(
-        r"arn:aws:ec2:eu-west-1:210987654321:security-group/api-[0-9a-f]{7}", outputs["groupArn"]
-    )
+    assert re.fullmatch(r"arn:aws:ec2:eu-west-1:210987654321:security-group/api-[0-9a-f]{7}", outputs["groupArn"])
     assert outputs["bucketArn"].startswith("arn:aws:s3:::artifacts-")
     assert outputs["zones"] == ["eu-west-1a", "eu-west-1b", "eu-west-1c"]
-    assert outputs["networkLink"].startswith(
-        "https://www.googleapis.com/compute/v1/projects/acme-prod/global/"
-    )
+    assert outputs["networkLink"].startswith("https://www.googleapis.com/compute/v1/projects/acme-prod/global/")
 
 
 def test_bad_config_stops_with_one_line_per_problem_and_no_traceback(tmp_path: Path) -> None:
@@ -127,9 +121,7 @@ def test_bad_config_stops_with_one_line_per_problem_and_no_traceback(tmp_path: P
 
 
 def test_encrypted_values_become_flagged_placeholders(tmp_path: Path) -> None:
-    (tmp_path / "Pulumi.yaml").write_text(
-        "name: demo\nruntime: python\nconfig:\n  logLevel:\n    default: info\n"
-    )
+    (tmp_path / "Pulumi.yaml").write_text("name: demo\nruntime: python\nconfig:\n  logLevel:\n    default: info\n")
     (tmp_path / "__main__.py").write_text("")
     (tmp_path / "Pulumi.dev.yaml").write_text(
         "config:\n  demo:token:\n    secure: v1:AAAA\n  demo:db:\n    host: db\n    password:\n      secure: v1:BBBB\n"

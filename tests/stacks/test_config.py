@@ -101,9 +101,7 @@ MALFORMED = [
         "Pulumi.prod.yaml: projectai:region: 'us-central1' is not a region of AWS",
         id="region-of-other-cloud",
     ),
-    pytest.param(
-        prod(role=DELETE), "Pulumi.prod.yaml: projectai:role: missing required key", id="missing-key"
-    ),
+    pytest.param(prod(role=DELETE), "Pulumi.prod.yaml: projectai:role: missing required key", id="missing-key"),
     pytest.param(
         prod(app__image={"repository": "ghcr.io/project-ai/api"}),
         "Pulumi.prod.yaml: projectai:app.image: expected a tag or a digest, so the image is pinned",
@@ -181,9 +179,7 @@ MALFORMED = [
         id="bad-hostname",
     ),
     pytest.param(
-        prod(
-            network={"egress": [{"name": "db", "ports": [5432], "cidr": "10.0.0.0/8", "namespace": "data"}]}
-        ),
+        prod(network={"egress": [{"name": "db", "ports": [5432], "cidr": "10.0.0.0/8", "namespace": "data"}]}),
         "Pulumi.prod.yaml: projectai:network.egress[0]: expected exactly one of 'cidr' or 'namespace'",
         id="ambiguous-egress",
     ),
