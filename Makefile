@@ -17,7 +17,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 	touch $(STAMP)
 
 preflight: $(STAMP)
-	$(BIN)/python -m preflight --all --out $(PREFLIGHT_OUT) --crd-schemas $(CRD_SCHEMAS)
+	$(BIN)/python -m preflight --all --out $(PREFLIGHT_OUT) $(if $(wildcard $(CRD_SCHEMAS)),--crd-schemas $(CRD_SCHEMAS))
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

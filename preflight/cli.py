@@ -11,7 +11,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from preflight import kubernetes
+from preflight import kubernetes, topology
 from preflight.graph import Graph
 from preflight.project import PreflightError, Program
 from preflight.report import StackReport, as_json, as_markdown, as_text, exit_code
@@ -102,6 +102,7 @@ def write_reports(reports: list[StackReport], out: Path) -> None:
         if report.graph is not None:
             (folder / "graph.json").write_text(json.dumps(report.graph.to_dict(), indent=2, sort_keys=True))
             kubernetes.write_manifests(report.graph, folder / "k8s")
+            (folder / "topology.mmd").write_text(topology.mermaid(report.graph))
         (folder / "report.json").write_text(as_json([report]))
     (out / "report.json").write_text(as_json(reports))
     (out / "report.md").write_text(as_markdown(reports))

@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from preflight import topology
 from preflight.graph import Graph
 from preflight.kubernetes import INVALID, UNVALIDATED, VALID, ObjectResult
 
@@ -124,13 +125,15 @@ def as_markdown(reports: list[StackReport]) -> str:
             f"| {report.count(INVALID)} | {report.count(UNVALIDATED)} |"
         )
     for report in reports:
-        problems = [r for r in report.objects if r.status != VALID]
-        if report.error is None and not problems:
-            continue
         lines += ["", f"## {report.stack}", ""]
         if report.error is not None:
             lines += ["```", report.error, "```"]
-        for result in problems:
-            lines.append(f"- **{result.status}** `{result.title}`")
-            lines.extend(f"  - {error}" for error in result.errors)
+            continue
+        for result in report.objects:
+            if result.status != VALID:
+                lines.append(f"- **{result.status}** `{result.title}`")
+                lines.extend(f"  - {error}" for error in result.errors)
+        assert report.graph is not None
+        lines += ["<details><summary>topology</summary>", "", "```mermaid", topology.mermaid(report.graph)]
+        lines += ["```", "", "</details>"]
     return "\n".join(lines) + "\n"

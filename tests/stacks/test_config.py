@@ -6,9 +6,10 @@ import copy
 import json
 from typing import Any
 
+import pulumi
 import pytest
 
-from stacks.config import ConfigError, parse
+from stacks.config import ConfigError, load, parse
 from tests.conftest import PROJECT_STACKS, stack_config
 
 SOURCE = "Pulumi.prod.yaml"
@@ -230,3 +231,13 @@ def test_unknown_environment_does_not_drown_in_missing_defaults() -> None:
     assert problems(prod(environment="qa")) == [
         "Pulumi.prod.yaml: projectai:environment: expected one of 'local', 'dev', 'staging' or 'prod', got 'qa'"
     ]
+
+
+def test_load_reads_the_config_the_engine_passes_in_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A real `pulumi up` hands config to the program as JSON in PULUMI_CONFIG.
+    engine_config = {f"projectai:{key}": value for key, value in namespace("prod").items()}
+    monkeypatch.setenv("PULUMI_CONFIG", json.dumps({**engine_config, "projectai:regoin": "x"}))
+    with pytest.raises(ConfigError) as caught:
+        load()
+    assert caught.value.problems == ["Pulumi.stack.yaml: projectai:regoin: unknown key; did you mean 'region'?"]
+    assert isinstance(caught.value, pulumi.RunError), "Pulumi prints a RunError without a traceback"
