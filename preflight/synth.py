@@ -15,6 +15,7 @@ import os
 import runpy
 import sys
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -221,6 +222,13 @@ class Synthesizer:
         # A failed program leaves tasks behind; its error is reported, not their noise.
         loop.set_exception_handler(lambda _loop, context: None)
         asyncio.set_event_loop(loop)
+        # The SDK sends registrations to the monitor from executor threads, and the mock
+        # monitor gives each thread an event loop; own them, so they are closed with the run.
+        thread_loops: list[asyncio.AbstractEventLoop] = []
+        executor = ThreadPoolExecutor(
+            thread_name_prefix=f"preflight-{run.stack}", initializer=_give_thread_a_loop, initargs=(thread_loops,)
+        )
+        loop.set_default_executor(executor)
         try:
             with _program_on_path(self.program.directory):
                 loop.run_until_complete(
@@ -228,7 +236,8 @@ class Synthesizer:
                 )
         finally:
             loop.run_until_complete(loop.shutdown_default_executor())
-            loop.close()
+            for thread_loop in [*thread_loops, loop]:
+                thread_loop.close()
             asyncio.set_event_loop(None)
             logger.removeHandler(handler)
 
@@ -276,6 +285,13 @@ def _program_on_path(directory: Path):
             if _active_runs == 0:
                 os.chdir(previous)
                 sys.path.remove(str(directory))
+
+
+def _give_thread_a_loop(loops: list[asyncio.AbstractEventLoop]) -> None:
+    loop = asyncio.new_event_loop()
+    loop.set_exception_handler(lambda _loop, context: None)
+    asyncio.set_event_loop(loop)
+    loops.append(loop)
 
 
 def _forget_foreign_modules(directory: Path) -> None:
