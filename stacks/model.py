@@ -1,0 +1,323 @@
+"""The typed model of the `projectai:` configuration namespace, with per-field checks.
+
+Keys are camelCase in stack files; unknown keys are errors. Checks that span fields
+(min ≤ max, a region of the stack's cloud) live on the model that owns the fields.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+
+from stacks.quantities import parse_cpu, parse_memory
+from stacks.regions import REGIONS
+
+NAMESPACE = "projectai"
+
+Environment = Literal["local", "dev", "staging", "prod"]
+Role = Literal["cluster", "region", "edge"]
+Cloud = Literal["kubernetes", "aws", "gcp", "cloudflare"]
+
+# Sections that only stacks running the API (cluster and region roles) use.
+WORKLOAD_KEYS = frozenset({"app", "ingress", "delivery", "database", "cache"})
+
+CLOUD_NAMES = {"aws": "AWS", "gcp": "GCP"}
+
+# Which cloud each stack role runs on: a cluster stack uses whatever cluster the kube
+# context names, a region owns a cloud platform, the edge lives on Cloudflare.
+ROLE_CLOUDS: dict[str, tuple[str, ...]] = {
+    "cluster": ("kubernetes",),
+    "region": ("aws", "gcp"),
+    "edge": ("cloudflare",),
+}
+
+DnsLabel = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=63)]
+Hostname = Annotated[
+    str,
+    StringConstraints(pattern=r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$", max_length=253),
+]
+StackName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+){0,2}$")]
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+# A distribution reference (registry/path), without tag or digest.
+_REPOSITORY = re.compile(
+    r"^(?:(?:[a-zA-Z0-9-]+\.)*[a-zA-Z0-9-]+(?::[0-9]+)?/)?"
+    r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$"
+)
+_TAG = re.compile(r"^[\w][\w.-]{0,127}$")
+_DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
+# Tags that registries move from build to build; a rollout pinned to one is not pinned.
+MUTABLE_TAGS = frozenset({"latest", "stable", "main", "master", "dev", "edge", "nightly"})
+
+
+class Model(BaseModel):
+    """Config keys are camelCase in stack files; unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True)
+
+
+class KubernetesConfig(Model):
+    # The cluster's minor version: decides which schemas preflight validates against.
+    version: Annotated[str, StringConstraints(pattern=r"^1\.(2[5-9]|3[0-9])$")] = "1.33"
+    # kubeconfig context for the `cluster` role; None means the current context.
+    context: str | None = None
+
+
+class ImageConfig(Model):
+    repository: str
+    tag: str | None = None
+    digest: str | None = None
+
+    @field_validator("repository")
+    @classmethod
+    def _repository(cls, value: str) -> str:
+        if not _REPOSITORY.match(value):
+            raise ValueError(
+                "expected an image repository such as 'registry.example.com/team/api', without tag or digest"
+            )
+        return value
+
+    @field_validator("tag")
+    @classmethod
+    def _tag(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        if not _TAG.match(value):
+            raise ValueError("expected a tag of letters, digits, '_', '.' or '-' (at most 128)")
+        if value.lower() in MUTABLE_TAGS:
+            raise ValueError(
+                f"tag '{value}' moves between builds; expected an immutable tag (a version or commit) or a digest"
+            )
+        return value
+
+    @field_validator("digest")
+    @classmethod
+    def _digest(cls, value: str | None) -> str | None:
+        if value is not None and not _DIGEST.match(value):
+            raise ValueError("expected 'sha256:' followed by 64 lower-case hex digits")
+        return value
+
+    @model_validator(mode="after")
+    def _pinned(self) -> ImageConfig:
+        if self.tag is None and self.digest is None:
+            raise ValueError("expected a tag or a digest, so the image is pinned")
+        return self
+
+    @property
+    def reference(self) -> str:
+        ref = self.repository
+        if self.tag:
+            ref += f":{self.tag}"
+        if self.digest:
+            ref += f"@{self.digest}"
+        return ref
+
+    @property
+    def version(self) -> str:
+        """A label-safe version: the tag, else the digest's first 12 hex digits."""
+        if self.tag:
+            return self.tag[:63]
+        assert self.digest is not None
+        return self.digest.removeprefix("sha256:")[:12]
+
+
+class ReplicasConfig(Model):
+    min: Annotated[int, Field(ge=1, le=100)]
+    max: Annotated[int, Field(ge=1, le=500)]
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ReplicasConfig:
+        if self.min > self.max:
+            raise ValueError(f"expected min ≤ max, got min {self.min} > max {self.max}")
+        return self
+
+
+class ComputeQuantity(Model):
+    cpu: str
+    memory: str
+
+    @field_validator("cpu")
+    @classmethod
+    def _cpu(cls, value: str) -> str:
+        parse_cpu(value)
+        return value
+
+    @field_validator("memory")
+    @classmethod
+    def _memory(cls, value: str) -> str:
+        parse_memory(value)
+        return value
+
+
+class ResourcesConfig(Model):
+    requests: ComputeQuantity
+    limits: ComputeQuantity
+
+    @model_validator(mode="after")
+    def _requests_within_limits(self) -> ResourcesConfig:
+        if parse_cpu(self.requests.cpu) > parse_cpu(self.limits.cpu):
+            raise ValueError(f"expected requests.cpu ≤ limits.cpu, got {self.requests.cpu} > {self.limits.cpu}")
+        if parse_memory(self.requests.memory) > parse_memory(self.limits.memory):
+            raise ValueError(
+                f"expected requests.memory ≤ limits.memory, got {self.requests.memory} > {self.limits.memory}"
+            )
+        return self
+
+
+class AutoscalingConfig(Model):
+    target_cpu_utilization: Annotated[int, Field(ge=10, le=95)] = 70
+    scale_down_stabilization_seconds: Annotated[int, Field(ge=0, le=3600)] = 300
+
+
+class AppConfig(Model):
+    name: DnsLabel = "project-ai-api"
+    namespace: DnsLabel = "project-ai"
+    image: ImageConfig
+    replicas: ReplicasConfig
+    resources: ResourcesConfig
+    autoscaling: AutoscalingConfig = AutoscalingConfig()
+    port: Port = 8000
+    # The fixed non-root uid the image is built with (app/Dockerfile).
+    run_as_user: Annotated[int, Field(ge=1000, le=2147483647)] = 10001
+    # Seconds the pod keeps serving after removal from endpoints, then drains.
+    pre_stop_seconds: Annotated[int, Field(ge=0, le=60)] = 5
+    shutdown_seconds: Annotated[int, Field(ge=1, le=300)] = 25
+    max_unavailable: Annotated[int, Field(ge=1)] = 1
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # Non-secret settings passed to the app through its ConfigMap.
+    settings: dict[Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9_]*$")], str] = {}
+
+
+class IngressConfig(Model):
+    host: Hostname
+    class_name: DnsLabel = "nginx"
+    tls_secret_name: DnsLabel
+    cluster_issuer: DnsLabel
+    # Namespace of the ingress controller, the only source of ingress traffic.
+    controller_namespace: DnsLabel = "ingress-nginx"
+
+
+class EgressEndpoint(Model):
+    """A destination the app may reach: a CIDR, or pods in a namespace."""
+
+    name: DnsLabel
+    ports: Annotated[list[Port], Field(min_length=1)]
+    protocol: Literal["TCP", "UDP"] = "TCP"
+    cidr: str | None = None
+    # CIDRs cut out of `cidr`, e.g. private ranges when `cidr` is the internet.
+    except_cidrs: list[str] = []
+    namespace: DnsLabel | None = None
+    pod_labels: dict[str, str] = {}
+
+    @field_validator("cidr")
+    @classmethod
+    def _cidr(cls, value: str | None) -> str | None:
+        if value is not None:
+            ipaddress.ip_network(value, strict=True)
+        return value
+
+    @field_validator("except_cidrs")
+    @classmethod
+    def _except(cls, values: list[str]) -> list[str]:
+        for value in values:
+            ipaddress.ip_network(value, strict=True)
+        return values
+
+    @model_validator(mode="after")
+    def _one_destination(self) -> EgressEndpoint:
+        if (self.cidr is None) == (self.namespace is None):
+            raise ValueError("expected exactly one of 'cidr' or 'namespace'")
+        if self.except_cidrs and self.cidr is None:
+            raise ValueError("'exceptCidrs' needs 'cidr'")
+        return self
+
+
+class NetworkConfig(Model):
+    # Destinations the app may reach besides DNS (database, cache, inference, OTLP).
+    egress: list[EgressEndpoint] = []
+
+
+class DeliveryConfig(Model):
+    strategy: Literal["rolling", "canary", "blueGreen"] = "rolling"
+
+
+class MonitoringConfig(Model):
+    enabled: bool = True
+    namespace: DnsLabel = "monitoring"
+    # Availability objective over 30 days, e.g. 99.9.
+    availability_slo: Annotated[float, Field(gt=90, lt=100)] = 99.9
+
+
+class VaultConfig(Model):
+    address: Annotated[str, StringConstraints(pattern=r"^https?://[^\s/]+(:\d+)?/?$")] | None = None
+    namespace: str | None = None
+    kv_mount: DnsLabel = "project-ai"
+
+
+class DatabaseConfig(Model):
+    engine_version: Annotated[str, StringConstraints(pattern=r"^\d+(\.\d+)?$")] = "16.4"
+    instance_class: str = "db.r6g.large"
+    instances: Annotated[int, Field(ge=1, le=15)] = 2
+    backup_retention_days: Annotated[int, Field(ge=1, le=35)] = 7
+    deletion_protection: bool = True
+
+
+class CacheConfig(Model):
+    node_type: str = "cache.r6g.large"
+    replicas: Annotated[int, Field(ge=0, le=5)] = 1
+
+
+class EdgeConfig(Model):
+    zone: Hostname
+    hostname: Hostname
+    # Region stacks whose origins the edge balances across, in failover order.
+    origins: Annotated[list[StackName], Field(min_length=1)]
+    steering: Literal["geo", "dynamic_latency", "off"] = "geo"
+
+
+class StackConfig(Model):
+    environment: Environment
+    role: Role
+    cloud: Cloud
+    region: str | None = None
+    team: DnsLabel
+    cost_center: DnsLabel
+    tags: dict[str, str] = {}
+    kubernetes: KubernetesConfig = KubernetesConfig()
+    app: AppConfig | None = None
+    ingress: IngressConfig | None = None
+    network: NetworkConfig = NetworkConfig()
+    delivery: DeliveryConfig = DeliveryConfig()
+    monitoring: MonitoringConfig = MonitoringConfig()
+    vault: VaultConfig = VaultConfig()
+    database: DatabaseConfig | None = None
+    cache: CacheConfig | None = None
+    edge: EdgeConfig | None = None
+    # Other stacks this one reads, by role: e.g. {primary: prod}.
+    stack_references: dict[DnsLabel, StackName] = {}
+
+    @model_validator(mode="after")
+    def _consistent(self) -> StackConfig:
+        allowed = ROLE_CLOUDS[self.role]
+        if self.cloud not in allowed:
+            raise ValueError(f"cloud: the {self.role} role runs on {' or '.join(allowed)}, got '{self.cloud}'")
+        if self.cloud in REGIONS:
+            if self.region is None:
+                raise ValueError(f"region: missing required key for cloud '{self.cloud}'")
+            if self.region not in REGIONS[self.cloud]:
+                close = difflib.get_close_matches(self.region, REGIONS[self.cloud], n=1)
+                hint = f"; did you mean '{close[0]}'?" if close else ""
+                name = CLOUD_NAMES[self.cloud]
+                raise ValueError(f"region: '{self.region}' is not a region of {name}{hint}")
+        if self.role in ("cluster", "region"):
+            for key in ("app", "ingress"):
+                if getattr(self, key) is None:
+                    raise ValueError(f"{key}: missing required key for the {self.role} role")
+        if self.role == "edge" and self.edge is None:
+            raise ValueError("edge: missing required key for the edge role")
+        return self

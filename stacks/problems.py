@@ -1,0 +1,139 @@
+"""One line per configuration problem: the key path, what was expected, what was given."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from typing import Any
+
+from pydantic import BaseModel
+
+from stacks.model import NAMESPACE, StackConfig
+
+# Keys whose value is a credential. Keys ending in Name/Ref/Path name a Secret or a
+# Vault path rather than holding one, so they are allowed in plaintext.
+_SECRET_KEY = re.compile(r"(password|passwd|secret|token|apikey|api_key|privatekey|credential)", re.I)
+_REFERENCE_KEY = re.compile(r"(Name|Ref|Path|Mount|Key[Rr]ef)$")
+# Values that are credentials whatever key holds them.
+_SECRET_VALUE = re.compile(
+    r"(AKIA[0-9A-Z]{16}|-----BEGIN [A-Z ]*PRIVATE KEY-----|gh[pousr]_[A-Za-z0-9]{36}"
+    r"|xox[abprs]-[A-Za-z0-9-]{10,}|sk-[A-Za-z0-9_-]{20,}|hvs\.[A-Za-z0-9_-]{20,})"
+)
+
+
+def plaintext_secrets(values: dict[str, Any], secret_keys: set[str] | frozenset[str]) -> list[str]:
+    problems = []
+
+    def walk(path: str, value: Any, key: str) -> None:
+        if isinstance(value, dict):
+            for child, child_value in value.items():
+                walk(f"{path}.{child}", child_value, str(child))
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                walk(f"{path}[{index}]", item, key)
+        elif isinstance(value, str) and value:
+            named_secret = _SECRET_KEY.search(key) and not _REFERENCE_KEY.search(key)
+            if named_secret or _SECRET_VALUE.search(value):
+                problems.append(
+                    f"{path}: looks like a secret in plaintext; expected it in Vault, or set "
+                    f"with `pulumi config set --secret --path '{path}'`"
+                )
+
+    for key, value in values.items():
+        if key not in secret_keys:
+            walk(f"{NAMESPACE}:{key}", value, key)
+    return problems
+
+
+_EXPECTATIONS = {
+    "int_parsing": "expected an integer",
+    "int_type": "expected an integer",
+    "int_from_float": "expected a whole number",
+    "float_parsing": "expected a number",
+    "float_type": "expected a number",
+    "bool_parsing": "expected true or false",
+    "bool_type": "expected true or false",
+    "string_type": "expected a string",
+    "dict_type": "expected a mapping of keys to values",
+    "list_type": "expected a list",
+    "model_type": "expected a mapping of keys to values",
+    "model_attributes_type": "expected a mapping of keys to values",
+}
+
+
+def describe(error: Any) -> str:
+    """One line for one pydantic error: key path, what was expected, what was given."""
+    location = [str(part) for part in error["loc"]]
+    kind = error["type"]
+    given = error.get("input")
+    if kind == "extra_forbidden":
+        valid = _valid_keys(location[:-1])
+        close = difflib.get_close_matches(location[-1], valid, n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else f"; valid keys: {', '.join(valid)}"
+        return f"{_path(location)}: unknown key{hint}"
+    if kind == "missing":
+        return f"{_path(location)}: missing required key"
+    if kind == "literal_error":
+        expected = error["ctx"]["expected"]
+        return f"{_path(location)}: expected one of {expected}, got {given!r}"
+    if kind == "string_pattern_mismatch":
+        return f"{_path(location)}: got {given!r}, expected {_pattern_hint(location[-1])}"
+    if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
+        bound = {
+            "greater_than_equal": "≥",
+            "less_than_equal": "≤",
+            "greater_than": ">",
+            "less_than": "<",
+        }[kind]
+        limit = next(iter(error["ctx"].values()))
+        return f"{_path(location)}: expected a value {bound} {limit}, got {given!r}"
+    if kind == "value_error":
+        message = str(error["ctx"]["error"])
+        # A model-level check names its own key ("region: ...") relative to the model.
+        if ": " in message and message.split(": ", 1)[0].replace(".", "").isalnum():
+            key, message = message.split(": ", 1)
+            location = [*location, key]
+        return f"{_path(location)}: {message}"
+    if kind in _EXPECTATIONS:
+        return f"{_path(location)}: {_EXPECTATIONS[kind]}, got {given!r}"
+    return f"{_path(location)}: {error['msg']}"
+
+
+def _pattern_hint(key: str) -> str:
+    if key in ("host", "hostname", "zone"):
+        return "a lower-case DNS name such as 'api.example.com'"
+    if key == "version":
+        return "a Kubernetes minor version from 1.25 to 1.39, such as '1.33'"
+    if key == "address":
+        return "a URL such as 'https://vault.example.com:8200'"
+    return "a lower-case DNS label: letters, digits and '-', at most 63"
+
+
+def _path(location: list[str]) -> str:
+    text = f"{NAMESPACE}:{location[0]}" if location else NAMESPACE
+    for part in location[1:]:
+        text += f"[{part}]" if part.isdigit() else f".{part}"
+    return text
+
+
+def _valid_keys(location: list[str]) -> list[str]:
+    """The camelCase keys the model accepts at a path, for 'did you mean'."""
+    model: Any = StackConfig
+    for part in location:
+        if part.isdigit() or model is None:
+            continue
+        field = next((f for name, f in model.model_fields.items() if (f.alias or name) == part), None)
+        model = _model_of(field.annotation) if field else None
+    if model is None:
+        return []
+    return sorted(field.alias or name for name, field in model.model_fields.items())
+
+
+def _model_of(annotation: Any) -> Any:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _model_of(arg)
+        if found is not None:
+            return found
+    return None
