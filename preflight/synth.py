@@ -24,7 +24,7 @@ from typing import Any
 import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
-from pulumi.runtime.settings import configure
+from pulumi.runtime.settings import Settings, configure
 from pulumi.runtime.stack import run_in_stack
 
 from preflight.graph import SECRET, STACK_TYPE, Graph, Resource
@@ -206,18 +206,19 @@ class Synthesizer:
         logger.addHandler(handler)
         pulumi.runtime.set_all_config(values, list(secret_keys))
         monitor = _RecordingMonitor(mocks, run)
-        configure(
-            pulumi_mocks.MockSettings(
-                monitor=monitor,
-                monitor_features=set(monitor.GetDeploymentInfo(None).supportedFeatures),
-                engine=pulumi_mocks.MockEngine(logger),
-                project=self.program.name,
-                stack=run.stack,
-                dry_run=False,
-                organization=ORGANIZATION,
-                callbacks=None,
-            )
+        # A full Settings, not the SDK's MockSettings: that one leaves the pending-outputs
+        # set and its lock unset, so they fall back to process-wide defaults and two runs
+        # on two threads (a stack and the stack it references) would share them.
+        settings = Settings(
+            project=self.program.name,
+            stack=run.stack,
+            monitor=monitor,
+            engine=pulumi_mocks.MockEngine(logger),
+            dry_run=False,
+            organization=ORGANIZATION,
         )
+        settings.monitor_features = set(monitor.GetDeploymentInfo(None).supportedFeatures)
+        configure(settings)
         loop = asyncio.new_event_loop()
         # A failed program leaves tasks behind; its error is reported, not their noise.
         loop.set_exception_handler(lambda _loop, context: None)
@@ -296,6 +297,7 @@ def _give_thread_a_loop(loops: list[asyncio.AbstractEventLoop]) -> None:
 
 def _forget_foreign_modules(directory: Path) -> None:
     own = {path.stem for path in directory.iterdir() if path.suffix == ".py" or (path / "__init__.py").is_file()}
+    own.discard("__main__")  # runpy runs the entry point; the interpreter's __main__ stays
     for name, module in list(sys.modules.items()):
         origin = getattr(module, "__file__", None) or ""
         if name.split(".", 1)[0] in own and not origin.startswith(str(directory) + os.sep):

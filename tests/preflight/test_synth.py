@@ -135,3 +135,34 @@ def test_encrypted_values_become_flagged_placeholders(tmp_path: Path) -> None:
         "demo:replicas": "3",
     }
     assert config.secret_keys == ("demo:token", "demo:db")
+
+
+ISOLATION_PROGRAM = """
+import pulumi
+from pulumi.runtime.settings import SETTINGS
+
+pulumi.export("pendingOutputs", str(id(SETTINGS.outputs)))
+pulumi.export("lock", str(id(SETTINGS.lock)))
+other = pulumi.Config().get("reads")
+if other:
+    pulumi.export("theirs", pulumi.StackReference("other", stack_name=other).require_output("pendingOutputs"))
+"""
+
+
+def test_a_stack_and_the_stack_it_references_share_no_runtime_state(tmp_path: Path) -> None:
+    # The referenced stack runs on another thread while the referencing one waits; the
+    # SDK's bookkeeping of pending outputs must be their own, or one run's outputs are
+    # awaited (or dropped) by the other.
+    from pulumi.runtime.settings import SETTINGS
+
+    (tmp_path / "Pulumi.yaml").write_text("name: isolation\nruntime: python\n")
+    (tmp_path / "__main__.py").write_text(ISOLATION_PROGRAM)
+    (tmp_path / "Pulumi.first.yaml").write_text("config: {}\n")
+    (tmp_path / "Pulumi.second.yaml").write_text("config:\n  isolation:reads: first\n")
+    synthesizer = Synthesizer(Program.load(tmp_path))
+    second = synthesizer.synthesize("second").outputs
+    first = synthesizer.synthesize("first").outputs
+    assert second["theirs"] == first["pendingOutputs"]
+    assert first["pendingOutputs"] != second["pendingOutputs"]
+    assert first["lock"] != second["lock"]
+    assert str(id(SETTINGS.outputs)) not in (first["pendingOutputs"], second["pendingOutputs"])
