@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -50,7 +51,16 @@ NON_OBJECT_KUBERNETES_MODULES = ("helm.sh/", "yaml", "kustomize", "index")
 # Services that have no region or account in their ARNs.
 _GLOBAL_AWS_SERVICES = {"iam": "arn:aws:iam::{account}:{kind}/{name}", "s3": "arn:aws:s3:::{name}"}
 
-ReferenceResolver = Callable[[str], dict[str, Any]]
+
+@dataclass(frozen=True)
+class ResolvedReference:
+    """A referenced stack's outputs, as the engine hands them to a StackReference."""
+
+    outputs: dict[str, Any]
+    secret_output_names: list[str]
+
+
+ReferenceResolver = Callable[[str], ResolvedReference]
 
 
 def digest(*parts: str, length: int = 8) -> str:
@@ -83,7 +93,9 @@ class RealisticMocks(pulumi.runtime.Mocks):
         seed = digest(self.stack, args.typ, args.name, length=16)
         if args.typ == STACK_REFERENCE_TYPE:
             name = str(args.inputs.get("name", args.name))
-            return name, {"name": name, "outputs": self.resolve_reference(name), "secretOutputNames": []}
+            resolved = self.resolve_reference(name)
+            state = {"name": name, "outputs": resolved.outputs, "secretOutputNames": resolved.secret_output_names}
+            return name, state
         if args.typ.startswith("pulumi:providers:"):
             provider_id = f"{args.name}-{seed[:8]}"
             self._provider_inputs[provider_id] = dict(args.inputs)

@@ -2,8 +2,8 @@
 
 Each run gets a fresh `contextvars.Context` and event loop, so several stacks can be
 synthesized in one process without the runtime's globals (root stack, config, settings)
-leaking from one into the next. A StackReference to a stack not yet synthesized makes
-the run stop; the referenced stack is synthesized first and the run is repeated.
+leaking from one into the next. A StackReference to a stack not yet synthesized is
+resolved by synthesizing that stack first, on a thread of its own, while the run waits.
 """
 
 from __future__ import annotations
@@ -13,99 +13,26 @@ import contextvars
 import logging
 import os
 import runpy
-import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
 import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
-from pulumi.runtime import rpc
 from pulumi.runtime.settings import Settings, configure
 from pulumi.runtime.stack import run_in_stack
 
-from preflight.graph import SECRET, STACK_TYPE, Graph, Resource
-from preflight.mocks import RealisticMocks
+from preflight.graph import Graph
+from preflight.imports import program_on_path
+from preflight.mocks import RealisticMocks, ResolvedReference
 from preflight.project import PreflightError, Program
+from preflight.recording import DiagnosticsHandler, RecordingMonitor, Run
 
 ORGANIZATION = "organization"
+ENGINE_CONFIG_VARIABLES = ("PULUMI_CONFIG", "PULUMI_CONFIG_SECRET_KEYS")
 
 
 class ProgramError(PreflightError):
     """The program itself failed: a config error it raised, or an exception."""
-
-
-@dataclass
-class _Run:
-    stack: str
-    resources: list[Resource] = field(default_factory=list)
-    outputs: dict[str, Any] = field(default_factory=dict)
-    diagnostics: list[str] = field(default_factory=list)
-    # A problem found inside a mock call, re-raised once the run is over.
-    fatal: PreflightError | None = None
-    referenced: dict[str, dict[str, Any]] = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-
-class _RecordingMonitor(pulumi_mocks.MockMonitor):
-    """The mock monitor, also keeping what each registration asked for."""
-
-    def __init__(self, mocks: RealisticMocks, run: _Run) -> None:
-        super().__init__(mocks)
-        self.run = run
-        self.root_urn: str | None = None
-
-    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
-        response = super().RegisterResource(request)
-        if request.type == STACK_TYPE:
-            self.root_urn = response.urn
-        self._record(request, response.urn, bool(request.custom), request.object, request.dependencies)
-        return response
-
-    def ReadResource(self, request: Any) -> Any:  # noqa: N802 - reads: StackReference, .get()
-        response = super().ReadResource(request)
-        self._record(request, response.urn, True, request.properties, request.dependencies)
-        return response
-
-    def _record(self, request: Any, urn: str, custom: bool, inputs: Any, dependencies: Any) -> None:
-        registration = self.resources.get(urn)
-        resource = Resource(
-            urn=urn,
-            type=request.type,
-            name=request.name,
-            custom=custom,
-            parent=request.parent or None,
-            provider=request.provider.rsplit("::", 1)[0] if request.provider else None,
-            id=(registration.id if registration else None) or None,
-            inputs=plain(rpc.deserialize_properties(inputs)),
-            outputs=plain(registration.state) if registration else {},
-            dependencies=sorted(set(dependencies)),
-        )
-        with self.run.lock:
-            self.run.resources.append(resource)
-
-    def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802
-        outputs = plain(rpc.deserialize_properties(request.outputs))
-        with self.run.lock:
-            if request.urn == self.root_urn:
-                self.run.outputs = outputs
-            else:
-                for resource in self.run.resources:
-                    if resource.urn == request.urn:
-                        resource.outputs = outputs
-        return super().RegisterResourceOutputs(request)
-
-
-class _DiagnosticsHandler(logging.Handler):
-    def __init__(self, run: _Run) -> None:
-        super().__init__(logging.WARNING)
-        self.run = run
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.run.diagnostics.append(f"{record.levelname.lower()}: {record.getMessage()}")
 
 
 class Synthesizer:
@@ -117,7 +44,13 @@ class Synthesizer:
 
     def __init__(self, program: Program) -> None:
         self.program = program
+        # preflight stands in for the engine: config an outer engine left in the
+        # environment (a preflight run inside `pulumi up`, say) must not reach the program.
+        for variable in ENGINE_CONFIG_VARIABLES:
+            os.environ.pop(variable, None)
         self._graphs: dict[str, Graph] = {}
+        # What each stack hands to a StackReference: real values, secret names.
+        self._exports: dict[str, ResolvedReference] = {}
         self._in_progress: list[str] = []
         # One lock per referencing stack: its references resolve one at a time.
         self._reference_locks: dict[str, threading.Lock] = {}
@@ -137,10 +70,11 @@ class Synthesizer:
         # Registrations arrive from several threads; URN order makes reports diff cleanly.
         resources = sorted(run.resources, key=lambda resource: resource.urn)
         graph = Graph(self.program.name, stack, resources, run.outputs, run.diagnostics)
+        self._exports[stack] = ResolvedReference(run.exported, run.secret_output_names)
         self._graphs[stack] = graph
         return graph
 
-    def _resolve_reference(self, run: _Run, name: str) -> dict[str, Any]:
+    def _resolve_reference(self, run: Run, name: str) -> ResolvedReference:
         with self._reference_locks[run.stack]:
             try:
                 stack = self._stack_of_reference(run.stack, name)
@@ -153,10 +87,9 @@ class Synthesizer:
                     self._synthesize_on_own_thread(stack)
             except PreflightError as error:
                 run.fatal = run.fatal or error
-                return {}
-        outputs = self._graphs[stack].outputs
-        run.referenced[stack] = outputs
-        return outputs
+                return ResolvedReference({}, [])
+        run.referenced[stack] = self._graphs[stack].outputs
+        return self._exports[stack]
 
     def _synthesize_on_own_thread(self, stack: str) -> None:
         failure: list[BaseException] = []
@@ -182,9 +115,9 @@ class Synthesizer:
             )
         return parts[-1]
 
-    def _run(self, stack: str) -> _Run:
+    def _run(self, stack: str) -> Run:
         config = self.program.stack_config(stack)
-        run = _Run(stack)
+        run = Run(stack)
         error: BaseException | None = None
         try:
             contextvars.Context().run(self._run_in_fresh_context, run, config.values, config.secret_keys)
@@ -198,14 +131,14 @@ class Synthesizer:
             return run
         raise ProgramError(self._explain(stack, run, error))
 
-    def _run_in_fresh_context(self, run: _Run, values: dict[str, str], secret_keys: tuple[str, ...]) -> None:
+    def _run_in_fresh_context(self, run: Run, values: dict[str, str], secret_keys: tuple[str, ...]) -> None:
         mocks = RealisticMocks(self.program.name, run.stack, values, lambda name: self._resolve_reference(run, name))
         logger = logging.getLogger(f"preflight.program.{run.stack}")
         logger.propagate = False
-        handler = _DiagnosticsHandler(run)
+        handler = DiagnosticsHandler(run)
         logger.addHandler(handler)
         pulumi.runtime.set_all_config(values, list(secret_keys))
-        monitor = _RecordingMonitor(mocks, run)
+        monitor = RecordingMonitor(mocks, run)
         # A full Settings, not the SDK's MockSettings: that one leaves the pending-outputs
         # set and its lock unset, so they fall back to process-wide defaults and two runs
         # on two threads (a stack and the stack it references) would share them.
@@ -216,6 +149,7 @@ class Synthesizer:
             engine=pulumi_mocks.MockEngine(logger),
             dry_run=False,
             organization=ORGANIZATION,
+            root_directory=str(self.program.directory),
         )
         settings.monitor_features = set(monitor.GetDeploymentInfo(None).supportedFeatures)
         configure(settings)
@@ -231,7 +165,7 @@ class Synthesizer:
         )
         loop.set_default_executor(executor)
         try:
-            with _program_on_path(self.program.directory):
+            with program_on_path(self.program.directory):
                 loop.run_until_complete(
                     run_in_stack(lambda: runpy.run_path(str(self.program.main), run_name="__main__"))
                 )
@@ -243,49 +177,19 @@ class Synthesizer:
             logger.removeHandler(handler)
 
     @staticmethod
-    def _explain(stack: str, run: _Run, error: BaseException) -> str:
+    def _explain(stack: str, run: Run, error: BaseException) -> str:
         if isinstance(error, pulumi.RunError):
             return f"stack '{stack}': {error}"
-        if isinstance(error, KeyError) and run.referenced:
-            missing = error.args[0] if error.args else "?"
+        message = f"stack '{stack}': the program failed: {type(error).__name__}: {error}"
+        if isinstance(error, KeyError) and error.args:
+            # require_output raises a bare KeyError; name the reference it may come from.
             for referenced, outputs in run.referenced.items():
-                if missing not in outputs:
+                if error.args[0] not in outputs:
                     exported = ", ".join(sorted(outputs)) or "nothing"
-                    return (
-                        f"stack '{stack}' requires output '{missing}' of stack '{referenced}', "
-                        f"which exports: {exported}"
+                    message += (
+                        f"; stack '{referenced}', which it references, has no such output (it exports: {exported})"
                     )
-        return f"stack '{stack}': the program failed: {type(error).__name__}: {error}"
-
-
-_active_runs = 0
-_path_lock = threading.Lock()
-
-
-@contextmanager
-def _program_on_path(directory: Path):
-    """Runs with the program's directory as cwd and first on sys.path, as Pulumi does.
-
-    Nested runs (a referenced stack) share the setting. A module the program owns but
-    that was loaded from elsewhere (another program with a package of the same name,
-    say `stacks`) is dropped first, so each program imports its own.
-    """
-    global _active_runs
-    with _path_lock:
-        if _active_runs == 0:
-            _forget_foreign_modules(directory)
-            previous = os.getcwd()
-            sys.path.insert(0, str(directory))
-            os.chdir(directory)
-        _active_runs += 1
-    try:
-        yield
-    finally:
-        with _path_lock:
-            _active_runs -= 1
-            if _active_runs == 0:
-                os.chdir(previous)
-                sys.path.remove(str(directory))
+        return message
 
 
 def _give_thread_a_loop(loops: list[asyncio.AbstractEventLoop]) -> None:
@@ -293,27 +197,3 @@ def _give_thread_a_loop(loops: list[asyncio.AbstractEventLoop]) -> None:
     loop.set_exception_handler(lambda _loop, context: None)
     asyncio.set_event_loop(loop)
     loops.append(loop)
-
-
-def _forget_foreign_modules(directory: Path) -> None:
-    own = {path.stem for path in directory.iterdir() if path.suffix == ".py" or (path / "__init__.py").is_file()}
-    own.discard("__main__")  # runpy runs the entry point; the interpreter's __main__ stays
-    for name, module in list(sys.modules.items()):
-        origin = getattr(module, "__file__", None) or ""
-        if name.split(".", 1)[0] in own and not origin.startswith(str(directory) + os.sep):
-            del sys.modules[name]
-
-
-def plain(value: Any) -> Any:
-    """Wire values as plain JSON data: whole numbers as ints, secrets redacted."""
-    if isinstance(value, dict):
-        if value.get(rpc._special_sig_key) == rpc._special_secret_sig:
-            return SECRET
-        return {str(key): plain(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain(item) for item in value]
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    return str(value)

@@ -32,7 +32,8 @@ def test_missing_output_names_the_stack_and_what_it_exports(refs: Synthesizer) -
     with pytest.raises(PreflightError) as caught:
         refs.synthesize("missing-output")
     assert str(caught.value) == (
-        "stack 'missing-output' requires output 'clusterName' of stack 'primary', which exports: endpoint, region"
+        "stack 'missing-output': the program failed: KeyError: 'clusterName'; stack 'primary', which it "
+        "references, has no such output (it exports: endpoint, region)"
     )
 
 
@@ -166,3 +167,70 @@ def test_a_stack_and_the_stack_it_references_share_no_runtime_state(tmp_path: Pa
     assert first["pendingOutputs"] != second["pendingOutputs"]
     assert first["lock"] != second["lock"]
     assert str(id(SETTINGS.outputs)) not in (first["pendingOutputs"], second["pendingOutputs"])
+
+
+def test_each_stack_imports_the_program_afresh(tmp_path: Path) -> None:
+    # Pulumi runs every stack in a new interpreter: import-time reads see their own stack.
+    (tmp_path / "Pulumi.yaml").write_text("name: fresh\nruntime: python\n")
+    (tmp_path / "naming.py").write_text(
+        "import pulumi\n\nPREFIX = f'{pulumi.get_stack()}-{pulumi.Config().get(\"x\")}'\n"
+    )
+    (tmp_path / "__main__.py").write_text(
+        "import pulumi\nimport naming\n\npulumi.export('prefix', naming.PREFIX)\n"
+        "pulumi.export('root', pulumi.get_root_directory())\n"
+    )
+    for stack in ("one", "two"):
+        (tmp_path / f"Pulumi.{stack}.yaml").write_text(f"config:\n  fresh:x: {stack}-value\n")
+    synthesizer = Synthesizer(Program.load(tmp_path))
+    assert synthesizer.synthesize("one").outputs["prefix"] == "one-one-value"
+    assert synthesizer.synthesize("two").outputs["prefix"] == "two-two-value"
+    assert synthesizer.synthesize("two").outputs["root"] == str(tmp_path.resolve())
+
+
+SECRET_PROGRAM = """
+import pulumi
+
+config = pulumi.Config()
+if config.get("reads"):
+    reference = pulumi.StackReference("source", stack_name=config.get("reads"))
+    password = reference.require_output("password")
+    pulumi.export("sawSecret", pulumi.Output.is_secret(password))
+    pulumi.export("length", password.apply(len))
+else:
+    pulumi.export("password", pulumi.Output.secret("hunter2"))
+    pulumi.export("user", "app")
+if config.get("unrelated"):
+    {}["unrelated"]
+"""
+
+
+def test_secret_outputs_stay_secret_through_a_reference_and_out_of_reports(tmp_path: Path) -> None:
+    (tmp_path / "Pulumi.yaml").write_text("name: secrets\nruntime: python\n")
+    (tmp_path / "__main__.py").write_text(SECRET_PROGRAM)
+    (tmp_path / "Pulumi.source.yaml").write_text("config: {}\n")
+    (tmp_path / "Pulumi.reader.yaml").write_text("config:\n  secrets:reads: source\n")
+    synthesizer = Synthesizer(Program.load(tmp_path))
+    reader = synthesizer.synthesize("reader").outputs
+    assert reader == {"sawSecret": True, "length": "[secret]"}  # the length of a secret is secret too
+    source = synthesizer.synthesize("source")
+    assert source.outputs == {"password": "[secret]", "user": "app"}
+    assert "hunter2" not in json.dumps(source.to_dict())
+
+
+def test_a_key_error_names_the_references_it_may_come_from(tmp_path: Path) -> None:
+    (tmp_path / "Pulumi.yaml").write_text("name: secrets\nruntime: python\n")
+    (tmp_path / "__main__.py").write_text(SECRET_PROGRAM)
+    (tmp_path / "Pulumi.source.yaml").write_text("config: {}\n")
+    (tmp_path / "Pulumi.reader.yaml").write_text("config:\n  secrets:reads: source\n  secrets:unrelated: 'yes'\n")
+    with pytest.raises(PreflightError) as caught:
+        Synthesizer(Program.load(tmp_path)).synthesize("reader")
+    assert str(caught.value) == (
+        "stack 'reader': the program failed: KeyError: 'unrelated'; stack 'source', which it references, "
+        "has no such output (it exports: password, user)"
+    )
+
+
+def test_config_of_an_outer_engine_does_not_leak_in(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PULUMI_CONFIG", json.dumps({"projectai:bogus": "1"}))
+    graph = Synthesizer(Program.load(Path(__file__).parents[2])).synthesize("dev")
+    assert graph.outputs["region"] == "us-east-1"
