@@ -44,6 +44,13 @@ def parse(raw: dict[str, Any], source: str, secret_keys: set[str] | frozenset[st
     """Validates a raw namespace (top-level key -> value or JSON text)."""
     values = {key: _decode(value) for key, value in raw.items()}
     problems = [f"{source}: {problem}" for problem in plaintext_secrets(values, secret_keys)]
+    if "app" in secret_keys:
+        # `--secret --path projectai:app...` makes all of `app` secret, but its settings
+        # land in a ConfigMap in plaintext: secrets reach the pods from Vault instead.
+        problems.append(
+            f"{source}: {NAMESPACE}:app: set with --secret, but app settings go into a ConfigMap; "
+            "expected secrets in Vault, synced to a Kubernetes Secret"
+        )
     environment = values.get("environment")
     defaults = ENVIRONMENT_DEFAULTS.get(environment, {}) if isinstance(environment, str) else {}
     if values.get("role") == "edge":

@@ -11,7 +11,7 @@ import ipaddress
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from stacks.quantities import parse_cpu, parse_memory
@@ -36,7 +36,14 @@ ROLE_CLOUDS: dict[str, tuple[str, ...]] = {
     "edge": ("cloudflare",),
 }
 
-DnsLabel = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=63)]
+DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+DnsLabel = Annotated[str, StringConstraints(pattern=DNS_LABEL, max_length=63)]
+LABEL_KEY = re.compile(r"^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
+# Namespaces the cluster owns: default deny and restricted PSA there would break it.
+SYSTEM_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
+# ConfigMap keys AppService derives from other settings.
+COMPONENT_SETTINGS = frozenset({"PORT", "APP_ENV", "LOG_LEVEL"})
 Hostname = Annotated[
     str,
     StringConstraints(pattern=r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$", max_length=253),
@@ -55,6 +62,10 @@ _DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
 MUTABLE_TAGS = frozenset({"latest", "stable", "main", "master", "dev", "edge", "nightly"})
 
 
+def _number_as_text(value: object) -> object:
+    return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+
+
 class Model(BaseModel):
     """Config keys are camelCase in stack files; unknown keys are errors."""
 
@@ -63,7 +74,8 @@ class Model(BaseModel):
 
 class KubernetesConfig(Model):
     # The cluster's minor version: decides which schemas preflight validates against.
-    version: Annotated[str, StringConstraints(pattern=r"^1\.(2[5-9]|3[0-9])$")] = "1.33"
+    # 1.30 at least: the pods use the preStop sleep action, on by default from 1.30.
+    version: Annotated[str, StringConstraints(pattern=r"^1\.3[0-9]$")] = "1.33"
     # kubeconfig context for the `cluster` role; None means the current context.
     context: str | None = None
 
@@ -138,8 +150,9 @@ class ReplicasConfig(Model):
 
 
 class ComputeQuantity(Model):
-    cpu: str
-    memory: str
+    # Kubernetes takes `cpu: 1` as well as `cpu: "1"`.
+    cpu: Annotated[str, BeforeValidator(_number_as_text)]
+    memory: Annotated[str, BeforeValidator(_number_as_text)]
 
     @field_validator("cpu")
     @classmethod
@@ -175,7 +188,8 @@ class AutoscalingConfig(Model):
 
 
 class AppConfig(Model):
-    name: DnsLabel = "project-ai-api"
+    # With "-<environment>" appended it is the instance label: 63 characters at most.
+    name: Annotated[str, StringConstraints(pattern=DNS_LABEL, max_length=40)] = "project-ai-api"
     namespace: DnsLabel = "project-ai"
     image: ImageConfig
     replicas: ReplicasConfig
@@ -191,6 +205,23 @@ class AppConfig(Model):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     # Non-secret settings passed to the app through its ConfigMap.
     settings: dict[Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9_]*$")], str] = {}
+
+    @field_validator("namespace")
+    @classmethod
+    def _own_namespace(cls, value: str) -> str:
+        if value in SYSTEM_NAMESPACES:
+            raise ValueError(f"'{value}' belongs to the cluster; expected a namespace of the app's own")
+        return value
+
+    @field_validator("settings")
+    @classmethod
+    def _settings_not_owned_by_the_component(cls, value: dict[str, str]) -> dict[str, str]:
+        taken = sorted(COMPONENT_SETTINGS & set(value))
+        if taken:
+            raise ValueError(
+                f"{', '.join(taken)} set from other keys (port, environment, logLevel); expected other names"
+            )
+        return value
 
 
 class IngressConfig(Model):
@@ -228,12 +259,28 @@ class EgressEndpoint(Model):
             ipaddress.ip_network(value, strict=True)
         return values
 
+    @field_validator("pod_labels")
+    @classmethod
+    def _labels(cls, labels: dict[str, str]) -> dict[str, str]:
+        for key, value in labels.items():
+            if not LABEL_KEY.match(key):
+                raise ValueError(f"label key {key!r} is not a valid Kubernetes label key")
+            if not LABEL_VALUE.match(value):
+                raise ValueError(f"label value {value!r} is not a valid Kubernetes label value")
+        return labels
+
     @model_validator(mode="after")
     def _one_destination(self) -> EgressEndpoint:
         if (self.cidr is None) == (self.namespace is None):
             raise ValueError("expected exactly one of 'cidr' or 'namespace'")
         if self.except_cidrs and self.cidr is None:
             raise ValueError("'exceptCidrs' needs 'cidr'")
+        if self.cidr is not None:
+            outer = ipaddress.ip_network(self.cidr)
+            for inner in self.except_cidrs:
+                network = ipaddress.ip_network(inner)
+                if network.version != outer.version or not network.subnet_of(outer):  # type: ignore[arg-type]
+                    raise ValueError(f"exceptCidrs: {inner} is not inside cidr {self.cidr}")
         return self
 
 

@@ -13,7 +13,7 @@ from stacks.model import NAMESPACE, StackConfig
 # Keys whose value is a credential. Keys ending in Name/Ref/Path name a Secret or a
 # Vault path rather than holding one, so they are allowed in plaintext.
 _SECRET_KEY = re.compile(r"(password|passwd|secret|token|apikey|api_key|privatekey|credential)", re.I)
-_REFERENCE_KEY = re.compile(r"(Name|Ref|Path|Mount|Key[Rr]ef)$")
+_REFERENCE_KEY = re.compile(r"(Name|Ref|Path|Mount|KeyRef|_NAME|_REF|_PATH|_FILE)$")
 # Values that are credentials whatever key holds them.
 _SECRET_VALUE = re.compile(
     r"(AKIA[0-9A-Z]{16}|-----BEGIN [A-Z ]*PRIVATE KEY-----|gh[pousr]_[A-Za-z0-9]{36}"
@@ -34,10 +34,12 @@ def plaintext_secrets(values: dict[str, Any], secret_keys: set[str] | frozenset[
         elif isinstance(value, str) and value:
             named_secret = _SECRET_KEY.search(key) and not _REFERENCE_KEY.search(key)
             if named_secret or _SECRET_VALUE.search(value):
-                problems.append(
-                    f"{path}: looks like a secret in plaintext; expected it in Vault, or set "
-                    f"with `pulumi config set --secret --path '{path}'`"
+                where = (
+                    "expected it in Vault (app settings go into a ConfigMap)"
+                    if path.startswith(f"{NAMESPACE}:app.")
+                    else f"expected it in Vault, or set with `pulumi config set --secret --path '{path}'`"
                 )
+                problems.append(f"{path}: looks like a secret in plaintext; {where}")
 
     for key, value in values.items():
         if key not in secret_keys:
@@ -76,8 +78,15 @@ def describe(error: Any) -> str:
     if kind == "literal_error":
         expected = error["ctx"]["expected"]
         return f"{_path(location)}: expected one of {expected}, got {given!r}"
+    if kind == "string_pattern_mismatch" and location[-1] == "[key]":
+        mapping = location[-3] if len(location) >= 3 else ""
+        return f"{_path(location[:-2])}: key {given!r}: expected {_key_hint(mapping)}"
     if kind == "string_pattern_mismatch":
         return f"{_path(location)}: got {given!r}, expected {_pattern_hint(location[-1])}"
+    if kind == "string_too_long":
+        return f"{_path(location)}: expected at most {error['ctx']['max_length']} characters, got {len(given)}"
+    if kind == "string_type" and location[-1] == "version" and isinstance(given, float):
+        return f'{_path(location)}: got the number {given!r}; quote it, e.g. version: "1.30"'
     if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
         bound = {
             "greater_than_equal": "≥",
@@ -99,11 +108,17 @@ def describe(error: Any) -> str:
     return f"{_path(location)}: {error['msg']}"
 
 
+def _key_hint(mapping: str) -> str:
+    if mapping == "settings":
+        return "an environment variable name in UPPER_SNAKE_CASE"
+    return "a lower-case DNS label: letters, digits and '-', at most 63"
+
+
 def _pattern_hint(key: str) -> str:
     if key in ("host", "hostname", "zone"):
         return "a lower-case DNS name such as 'api.example.com'"
     if key == "version":
-        return "a Kubernetes minor version from 1.25 to 1.39, such as '1.33'"
+        return "a Kubernetes minor version from 1.30 to 1.39, such as '1.33'"
     if key == "address":
         return "a URL such as 'https://vault.example.com:8200'"
     return "a lower-case DNS label: letters, digits and '-', at most 63"
@@ -111,7 +126,10 @@ def _pattern_hint(key: str) -> str:
 
 def _path(location: list[str]) -> str:
     text = f"{NAMESPACE}:{location[0]}" if location else NAMESPACE
+    # pydantic marks a bad mapping key with a trailing "[key]" after the key itself.
     for part in location[1:]:
+        if part == "[key]":
+            continue
         text += f"[{part}]" if part.isdigit() else f".{part}"
     return text
 

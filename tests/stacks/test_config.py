@@ -65,6 +65,16 @@ def test_environment_defaults_apply_and_stack_file_overrides() -> None:
     assert (overridden.app.replicas.min, overridden.app.replicas.max) == (4, 12)
 
 
+def test_numbers_are_accepted_as_kubernetes_quantities() -> None:
+    resources = {"requests": {"cpu": 1, "memory": "1Gi"}, "limits": {"cpu": 2.5, "memory": "2Gi"}}
+    config = parse(prod(app__resources=resources), SOURCE)
+    assert (config.app.resources.requests.cpu, config.app.resources.limits.cpu) == ("1", "2.5")
+
+
+def test_references_by_name_are_not_secrets() -> None:
+    parse(prod(app__settings={"DB_SECRET_NAME": "database-credentials", "TOKEN_FILE": "/var/run/token"}), SOURCE)
+
+
 def test_structured_values_arrive_as_json_text() -> None:
     config = parse(namespace("local"), "Pulumi.local.yaml")
     assert config.app.image.reference == "ghcr.io/project-ai/api:0.1.0"
@@ -134,7 +144,7 @@ MALFORMED = [
     pytest.param(
         prod(app__settings={"UPSTREAM": "sk-abcdefghijklmnopqrstuvwxyz012345"}),
         "Pulumi.prod.yaml: projectai:app.settings.UPSTREAM: looks like a secret in plaintext; expected it in "
-        "Vault, or set with `pulumi config set --secret --path 'projectai:app.settings.UPSTREAM'`",
+        "Vault (app settings go into a ConfigMap)",
         id="secret-looking-value",
     ),
     pytest.param(
@@ -192,13 +202,61 @@ MALFORMED = [
     pytest.param(
         prod(kubernetes={"version": "1.2"}),
         "Pulumi.prod.yaml: projectai:kubernetes.version: got '1.2', expected a Kubernetes minor version "
-        "from 1.25 to 1.39, such as '1.33'",
+        "from 1.30 to 1.39, such as '1.33'",
         id="bad-kubernetes-version",
     ),
     pytest.param(
         prod(role="edge", cloud="cloudflare", region=DELETE),
         "Pulumi.prod.yaml: projectai:app: the edge role runs no workload; expected no 'app' key",
         id="workload-on-edge",
+    ),
+    pytest.param(
+        prod(kubernetes={"version": 1.3}),
+        'Pulumi.prod.yaml: projectai:kubernetes.version: got the number 1.3; quote it, e.g. version: "1.30"',
+        id="unquoted-version",
+    ),
+    pytest.param(
+        prod(kubernetes={"version": "1.28"}),
+        "Pulumi.prod.yaml: projectai:kubernetes.version: got '1.28', expected a Kubernetes minor version from 1.30",
+        id="kubernetes-too-old",
+    ),
+    pytest.param(
+        prod(app__settings={"logLevel": "x"}),
+        "Pulumi.prod.yaml: projectai:app.settings: key 'logLevel': expected an environment variable name in "
+        "UPPER_SNAKE_CASE",
+        id="bad-settings-key",
+    ),
+    pytest.param(
+        prod(app__settings={"PORT": "9000"}),
+        "Pulumi.prod.yaml: projectai:app.settings: PORT set from other keys (port, environment, logLevel)",
+        id="settings-owned-by-component",
+    ),
+    pytest.param(
+        prod(app__namespace="kube-system"),
+        "Pulumi.prod.yaml: projectai:app.namespace: 'kube-system' belongs to the cluster",
+        id="system-namespace",
+    ),
+    pytest.param(
+        prod(app__name="a" * 41),
+        "Pulumi.prod.yaml: projectai:app.name: expected at most 40 characters, got 41",
+        id="name-too-long-for-labels",
+    ),
+    pytest.param(
+        prod(
+            network={"egress": [{"name": "web", "ports": [443], "cidr": "10.0.0.0/8", "exceptCidrs": ["11.0.0.0/8"]}]}
+        ),
+        "Pulumi.prod.yaml: projectai:network.egress[0].exceptCidrs: 11.0.0.0/8 is not inside cidr 10.0.0.0/8",
+        id="except-outside-cidr",
+    ),
+    pytest.param(
+        prod(network={"egress": [{"name": "db", "ports": [5432], "namespace": "data", "podLabels": {"app": "BAD!"}}]}),
+        "Pulumi.prod.yaml: projectai:network.egress[0].podLabels: label value 'BAD!' is not a valid Kubernetes label",
+        id="bad-pod-label",
+    ),
+    pytest.param(
+        prod(stackReferences={"Primary Region": "prod"}),
+        "Pulumi.prod.yaml: projectai:stackReferences: key 'Primary Region': expected a lower-case DNS label",
+        id="bad-reference-alias",
     ),
     pytest.param(
         prod(ingress=DELETE),
@@ -220,11 +278,14 @@ def test_one_line_per_problem() -> None:
     assert all(line.startswith("Pulumi.prod.yaml: projectai:") and "\n" not in line for line in found)
 
 
-def test_a_secret_config_key_is_not_flagged() -> None:
-    raw = prod(vault={"address": "https://vault.example.com"})
-    raw["app"]["settings"] = {"UPSTREAM_TOKEN": "preflight-secret-placeholder"}
-    assert "projectai:app.settings.UPSTREAM_TOKEN" in problems(raw)[0]
-    parse(raw, SOURCE, frozenset({"app"}))  # set with --secret: accepted
+def test_a_secret_config_key_is_not_flagged_but_secrets_never_reach_app_settings() -> None:
+    raw = prod(vault={"address": "https://vault.example.com", "token": "s.placeholder"})
+    assert "projectai:vault.token: looks like a secret in plaintext" in problems(raw)[0]
+    assert not any("looks like a secret" in line for line in problems(raw, frozenset({"vault"})))
+    assert problems(prod(), frozenset({"app"})) == [
+        "Pulumi.prod.yaml: projectai:app: set with --secret, but app settings go into a ConfigMap; "
+        "expected secrets in Vault, synced to a Kubernetes Secret"
+    ]
 
 
 def test_unknown_environment_does_not_drown_in_missing_defaults() -> None:
