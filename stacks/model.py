@@ -287,6 +287,9 @@ class EgressEndpoint(Model):
 class NetworkConfig(Model):
     # Destinations the app may reach besides DNS (database, cache, inference, OTLP).
     egress: list[EgressEndpoint] = []
+    # The node-local DNS cache's link-local address, where the cluster runs one
+    # (NodeLocal DNSCache listens on 169.254.20.10 by default); pods query it, not CoreDNS.
+    node_local_dns: ipaddress.IPv4Address | None = None
 
 
 class DeliveryConfig(Model):

@@ -53,6 +53,7 @@ def app_service_args(config: StackConfig) -> AppServiceArgs:
             )
             for endpoint in config.network.egress
         ),
+        node_local_dns=str(config.network.node_local_dns) if config.network.node_local_dns else None,
         settings={
             "APP_ENV": config.environment,
             "LOG_LEVEL": app.log_level,

@@ -59,4 +59,6 @@ class AppServiceArgs:
     kubernetes_version: str = "1.33"
     monitoring_namespace: str = "monitoring"
     egress: tuple[EgressRule, ...] = ()
+    # Address of a node-local DNS cache, allowed beside the cluster DNS service.
+    node_local_dns: str | None = None
     settings: dict[str, str] = field(default_factory=dict)

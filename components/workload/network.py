@@ -39,21 +39,19 @@ def ingress_from_namespace(namespace: str, selector: dict[str, str], port: int) 
     )
 
 
-def egress_to_dns(selector: dict[str, str]) -> networking.NetworkPolicySpecArgs:
+def egress_to_dns(selector: dict[str, str], node_local_dns: str | None) -> networking.NetworkPolicySpecArgs:
+    peers = [
+        networking.NetworkPolicyPeerArgs(
+            namespace_selector=_namespace("kube-system"),
+            pod_selector=meta.LabelSelectorArgs(match_labels={"k8s-app": "kube-dns"}),
+        )
+    ]
+    if node_local_dns:
+        peers.append(networking.NetworkPolicyPeerArgs(ip_block=networking.IPBlockArgs(cidr=f"{node_local_dns}/32")))
     return networking.NetworkPolicySpecArgs(
         pod_selector=meta.LabelSelectorArgs(match_labels=selector),
         policy_types=["Egress"],
-        egress=[
-            networking.NetworkPolicyEgressRuleArgs(
-                to=[
-                    networking.NetworkPolicyPeerArgs(
-                        namespace_selector=_namespace("kube-system"),
-                        pod_selector=meta.LabelSelectorArgs(match_labels={"k8s-app": "kube-dns"}),
-                    )
-                ],
-                ports=_ports([53], "UDP") + _ports([53], "TCP"),
-            )
-        ],
+        egress=[networking.NetworkPolicyEgressRuleArgs(to=peers, ports=_ports([53], "UDP") + _ports([53], "TCP"))],
     )
 
 
@@ -81,7 +79,7 @@ def policies(args: AppServiceArgs, selector: dict[str, str]) -> dict[str, networ
         "allow-ingress-controller": ingress_from_namespace(args.ingress.controller_namespace, selector, args.port),
         # /metrics is served on the app port; Prometheus scrapes from its namespace.
         "allow-monitoring": ingress_from_namespace(args.monitoring_namespace, selector, args.port),
-        "allow-dns": egress_to_dns(selector),
+        "allow-dns": egress_to_dns(selector, args.node_local_dns),
     }
     for rule in args.egress:
         specs[f"allow-egress-{rule.name}"] = egress_to(rule, selector)

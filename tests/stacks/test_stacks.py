@@ -10,7 +10,7 @@ from preflight import kubernetes
 from preflight.kubernetes import VALID
 from preflight.synth import Synthesizer
 from stacks import contract
-from tests.conftest import CRD_SCHEMAS, PROJECT_STACKS, copy_project, one, stack_config
+from tests.conftest import CRD_SCHEMAS, PROJECT_STACKS, copy_project, objects, one, stack_config
 
 REGION_STACKS = ("dev", "staging", "prod", "prod-eu", "prod-gcp")
 
@@ -68,3 +68,13 @@ def test_prod_sized_workload_scales_three_to_ten(tmp_path: Path) -> None:
     assert image.endswith(":1.4.2@sha256:9c2b6f0e6d3f1a2b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3")
     labels = one(graph, "Deployment")["metadata"]["labels"]
     assert labels["environment"] == "prod" and labels["app.kubernetes.io/version"] == "1.4.2"
+
+
+def test_node_local_dns_cache_is_allowed_when_the_cluster_runs_one(tmp_path: Path) -> None:
+    config = stack_config("local")
+    config["projectai:network"] = {**config["projectai:network"], "nodeLocalDns": "169.254.20.10"}
+    graph = Synthesizer(copy_project(tmp_path, "node-local-dns", config)).synthesize("node-local-dns")
+    (dns,) = [p for p in objects(graph, "NetworkPolicy") if p["metadata"]["name"] == "allow-dns"]
+    (rule,) = dns["spec"]["egress"]
+    assert rule["to"][1] == {"ipBlock": {"cidr": "169.254.20.10/32"}}
+    assert rule["ports"] == [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]
