@@ -55,5 +55,14 @@ def copy_project(tmp_path: Path, stack: str, config: dict[str, Any]) -> Program:
     return Program.load(tmp_path)
 
 
+def write_program(folder: Path, project: str, main: str, stacks: dict[str, dict[str, Any]]) -> Program:
+    """A small Pulumi program on disk: Pulumi.yaml, __main__.py and one file per stack."""
+    (folder / "Pulumi.yaml").write_text(yaml.safe_dump({"name": project, "runtime": "python"}))
+    (folder / "__main__.py").write_text(main)
+    for stack, config in stacks.items():
+        (folder / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump({"config": config}))
+    return Program.load(folder)
+
+
 def stack_config(stack: str) -> dict[str, Any]:
     return yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]

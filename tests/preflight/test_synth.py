@@ -10,7 +10,7 @@ import pytest
 
 from preflight.project import PreflightError, Program
 from preflight.synth import Synthesizer
-from tests.conftest import FIXTURES, copy_project, stack_config
+from tests.conftest import FIXTURES, copy_project, stack_config, write_program
 
 REFS = FIXTURES / "refs"
 
@@ -95,12 +95,8 @@ pulumi.export("networkLink", network.self_link)
 
 
 def test_cloud_mocks_carry_the_stack_account_region_and_project(tmp_path: Path) -> None:
-    (tmp_path / "Pulumi.yaml").write_text("name: clouds\nruntime: python\n")
-    (tmp_path / "__main__.py").write_text(CLOUD_PROGRAM)
-    (tmp_path / "Pulumi.eu.yaml").write_text(
-        "config:\n  aws:region: eu-west-1\n  aws:allowedAccountIds: '[\"210987654321\"]'\n  gcp:project: acme-prod\n"
-    )
-    outputs = Synthesizer(Program.load(tmp_path)).synthesize("eu").outputs
+    eu = {"aws:region": "eu-west-1", "aws:allowedAccountIds": '["210987654321"]', "gcp:project": "acme-prod"}
+    outputs = Synthesizer(write_program(tmp_path, "clouds", CLOUD_PROGRAM, {"eu": eu})).synthesize("eu").outputs
     assert outputs["account"] == "210987654321"
     assert re.fullmatch(r"arn:aws:ec2:eu-west-1:210987654321:security-group/api-[0-9a-f]{7}", outputs["groupArn"])
     assert outputs["bucketArn"].startswith("arn:aws:s3:::artifacts-")
@@ -156,11 +152,8 @@ def test_a_stack_and_the_stack_it_references_share_no_runtime_state(tmp_path: Pa
     # awaited (or dropped) by the other.
     from pulumi.runtime.settings import SETTINGS
 
-    (tmp_path / "Pulumi.yaml").write_text("name: isolation\nruntime: python\n")
-    (tmp_path / "__main__.py").write_text(ISOLATION_PROGRAM)
-    (tmp_path / "Pulumi.first.yaml").write_text("config: {}\n")
-    (tmp_path / "Pulumi.second.yaml").write_text("config:\n  isolation:reads: first\n")
-    synthesizer = Synthesizer(Program.load(tmp_path))
+    stacks = {"first": {}, "second": {"isolation:reads": "first"}}
+    synthesizer = Synthesizer(write_program(tmp_path, "isolation", ISOLATION_PROGRAM, stacks))
     second = synthesizer.synthesize("second").outputs
     first = synthesizer.synthesize("first").outputs
     assert second["theirs"] == first["pendingOutputs"]
@@ -205,11 +198,8 @@ if config.get("unrelated"):
 
 
 def test_secret_outputs_stay_secret_through_a_reference_and_out_of_reports(tmp_path: Path) -> None:
-    (tmp_path / "Pulumi.yaml").write_text("name: secrets\nruntime: python\n")
-    (tmp_path / "__main__.py").write_text(SECRET_PROGRAM)
-    (tmp_path / "Pulumi.source.yaml").write_text("config: {}\n")
-    (tmp_path / "Pulumi.reader.yaml").write_text("config:\n  secrets:reads: source\n")
-    synthesizer = Synthesizer(Program.load(tmp_path))
+    stacks = {"source": {}, "reader": {"secrets:reads": "source"}}
+    synthesizer = Synthesizer(write_program(tmp_path, "secrets", SECRET_PROGRAM, stacks))
     reader = synthesizer.synthesize("reader").outputs
     assert reader == {"sawSecret": True, "length": "[secret]"}  # the length of a secret is secret too
     source = synthesizer.synthesize("source")
@@ -218,12 +208,9 @@ def test_secret_outputs_stay_secret_through_a_reference_and_out_of_reports(tmp_p
 
 
 def test_a_key_error_names_the_references_it_may_come_from(tmp_path: Path) -> None:
-    (tmp_path / "Pulumi.yaml").write_text("name: secrets\nruntime: python\n")
-    (tmp_path / "__main__.py").write_text(SECRET_PROGRAM)
-    (tmp_path / "Pulumi.source.yaml").write_text("config: {}\n")
-    (tmp_path / "Pulumi.reader.yaml").write_text("config:\n  secrets:reads: source\n  secrets:unrelated: 'yes'\n")
+    stacks = {"source": {}, "reader": {"secrets:reads": "source", "secrets:unrelated": "yes"}}
     with pytest.raises(PreflightError) as caught:
-        Synthesizer(Program.load(tmp_path)).synthesize("reader")
+        Synthesizer(write_program(tmp_path, "secrets", SECRET_PROGRAM, stacks)).synthesize("reader")
     assert str(caught.value) == (
         "stack 'reader': the program failed: KeyError: 'unrelated'; stack 'source', which it references, "
         "has no such output (it exports: password, user)"

@@ -13,7 +13,7 @@ from preflight.cli import main
 from preflight.kubernetes import INVALID, UNVALIDATED, VALID
 from preflight.project import PreflightError, Program
 from preflight.synth import Synthesizer
-from tests.conftest import CRD_SCHEMAS, FIXTURES, ROOT
+from tests.conftest import CRD_SCHEMAS, FIXTURES, ROOT, write_program
 
 KUBERNETES = FIXTURES / "kubernetes"
 
@@ -78,12 +78,13 @@ def test_cli_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_unvalidated_fails_only_when_asked(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    (tmp_path / "Pulumi.yaml").write_text((KUBERNETES / "Pulumi.yaml").read_text())
-    (tmp_path / "__main__.py").write_text(
+    write_program(
+        tmp_path,
+        "widgets",
         "import pulumi_kubernetes as k8s\n"
-        "k8s.apiextensions.CustomResource('w', api_version='example.com/v1', kind='Widget', spec={'size': 1})\n"
+        "k8s.apiextensions.CustomResource('w', api_version='example.com/v1', kind='Widget', spec={'size': 1})\n",
+        {"dev": {}},
     )
-    (tmp_path / "Pulumi.dev.yaml").write_text("config: {}\n")
     base = ["--program", str(tmp_path), "--stack", "dev", "--crd-schemas", str(CRD_SCHEMAS)]
     code, out = run_cli(capsys, *base)
     assert code == 0 and "1 unvalidated" in out and "UNVALIDATED Widget default/w-" in out
