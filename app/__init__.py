@@ -1,0 +1,1 @@
+"""The Project-AI API: an inference gateway with health, limits, validation and metrics."""

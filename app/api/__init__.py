@@ -1,0 +1,1 @@
+"""Routers: health, operations, and one per API version."""

@@ -1,0 +1,97 @@
+"""Request and response models. Requests are strict: unknown fields are refused."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+class CompletionRequest(Strict):
+    model: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:/-]+$")
+    prompt: str = Field(min_length=1, max_length=32_000)
+    max_tokens: int = Field(256, ge=1, le=4096)
+    temperature: float = Field(1.0, ge=0, le=2)
+
+
+class Usage(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class Choice(BaseModel):
+    index: int
+    text: str
+    finish_reason: Literal["stop", "length"] | str
+
+
+class CompletionV1(BaseModel):
+    id: str
+    object: Literal["text_completion"] = "text_completion"
+    created: int
+    model: str
+    choices: list[Choice]
+    usage: Usage
+
+
+class Model(BaseModel):
+    id: str
+    object: Literal["model"] = "model"
+
+
+class ModelListV1(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[Model]
+
+
+class ModelUsage(BaseModel):
+    model: str
+    requests: int
+    prompt_tokens: int
+    completion_tokens: int
+
+
+class UsageReport(BaseModel):
+    key_id: str
+    requests: int
+    prompt_tokens: int
+    completion_tokens: int
+    by_model: list[ModelUsage]
+
+
+class UsageWindow(BaseModel):
+    window_seconds: int
+    requests: int
+    tokens: int
+    requests_per_minute: float
+
+
+class MetricsSummary(BaseModel):
+    key_id: str
+    windows: list[UsageWindow]
+    first_request_at: datetime | None
+    last_request_at: datetime | None
+
+
+# v2 (beta): one output instead of a list of choices, and input/output token names.
+class Output(BaseModel):
+    text: str
+    finish_reason: str
+
+
+class CompletionV2(BaseModel):
+    id: str
+    model: str
+    created_at: datetime
+    output: Output
+    usage: dict[Literal["input_tokens", "output_tokens"], int]
+
+
+class ModelListV2(BaseModel):
+    models: list[str]

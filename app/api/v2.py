@@ -1,0 +1,33 @@
+"""API v2 (beta): one output per completion, input/output token names, a flat model list."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from fastapi import APIRouter
+
+from app.api.completions import available_models, complete
+from app.api.deps import ApiKeyDep, RateLimited, ServicesDep, SessionDep
+from app.api.schemas import CompletionRequest, CompletionV2, ModelListV2, Output
+
+router = APIRouter(prefix="/v2", dependencies=[RateLimited])
+
+
+@router.post("/completions", response_model=CompletionV2)
+async def create_completion(
+    body: CompletionRequest, services: ServicesDep, db: SessionDep, key_id: ApiKeyDep
+) -> CompletionV2:
+    completion = await complete(services, db, key_id, body)
+    return CompletionV2(
+        id=f"cmpl-{uuid.uuid4().hex}",
+        model=body.model,
+        created_at=datetime.now(UTC),
+        output=Output(text=completion.text, finish_reason=completion.finish_reason),
+        usage={"input_tokens": completion.prompt_tokens, "output_tokens": completion.completion_tokens},
+    )
+
+
+@router.get("/models", response_model=ModelListV2)
+async def list_models(services: ServicesDep) -> ModelListV2:
+    return ModelListV2(models=await available_models(services))

@@ -1,0 +1,54 @@
+"""Prometheus metrics. Labelled by route template, never by raw path.
+
+One uvicorn process per container in Kubernetes; with several workers, set
+PROMETHEUS_MULTIPROC_DIR and every process writes its samples there, and /metrics
+aggregates them (gauges say how to combine with `multiprocess_mode`).
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+REQUESTS = Counter("http_requests_total", "HTTP requests served", ["route", "method", "status"])
+LATENCY = Histogram(
+    "http_request_duration_seconds",
+    "Time to serve a request",
+    ["route", "method"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+IN_FLIGHT = Gauge("http_requests_in_flight", "Requests being served", multiprocess_mode="livesum")
+RATE_LIMIT_DECISIONS = Counter("rate_limit_decisions_total", "Rate limiter decisions", ["scope", "decision"])
+RATE_LIMITER_ERRORS = Counter("rate_limiter_errors_total", "Limiter storage failures (the limiter failed open)")
+AUTH_FAILURES = Counter("auth_failures_total", "Requests refused for a missing or wrong API key", ["reason"])
+BLOCKED_REQUESTS = Counter("blocked_requests_total", "Requests refused by validation or screening", ["reason"])
+BREAKER_STATE = Gauge(
+    "circuit_breaker_state", "Upstream breaker: 0 closed, 1 half-open, 2 open", ["upstream"], multiprocess_mode="max"
+)
+UPSTREAM_LATENCY = Histogram(
+    "upstream_request_duration_seconds",
+    "Time the inference upstream took",
+    ["outcome"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
+DB_POOL = Gauge("db_pool_connections", "Database pool connections", ["state"], multiprocess_mode="livesum")
+TOKENS = Counter("completion_tokens_total", "Tokens served", ["model", "kind"])
+
+
+def render() -> tuple[bytes, str]:
+    """The exposition of this process, or of all worker processes in multiprocess mode."""
+    if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST

@@ -1,0 +1,62 @@
+"""Alembic environment: the app's own settings and models; safe on a live PostgreSQL.
+
+On PostgreSQL every run holds an advisory lock, so two pods that start a migration at
+once take turns instead of racing, and sets lock and statement timeouts, so a migration
+that would queue behind a long transaction fails fast instead of blocking all traffic.
+"""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import create_engine, text
+
+from app.db.models import Base
+from app.settings import Settings
+
+# Any constant shared by every copy of the app; "project-ai" as a 64-bit integer.
+ADVISORY_LOCK_ID = 0x70726F6A6563_7441
+
+
+def sync_url(url: str) -> str:
+    """Alembic runs synchronously: the same database through a blocking driver."""
+    return url.replace("+aiosqlite", "").replace("+asyncpg", "+psycopg")
+
+
+def run_migrations() -> None:
+    settings = Settings()
+    url = context.config.get_main_option("sqlalchemy.url") or settings.database_url
+    engine = create_engine(sync_url(url))
+    postgres = engine.dialect.name == "postgresql"
+    with engine.connect() as connection:
+        if postgres:
+            connection.execute(
+                text("SELECT set_config('lock_timeout', :value, false)"), {"value": settings.migration_lock_timeout}
+            )
+            connection.execute(
+                text("SELECT set_config('statement_timeout', :value, false)"),
+                {"value": settings.migration_statement_timeout},
+            )
+            connection.execute(text("SELECT pg_advisory_lock(:id)"), {"id": ADVISORY_LOCK_ID})
+            connection.commit()
+        try:
+            context.configure(
+                connection=connection,
+                target_metadata=Base.metadata,
+                compare_type=True,
+                # One transaction per migration, so one can step out into an
+                # autocommit block (CREATE INDEX CONCURRENTLY) between the others.
+                transaction_per_migration=True,
+                render_as_batch=not postgres,  # SQLite alters tables by copying them
+            )
+            with context.begin_transaction():
+                context.run_migrations()
+        finally:
+            if postgres:
+                connection.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": ADVISORY_LOCK_ID})
+                connection.commit()
+    engine.dispose()
+
+
+if context.is_offline_mode():
+    raise SystemExit("offline (SQL script) migrations are not supported; run `python -m app migrate`")
+run_migrations()

@@ -1,0 +1,116 @@
+"""Token buckets per API key and per client IP, atomic across replicas through Redis.
+
+Each bucket holds up to `burst` tokens and refills at `per_second`; a request takes one.
+In Redis the refill-and-take runs as one Lua script on the server's clock, so replicas
+share buckets without races. Without Redis the same arithmetic runs in memory (one
+process). If Redis fails, the limiter lets the request through: an outage of the
+limiter must not become an outage of the API.
+
+(The `limits` package has no token bucket, and pyrate-limiter's buckets do not report
+the tokens left and time to refill that the RateLimit headers need.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from dataclasses import dataclass
+from typing import Protocol
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from app.logs import log
+from app.metrics import RATE_LIMIT_DECISIONS, RATE_LIMITER_ERRORS
+from app.settings import RouteLimit
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    limit: int
+    remaining: int
+    # Seconds until the bucket is full again, and (when refused) until one token is back.
+    reset_seconds: int
+    retry_after_seconds: int
+
+
+def decide(tokens: float, allowed: bool, limit: RouteLimit) -> Decision:
+    return Decision(
+        allowed=allowed,
+        limit=limit.burst,
+        remaining=max(0, math.floor(tokens)),
+        reset_seconds=math.ceil((limit.burst - tokens) / limit.per_second),
+        retry_after_seconds=0 if allowed else max(1, math.ceil((1 - tokens) / limit.per_second)),
+    )
+
+
+class Buckets(Protocol):
+    async def take(self, key: str, limit: RouteLimit) -> tuple[bool, float]: ...
+
+
+class MemoryBuckets:
+    def __init__(self, clock=time.monotonic) -> None:
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = asyncio.Lock()
+        self._clock = clock
+
+    async def take(self, key: str, limit: RouteLimit) -> tuple[bool, float]:
+        async with self._lock:
+            now = self._clock()
+            tokens, stamp = self._buckets.get(key, (float(limit.burst), now))
+            tokens = min(limit.burst, tokens + (now - stamp) * limit.per_second)
+            allowed = tokens >= 1
+            if allowed:
+                tokens -= 1
+            self._buckets[key] = (tokens, now)
+            return allowed, tokens
+
+
+# KEYS[1] bucket; ARGV per_second, burst. Returns {allowed, tokens-left as text}.
+TOKEN_BUCKET = """
+local now_parts = redis.call('TIME')
+local now = tonumber(now_parts[1]) + tonumber(now_parts[2]) / 1000000
+local rate = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'stamp')
+local tokens = tonumber(state[1]) or burst
+local stamp = tonumber(state[2]) or now
+tokens = math.min(burst, tokens + math.max(0, now - stamp) * rate)
+local allowed = 0
+if tokens >= 1 then
+  tokens = tokens - 1
+  allowed = 1
+end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'stamp', tostring(now))
+redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
+return {allowed, tostring(tokens)}
+"""
+
+
+class RedisBuckets:
+    def __init__(self, redis: Redis, prefix: str = "ratelimit:") -> None:
+        self.prefix = prefix
+        self._script = redis.register_script(TOKEN_BUCKET)
+
+    async def take(self, key: str, limit: RouteLimit) -> tuple[bool, float]:
+        allowed, tokens = await self._script(keys=[self.prefix + key], args=[limit.per_second, limit.burst])
+        return bool(int(allowed)), float(tokens)
+
+
+class RateLimiter:
+    def __init__(self, buckets: Buckets) -> None:
+        self.buckets = buckets
+
+    async def check(self, scope: str, subject: str, route: str, limit: RouteLimit) -> Decision | None:
+        """A decision, or None when the storage failed (and the request goes through)."""
+        try:
+            allowed, tokens = await self.buckets.take(f"{scope}:{subject}:{route}", limit)
+        except (RedisError, OSError) as error:
+            RATE_LIMITER_ERRORS.inc()
+            RATE_LIMIT_DECISIONS.labels(scope, "error").inc()
+            log.warning("rate limiter unavailable, failing open", scope=scope, error=str(error))
+            return None
+        RATE_LIMIT_DECISIONS.labels(scope, "allowed" if allowed else "limited").inc()
+        return decide(tokens, allowed, limit)
