@@ -29,7 +29,8 @@ def configure(level: str) -> None:
         processors=[*shared, structlog.processors.format_exc_info, structlog.processors.JSONRenderer()],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
         logger_factory=structlog.PrintLoggerFactory(sys.stdout),
-        cache_logger_on_first_use=True,
+        # Not cached: tests capture logs by reconfiguring, which cached loggers would ignore.
+        cache_logger_on_first_use=False,
     )
     # Libraries log through the standard library: route them to the same JSON lines.
     handler = logging.StreamHandler(sys.stdout)

@@ -1,0 +1,103 @@
+"""Token buckets per key and per IP; 429 with Retry-After and RateLimit headers; fail open."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.metrics import RATE_LIMIT_DECISIONS, RATE_LIMITER_ERRORS
+from app.ratelimit import MemoryBuckets, decide
+from app.settings import RouteLimit, Settings
+from tests.servers import free_port
+
+pytestmark = pytest.mark.anyio
+
+
+def decisions(scope: str, decision: str) -> float:
+    return RATE_LIMIT_DECISIONS.labels(scope, decision)._value.get()
+
+
+async def test_a_key_gets_its_burst_then_429s(start) -> None:
+    async with start(rate_limits="GET /v1/models=0.5/3") as api:
+        limited_before = decisions("key", "limited")
+        first = await api.client.get("/v1/models")
+        assert first.headers["ratelimit-limit"] == "3" and first.headers["ratelimit-remaining"] == "2"
+        for _ in range(2):
+            assert (await api.client.get("/v1/models")).status_code == 200
+        refused = await api.client.get("/v1/models")
+        assert refused.status_code == 429
+        assert refused.headers["retry-after"] == "2"  # one token at 0.5/s
+        assert refused.headers["ratelimit-remaining"] == "0"
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert decisions("key", "limited") == limited_before + 1
+
+
+async def test_limits_are_per_route(start) -> None:
+    async with start(rate_limits="GET /v1/models=0.1/1") as api:
+        assert (await api.client.get("/v1/models")).status_code == 200
+        assert (await api.client.get("/v1/models")).status_code == 429
+        assert (await api.client.get("/v1/usage")).status_code == 200
+
+
+async def test_one_address_is_limited_across_keys_and_routes(start) -> None:
+    async with start(rate_limit_per_ip="0.1/2") as api:
+        assert (await api.client.get("/v1/models")).status_code == 200
+        assert (await api.client.get("/v1/usage")).status_code == 200
+        refused = await api.client.get("/v2/models")
+        assert refused.status_code == 429 and "for this ip" in refused.json()["detail"]
+
+
+def test_forwarded_for_counts_only_from_trusted_proxies() -> None:
+    from starlette.requests import Request
+
+    from app.api.deps import client_ip
+
+    def request(peer: str) -> Request:
+        headers = [(b"x-forwarded-for", b"203.0.113.7, 10.0.0.1")]
+        return Request({"type": "http", "headers": headers, "client": (peer, 1234)})
+
+    assert client_ip(request("10.0.0.9"), ["10.0.0.9"]) == "203.0.113.7"
+    assert client_ip(request("198.51.100.1"), ["10.0.0.9"]) == "198.51.100.1"
+
+
+async def test_an_unreachable_redis_fails_open_with_a_metric(tmp_path) -> None:
+    from tests.app.conftest import running, settings_for
+
+    dead = f"redis://127.0.0.1:{free_port()}/0"
+    settings = settings_for(tmp_path, redis_url=dead)
+    errors_before = RATE_LIMITER_ERRORS._value.get()
+    # Start with memory (Redis is down), then point the limiter at the dead Redis.
+    async with running(settings_for(tmp_path)) as api:
+        from redis.asyncio import Redis
+
+        from app.ratelimit import RedisBuckets
+
+        api.services.limiter.buckets = RedisBuckets(Redis.from_url(settings.redis_url, socket_timeout=0.2))
+        response = await api.client.get("/v1/models")
+        assert response.status_code == 200
+        assert "ratelimit-limit" not in response.headers
+    assert RATE_LIMITER_ERRORS._value.get() >= errors_before + 2  # key and ip buckets
+
+
+async def test_memory_buckets_refill_at_the_configured_rate() -> None:
+    now = [0.0]
+    buckets = MemoryBuckets(clock=lambda: now[0])
+    limit = RouteLimit(per_second=2, burst=2)
+    assert [(await buckets.take("k", limit))[0] for _ in range(3)] == [True, True, False]
+    now[0] = 0.5  # one token back
+    assert (await buckets.take("k", limit))[0] is True
+    assert (await buckets.take("k", limit))[0] is False
+
+
+def test_decision_arithmetic() -> None:
+    limit = RouteLimit(per_second=0.5, burst=10)
+    assert decide(0.5, False, limit).retry_after_seconds == 1
+    assert decide(0.0, False, limit).retry_after_seconds == 2
+    assert decide(9.0, True, limit).reset_seconds == 2
+    assert decide(3.7, True, limit).remaining == 3
+
+
+def test_route_limits_parse_from_the_environment(monkeypatch) -> None:
+    monkeypatch.setenv("APP_RATE_LIMITS", "POST /v1/completions=2/4; GET /v1/models=50/100")
+    settings = Settings(environment="test")
+    assert settings.limit_for("POST /v1/completions") == RouteLimit(per_second=2, burst=4)
+    assert settings.limit_for("GET /v1/usage") == settings.rate_limit_default
