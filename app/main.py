@@ -23,18 +23,19 @@ UNVERSIONED = health.PATHS | {"/openapi.json"}
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     logs.configure(settings.log_level)
+    tracing = telemetry.tracer_provider(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = Services.create(settings)
         app.state.services = services
-        telemetry.instrument_clients(services)
+        telemetry.instrument_clients(services, tracing)
         await services.start()
         try:
             yield
         finally:
             await services.stop()
-            telemetry.shutdown()
+            telemetry.shutdown(tracing)
 
     # No Swagger UI: an API behind a strict CSP serves its schema, not a web page.
     app = FastAPI(
@@ -48,7 +49,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(v1.router)
     app.include_router(v2.router)
-    telemetry.configure(app, settings)
+    app.state.tracer_provider = tracing
+    telemetry.instrument_app(app, tracing)
     # Added innermost first: requests pass SecurityHeaders, RequestContext, Versioning,
     # BodyGuard, then the routes.
     app.add_middleware(BodyGuard, settings=settings)

@@ -22,7 +22,7 @@ PATTERNS: dict[str, re.Pattern[str]] = {
     "xss": re.compile(
         r"<\s*(script|iframe|object|embed)\b"
         r"|<[^>]+\son[a-z]+\s*=\s*['\"]?[^'\">]*"  # <img onerror=...>
-        r"|\bjavascript\s*:\s*\S"
+        r"|\bjavascript:[^\s]"  # a javascript: URL, not "JavaScript: how..."
         r"|\bdocument\.(cookie|location)\b",
         re.IGNORECASE,
     ),

@@ -38,7 +38,7 @@ def _parse_route_limits(value: object) -> object:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="APP_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(env_prefix="APP_", extra="ignore", frozen=True, populate_by_name=True)
 
     environment: Environment = "local"
     host: str = Field("127.0.0.1", validation_alias=AliasChoices("HOST", "APP_HOST"))

@@ -1,10 +1,13 @@
 """OpenTelemetry tracing of FastAPI, httpx and SQLAlchemy, exported over OTLP when an
-endpoint is set; otherwise the global no-op tracer, which costs next to nothing."""
+endpoint is set, and nothing at all otherwise.
+
+The provider belongs to the app (not the process-wide global), so it is shut down with
+the app and a second app in the same process starts clean.
+"""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
-from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
@@ -16,27 +19,31 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from app.services import Services
 from app.settings import Settings
 
-_provider: TracerProvider | None = None
+PROBES = "livez,readyz,startupz,metrics"
 
 
-def configure(app: FastAPI, settings: Settings) -> None:
-    global _provider
+def tracer_provider(settings: Settings) -> TracerProvider | None:
     if not settings.otlp_endpoint:
+        return None
+    provider = TracerProvider(resource=Resource.create({"service.name": settings.service_name}))
+    exporter = OTLPSpanExporter(endpoint=settings.otlp_endpoint, insecure=settings.otlp_endpoint.startswith("http:"))
+    provider.add_span_processor(BatchSpanProcessor(exporter))
+    return provider
+
+
+def instrument_app(app: FastAPI, provider: TracerProvider | None) -> None:
+    if provider is not None:
+        FastAPIInstrumentor.instrument_app(app, tracer_provider=provider, excluded_urls=PROBES)
+
+
+def instrument_clients(services: Services, provider: TracerProvider | None) -> None:
+    if provider is None:
         return
-    if _provider is None:
-        _provider = TracerProvider(resource=Resource.create({"service.name": settings.service_name}))
-        _provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=settings.otlp_endpoint)))
-        trace.set_tracer_provider(_provider)
-    FastAPIInstrumentor.instrument_app(app, tracer_provider=_provider, excluded_urls="livez,readyz,startupz,metrics")
+    HTTPXClientInstrumentor.instrument_client(services.client, tracer_provider=provider)
+    SQLAlchemyInstrumentor().instrument(engine=services.engine.sync_engine, tracer_provider=provider)
 
 
-def instrument_clients(services: Services) -> None:
-    if _provider is None:
-        return
-    HTTPXClientInstrumentor.instrument_client(services.client, tracer_provider=_provider)
-    SQLAlchemyInstrumentor().instrument(engine=services.engine.sync_engine, tracer_provider=_provider)
-
-
-def shutdown() -> None:
-    if _provider is not None:
-        _provider.force_flush()
+def shutdown(provider: TracerProvider | None) -> None:
+    if provider is not None:
+        SQLAlchemyInstrumentor().uninstrument()
+        provider.shutdown()  # flushes what is left

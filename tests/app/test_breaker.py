@@ -1,0 +1,69 @@
+"""The circuit breaker: opens on repeated failures, probes half-open, closes on success."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.breaker import BreakerOpen, CircuitBreaker, State
+from app.metrics import BREAKER_STATE
+from tests.servers import free_port
+
+pytestmark = pytest.mark.anyio
+
+
+async def fail() -> None:
+    raise ConnectionError("down")
+
+
+async def succeed() -> str:
+    return "ok"
+
+
+async def test_opens_after_the_threshold_then_fails_fast() -> None:
+    now = [100.0]
+    breaker = CircuitBreaker("test-open", failure_threshold=3, reset_seconds=30, clock=lambda: now[0])
+    for _ in range(3):
+        with pytest.raises(ConnectionError):
+            await breaker.call(fail)
+    assert breaker.state == State.OPEN
+    assert BREAKER_STATE.labels("test-open")._value.get() == State.OPEN
+    now[0] += 10
+    with pytest.raises(BreakerOpen) as caught:
+        await breaker.call(succeed)
+    assert caught.value.retry_after == pytest.approx(20)
+
+
+async def test_half_open_probe_closes_on_success_and_reopens_on_failure() -> None:
+    now = [0.0]
+    breaker = CircuitBreaker("test-probe", failure_threshold=1, reset_seconds=5, clock=lambda: now[0])
+    with pytest.raises(ConnectionError):
+        await breaker.call(fail)
+    now[0] = 6
+    with pytest.raises(ConnectionError):
+        await breaker.call(fail)  # the probe fails: open again, with a fresh timer
+    assert breaker.state == State.OPEN and breaker.opened_at == 6
+    now[0] = 12
+    assert await breaker.call(succeed) == "ok"
+    assert breaker.state == State.CLOSED and breaker.failures == 0
+
+
+async def test_successes_reset_the_failure_count() -> None:
+    breaker = CircuitBreaker("test-reset", failure_threshold=2, reset_seconds=5)
+    with pytest.raises(ConnectionError):
+        await breaker.call(fail)
+    await breaker.call(succeed)
+    with pytest.raises(ConnectionError):
+        await breaker.call(fail)
+    assert breaker.state == State.CLOSED
+
+
+async def test_the_api_answers_502_then_503_with_retry_after_while_open(start) -> None:
+    dead = f"http://127.0.0.1:{free_port()}"
+    async with start(upstream_url=dead, breaker_failure_threshold=2, breaker_reset_seconds=60) as api:
+        first = [await api.complete() for _ in range(2)]
+        assert [r.status_code for r in first] == [502, 502]
+        assert first[0].json()["detail"] == "upstream unreachable: ConnectError"
+        fast = await api.complete()
+        assert fast.status_code == 503
+        assert 55 <= int(fast.headers["retry-after"]) <= 60
+        assert fast.json()["detail"] == "the inference upstream is unavailable; retry later"

