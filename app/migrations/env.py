@@ -11,10 +11,9 @@ from alembic import context
 from sqlalchemy import create_engine, text
 
 from app.db.models import Base
+from app.migrations_lock import ADVISORY_LOCK_ID
 from app.settings import Settings
 
-# Any constant shared by every copy of the app; "project-ai" as a 64-bit integer.
-ADVISORY_LOCK_ID = 0x70726F6A6563_7441
 
 
 def sync_url(url: str) -> str:
