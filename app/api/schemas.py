@@ -95,3 +95,29 @@ class CompletionV2(BaseModel):
 
 class ModelListV2(BaseModel):
     models: list[str]
+
+
+class ProblemDetails(BaseModel):
+    """RFC 9457 problem details, the body of every error."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str
+    errors: list[dict[str, str]] | None = None
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict]:
+    """OpenAPI entries for error statuses, served as application/problem+json."""
+    schema = {"$ref": "#/components/schemas/ProblemDetails"}
+    return {
+        status: {"model": ProblemDetails, "content": {"application/problem+json": {"schema": schema}}}
+        for status in statuses
+    }
+
+
+# Every versioned route can refuse a request in these ways.
+COMMON_PROBLEMS = (400, 401, 429)
+BODY_PROBLEMS = (413, 415, 422)
+UPSTREAM_PROBLEMS = (502, 503)

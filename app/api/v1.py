@@ -10,6 +10,9 @@ from fastapi import APIRouter
 from app.api.completions import available_models, complete
 from app.api.deps import ApiKeyDep, RateLimited, ServicesDep, SessionDep
 from app.api.schemas import (
+    BODY_PROBLEMS,
+    COMMON_PROBLEMS,
+    UPSTREAM_PROBLEMS,
     Choice,
     CompletionRequest,
     CompletionV1,
@@ -20,15 +23,20 @@ from app.api.schemas import (
     Usage,
     UsageReport,
     UsageWindow,
+    problem_responses,
 )
 from app.db import usage
 
-router = APIRouter(prefix="/v1", dependencies=[RateLimited])
+router = APIRouter(prefix="/v1", dependencies=[RateLimited], responses=problem_responses(*COMMON_PROBLEMS))
 
 SUMMARY_WINDOWS = (300, 3600, 86400)
 
 
-@router.post("/completions", response_model=CompletionV1)
+@router.post(
+    "/completions",
+    response_model=CompletionV1,
+    responses=problem_responses(*BODY_PROBLEMS, *UPSTREAM_PROBLEMS),
+)
 async def create_completion(
     body: CompletionRequest, services: ServicesDep, db: SessionDep, key_id: ApiKeyDep
 ) -> CompletionV1:

@@ -9,12 +9,25 @@ from fastapi import APIRouter
 
 from app.api.completions import available_models, complete
 from app.api.deps import ApiKeyDep, RateLimited, ServicesDep, SessionDep
-from app.api.schemas import CompletionRequest, CompletionV2, ModelListV2, Output
+from app.api.schemas import (
+    BODY_PROBLEMS,
+    COMMON_PROBLEMS,
+    UPSTREAM_PROBLEMS,
+    CompletionRequest,
+    CompletionV2,
+    ModelListV2,
+    Output,
+    problem_responses,
+)
 
-router = APIRouter(prefix="/v2", dependencies=[RateLimited])
+router = APIRouter(prefix="/v2", dependencies=[RateLimited], responses=problem_responses(*COMMON_PROBLEMS))
 
 
-@router.post("/completions", response_model=CompletionV2)
+@router.post(
+    "/completions",
+    response_model=CompletionV2,
+    responses=problem_responses(*BODY_PROBLEMS, *UPSTREAM_PROBLEMS),
+)
 async def create_completion(
     body: CompletionRequest, services: ServicesDep, db: SessionDep, key_id: ApiKeyDep
 ) -> CompletionV2:

@@ -15,7 +15,6 @@ from app.migrations_lock import ADVISORY_LOCK_ID
 from app.settings import Settings
 
 
-
 def sync_url(url: str) -> str:
     """Alembic runs synchronously: the same database through a blocking driver."""
     return url.replace("+aiosqlite", "").replace("+asyncpg", "+psycopg")
