@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 CRD_SCHEMAS ?= ../shared/crd-schemas
 PREFLIGHT_OUT ?= build/preflight
 
-.PHONY: preflight test lint bench clean
+.PHONY: preflight test lint bench app app-bench clean
 
 # The venv is rebuilt when a requirement file is newer than the last install.
 $(STAMP): requirements.txt requirements-dev.txt
@@ -28,6 +28,18 @@ test: lint
 
 bench: $(STAMP)
 	$(BIN)/python -m preflight.bench
+
+# The API on localhost (HOST, PORT honoured) with SQLite, the in-memory cache and the
+# echo upstream; migrates first and prints a key to call it with.
+APP_DB ?= build/app/project-ai.db
+app: $(STAMP)
+	mkdir -p $(dir $(APP_DB))
+	APP_DATABASE_URL=sqlite+aiosqlite:///$(APP_DB) $(BIN)/python -m app migrate
+	@echo "API key: $$(APP_DATABASE_URL=sqlite+aiosqlite:///$(APP_DB) $(BIN)/python -m app keys create --name make-app)"
+	APP_DATABASE_URL=sqlite+aiosqlite:///$(APP_DB) $(BIN)/python -m app serve
+
+app-bench: $(STAMP)
+	$(BIN)/python -m app.bench
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache
