@@ -7,6 +7,7 @@ import asyncio
 import sys
 
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 
 from app.settings import Settings
 
@@ -63,6 +64,15 @@ async def create_key(settings: Settings, name: str) -> str:
     return new.plaintext
 
 
+def _variable(location: tuple) -> str:
+    """The environment variable a settings error is about (fields read APP_<NAME>)."""
+    if not location:
+        return "settings"
+    name = str(location[0])
+    variable = name if name.isupper() else f"APP_{name.upper()}"
+    return ".".join([variable, *(str(part) for part in location[1:])])
+
+
 def main(argv: list[str] | None = None) -> int:
     cli = argparse.ArgumentParser(prog="python -m app", description=__doc__)
     commands = cli.add_subparsers(dest="command", required=True)
@@ -76,8 +86,10 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings()
     except ValidationError as error:
         for item in error.errors():
-            where = ".".join(str(part) for part in item["loc"]) or "settings"
-            print(f"invalid setting {where}: {item['msg']}", file=sys.stderr)
+            print(f"invalid setting {_variable(item['loc'])}: {item['msg']}", file=sys.stderr)
+        return 2
+    except SettingsError as error:
+        print(f"invalid setting: {error}", file=sys.stderr)
         return 2
     if args.command == "serve":
         serve(settings)

@@ -76,13 +76,13 @@ class Settings(BaseSettings):
     breaker_reset_seconds: float = Field(30.0, gt=0)
 
     # Rate limits per route template, and the default for routes not listed.
-    rate_limit_default: RouteLimit = RouteLimit(per_second=10, burst=20)
+    rate_limit_default: Annotated[RouteLimit, NoDecode] = RouteLimit(per_second=10, burst=20)
     rate_limits: Annotated[dict[str, RouteLimit], NoDecode] = {
         "POST /v1/completions": RouteLimit(per_second=5, burst=10),
         "POST /v2/completions": RouteLimit(per_second=5, burst=10),
     }
     # Per client IP, across routes: stops one address from cycling keys.
-    rate_limit_per_ip: RouteLimit = RouteLimit(per_second=50, burst=100)
+    rate_limit_per_ip: Annotated[RouteLimit, NoDecode] = RouteLimit(per_second=50, burst=100)
     # Proxies whose X-Forwarded-For is trusted (the ingress controller's pods).
     trusted_proxies: Annotated[list[str], NoDecode] = ["127.0.0.1"]
 

@@ -43,7 +43,7 @@ LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
 # Namespaces the cluster owns: default deny and restricted PSA there would break it.
 SYSTEM_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
 # ConfigMap keys AppService derives from other settings.
-COMPONENT_SETTINGS = frozenset({"PORT", "APP_ENV", "LOG_LEVEL"})
+COMPONENT_SETTINGS = frozenset({"PORT", "APP_ENVIRONMENT", "LOG_LEVEL"})
 Hostname = Annotated[
     str,
     StringConstraints(pattern=r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$", max_length=253),

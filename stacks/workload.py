@@ -55,7 +55,7 @@ def app_service_args(config: StackConfig) -> AppServiceArgs:
         ),
         node_local_dns=str(config.network.node_local_dns) if config.network.node_local_dns else None,
         settings={
-            "APP_ENV": config.environment,
+            "APP_ENVIRONMENT": config.environment,
             "LOG_LEVEL": app.log_level,
             **app.settings,
         },

@@ -36,7 +36,7 @@ def _unauthorized(reason: str, detail: str) -> Problem:
     return Problem(401, detail, headers={"WWW-Authenticate": 'Bearer realm="project-ai"'})
 
 
-async def api_key(request: Request, services: ServicesDep, db: SessionDep) -> str:
+async def api_key(request: Request, services: ServicesDep) -> str:
     """The caller's key id, from `Authorization: Bearer pai_...` or `X-API-Key`."""
     header = request.headers.get("authorization", "")
     presented = header[7:].strip() if header[:7].lower() == "bearer " else request.headers.get("x-api-key", "")
@@ -48,7 +48,9 @@ async def api_key(request: Request, services: ServicesDep, db: SessionDep) -> st
     key_id, secret = parts
     stored = await services.cache.get(key_cache_key(key_id))
     if stored is None:
-        row = await db.scalar(select(ApiKey).where(ApiKey.id == key_id, ApiKey.revoked_at.is_(None)))
+        # Only a cache miss opens a session: most requests never touch the database here.
+        async with services.sessions() as db:
+            row = await db.scalar(select(ApiKey).where(ApiKey.id == key_id, ApiKey.revoked_at.is_(None)))
         stored = row.secret_hash if row else ""
         if row:
             await services.cache.set(key_cache_key(key_id), stored, services.settings.cache_ttl_seconds)

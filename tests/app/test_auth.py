@@ -83,3 +83,19 @@ def test_a_placeholder_pepper_outside_development_is_refused(monkeypatch, capsys
     assert (
         "APP_API_KEY_PEPPER is the development placeholder; in prod it must come from Vault" in capsys.readouterr().err
     )
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("PORT", "eighty", "invalid setting PORT: Input should be a valid integer"),
+        ("APP_RATE_LIMITS", "POST /v1/completions", "expected 'METHOD /path=per_second/burst'"),
+        ("APP_SCREENING_MODE", "maybe", "invalid setting APP_SCREENING_MODE: Input should be 'block', 'log' or 'off'"),
+    ],
+)
+def test_bad_settings_are_one_clear_line_not_a_traceback(monkeypatch, capsys, variable, value, message) -> None:
+    monkeypatch.setenv("APP_ENVIRONMENT", "test")
+    monkeypatch.setenv(variable, value)
+    assert main(["migrate"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err

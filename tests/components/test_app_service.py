@@ -43,7 +43,7 @@ def test_settings_come_from_an_auto_named_immutable_config_map(local_graph: Grap
     name = config_map["metadata"]["name"]
     assert name.startswith("api-settings-") and len(name) == len("api-settings-") + 8
     assert config_map["immutable"] is True
-    assert config_map["data"]["APP_ENV"] == "local"
+    assert config_map["data"]["APP_ENVIRONMENT"] == "local"
     assert config_map["data"]["PORT"] == "8000"
     assert container["envFrom"] == [{"configMapRef": {"name": name}}]
 
