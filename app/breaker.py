@@ -28,9 +28,16 @@ class CircuitBreaker:
     probe through (half-open); closes when it succeeds, opens again when it fails."""
 
     def __init__(
-        self, name: str, failure_threshold: int, reset_seconds: float, clock: Callable[[], float] = time.monotonic
+        self,
+        name: str,
+        failure_threshold: int,
+        reset_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+        healthy_errors: tuple[type[Exception], ...] = (),
     ) -> None:
         self.name = name
+        # Errors that prove the other side is up (it answered, and refused): no failure.
+        self.healthy_errors = healthy_errors
         self.failure_threshold = failure_threshold
         self.reset_seconds = reset_seconds
         self.clock = clock
@@ -66,6 +73,9 @@ class CircuitBreaker:
     async def _measured(self, operation: Callable) -> object:
         try:
             result = await operation()
+        except self.healthy_errors:
+            self.record_success()
+            raise
         except Exception:
             self.record_failure()
             raise

@@ -7,6 +7,10 @@ import time
 from typing import Any, Protocol
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from app.logs import log
+from app.metrics import CACHE_ERRORS
 
 
 class Cache(Protocol):
@@ -39,18 +43,34 @@ class MemoryCache:
 
 
 class RedisCache:
-    """JSON values under a prefix, so the cache shares a Redis with the rate limiter."""
+    """JSON values under a prefix, so the cache shares a Redis with the rate limiter.
+
+    A cache is an optimisation: when Redis fails, a read is a miss and a write is
+    skipped (logged and counted), and the request goes on to the database.
+    """
 
     def __init__(self, redis: Redis, prefix: str = "cache:") -> None:
         self.redis = redis
         self.prefix = prefix
 
     async def get(self, key: str) -> Any | None:
-        raw = await self.redis.get(self.prefix + key)
+        try:
+            raw = await self.redis.get(self.prefix + key)
+        except (RedisError, OSError) as error:
+            self._failed("get", error)
+            return None
         return None if raw is None else json.loads(raw)
 
     async def set(self, key: str, value: Any, ttl_seconds: int) -> None:
-        await self.redis.set(self.prefix + key, json.dumps(value), ex=ttl_seconds)
+        try:
+            await self.redis.set(self.prefix + key, json.dumps(value), ex=ttl_seconds)
+        except (RedisError, OSError) as error:
+            self._failed("set", error)
+
+    @staticmethod
+    def _failed(operation: str, error: Exception) -> None:
+        CACHE_ERRORS.labels(operation).inc()
+        log.warning("cache unavailable, going without", operation=operation, error=str(error))
 
     async def ping(self) -> bool:
         return bool(await self.redis.ping())

@@ -30,6 +30,7 @@ LATENCY = Histogram(
 IN_FLIGHT = Gauge("http_requests_in_flight", "Requests being served", multiprocess_mode="livesum")
 RATE_LIMIT_DECISIONS = Counter("rate_limit_decisions_total", "Rate limiter decisions", ["scope", "decision"])
 RATE_LIMITER_ERRORS = Counter("rate_limiter_errors_total", "Limiter storage failures (the limiter failed open)")
+CACHE_ERRORS = Counter("cache_errors_total", "Cache operations that failed (served without the cache)", ["operation"])
 AUTH_FAILURES = Counter("auth_failures_total", "Requests refused for a missing or wrong API key", ["reason"])
 BLOCKED_REQUESTS = Counter("blocked_requests_total", "Requests refused by validation or screening", ["reason"])
 BREAKER_STATE = Gauge(

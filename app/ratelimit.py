@@ -51,21 +51,32 @@ class Buckets(Protocol):
 
 
 class MemoryBuckets:
-    def __init__(self, clock=time.monotonic) -> None:
-        self._buckets: dict[str, tuple[float, float]] = {}
+    """Buckets of one process. A bucket that has refilled is the same as no bucket, so
+    once there are `sweep_above` of them the full ones are dropped: memory stays bounded
+    by the clients active within one refill time, whatever addresses clients send."""
+
+    def __init__(self, clock=time.monotonic, sweep_above: int = 50_000) -> None:
+        # key -> (tokens, stamp, when it is full again)
+        self._buckets: dict[str, tuple[float, float, float]] = {}
         self._lock = asyncio.Lock()
         self._clock = clock
+        self._sweep_above = sweep_above
 
     async def take(self, key: str, limit: RouteLimit) -> tuple[bool, float]:
         async with self._lock:
             now = self._clock()
-            tokens, stamp = self._buckets.get(key, (float(limit.burst), now))
+            tokens, stamp, _ = self._buckets.get(key, (float(limit.burst), now, now))
             tokens = min(limit.burst, tokens + (now - stamp) * limit.per_second)
             allowed = tokens >= 1
             if allowed:
                 tokens -= 1
-            self._buckets[key] = (tokens, now)
+            self._buckets[key] = (tokens, now, now + (limit.burst - tokens) / limit.per_second)
+            if len(self._buckets) > self._sweep_above:
+                self._buckets = {k: v for k, v in self._buckets.items() if v[2] > now}
             return allowed, tokens
+
+    def __len__(self) -> int:
+        return len(self._buckets)
 
 
 # KEYS[1] bucket; ARGV per_second, burst. Returns {allowed, tokens-left as text}.

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import httpx
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
@@ -20,7 +21,7 @@ from app.logs import log
 from app.metrics import DB_POOL
 from app.ratelimit import MemoryBuckets, RateLimiter, RedisBuckets
 from app.settings import Settings
-from app.upstream import Upstream, http_client
+from app.upstream import Upstream, UpstreamRejected, http_client
 
 MODELS_KEY = "models"
 POOL_REFRESH_SECONDS = 5.0
@@ -50,7 +51,12 @@ class Services:
         redis = Redis.from_url(settings.redis_url, socket_timeout=0.5) if settings.redis_url else None
         engine = create_engine(settings)
         client = http_client(settings)
-        breaker = CircuitBreaker("inference", settings.breaker_failure_threshold, settings.breaker_reset_seconds)
+        breaker = CircuitBreaker(
+            "inference",
+            settings.breaker_failure_threshold,
+            settings.breaker_reset_seconds,
+            healthy_errors=(UpstreamRejected,),
+        )
         return cls(
             settings=settings,
             engine=engine,
@@ -63,12 +69,20 @@ class Services:
         )
 
     async def start(self) -> None:
-        """Warm the caches: the model list and every active key, so first requests are fast."""
-        await self.cache.set(MODELS_KEY, self.settings.models, self.settings.cache_ttl_seconds)
-        async with self.sessions() as session:
-            keys = (await session.execute(select(ApiKey).where(ApiKey.revoked_at.is_(None)))).scalars().all()
-        for key in keys:
-            await self.cache.set(key_cache_key(key.id), key.secret_hash, self.settings.cache_ttl_seconds)
+        """Warm the caches: the model list and every active key, so first requests are fast.
+        Best effort: with the cache down the app starts cold and reads the database."""
+        keys: list[ApiKey] = []
+        try:
+            cache_up = await self.cache.ping()
+        except (RedisError, OSError) as error:
+            log.warning("cache unavailable at start-up, starting cold", error=str(error))
+            cache_up = False
+        if cache_up:
+            await self.cache.set(MODELS_KEY, self.settings.models, self.settings.cache_ttl_seconds)
+            async with self.sessions() as session:
+                keys = list((await session.execute(select(ApiKey).where(ApiKey.revoked_at.is_(None)))).scalars().all())
+            for key in keys:
+                await self.cache.set(key_cache_key(key.id), key.secret_hash, self.settings.cache_ttl_seconds)
         self._tasks.append(asyncio.create_task(self._refresh_pool_metrics()))
         self.started = True
         log.info("started", keys_cached=len(keys), models=len(self.settings.models))

@@ -127,6 +127,15 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
+    def _deprecation_is_dated(self) -> Settings:
+        if self.deprecated_versions and not self.deprecation_date:
+            raise ValueError(
+                "APP_DEPRECATED_VERSIONS needs APP_DEPRECATION_DATE (RFC 9745, e.g. @1798761600), "
+                "so clients learn since when"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _no_placeholder_secrets_outside_development(self) -> Settings:
         if self.environment not in DEVELOPMENT and self.api_key_pepper.get_secret_value() == PLACEHOLDER_PEPPER:
             raise ValueError(

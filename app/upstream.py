@@ -16,6 +16,10 @@ class UpstreamError(Exception):
     """The upstream failed or answered with something we cannot use."""
 
 
+class UpstreamRejected(UpstreamError):
+    """The upstream is up and refused this request (a 4xx): not a reason to open the breaker."""
+
+
 @dataclass(frozen=True)
 class Completion:
     text: str
@@ -63,7 +67,7 @@ class Upstream:
         if response.status_code >= 500 or response.status_code == 429:
             raise UpstreamError(f"upstream answered {response.status_code}")
         if response.status_code >= 400:
-            raise UpstreamError(f"upstream refused the request ({response.status_code})")
+            raise UpstreamRejected(f"upstream refused the request ({response.status_code})")
         try:
             data = response.json()
             choice = data["choices"][0]

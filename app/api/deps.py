@@ -14,6 +14,9 @@ from app.metrics import AUTH_FAILURES
 from app.problems import Problem
 from app.ratelimit import Decision
 from app.services import Services, key_cache_key
+from app.settings import RouteLimit
+
+UNKNOWN_KEY_TTL_SECONDS = 30
 
 
 def services(request: Request) -> Services:
@@ -52,8 +55,9 @@ async def api_key(request: Request, services: ServicesDep) -> str:
         async with services.sessions() as db:
             row = await db.scalar(select(ApiKey).where(ApiKey.id == key_id, ApiKey.revoked_at.is_(None)))
         stored = row.secret_hash if row else ""
-        if row:
-            await services.cache.set(key_cache_key(key_id), stored, services.settings.cache_ttl_seconds)
+        # Unknown ids are remembered briefly too, so guessing keys cannot hammer the database.
+        ttl = services.settings.cache_ttl_seconds if row else UNKNOWN_KEY_TTL_SECONDS
+        await services.cache.set(key_cache_key(key_id), stored, ttl)
     pepper = services.settings.api_key_pepper.get_secret_value()
     if not stored or not keys.matches(secret, stored, pepper):
         raise _unauthorized("invalid", "the API key is not valid")
@@ -64,12 +68,18 @@ ApiKeyDep = Annotated[str, Depends(api_key)]
 
 
 def client_ip(request: Request, trusted: list[str]) -> str:
-    """The client address; X-Forwarded-For only when the peer is a trusted proxy."""
+    """The client address. X-Forwarded-For counts only from a trusted proxy, read from the
+    right: each proxy appends the address it saw, so the right-most entry that is not a
+    trusted proxy is the client; anything to its left the client could have written."""
     peer = request.client.host if request.client else "unknown"
     forwarded = request.headers.get("x-forwarded-for")
-    if forwarded and peer in trusted:
-        return forwarded.split(",")[0].strip()
-    return peer
+    if not forwarded or peer not in trusted:
+        return peer
+    hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+    for hop in reversed(hops):
+        if hop not in trusted:
+            return hop
+    return hops[0] if hops else peer
 
 
 def _headers(decision: Decision) -> dict[str, str]:
@@ -80,23 +90,26 @@ def _headers(decision: Decision) -> dict[str, str]:
     }
 
 
-async def rate_limit(request: Request, response: Response, services: ServicesDep, key_id: ApiKeyDep) -> None:
-    """Two buckets: this key on this route, and this client IP on every route."""
+async def _enforce(services: Services, scope: str, subject: str, route: str, limit: RouteLimit) -> Decision | None:
+    decision = await services.limiter.check(scope, subject, route, limit)
+    if decision is not None and not decision.allowed:
+        headers = {**_headers(decision), "Retry-After": str(decision.retry_after_seconds)}
+        raise Problem(429, f"rate limit of {limit.burst} requests exceeded for this {scope}", headers=headers)
+    return decision  # None: the limiter's storage is down, and it fails open
+
+
+async def limit_client_ip(request: Request, services: ServicesDep) -> None:
+    """Before the key check, so one address cannot try keys without limit."""
     settings = services.settings
+    await _enforce(services, "ip", client_ip(request, settings.trusted_proxies), "*", settings.rate_limit_per_ip)
+
+
+async def limit_key(request: Request, response: Response, services: ServicesDep, key_id: ApiKeyDep) -> None:
     route = f"{request.method} {request.scope['route'].path}"
-    checks = [
-        ("key", key_id, route, settings.limit_for(route)),
-        ("ip", client_ip(request, settings.trusted_proxies), "*", settings.rate_limit_per_ip),
-    ]
-    for scope, subject, bucket_route, limit in checks:
-        decision = await services.limiter.check(scope, subject, bucket_route, limit)
-        if decision is None:
-            continue  # storage down: fail open
-        if not decision.allowed:
-            headers = {**_headers(decision), "Retry-After": str(decision.retry_after_seconds)}
-            raise Problem(429, f"rate limit of {limit.burst} requests exceeded for this {scope}", headers=headers)
-        if scope == "key":
-            response.headers.update(_headers(decision))
+    decision = await _enforce(services, "key", key_id, route, services.settings.limit_for(route))
+    if decision is not None:
+        response.headers.update(_headers(decision))
 
 
-RateLimited = Depends(rate_limit)
+# In this order: the address first, then the key on this route.
+RATE_LIMITS = [Depends(limit_client_ip), Depends(limit_key)]

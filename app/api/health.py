@@ -17,13 +17,13 @@ PATHS = frozenset({"/livez", "/readyz", "/startupz", "/metrics"})
 CHECK_TIMEOUT_SECONDS = 2.0
 
 
-@router.get("/livez")
+@router.api_route("/livez", methods=["GET", "HEAD"])
 async def livez() -> dict[str, str]:
     """The process answers; nothing else is checked, so a slow database never restarts it."""
     return {"status": "ok"}
 
 
-@router.get("/startupz")
+@router.api_route("/startupz", methods=["GET", "HEAD"])
 async def startupz(services: ServicesDep) -> Response:
     ok = services.started
     return JSONResponse({"status": "ok" if ok else "starting"}, status_code=200 if ok else 503)
@@ -37,7 +37,7 @@ async def _check(name: str, probe) -> tuple[str, str]:
     return name, "ok" if ok else "failed"
 
 
-@router.get("/readyz")
+@router.api_route("/readyz", methods=["GET", "HEAD"])
 async def readyz(services: ServicesDep) -> Response:
     if services.draining:
         return JSONResponse({"status": "draining"}, status_code=503)

@@ -8,7 +8,7 @@ import uuid
 from fastapi import APIRouter
 
 from app.api.completions import available_models, complete
-from app.api.deps import ApiKeyDep, RateLimited, ServicesDep, SessionDep
+from app.api.deps import RATE_LIMITS, ApiKeyDep, ServicesDep, SessionDep
 from app.api.schemas import (
     BODY_PROBLEMS,
     COMMON_PROBLEMS,
@@ -27,7 +27,7 @@ from app.api.schemas import (
 )
 from app.db import usage
 
-router = APIRouter(prefix="/v1", dependencies=[RateLimited], responses=problem_responses(*COMMON_PROBLEMS))
+router = APIRouter(prefix="/v1", dependencies=RATE_LIMITS, responses=problem_responses(*COMMON_PROBLEMS))
 
 SUMMARY_WINDOWS = (300, 3600, 86400)
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from fastapi import APIRouter
 
 from app.api.completions import available_models, complete
-from app.api.deps import ApiKeyDep, RateLimited, ServicesDep, SessionDep
+from app.api.deps import RATE_LIMITS, ApiKeyDep, ServicesDep, SessionDep
 from app.api.schemas import (
     BODY_PROBLEMS,
     COMMON_PROBLEMS,
@@ -20,7 +20,7 @@ from app.api.schemas import (
     problem_responses,
 )
 
-router = APIRouter(prefix="/v2", dependencies=[RateLimited], responses=problem_responses(*COMMON_PROBLEMS))
+router = APIRouter(prefix="/v2", dependencies=RATE_LIMITS, responses=problem_responses(*COMMON_PROBLEMS))
 
 
 @router.post(

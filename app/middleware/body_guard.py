@@ -7,7 +7,6 @@ a second line behind the strict request models; `APP_SCREENING_MODE=log` only lo
 
 from __future__ import annotations
 
-import contextlib
 import json
 from urllib.parse import parse_qsl
 
@@ -33,7 +32,8 @@ class BodyGuard:
             await self.app(scope, receive, send)
             return
         path = scope["path"]
-        texts = [text for pair in parse_qsl(scope.get("query_string", b"").decode("latin-1")) for text in pair]
+        query = scope.get("query_string", b"").decode("latin-1")
+        texts = [text for pair in parse_qsl(query, keep_blank_values=True) for text in pair]
         body = b""
         if scope["method"] in WITH_BODY:
             headers = dict(scope["headers"])
@@ -59,8 +59,13 @@ class BodyGuard:
                 if not message.get("more_body", False):
                     break
             body = b"".join(chunks)
-            with contextlib.suppress(ValueError, UnicodeDecodeError):  # not JSON: the model reports it
+            try:
                 texts.extend(strings_in(json.loads(body)))
+            except (ValueError, UnicodeDecodeError):
+                pass  # not JSON: the request model reports it
+            except RecursionError:
+                await self._refuse(send, 400, "nesting", "the JSON body is nested too deeply", path)
+                return
         if self.mode != "off" and (reason := screen(texts)):
             if self.mode == "block":
                 await self._refuse(send, 400, reason, f"the request looks like {reason.replace('_', ' ')}", path)

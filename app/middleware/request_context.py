@@ -15,6 +15,7 @@ from app.metrics import IN_FLIGHT, LATENCY, REQUESTS
 
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 UNROUTED = "unrouted"
+CLIENT_CLOSED = 499  # nginx's code for a client that closed the connection first
 
 
 class RequestContext:
@@ -45,6 +46,8 @@ class RequestContext:
         with structlog.contextvars.bound_contextvars(request_id=request_id):
             try:
                 await self.app(scope, receive, send_with_id)
+                if not started_response:
+                    status = CLIENT_CLOSED  # the client went away before any answer
             except Exception:  # noqa: BLE001 - the last line of defence, logged
                 # Nothing below answered: log with the request id, answer 500 (through
                 # the security headers, which sit outside this middleware).

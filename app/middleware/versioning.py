@@ -42,9 +42,13 @@ class Versioning:
         path = scope["path"]
         in_url = PREFIX.match(path)
         url_version = in_url.group(1) if in_url else None
-        header = dict(scope["headers"]).get(b"api-version", b"").decode("latin-1").strip() or None
-        query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"))).get("api-version")
-        asked = {v for v in (url_version, header, query) if v}
+        headers = [value.decode("latin-1").strip() for name, value in scope["headers"] if name == b"api-version"]
+        queries = [
+            value
+            for name, value in parse_qsl(scope.get("query_string", b"").decode("latin-1"))
+            if name == "api-version"
+        ]
+        asked = {version for version in (url_version, *headers, *queries) if version}
         if len(asked) > 1:
             detail = f"conflicting API versions: {', '.join(sorted(asked))}; name one (the URL prefix wins only alone)"
             await problems.send_problem(send, 400, detail, path)

@@ -27,6 +27,9 @@ def run_migrations() -> None:
     postgres = engine.dialect.name == "postgresql"
     with engine.connect() as connection:
         if postgres:
+            # Wait for another pod's migration first (as long as it takes), then bound
+            # every statement of ours, so that one stuck behind traffic fails fast.
+            connection.execute(text("SELECT pg_advisory_lock(:id)"), {"id": ADVISORY_LOCK_ID})
             connection.execute(
                 text("SELECT set_config('lock_timeout', :value, false)"), {"value": settings.migration_lock_timeout}
             )
@@ -34,7 +37,6 @@ def run_migrations() -> None:
                 text("SELECT set_config('statement_timeout', :value, false)"),
                 {"value": settings.migration_statement_timeout},
             )
-            connection.execute(text("SELECT pg_advisory_lock(:id)"), {"id": ADVISORY_LOCK_ID})
             connection.commit()
         try:
             context.configure(

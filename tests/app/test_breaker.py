@@ -67,3 +67,16 @@ async def test_the_api_answers_502_then_503_with_retry_after_while_open(start) -
         assert fast.status_code == 503
         assert 55 <= int(fast.headers["retry-after"]) <= 60
         assert fast.json()["detail"] == "the inference upstream is unavailable; retry later"
+
+
+async def test_an_upstream_that_refuses_a_request_is_not_down(start) -> None:
+    import httpx
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(400, json={"error": "bad prompt"})
+
+    async with start(upstream_url="http://upstream.test", breaker_failure_threshold=2) as api:
+        api.services.upstream.client = httpx.AsyncClient(transport=httpx.MockTransport(refuse))
+        statuses = [(await api.complete()).status_code for _ in range(4)]
+        assert statuses == [502, 502, 502, 502]
+        assert api.services.upstream.breaker.state == State.CLOSED

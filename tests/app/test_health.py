@@ -58,3 +58,8 @@ async def test_probes_are_not_rate_limited(start) -> None:
     async with start(rate_limit_per_ip="1/1") as api:
         statuses = {(await api.client.get("/readyz")).status_code for _ in range(5)}
         assert statuses == {200}
+
+
+async def test_probes_answer_head_requests(api: Api) -> None:
+    for path in ("/livez", "/readyz", "/startupz"):
+        assert (await api.client.head(path)).status_code == 200, path

