@@ -30,9 +30,7 @@ def selector_labels(name: str, instance: str) -> dict[str, str]:
     return {"app.kubernetes.io/name": name, "app.kubernetes.io/instance": instance}
 
 
-def kubernetes_labels(
-    owner: Ownership, *, name: str, instance: str, component: str, version: str | None = None
-) -> dict[str, str]:
+def kubernetes_labels(owner: Ownership, *, name: str, instance: str, component: str) -> dict[str, str]:
     """Recommended app.kubernetes.io labels plus ownership labels."""
     labels = {
         **selector_labels(name, instance),
@@ -43,8 +41,6 @@ def kubernetes_labels(
         "cost-center": label_value(owner.cost_center),
         "environment": label_value(owner.environment),
     }
-    if version:
-        labels["app.kubernetes.io/version"] = label_value(version)
     return labels
 
 

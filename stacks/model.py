@@ -292,8 +292,57 @@ class NetworkConfig(Model):
     node_local_dns: ipaddress.IPv4Address | None = None
 
 
+class AnalysisConfig(Model):
+    """What a new version must show, measured from Prometheus, before it gets more traffic."""
+
+    # Share of non-5xx responses of the new version, and its p99 latency.
+    min_success_rate: Annotated[float, Field(gt=0, le=1)] = 0.99
+    max_p99_latency_seconds: Annotated[float, Field(gt=0, le=60)] = 1.0
+    # Each measurement covers `interval`; `count` of them make one analysis.
+    interval_seconds: Annotated[int, Field(ge=10, le=3600)] = 60
+    count: Annotated[int, Field(ge=1, le=60)] = 5
+    # Failed measurements tolerated before the release is aborted and rolled back.
+    failure_limit: Annotated[int, Field(ge=0, le=10)] = 1
+    # Measurements with no traffic (inconclusive) tolerated before the rollout pauses for a human.
+    inconclusive_limit: Annotated[int, Field(ge=0, le=10)] = 2
+
+
+class CanaryConfig(Model):
+    # Traffic shares, in percent, each followed by a pause and an analysis; 100 comes last.
+    weights: Annotated[list[Annotated[int, Field(ge=1, le=99)]], Field(min_length=1)] = [10, 50]
+    pause_seconds: Annotated[int, Field(ge=0, le=86400)] = 60
+
+    @field_validator("weights")
+    @classmethod
+    def _rising(cls, weights: list[int]) -> list[int]:
+        if weights != sorted(set(weights)):
+            raise ValueError(f"expected rising weights, each once, got {weights}")
+        return weights
+
+
+class BlueGreenConfig(Model):
+    # Promote the preview on its own once pre-promotion analysis passes (else a human does).
+    auto_promotion: bool = False
+    # The old version stays up this long after promotion: going back is a selector switch.
+    scale_down_delay_seconds: Annotated[int, Field(ge=30, le=86400)] = 600
+
+
 class DeliveryConfig(Model):
     strategy: Literal["rolling", "canary", "blueGreen"] = "rolling"
+    canary: CanaryConfig = CanaryConfig()
+    blue_green: BlueGreenConfig = BlueGreenConfig()
+    analysis: AnalysisConfig = AnalysisConfig()
+    # Going back to one of the last N revisions skips the steps and analysis.
+    rollback_window_revisions: Annotated[int, Field(ge=0, le=10)] = 3
+    # The Prometheus the analysis queries (kube-prometheus-stack's, by default).
+    prometheus_address: Annotated[str, StringConstraints(pattern=r"^https?://[^\s]+$")] = (
+        "http://kube-prometheus-stack-prometheus.monitoring.svc:9090"
+    )
+    argo_rollouts_chart_version: Annotated[str, StringConstraints(pattern=r"^\d+\.\d+\.\d+$")] = "2.40.1"
+    # A Secret with an API key (key `api-key`) the blue-green smoke test calls with.
+    smoke_test_secret_name: DnsLabel = "project-ai-api-smoke-test"
+    # Migration Job limits.
+    migration_deadline_seconds: Annotated[int, Field(ge=60, le=7200)] = 900
 
 
 class MonitoringConfig(Model):

@@ -3,6 +3,7 @@ that runs the API."""
 
 from __future__ import annotations
 
+from components.delivery import AnalysisArgs, BlueGreenArgs, CanaryArgs, DeliveryArgs
 from components.labels import Ownership
 from components.workload import AppServiceArgs, Compute, EgressRule, IngressArgs
 from stacks.config import StackConfig
@@ -10,6 +11,31 @@ from stacks.config import StackConfig
 
 def ownership(config: StackConfig) -> Ownership:
     return Ownership(team=config.team, cost_center=config.cost_center, environment=config.environment)
+
+
+def delivery_args(config: StackConfig) -> DeliveryArgs:
+    delivery = config.delivery
+    analysis = delivery.analysis
+    return DeliveryArgs(
+        strategy=delivery.strategy,
+        analysis=AnalysisArgs(
+            prometheus_address=delivery.prometheus_address,
+            min_success_rate=analysis.min_success_rate,
+            max_p99_latency_seconds=analysis.max_p99_latency_seconds,
+            interval_seconds=analysis.interval_seconds,
+            count=analysis.count,
+            failure_limit=analysis.failure_limit,
+            inconclusive_limit=analysis.inconclusive_limit,
+        ),
+        canary=CanaryArgs(weights=tuple(delivery.canary.weights), pause_seconds=delivery.canary.pause_seconds),
+        blue_green=BlueGreenArgs(
+            auto_promotion=delivery.blue_green.auto_promotion,
+            scale_down_delay_seconds=delivery.blue_green.scale_down_delay_seconds,
+            smoke_test_secret_name=delivery.smoke_test_secret_name,
+        ),
+        rollback_window_revisions=delivery.rollback_window_revisions,
+        migration_deadline_seconds=delivery.migration_deadline_seconds,
+    )
 
 
 def app_service_args(config: StackConfig) -> AppServiceArgs:
@@ -53,6 +79,7 @@ def app_service_args(config: StackConfig) -> AppServiceArgs:
             )
             for endpoint in config.network.egress
         ),
+        delivery=delivery_args(config),
         node_local_dns=str(config.network.node_local_dns) if config.network.node_local_dns else None,
         settings={
             "APP_ENVIRONMENT": config.environment,

@@ -1,12 +1,13 @@
-"""AppService: the Project-AI API as a hardened, autoscaled, network-isolated workload."""
+"""AppService: the Project-AI API as a hardened, autoscaled, network-isolated workload,
+released all at once (rolling), by canary or blue-green."""
 
 from __future__ import annotations
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.labels import kubernetes_labels, selector_labels
-from components.workload import network, pod
+from components.labels import kubernetes_labels, label_value, selector_labels
+from components.workload import network, pod, release, specs
 from components.workload.args import AppServiceArgs
 
 core = k8s.core.v1
@@ -14,16 +15,23 @@ meta = k8s.meta.v1
 
 COMPONENT = "api"
 PSA_LEVEL = "restricted"
+VERSION_LABEL = "app.kubernetes.io/version"
+# Second Service of each strategy: canary pods, or the blue-green preview.
+SECOND_SERVICE = {"canary": "canary", "blueGreen": "preview"}
 
 
 class AppService(pulumi.ComponentResource):
-    """Namespace, identity, Deployment, Service, HPA, PDB, Ingress and NetworkPolicies."""
+    """Namespace, identity, migration Job, Deployment or Rollout, Services, HPA, PDB,
+    Ingress and NetworkPolicies."""
 
     namespace: core.Namespace
     service_account: core.ServiceAccount
     config_map: core.ConfigMap
-    deployment: k8s.apps.v1.Deployment
+    migration: k8s.batch.v1.Job
+    workload: k8s.apps.v1.Deployment | k8s.apiextensions.CustomResource
     service: core.Service
+    second_service: core.Service | None
+    analysis_templates: dict[str, k8s.apiextensions.CustomResource]
     autoscaler: k8s.autoscaling.v2.HorizontalPodAutoscaler
     disruption_budget: k8s.policy.v1.PodDisruptionBudget
     ingress: k8s.networking.v1.Ingress
@@ -32,31 +40,26 @@ class AppService(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: AppServiceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("projectai:workload:AppService", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        strategy = args.delivery.strategy
         instance = f"{args.name}-{args.owner.environment}"
         self.selector = selector_labels(args.name, instance)
-        labels = kubernetes_labels(
-            args.owner, name=args.name, instance=instance, component=COMPONENT, version=args.version
-        )
+        # The version label sits on pods and the migration Job only: everything else is
+        # the same from one release to the next, so a release changes nothing else.
+        labels = kubernetes_labels(args.owner, name=args.name, instance=instance, component=COMPONENT)
+        pod_labels = {**labels, VERSION_LABEL: label_value(args.version)}
+        job_labels = {
+            **network.family_labels(args.name),
+            "app.kubernetes.io/component": "migration",
+            VERSION_LABEL: label_value(args.version),
+        }
 
         def metadata(object_name: str | None = None) -> meta.ObjectMetaArgs:
             return meta.ObjectMetaArgs(name=object_name, namespace=args.namespace, labels=labels)
 
-        psa_version = f"v{args.kubernetes_version}"
         self.namespace = core.Namespace(
             f"{name}-namespace",
-            metadata=meta.ObjectMetaArgs(
-                name=args.namespace,
-                labels={
-                    **labels,
-                    **{
-                        f"pod-security.kubernetes.io/{mode}{suffix}": value
-                        for mode in ("enforce", "audit", "warn")
-                        for suffix, value in (("", PSA_LEVEL), ("-version", psa_version))
-                    },
-                },
-            ),
-            opts=child,
+            metadata=meta.ObjectMetaArgs(name=args.namespace, labels={**labels, **_pod_security_labels(args)}),
+            opts=pulumi.ResourceOptions(parent=self),
         )
         # Everything else lives in the namespace, so it waits for it.
         in_namespace = pulumi.ResourceOptions(parent=self, depends_on=[self.namespace])
@@ -76,146 +79,102 @@ class AppService(pulumi.ComponentResource):
             immutable=True,
             opts=in_namespace,
         )
-        self.deployment = k8s.apps.v1.Deployment(
-            f"{name}-deployment",
-            metadata=metadata(args.name),
-            spec=k8s.apps.v1.DeploymentSpecArgs(
-                # No `replicas`: the HPA owns the count, and a fixed value here would
-                # reset it on every `pulumi up`.
-                selector=meta.LabelSelectorArgs(match_labels=self.selector),
-                revision_history_limit=5,
-                strategy=k8s.apps.v1.DeploymentStrategyArgs(
-                    type="RollingUpdate",
-                    rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(max_unavailable=0, max_surge="25%"),
-                ),
-                template=core.PodTemplateSpecArgs(
-                    metadata=meta.ObjectMetaArgs(labels=labels),
-                    spec=pod.pod_spec(
-                        args, self.service_account.metadata.name, self.config_map.metadata.name, self.selector
-                    ),
-                ),
-            ),
-            opts=in_namespace,
+        self.network_policies = {
+            policy_name: k8s.networking.v1.NetworkPolicy(
+                f"{name}-{policy_name}", metadata=metadata(policy_name), spec=spec, opts=in_namespace
+            )
+            for policy_name, spec in network.policies(args, self.selector).items()
+        }
+        self.migration = release.migration_job(
+            name,
+            args,
+            job_labels,
+            self.service_account.metadata.name,
+            self.config_map.metadata.name,
+            # Its pod needs DNS and the database before it can do anything.
+            pulumi.ResourceOptions(parent=self, depends_on=[self.namespace, *self.network_policies.values()]),
         )
         self.service = core.Service(
-            f"{name}-service",
-            metadata=metadata(args.name),
-            spec=core.ServiceSpecArgs(
-                type="ClusterIP",
-                selector=self.selector,
-                ports=[
-                    core.ServicePortArgs(
-                        name=pod.HTTP_PORT_NAME, port=80, target_port=pod.HTTP_PORT_NAME, protocol="TCP"
-                    )
-                ],
+            f"{name}-service", metadata=metadata(args.name), spec=specs.service(self.selector), opts=in_namespace
+        )
+        self.second_service = None
+        if strategy in SECOND_SERVICE:
+            self.second_service = core.Service(
+                f"{name}-{SECOND_SERVICE[strategy]}-service",
+                metadata=metadata(f"{args.name}-{SECOND_SERVICE[strategy]}"),
+                spec=specs.service(self.selector),
+                opts=in_namespace,
+            )
+        self.ingress = k8s.networking.v1.Ingress(
+            f"{name}-ingress",
+            metadata=meta.ObjectMetaArgs(
+                name=args.name, namespace=args.namespace, labels=labels, annotations=specs.ingress_annotations(args)
             ),
+            spec=specs.ingress(args, self.service.metadata.name),
             opts=in_namespace,
         )
+
+        template = core.PodTemplateSpecArgs(
+            metadata=meta.ObjectMetaArgs(labels=pod_labels),
+            spec=pod.pod_spec(args, self.service_account.metadata.name, self.config_map.metadata.name, self.selector),
+        )
+        # The workload changes only once the release's migration has completed.
+        after_migration = [self.namespace, self.migration]
+        self.analysis_templates = {}
+        if strategy == "rolling":
+            self.workload = release.deployment(
+                name,
+                args,
+                metadata(args.name),
+                self.selector,
+                template,
+                pulumi.ResourceOptions(parent=self, depends_on=after_migration),
+            )
+            target = ("apps/v1", "Deployment")
+        else:
+            assert self.second_service is not None
+            preview_url = f"http://{args.name}-{SECOND_SERVICE[strategy]}.{args.namespace}.svc"
+            smoke_labels = {**network.family_labels(args.name), "app.kubernetes.io/component": network.SMOKE_TEST}
+            self.analysis_templates = release.analysis_templates(
+                name, args, labels, smoke_labels, preview_url, in_namespace
+            )
+            companions = [self.service, self.second_service, self.ingress, *self.analysis_templates.values()]
+            self.workload = release.rollout(
+                name,
+                args,
+                metadata(args.name),
+                self.selector,
+                template,
+                (args.name, f"{args.name}-{SECOND_SERVICE[strategy]}"),
+                args.name,
+                pulumi.ResourceOptions(parent=self, depends_on=[*after_migration, *companions]),
+            )
+            target = (release.ROLLOUT_API, "Rollout")
+
         self.autoscaler = k8s.autoscaling.v2.HorizontalPodAutoscaler(
             f"{name}-autoscaler",
             metadata=metadata(args.name),
-            spec=k8s.autoscaling.v2.HorizontalPodAutoscalerSpecArgs(
-                scale_target_ref=k8s.autoscaling.v2.CrossVersionObjectReferenceArgs(
-                    api_version="apps/v1", kind="Deployment", name=self.deployment.metadata.name
-                ),
-                min_replicas=args.min_replicas,
-                max_replicas=args.max_replicas,
-                metrics=[
-                    k8s.autoscaling.v2.MetricSpecArgs(
-                        type="Resource",
-                        resource=k8s.autoscaling.v2.ResourceMetricSourceArgs(
-                            name="cpu",
-                            target=k8s.autoscaling.v2.MetricTargetArgs(
-                                type="Utilization", average_utilization=args.target_cpu_utilization
-                            ),
-                        ),
-                    )
-                ],
-                behavior=k8s.autoscaling.v2.HorizontalPodAutoscalerBehaviorArgs(
-                    # Scale down slowly: a dip between bursts should not drop capacity.
-                    scale_down=k8s.autoscaling.v2.HPAScalingRulesArgs(
-                        stabilization_window_seconds=args.scale_down_stabilization_seconds,
-                        select_policy="Min",
-                        policies=[k8s.autoscaling.v2.HPAScalingPolicyArgs(type="Percent", value=50, period_seconds=60)],
-                    ),
-                    scale_up=k8s.autoscaling.v2.HPAScalingRulesArgs(
-                        stabilization_window_seconds=0,
-                        select_policy="Max",
-                        policies=[
-                            k8s.autoscaling.v2.HPAScalingPolicyArgs(type="Percent", value=100, period_seconds=30),
-                            k8s.autoscaling.v2.HPAScalingPolicyArgs(type="Pods", value=4, period_seconds=30),
-                        ],
-                    ),
-                ),
-            ),
-            opts=in_namespace,
+            spec=specs.autoscaler(args, *target, args.name),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.namespace, self.workload]),
         )
         self.disruption_budget = k8s.policy.v1.PodDisruptionBudget(
             f"{name}-disruption-budget",
             metadata=metadata(args.name),
-            spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
-                selector=meta.LabelSelectorArgs(match_labels=self.selector),
-                max_unavailable=args.max_unavailable,
-                # A crash-looping pod must not block node drains.
-                unhealthy_pod_eviction_policy="AlwaysAllow",
-            ),
+            spec=specs.disruption_budget(args, self.selector),
             opts=in_namespace,
         )
-        self.ingress = k8s.networking.v1.Ingress(
-            f"{name}-ingress",
-            metadata=meta.ObjectMetaArgs(
-                name=args.name,
-                namespace=args.namespace,
-                labels=labels,
-                annotations={
-                    "cert-manager.io/cluster-issuer": args.ingress.cluster_issuer,
-                    "nginx.ingress.kubernetes.io/ssl-redirect": "true",
-                    "nginx.ingress.kubernetes.io/force-ssl-redirect": "true",
-                },
-            ),
-            spec=k8s.networking.v1.IngressSpecArgs(
-                ingress_class_name=args.ingress.class_name,
-                tls=[
-                    k8s.networking.v1.IngressTLSArgs(
-                        hosts=[args.ingress.host], secret_name=args.ingress.tls_secret_name
-                    )
-                ],
-                rules=[
-                    k8s.networking.v1.IngressRuleArgs(
-                        host=args.ingress.host,
-                        http=k8s.networking.v1.HTTPIngressRuleValueArgs(
-                            paths=[
-                                k8s.networking.v1.HTTPIngressPathArgs(
-                                    path="/",
-                                    path_type="Prefix",
-                                    backend=k8s.networking.v1.IngressBackendArgs(
-                                        service=k8s.networking.v1.IngressServiceBackendArgs(
-                                            name=self.service.metadata.name,
-                                            port=k8s.networking.v1.ServiceBackendPortArgs(name=pod.HTTP_PORT_NAME),
-                                        )
-                                    ),
-                                )
-                            ]
-                        ),
-                    )
-                ],
-            ),
-            opts=in_namespace,
-        )
-        self.network_policies = {
-            policy_name: k8s.networking.v1.NetworkPolicy(
-                f"{name}-{policy_name}",
-                metadata=metadata(policy_name),
-                spec=spec,
-                opts=in_namespace,
-            )
-            for policy_name, spec in network.policies(args, self.selector).items()
-        }
         self.url = pulumi.Output.from_input(f"https://{args.ingress.host}")
         self.register_outputs(
-            {
-                "namespace": self.namespace.metadata.name,
-                "serviceName": self.service.metadata.name,
-                "url": self.url,
-            }
+            {"namespace": self.namespace.metadata.name, "serviceName": self.service.metadata.name, "url": self.url}
         )
+
+
+def _pod_security_labels(args: AppServiceArgs) -> dict[str, str]:
+    """Pod Security Admission `restricted`, enforced, audited and warned, pinned to the
+    cluster's version so an upgrade does not tighten the rules under running pods."""
+    version = f"v{args.kubernetes_version}"
+    return {
+        f"pod-security.kubernetes.io/{mode}{suffix}": value
+        for mode in ("enforce", "audit", "warn")
+        for suffix, value in (("", PSA_LEVEL), ("-version", version))
+    }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from components.delivery.args import DeliveryArgs
 from components.labels import Ownership
 
 
@@ -62,3 +63,4 @@ class AppServiceArgs:
     # Address of a node-local DNS cache, allowed beside the cluster DNS service.
     node_local_dns: str | None = None
     settings: dict[str, str] = field(default_factory=dict)
+    delivery: DeliveryArgs = field(default_factory=DeliveryArgs)

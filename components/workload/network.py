@@ -10,6 +10,13 @@ networking = k8s.networking.v1
 meta = k8s.meta.v1
 
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
+SMOKE_TEST = "smoke-test"
+
+
+def family_labels(app_name: str) -> dict[str, str]:
+    """Every pod of the app's family: the API, its migration Job, its smoke tests. Egress
+    rules apply to all of them; traffic is only ever sent to the API pods."""
+    return {"app.kubernetes.io/name": app_name}
 
 
 def _namespace(name: str) -> meta.LabelSelectorArgs:
@@ -72,15 +79,48 @@ def egress_to(rule: EgressRule, selector: dict[str, str]) -> networking.NetworkP
     )
 
 
+def smoke_test_to_api(selector: dict[str, str], app_name: str, port: int) -> networking.NetworkPolicySpecArgs:
+    """Blue-green's smoke test calls the preview pods from inside the namespace."""
+    smoke = {**family_labels(app_name), "app.kubernetes.io/component": SMOKE_TEST}
+    api = meta.LabelSelectorArgs(match_labels=selector)
+    return networking.NetworkPolicySpecArgs(
+        pod_selector=meta.LabelSelectorArgs(match_labels=smoke),
+        policy_types=["Egress"],
+        egress=[
+            networking.NetworkPolicyEgressRuleArgs(
+                to=[networking.NetworkPolicyPeerArgs(pod_selector=api)], ports=_ports([port])
+            )
+        ],
+    )
+
+
+def api_from_smoke_test(selector: dict[str, str], app_name: str, port: int) -> networking.NetworkPolicySpecArgs:
+    smoke = {**family_labels(app_name), "app.kubernetes.io/component": SMOKE_TEST}
+    return networking.NetworkPolicySpecArgs(
+        pod_selector=meta.LabelSelectorArgs(match_labels=selector),
+        policy_types=["Ingress"],
+        ingress=[
+            networking.NetworkPolicyIngressRuleArgs(
+                from_=[networking.NetworkPolicyPeerArgs(pod_selector=meta.LabelSelectorArgs(match_labels=smoke))],
+                ports=_ports([port]),
+            )
+        ],
+    )
+
+
 def policies(args: AppServiceArgs, selector: dict[str, str]) -> dict[str, networking.NetworkPolicySpecArgs]:
     """Every policy of the namespace by name, default deny first."""
+    family = family_labels(args.name)
     specs = {
         "default-deny": default_deny(),
         "allow-ingress-controller": ingress_from_namespace(args.ingress.controller_namespace, selector, args.port),
         # /metrics is served on the app port; Prometheus scrapes from its namespace.
         "allow-monitoring": ingress_from_namespace(args.monitoring_namespace, selector, args.port),
-        "allow-dns": egress_to_dns(selector, args.node_local_dns),
+        "allow-dns": egress_to_dns(family, args.node_local_dns),
     }
     for rule in args.egress:
-        specs[f"allow-egress-{rule.name}"] = egress_to(rule, selector)
+        specs[f"allow-egress-{rule.name}"] = egress_to(rule, family)
+    if args.delivery.strategy == "blueGreen":
+        specs["allow-smoke-test-egress"] = smoke_test_to_api(selector, args.name, args.port)
+        specs["allow-smoke-test-ingress"] = api_from_smoke_test(selector, args.name, args.port)
     return specs

@@ -1,4 +1,5 @@
-"""The API's pod template: probes, hardening, spreading and graceful drain."""
+"""Pod specs: the API's (probes, spreading, graceful drain) and the migration Job's, both
+hardened the same way."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ meta = k8s.meta.v1
 
 HTTP_PORT_NAME = "http"
 TMP_VOLUME = "tmp"
+MIGRATE_COMMAND = ["python", "-m", "app", "migrate"]
 
 
 def _http_probe(path: str, period: int, failures: int) -> core.ProbeArgs:
@@ -22,18 +24,51 @@ def _http_probe(path: str, period: int, failures: int) -> core.ProbeArgs:
     )
 
 
-def container(args: AppServiceArgs, config_map_name: object) -> core.ContainerArgs:
-    return core.ContainerArgs(
-        name="api",
-        image=args.image,
-        image_pull_policy="IfNotPresent",
-        ports=[core.ContainerPortArgs(name=HTTP_PORT_NAME, container_port=args.port)],
-        env_from=[core.EnvFromSourceArgs(config_map_ref=core.ConfigMapEnvSourceArgs(name=config_map_name))],
-        resources=core.ResourceRequirementsArgs(
+def _container_security(args: AppServiceArgs) -> core.SecurityContextArgs:
+    return core.SecurityContextArgs(
+        run_as_non_root=True,
+        run_as_user=args.run_as_user,
+        run_as_group=args.run_as_user,
+        allow_privilege_escalation=False,
+        read_only_root_filesystem=True,
+        capabilities=core.CapabilitiesArgs(drop=["ALL"]),
+        seccomp_profile=core.SeccompProfileArgs(type="RuntimeDefault"),
+    )
+
+
+def _pod_security(args: AppServiceArgs) -> core.PodSecurityContextArgs:
+    return core.PodSecurityContextArgs(
+        run_as_non_root=True,
+        run_as_user=args.run_as_user,
+        run_as_group=args.run_as_user,
+        fs_group=args.run_as_user,
+        seccomp_profile=core.SeccompProfileArgs(type="RuntimeDefault"),
+    )
+
+
+def _base_container(args: AppServiceArgs, config_map_name: object) -> dict:
+    return {
+        "image": args.image,
+        "image_pull_policy": "IfNotPresent",
+        "env_from": [core.EnvFromSourceArgs(config_map_ref=core.ConfigMapEnvSourceArgs(name=config_map_name))],
+        "resources": core.ResourceRequirementsArgs(
             requests={"cpu": args.requests.cpu, "memory": args.requests.memory},
             limits={"cpu": args.limits.cpu, "memory": args.limits.memory},
         ),
-        # Startup gets up to 60 s (30 x 2 s) to migrate caches before liveness counts.
+        "security_context": _container_security(args),
+        "volume_mounts": [core.VolumeMountArgs(name=TMP_VOLUME, mount_path="/tmp")],
+    }
+
+
+def _tmp_volume() -> list[core.VolumeArgs]:
+    return [core.VolumeArgs(name=TMP_VOLUME, empty_dir=core.EmptyDirVolumeSourceArgs(size_limit="64Mi"))]
+
+
+def container(args: AppServiceArgs, config_map_name: object) -> core.ContainerArgs:
+    return core.ContainerArgs(
+        name="api",
+        ports=[core.ContainerPortArgs(name=HTTP_PORT_NAME, container_port=args.port)],
+        # Startup gets up to 60 s (30 x 2 s) to warm caches before liveness counts.
         startup_probe=_http_probe("/startupz", period=2, failures=30),
         liveness_probe=_http_probe("/livez", period=10, failures=3),
         readiness_probe=_http_probe("/readyz", period=5, failures=2),
@@ -45,16 +80,7 @@ def container(args: AppServiceArgs, config_map_name: object) -> core.ContainerAr
         )
         if args.pre_stop_seconds
         else None,
-        security_context=core.SecurityContextArgs(
-            run_as_non_root=True,
-            run_as_user=args.run_as_user,
-            run_as_group=args.run_as_user,
-            allow_privilege_escalation=False,
-            read_only_root_filesystem=True,
-            capabilities=core.CapabilitiesArgs(drop=["ALL"]),
-            seccomp_profile=core.SeccompProfileArgs(type="RuntimeDefault"),
-        ),
-        volume_mounts=[core.VolumeMountArgs(name=TMP_VOLUME, mount_path="/tmp")],
+        **_base_container(args, config_map_name),
     )
 
 
@@ -78,15 +104,9 @@ def pod_spec(
         automount_service_account_token=False,
         # preStop pause plus the app's own drain of in-flight requests.
         termination_grace_period_seconds=args.pre_stop_seconds + args.shutdown_seconds,
-        security_context=core.PodSecurityContextArgs(
-            run_as_non_root=True,
-            run_as_user=args.run_as_user,
-            run_as_group=args.run_as_user,
-            fs_group=args.run_as_user,
-            seccomp_profile=core.SeccompProfileArgs(type="RuntimeDefault"),
-        ),
+        security_context=_pod_security(args),
         containers=[container(args, config_map_name)],
-        volumes=[core.VolumeArgs(name=TMP_VOLUME, empty_dir=core.EmptyDirVolumeSourceArgs(size_limit="64Mi"))],
+        volumes=_tmp_volume(),
         topology_spread_constraints=[
             _spread("topology.kubernetes.io/zone", selector),
             _spread("kubernetes.io/hostname", selector),
@@ -104,4 +124,18 @@ def pod_spec(
                 ]
             )
         ),
+    )
+
+
+def migration_pod_spec(args: AppServiceArgs, service_account: object, config_map_name: object) -> core.PodSpecArgs:
+    """The release's image running `python -m app migrate` once, hardened like the API."""
+    return core.PodSpecArgs(
+        service_account_name=service_account,
+        automount_service_account_token=False,
+        restart_policy="Never",
+        security_context=_pod_security(args),
+        containers=[
+            core.ContainerArgs(name="migrate", command=MIGRATE_COMMAND, **_base_container(args, config_map_name))
+        ],
+        volumes=_tmp_volume(),
     )

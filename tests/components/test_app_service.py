@@ -11,6 +11,7 @@ from tests.conftest import objects, one
 
 NAMESPACE = "project-ai"
 SELECTOR = {"app.kubernetes.io/name": "project-ai-api", "app.kubernetes.io/instance": "project-ai-api-local"}
+FAMILY = {"app.kubernetes.io/name": "project-ai-api"}
 
 
 @pytest.fixture(scope="module")
@@ -194,14 +195,14 @@ def test_egress_only_to_dns_and_named_endpoints(local_graph: Graph) -> None:
     assert upstream["to"][0]["ipBlock"]["cidr"] == "0.0.0.0/0"
     assert "10.0.0.0/8" in upstream["to"][0]["ipBlock"]["except"]
     assert upstream["ports"] == [{"port": 443, "protocol": "TCP"}]
+    # Egress is for the whole family (API, migration Job), traffic goes to the API only.
     for spec in egress.values():
-        assert spec["policyTypes"] == ["Egress"] and spec["podSelector"] == {"matchLabels": SELECTOR}
+        assert spec["policyTypes"] == ["Egress"] and spec["podSelector"] == {"matchLabels": FAMILY}
 
 
 def test_every_object_carries_the_standard_labels(local_graph: Graph) -> None:
     expected = {
         **SELECTOR,
-        "app.kubernetes.io/version": "0.1.0",
         "app.kubernetes.io/component": "api",
         "app.kubernetes.io/part-of": "project-ai",
         "app.kubernetes.io/managed-by": "pulumi",
@@ -223,15 +224,17 @@ def test_every_object_carries_the_standard_labels(local_graph: Graph) -> None:
     for kind in kinds:
         for found in objects(local_graph, kind):
             assert found["metadata"]["labels"].items() >= expected.items(), kind
+            # The version is on pods only: a release must not touch every object.
+            assert "app.kubernetes.io/version" not in found["metadata"]["labels"], kind
     pod_labels = one(local_graph, "Deployment")["spec"]["template"]["metadata"]["labels"]
-    assert pod_labels.items() >= expected.items()
+    assert pod_labels.items() >= {**expected, "app.kubernetes.io/version": "0.1.0"}.items()
 
 
 def test_children_are_parented_to_the_component_and_use_the_cluster_provider(local_graph: Graph) -> None:
     component = next(r for r in local_graph.resources if r.type == "projectai:workload:AppService")
     provider = next(r for r in local_graph.resources if r.type == "pulumi:providers:kubernetes")
     children = [r for r in local_graph.resources if r.type.startswith("kubernetes:")]
-    assert len(children) == 16
+    assert len(children) == 17
     assert all(r.parent == component.urn and r.provider == provider.urn for r in children)
     namespace = next(r for r in children if r.type.endswith(":Namespace"))
     assert all(namespace.urn in r.dependencies for r in children if r is not namespace)
@@ -240,3 +243,25 @@ def test_children_are_parented_to_the_component_and_use_the_cluster_provider(loc
         "serviceName": "project-ai-api",
         "url": "https://api.project-ai.localtest.me",
     }
+
+
+def test_the_release_migrates_first_with_a_job_named_by_its_version(local_graph: Graph) -> None:
+    job = one(local_graph, "Job")
+    assert job["metadata"]["name"] == "project-ai-api-migrate-0-1-0"
+    spec = job["spec"]
+    assert (spec["backoffLimit"], spec["activeDeadlineSeconds"], spec["ttlSecondsAfterFinished"]) == (2, 900, 86400)
+    pod = spec["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["command"] == ["python", "-m", "app", "migrate"]
+    assert container["image"] == "ghcr.io/project-ai/api:0.1.0"
+    assert pod["restartPolicy"] == "Never" and pod["automountServiceAccountToken"] is False
+    deployment_pod = one(local_graph, "Deployment")["spec"]["template"]["spec"]
+    assert container["securityContext"] == deployment_pod["containers"][0]["securityContext"]
+    assert pod["securityContext"] == deployment_pod["securityContext"]
+    assert container["envFrom"] == deployment_pod["containers"][0]["envFrom"]
+    # Its pods are in the egress family but not behind the Service.
+    labels = spec["template"]["metadata"]["labels"]
+    assert labels.items() >= FAMILY.items() and "app.kubernetes.io/instance" not in labels
+    job_resource = next(r for r in local_graph.resources if r.type == "kubernetes:batch/v1:Job")
+    deployment = next(r for r in local_graph.resources if r.type == "kubernetes:apps/v1:Deployment")
+    assert job_resource.urn in deployment.dependencies

@@ -25,7 +25,7 @@ def test_every_stack_synthesizes_and_validates(project_synthesizer: Synthesizer,
 
 def test_local_stack_objects_are_all_strictly_valid(project_synthesizer: Synthesizer) -> None:
     results = kubernetes.validate(project_synthesizer.synthesize("local"), "1.33", CRD_SCHEMAS)
-    assert len(results) == 16
+    assert len(results) == 17
     assert {r.status for r in results} == {VALID}
     assert all(r.schema == "kubernetes 1.33 (strict)" for r in results)
 
@@ -64,10 +64,11 @@ def test_prod_sized_workload_scales_three_to_ten(tmp_path: Path) -> None:
     graph = Synthesizer(copy_project(tmp_path, "prod-shaped", config)).synthesize("prod-shaped")
     spec = one(graph, "HorizontalPodAutoscaler")["spec"]
     assert (spec["minReplicas"], spec["maxReplicas"]) == (3, 10)
-    image = one(graph, "Deployment")["spec"]["template"]["spec"]["containers"][0]["image"]
+    rollout = one(graph, "Rollout")  # prod releases by canary
+    image = rollout["spec"]["template"]["spec"]["containers"][0]["image"]
     assert image.endswith(":1.4.2@sha256:9c2b6f0e6d3f1a2b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3")
-    labels = one(graph, "Deployment")["metadata"]["labels"]
-    assert labels["environment"] == "prod" and labels["app.kubernetes.io/version"] == "1.4.2"
+    assert rollout["metadata"]["labels"]["environment"] == "prod"
+    assert rollout["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/version"] == "1.4.2"
 
 
 def test_node_local_dns_cache_is_allowed_when_the_cluster_runs_one(tmp_path: Path) -> None:

@@ -1,0 +1,113 @@
+"""AnalysisTemplates: what Prometheus must say about a new version before it gets more traffic.
+
+The queries read the app's own metrics (`http_requests_total`, the latency histogram),
+for the pods of one ReplicaSet: the ServiceMonitor copies the pods'
+`rollouts-pod-template-hash` label onto every series. A query with no data (no traffic
+yet) is neither a success nor a failure: the measurement is inconclusive, and too many
+of those pause the rollout for a human instead of promoting blindly.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from components.delivery.args import AnalysisArgs
+
+REQUESTS_METRIC = "http_requests_total"
+LATENCY_METRIC = "http_request_duration_seconds"
+HASH_LABEL = "rollouts_pod_template_hash"
+# Probes and scrapes say nothing about how users are served.
+PROBE_ROUTES = "/livez|/readyz|/startupz|/metrics"
+HASH_ARG = "pod-hash"
+SUCCESS_RATE, LATENCY, SMOKE_TEST = "success-rate", "latency-p99", "smoke-test"
+
+
+def hash_args(which: str = "Latest") -> list[dict[str, Any]]:
+    """The argument every template takes: the pod-template hash of the version under test."""
+    return [{"name": HASH_ARG, "valueFrom": {"podTemplateHashValue": which}}]
+
+
+def _selector(namespace: str, extra: str = "") -> str:
+    return f'namespace="{namespace}",{HASH_LABEL}="{{{{args.{HASH_ARG}}}}}",route!~"{PROBE_ROUTES}"{extra}'
+
+
+def _judged(value_ok: str, value_bad: str) -> dict[str, str]:
+    # No series, or NaN (0/0 with no requests), matches neither: inconclusive.
+    measured = "len(result) > 0 && !isNaN(result[0])"
+    return {"successCondition": f"{measured} && {value_ok}", "failureCondition": f"{measured} && {value_bad}"}
+
+
+def _metric(name: str, query: str, analysis: AnalysisArgs, judged: dict[str, str]) -> dict[str, Any]:
+    return {
+        "name": name,
+        "interval": f"{analysis.interval_seconds}s",
+        "count": analysis.count,
+        "failureLimit": analysis.failure_limit,
+        "inconclusiveLimit": analysis.inconclusive_limit,
+        # Prometheus unreachable a few times in a row is an error, and ends the analysis.
+        "consecutiveErrorLimit": 3,
+        **judged,
+        "provider": {"prometheus": {"address": analysis.prometheus_address, "query": query}},
+    }
+
+
+def success_rate(namespace: str, analysis: AnalysisArgs) -> dict[str, Any]:
+    window = f"{analysis.interval_seconds}s"
+    not_5xx = _selector(namespace, ',status!~"5.."')
+    good = f"sum(rate({REQUESTS_METRIC}{{{not_5xx}}}[{window}]))"
+    total = f"sum(rate({REQUESTS_METRIC}{{{_selector(namespace)}}}[{window}]))"
+    threshold = analysis.min_success_rate
+    judged = _judged(f"result[0] >= {threshold}", f"result[0] < {threshold}")
+    return {"args": [{"name": HASH_ARG}], "metrics": [_metric(SUCCESS_RATE, f"{good} / {total}", analysis, judged)]}
+
+
+def latency_p99(namespace: str, analysis: AnalysisArgs) -> dict[str, Any]:
+    window = f"{analysis.interval_seconds}s"
+    query = f"histogram_quantile(0.99, sum by (le) (rate({LATENCY_METRIC}_bucket{{{_selector(namespace)}}}[{window}])))"
+    limit = analysis.max_p99_latency_seconds
+    judged = _judged(f"result[0] <= {limit}", f"result[0] > {limit}")
+    return {"args": [{"name": HASH_ARG}], "metrics": [_metric(LATENCY, query, analysis, judged)]}
+
+
+# The curl image runs as its own non-root user (uid 100); restricted like every pod here.
+SMOKE_TEST_UID = 100
+
+
+def smoke_test(preview_url: str, secret_name: str, image: str, labels: dict[str, str]) -> dict[str, Any]:
+    """A Job against the preview Service: readiness, then one authenticated API request."""
+    script = (
+        f"curl -fsS --max-time 5 {preview_url}/readyz && "
+        f'curl -fsS --max-time 10 -H "Authorization: Bearer $API_KEY" {preview_url}/v1/models'
+    )
+    container = {
+        "name": SMOKE_TEST,
+        "image": image,
+        "command": ["sh", "-c", script],
+        "env": [{"name": "API_KEY", "valueFrom": {"secretKeyRef": {"name": secret_name, "key": "api-key"}}}],
+        "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"cpu": "100m", "memory": "64Mi"}},
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": SMOKE_TEST_UID,
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
+    }
+    job = {
+        "metadata": {"labels": labels},
+        "spec": {
+            "backoffLimit": 0,
+            "activeDeadlineSeconds": 120,
+            "ttlSecondsAfterFinished": 3600,
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "restartPolicy": "Never",
+                    "automountServiceAccountToken": False,
+                    "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+                    "containers": [container],
+                },
+            },
+        },
+    }
+    return {"metrics": [{"name": SMOKE_TEST, "count": 1, "failureLimit": 0, "provider": {"job": job}}]}

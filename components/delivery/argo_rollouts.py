@@ -1,0 +1,61 @@
+"""ArgoRollouts: the controller, from its upstream Helm chart at a pinned version."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.labels import Ownership, kubernetes_labels
+
+CHART_REPOSITORY = "https://argoproj.github.io/argo-helm"
+
+
+@dataclass(frozen=True)
+class ArgoRolloutsArgs:
+    owner: Ownership
+    chart_version: str
+    namespace: str = "argo-rollouts"
+    # Two controllers (one leads) where a stuck rollout costs the most.
+    replicas: int = 1
+
+
+class ArgoRollouts(pulumi.ComponentResource):
+    namespace: k8s.core.v1.Namespace
+    release: k8s.helm.v3.Release
+
+    def __init__(self, name: str, args: ArgoRolloutsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("projectai:delivery:ArgoRollouts", name, None, opts)
+        labels = kubernetes_labels(args.owner, name="argo-rollouts", instance=name, component="delivery")
+        self.namespace = k8s.core.v1.Namespace(
+            f"{name}-namespace",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=args.namespace, labels=labels),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.release = k8s.helm.v3.Release(
+            f"{name}-release",
+            name="argo-rollouts",
+            chart="argo-rollouts",
+            version=args.chart_version,
+            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=CHART_REPOSITORY),
+            namespace=self.namespace.metadata.name,
+            # Wait until the controller runs, so Rollouts created next are reconciled.
+            atomic=True,
+            values={
+                "installCRDs": True,
+                "controller": {
+                    "replicas": args.replicas,
+                    "metrics": {"enabled": True},
+                    "resources": {
+                        "requests": {"cpu": "50m", "memory": "128Mi"},
+                        "limits": {"cpu": "500m", "memory": "512Mi"},
+                    },
+                },
+                # The kubectl plugin is the interface; no dashboard to expose.
+                "dashboard": {"enabled": False},
+                "podLabels": labels,
+            },
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.register_outputs({"namespace": self.namespace.metadata.name, "release": self.release.status})
