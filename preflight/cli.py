@@ -1,4 +1,5 @@
-"""`python -m preflight`: synthesize stacks offline, validate them, report.
+"""`python -m preflight`: synthesize stacks offline, validate them, report;
+`python -m preflight diff`: what a change does to a stack.
 
 Exit codes: 0 clean, 1 validation failures, 2 configuration or program errors.
 """
@@ -9,9 +10,10 @@ import argparse
 import json
 import sys
 import warnings
+from dataclasses import asdict
 from pathlib import Path
 
-from preflight import kubernetes, topology
+from preflight import diff, kubernetes, topology
 from preflight.graph import Graph
 from preflight.project import PreflightError, Program
 from preflight.report import StackReport, as_json, as_markdown, as_text, exit_code
@@ -40,7 +42,45 @@ def parser() -> argparse.ArgumentParser:
     return cli
 
 
+def diff_parser() -> argparse.ArgumentParser:
+    cli = argparse.ArgumentParser(
+        prog="python -m preflight diff",
+        description="what a change does to one stack, against a graph.json from an earlier --out",
+    )
+    cli.add_argument("--stack", required=True, metavar="NAME")
+    cli.add_argument("--base", required=True, metavar="FILE", help="graph.json of the earlier synthesis")
+    cli.add_argument("--program", default=".", metavar="DIR", help="the Pulumi Python program (default: .)")
+    cli.add_argument("--format", choices=("text", "json"), default="text")
+    return cli
+
+
+def run_diff(argv: list[str]) -> int:
+    args = diff_parser().parse_args(argv)
+    warnings.filterwarnings("ignore", message="coroutine .* was never awaited", category=RuntimeWarning)
+    try:
+        base = Graph.from_dict(json.loads(Path(args.base).read_text()))
+        current = Synthesizer(Program.load(args.program)).synthesize(args.stack)
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        print(f"preflight diff: --base {args.base}: not a graph.json from `preflight --out` ({error})", file=sys.stderr)
+        return 2
+    except PreflightError as error:
+        print(f"preflight diff: {error}", file=sys.stderr)
+        return 2
+    if base.stack != args.stack:
+        print(f"preflight diff: --base is a graph of stack '{base.stack}', not '{args.stack}'", file=sys.stderr)
+        return 2
+    changes = diff.diff(base, current)
+    if args.format == "json":
+        print(json.dumps([asdict(change) for change in changes], indent=2))
+    else:
+        print(diff.as_text(changes))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["diff"]:
+        return run_diff(argv[1:])
     args = parser().parse_args(argv)
     # A program that fails part-way leaves un-awaited outputs behind; its error is
     # what the user needs, not a warning per abandoned coroutine.

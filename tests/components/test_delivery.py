@@ -1,0 +1,179 @@
+"""Progressive delivery as synthesized: Rollouts, analysis, migration ordering, and what a
+release (and a rollback) changes."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app import metrics as app_metrics
+from preflight import kubernetes
+from preflight.diff import REPLACED, UPDATED, diff
+from preflight.graph import Graph
+from preflight.kubernetes import VALID
+from preflight.synth import Synthesizer
+from tests.conftest import CRD_SCHEMAS, copy_project, objects, one, stack_config
+
+
+def synthesize(folder: Path, strategy: str, tag: str = "0.1.0", **delivery: Any) -> Graph:
+    folder.mkdir(parents=True, exist_ok=True)
+    config = stack_config("local")
+    config["projectai:delivery"] = {"strategy": strategy, **delivery}
+    config["projectai:app"]["image"]["tag"] = tag
+    return Synthesizer(copy_project(folder, "release", config)).synthesize("release")
+
+
+@pytest.fixture(scope="module")
+def canary(tmp_path_factory: pytest.TempPathFactory) -> Graph:
+    return synthesize(
+        tmp_path_factory.mktemp("canary"),
+        "canary",
+        canary={"weights": [10, 50], "pauseSeconds": 120},
+        analysis={"minSuccessRate": 0.995, "maxP99LatencySeconds": 0.5, "failureLimit": 1, "inconclusiveLimit": 2},
+    )
+
+
+@pytest.fixture(scope="module")
+def blue_green(tmp_path_factory: pytest.TempPathFactory) -> Graph:
+    return synthesize(
+        tmp_path_factory.mktemp("blue-green"),
+        "blueGreen",
+        blueGreen={"autoPromotion": True, "scaleDownDelaySeconds": 300},
+    )
+
+
+def analysis_step(*templates: str) -> dict[str, Any]:
+    return {
+        "analysis": {
+            "templates": [{"templateName": name} for name in templates],
+            "args": [{"name": "pod-hash", "valueFrom": {"podTemplateHashValue": "Latest"}}],
+        }
+    }
+
+
+def test_canary_steps_through_real_traffic_shares(canary: Graph) -> None:
+    strategy = one(canary, "Rollout")["spec"]["strategy"]["canary"]
+    assert strategy["steps"] == [
+        {"setWeight": 10},
+        {"pause": {"duration": "120s"}},
+        analysis_step("success-rate", "latency-p99"),
+        {"setWeight": 50},
+        {"pause": {"duration": "120s"}},
+        analysis_step("success-rate", "latency-p99"),
+    ]
+    assert strategy["trafficRouting"] == {"nginx": {"stableIngress": "project-ai-api"}}
+    assert (strategy["stableService"], strategy["canaryService"]) == ("project-ai-api", "project-ai-api-canary")
+    services = {s["metadata"]["name"] for s in objects(canary, "Service")}
+    assert services == {"project-ai-api", "project-ai-api-canary"}
+    assert one(canary, "Ingress")["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"] == (
+        "project-ai-api"
+    )
+
+
+def test_rollouts_roll_back_fast_and_replace_the_deployment(canary: Graph) -> None:
+    spec = one(canary, "Rollout")["spec"]
+    assert spec["rollbackWindow"] == {"revisions": 3}
+    assert "replicas" not in spec  # the HPA owns it
+    assert objects(canary, "Deployment") == []
+    hpa = one(canary, "HorizontalPodAutoscaler")["spec"]["scaleTargetRef"]
+    assert hpa == {"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout", "name": "project-ai-api"}
+    assert spec["template"]["spec"]["containers"][0]["readinessProbe"]["httpGet"]["path"] == "/readyz"
+
+
+def metric(graph: Graph, template: str) -> dict[str, Any]:
+    found = [t for t in objects(graph, "AnalysisTemplate") if t["metadata"]["name"] == template]
+    return found[0]["spec"]["metrics"][0]
+
+
+def test_analysis_thresholds_limits_and_inconclusive_empty_results(canary: Graph) -> None:
+    success = metric(canary, "success-rate")
+    assert success["successCondition"] == "len(result) > 0 && !isNaN(result[0]) && result[0] >= 0.995"
+    assert success["failureCondition"] == "len(result) > 0 && !isNaN(result[0]) && result[0] < 0.995"
+    assert (success["failureLimit"], success["inconclusiveLimit"], success["interval"]) == (1, 2, "60s")
+    latency = metric(canary, "latency-p99")
+    assert latency["successCondition"].endswith("result[0] <= 0.5")
+    assert latency["failureCondition"].endswith("result[0] > 0.5")
+    assert success["provider"]["prometheus"]["address"] == "http://kube-prometheus-stack-prometheus.monitoring.svc:9090"
+
+
+@pytest.mark.parametrize("template", ["success-rate", "latency-p99"])
+def test_analysis_queries_read_metrics_the_app_exports(canary: Graph, template: str) -> None:
+    query = metric(canary, template)["provider"]["prometheus"]["query"]
+    exposition = {
+        "http_requests_total": set(app_metrics.REQUESTS._labelnames),
+        "http_request_duration_seconds_bucket": {*app_metrics.LATENCY._labelnames, "le"},
+    }
+    # Labels Prometheus adds from the target (namespace) and the pod (its template hash).
+    added = {"namespace", "rollouts_pod_template_hash"}
+    used = re.findall(r"([a-z_]+)\{([^}]*)\}", query)
+    assert used, query
+    for name, matchers in used:
+        assert name in exposition, f"{name} is not a metric the app exports"
+        labels = set(re.findall(r"([a-z_]+)\s*(?:=~|!~|!=|=)", matchers))
+        assert labels <= exposition[name] | added, labels - exposition[name] - added
+    assert "{{args.pod-hash}}" in query and 'route!~"/livez|/readyz|/startupz|/metrics"' in query
+
+
+def test_blue_green_switches_services_after_analysis_and_a_smoke_test(blue_green: Graph) -> None:
+    strategy = one(blue_green, "Rollout")["spec"]["strategy"]["blueGreen"]
+    assert (strategy["activeService"], strategy["previewService"]) == ("project-ai-api", "project-ai-api-preview")
+    assert strategy["autoPromotionEnabled"] is True and strategy["scaleDownDelaySeconds"] == 300
+    assert strategy["prePromotionAnalysis"] == analysis_step("success-rate", "latency-p99", "smoke-test")["analysis"]
+    assert strategy["postPromotionAnalysis"] == analysis_step("success-rate", "latency-p99")["analysis"]
+    job = metric(blue_green, "smoke-test")["provider"]["job"]
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    script = container["command"][2]
+    assert "http://project-ai-api-preview.project-ai.svc/readyz" in script
+    assert '-H "Authorization: Bearer $API_KEY" http://project-ai-api-preview.project-ai.svc/v1/models' in script
+    assert container["env"][0]["valueFrom"]["secretKeyRef"] == {"name": "project-ai-api-smoke-test", "key": "api-key"}
+    assert container["securityContext"]["runAsNonRoot"] is True
+    assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    policies = {p["metadata"]["name"] for p in objects(blue_green, "NetworkPolicy")}
+    assert {"allow-smoke-test-egress", "allow-smoke-test-ingress"} <= policies
+
+
+@pytest.mark.parametrize("graph", ["canary", "blue_green"])
+def test_argo_resources_validate_against_their_crd_schemas(graph: str, request: pytest.FixtureRequest) -> None:
+    results = kubernetes.validate(request.getfixturevalue(graph), "1.33", CRD_SCHEMAS)
+    argo = [r for r in results if r.api_version.startswith("argoproj.io/")]
+    assert argo and all(r.status == VALID and "argoproj.io" in r.schema for r in argo)
+    assert [r.title for r in results if r.status != VALID] == []
+
+
+def test_the_controller_comes_from_its_chart_at_a_pinned_version(canary: Graph) -> None:
+    (release,) = [r for r in canary.resources if r.type == "kubernetes:helm.sh/v3:Release"]
+    assert release.inputs["chart"] == "argo-rollouts" and release.inputs["version"] == "2.40.1"
+    assert release.inputs["repositoryOpts"] == {"repo": "https://argoproj.github.io/argo-helm"}
+    # Depending on the component means depending on its children: the chart comes first.
+    app = next(r for r in canary.resources if r.type == "projectai:workload:AppService")
+    assert release.urn in app.dependencies
+
+
+def test_the_rollout_waits_for_the_release_migration(canary: Graph) -> None:
+    job = next(r for r in canary.resources if r.type == "kubernetes:batch/v1:Job")
+    rollout = next(r for r in canary.resources if r.type.endswith(":Rollout"))
+    assert job.urn in rollout.dependencies
+    templates = [r.urn for r in canary.resources if r.type.endswith(":AnalysisTemplate")]
+    assert set(templates) <= set(rollout.dependencies)
+
+
+KINDS = {"rolling": "Deployment", "canary": "Rollout", "blueGreen": "Rollout"}
+
+
+@pytest.mark.parametrize("strategy", ["canary", "blueGreen", "rolling"])
+def test_a_release_changes_the_pod_template_and_the_migration_job_and_nothing_else(
+    strategy: str, tmp_path: Path
+) -> None:
+    release_n = synthesize(tmp_path / "n", strategy, tag="1.4.2")
+    release_n1 = synthesize(tmp_path / "n1", strategy, tag="1.4.3")
+    workload = "api-deployment" if strategy == "rolling" else "api-rollout"
+    for before, after in ((release_n, release_n1), (release_n1, release_n)):  # release, then rollback
+        changes = {(c.type.rsplit(":", 1)[-1], c.name): c for c in diff(before, after)}
+        assert set(changes) == {("Job", "api-migration"), (KINDS[strategy], workload)}
+        assert changes[("Job", "api-migration")].action == REPLACED  # a new Job per release
+        rollout = changes[(KINDS[strategy], workload)]
+        assert rollout.action == UPDATED
+        assert all(path.startswith("spec.template.") for path in rollout.paths), rollout.paths
