@@ -58,9 +58,13 @@ def test_environment_defaults_apply_and_stack_file_overrides() -> None:
     config = parse(prod(), SOURCE)
     assert (config.app.replicas.min, config.app.replicas.max) == (3, 10)
     assert config.delivery.strategy == "canary"
+    assert config.delivery.canary.weights == [10, 50] and config.delivery.canary.pause_seconds == 120
+    assert config.delivery.analysis.min_success_rate == 0.995
     assert config.monitoring.availability_slo == 99.95  # the stack file's own value
     staging = parse(namespace("staging"), "Pulumi.staging.yaml")
-    assert staging.delivery.strategy == "blueGreen"
+    assert staging.delivery.strategy == "blueGreen" and staging.delivery.blue_green.auto_promotion is True
+    local = parse(namespace("local"), "Pulumi.local.yaml")
+    assert local.delivery.strategy == "rolling"  # no Argo Rollouts needed on a laptop cluster
     overridden = parse(prod(app__replicas={"min": 4, "max": 12}), SOURCE)
     assert (overridden.app.replicas.min, overridden.app.replicas.max) == (4, 12)
 
@@ -257,6 +261,27 @@ MALFORMED = [
         prod(stackReferences={"Primary Region": "prod"}),
         "Pulumi.prod.yaml: projectai:stackReferences: key 'Primary Region': expected a lower-case DNS label",
         id="bad-reference-alias",
+    ),
+    pytest.param(
+        prod(delivery={"strategy": "canary", "canary": {"weights": [50, 10]}}),
+        "Pulumi.prod.yaml: projectai:delivery.canary.weights: expected rising weights, each once, got [50, 10]",
+        id="falling-canary-weights",
+    ),
+    pytest.param(
+        prod(delivery={"strategy": "linear"}),
+        "Pulumi.prod.yaml: projectai:delivery.strategy: expected one of 'rolling', 'canary' or 'blueGreen', "
+        "got 'linear'",
+        id="unknown-strategy",
+    ),
+    pytest.param(
+        prod(delivery={"analysis": {"minSuccessRate": 1.5}}),
+        "Pulumi.prod.yaml: projectai:delivery.analysis.minSuccessRate: expected a value ≤ 1.0, got 1.5",
+        id="success-rate-above-one",
+    ),
+    pytest.param(
+        prod(delivery={"blueGreen": {"autoPromote": True}}),
+        "Pulumi.prod.yaml: projectai:delivery.blueGreen.autoPromote: unknown key; did you mean 'autoPromotion'?",
+        id="misspelt-delivery-key",
     ),
     pytest.param(
         prod(ingress=DELETE),
