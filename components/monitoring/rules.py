@@ -32,6 +32,9 @@ RATE_WINDOWS = sorted(
 )
 
 
+ESCALATION_SEVERITY = "escalation"
+
+
 @dataclass(frozen=True)
 class RuleArgs:
     namespace: str
@@ -48,6 +51,8 @@ class RuleArgs:
     blocked_per_second: float = 1.0
     certificate_days: int = 14
     pool_saturation: float = 0.9
+    # A critical alert firing this long escalates to a second receiver.
+    escalate_after: str = "30m"
 
 
 def _selector(args: RuleArgs, extra: str = "") -> str:
@@ -231,9 +236,28 @@ def service_alerts(args: RuleArgs) -> list[dict[str, Any]]:
     ]
 
 
+def escalation_rules(args: RuleArgs) -> list[dict[str, Any]]:
+    """Any critical alert of the team firing for `escalate_after` raises an escalation
+    alert naming it (Alertmanager itself has no notion of "still firing after")."""
+    firing = f'ALERTS{{alertstate="firing",severity="critical",team="{args.team}"}}'
+    expr = f'max without (alertname, alertstate) (label_replace({firing}, "escalated", "$1", "alertname", "(.+)"))'
+    return [
+        _alert(
+            args,
+            "CriticalAlertUnresolved",
+            expr,
+            args.escalate_after,
+            ESCALATION_SEVERITY,
+            "{{ $labels.escalated }} is still firing; escalating",
+            f"A critical alert has fired for {args.escalate_after} without being resolved.",
+        )
+    ]
+
+
 def groups(args: RuleArgs) -> list[dict[str, Any]]:
     return [
         {"name": "project-ai-api-slo-recording", "interval": "30s", "rules": recording_rules(args)},
         {"name": "project-ai-api-slo-alerts", "rules": slo_alerts(args)},
         {"name": "project-ai-api-alerts", "rules": service_alerts(args)},
+        {"name": "project-ai-api-escalation", "rules": escalation_rules(args)},
     ]

@@ -126,6 +126,12 @@ CASES: dict[str, Case] = {
         eval_minutes=90,
         labels={"name": "api-tls"},
     ),
+    "CriticalAlertUnresolved": Case(
+        gauge("circuit_breaker_state", f'{NS},upstream="inference",pod="a"', 2, 60),
+        gauge("circuit_breaker_state", f'{NS},upstream="inference",pod="a"', 2, 20),  # resolved in 20 min
+        eval_minutes=45,
+        labels={"escalated": "ApiCircuitBreakerOpen"},
+    ),
     "ApiDatabasePoolSaturated": Case(
         {
             **gauge("db_pool_connections", f'{NS},state="checked_out",pod="a"', 19, 30),
@@ -195,7 +201,7 @@ def test_every_alert_has_a_firing_and_a_silent_case() -> None:
 
 def test_every_alert_says_who_what_and_how_to_fix(rule_file: Path) -> None:
     for rule in alerts().values():
-        assert rule["labels"]["severity"] in ("critical", "warning", "info") and rule["labels"]["team"]
+        assert rule["labels"]["severity"] in ("critical", "warning", "info", "escalation") and rule["labels"]["team"]
         assert {"summary", "description", "runbook_url"} <= set(rule["annotations"])
 
 
