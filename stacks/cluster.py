@@ -6,10 +6,34 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.delivery import ArgoRollouts, ArgoRolloutsArgs
+from components.monitoring.api_monitors import ApiMonitors
+from components.monitoring.stack import MonitoringStack
 from components.workload import AppService
 from stacks import contract
 from stacks.config import StackConfig
+from stacks.monitoring import monitoring_stack_args, rule_args
 from stacks.workload import app_service_args, ownership
+
+
+def platform(config: StackConfig, on_cluster: pulumi.ResourceOptions) -> list[pulumi.Resource]:
+    """What the API needs installed first: the Rollouts controller, the monitoring stack."""
+    installed: list[pulumi.Resource] = []
+    if config.delivery.strategy != "rolling":
+        # Rollouts need their controller (and its CRDs) before they can be created.
+        installed.append(
+            ArgoRollouts(
+                "argo-rollouts",
+                ArgoRolloutsArgs(
+                    owner=ownership(config),
+                    chart_version=config.delivery.argo_rollouts_chart_version,
+                    replicas=2 if config.environment == "prod" else 1,
+                ),
+                on_cluster,
+            )
+        )
+    if config.monitoring.enabled:
+        installed.append(MonitoringStack("monitoring", monitoring_stack_args(config), on_cluster))
+    return installed
 
 
 def build(config: StackConfig) -> None:
@@ -17,24 +41,20 @@ def build(config: StackConfig) -> None:
     # default provider; with no context set it uses kubeconfig's current context.
     provider = k8s.Provider("cluster", context=config.kubernetes.context)
     on_cluster = pulumi.ResourceOptions(providers=[provider])
-    depends_on = []
-    if config.delivery.strategy != "rolling":
-        # Rollouts need their controller (and its CRDs) before they can be created.
-        rollouts = ArgoRollouts(
-            "argo-rollouts",
-            ArgoRolloutsArgs(
-                owner=ownership(config),
-                chart_version=config.delivery.argo_rollouts_chart_version,
-                replicas=2 if config.environment == "prod" else 1,
-            ),
-            on_cluster,
-        )
-        depends_on.append(rollouts)
+    installed = platform(config, on_cluster)
+    api_args = app_service_args(config)
     api = AppService(
-        "api",
-        app_service_args(config),
-        pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=depends_on)),
+        "api", api_args, pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=installed))
     )
+    if config.monitoring.enabled:
+        ApiMonitors(
+            api_args.name,
+            api_args.namespace,
+            api.labels,
+            api.selector,
+            rule_args(config),
+            pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=[*installed, api])),
+        )
     pulumi.export("namespace", api.namespace.metadata.name)
     pulumi.export("url", api.url)
     pulumi.export(contract.HEALTH_PATH_OUTPUT, contract.HEALTH_PATH)

@@ -20,6 +20,7 @@ ENVIRONMENT_DEFAULTS: dict[str, dict[str, Any]] = {
             "logLevel": "debug",
         },
         "delivery": {"strategy": "rolling"},
+        "monitoring": {"retention": "1d", "storageSize": "5Gi"},
     },
     # Spot nodes and short retention: cheap, and disposable.
     "dev": {
@@ -32,6 +33,7 @@ ENVIRONMENT_DEFAULTS: dict[str, dict[str, Any]] = {
             },
         },
         "delivery": {"strategy": "rolling"},
+        "monitoring": {"retention": "3d", "storageSize": "10Gi"},
         "database": {
             "instanceClass": "db.t4g.medium",
             "instances": 1,
@@ -55,6 +57,7 @@ ENVIRONMENT_DEFAULTS: dict[str, dict[str, Any]] = {
             "blueGreen": {"autoPromotion": True, "scaleDownDelaySeconds": 300},
             "analysis": {"minSuccessRate": 0.99, "maxP99LatencySeconds": 1.0, "count": 3},
         },
+        "monitoring": {"retention": "15d", "storageSize": "50Gi"},
         "database": {"instanceClass": "db.r6g.large", "instances": 2, "backupRetentionDays": 7},
         "cache": {"nodeType": "cache.r6g.large", "replicas": 1},
     },
@@ -73,6 +76,8 @@ ENVIRONMENT_DEFAULTS: dict[str, dict[str, Any]] = {
             "analysis": {"minSuccessRate": 0.995, "maxP99LatencySeconds": 0.5, "count": 5, "failureLimit": 1},
             "rollbackWindowRevisions": 3,
         },
+        # Two Prometheus replicas and three Alertmanagers (a gossip quorum), spread over nodes.
+        "monitoring": {"retention": "30d", "storageSize": "200Gi", "prometheusReplicas": 2, "alertmanagerReplicas": 3},
         "database": {"instanceClass": "db.r6g.xlarge", "instances": 3, "backupRetentionDays": 14},
         "cache": {"nodeType": "cache.r6g.large", "replicas": 2},
     },

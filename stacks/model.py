@@ -345,11 +345,38 @@ class DeliveryConfig(Model):
     migration_deadline_seconds: Annotated[int, Field(ge=60, le=7200)] = 900
 
 
+# Bucket bounds of the app's latency histogram: a latency SLO threshold must be one.
+LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+Duration = Annotated[str, StringConstraints(pattern=r"^\d+[smhdw]$")]
+
+
 class MonitoringConfig(Model):
     enabled: bool = True
     namespace: DnsLabel = "monitoring"
-    # Availability objective over 30 days, e.g. 99.9.
+    # Objectives over 30 days: share of requests without a 5xx, and faster than the threshold.
     availability_slo: Annotated[float, Field(gt=90, lt=100)] = 99.9
+    latency_slo: Annotated[float, Field(gt=90, lt=100)] = 99.0
+    latency_threshold_seconds: float = 0.5
+    retention: Duration = "15d"
+    storage_size: Annotated[str, StringConstraints(pattern=r"^\d+(Mi|Gi|Ti)$")] = "50Gi"
+    prometheus_replicas: Annotated[int, Field(ge=1, le=3)] = 1
+    alertmanager_replicas: Annotated[int, Field(ge=1, le=5)] = 1
+    kube_prometheus_stack_chart_version: Annotated[str, StringConstraints(pattern=r"^\d+\.\d+\.\d+$")] = "76.5.1"
+    otel_collector_chart_version: Annotated[str, StringConstraints(pattern=r"^\d+\.\d+\.\d+$")] = "0.127.2"
+    # Where traces go (OTLP/gRPC), e.g. a Tempo or vendor endpoint; unset keeps them local.
+    traces_endpoint: str | None = None
+    # Warnings go to the owning team's channel (by the `team` label); info to a quiet one.
+    team_channels: dict[DnsLabel, Annotated[str, StringConstraints(pattern=r"^#[a-z0-9_-]+$")]] = {}
+    low_noise_channel: Annotated[str, StringConstraints(pattern=r"^#[a-z0-9_-]+$")] = "#ai-platform-info"
+    escalate_after: Duration = "30m"
+    runbook_base: Annotated[str, StringConstraints(pattern=r"^https://\S+$")] = "https://runbooks.project-ai.dev/api"
+
+    @field_validator("latency_threshold_seconds")
+    @classmethod
+    def _a_bucket_bound(cls, value: float) -> float:
+        if value not in LATENCY_BUCKETS:
+            raise ValueError(f"expected one of the app's latency buckets {list(LATENCY_BUCKETS)}, got {value}")
+        return value
 
 
 class VaultConfig(Model):

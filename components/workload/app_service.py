@@ -45,7 +45,7 @@ class AppService(pulumi.ComponentResource):
         self.selector = selector_labels(args.name, instance)
         # The version label sits on pods and the migration Job only: everything else is
         # the same from one release to the next, so a release changes nothing else.
-        labels = kubernetes_labels(args.owner, name=args.name, instance=instance, component=COMPONENT)
+        self.labels = labels = kubernetes_labels(args.owner, name=args.name, instance=instance, component=COMPONENT)
         pod_labels = {**labels, VERSION_LABEL: label_value(args.version)}
         job_labels = {
             **network.family_labels(args.name),

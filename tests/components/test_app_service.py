@@ -7,11 +7,21 @@ from typing import Any
 import pytest
 
 from preflight.graph import Graph
+from preflight.synth import Synthesizer
 from tests.conftest import objects, one
 
 NAMESPACE = "project-ai"
 SELECTOR = {"app.kubernetes.io/name": "project-ai-api", "app.kubernetes.io/instance": "project-ai-api-local"}
 FAMILY = {"app.kubernetes.io/name": "project-ai-api"}
+
+
+@pytest.fixture(scope="module")
+def local_graph(project_synthesizer: Synthesizer) -> Graph:
+    """The local stack's AppService alone (with its provider), not the platform beside it."""
+    full = project_synthesizer.synthesize("local")
+    component = next(r for r in full.resources if r.type == "projectai:workload:AppService")
+    kept = [r for r in full.resources if component.urn in (r.urn, r.parent) or r.type.startswith("pulumi:providers:")]
+    return Graph(full.project, full.stack, kept, full.outputs)
 
 
 @pytest.fixture(scope="module")

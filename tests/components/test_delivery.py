@@ -144,7 +144,9 @@ def test_argo_resources_validate_against_their_crd_schemas(graph: str, request: 
 
 
 def test_the_controller_comes_from_its_chart_at_a_pinned_version(canary: Graph) -> None:
-    (release,) = [r for r in canary.resources if r.type == "kubernetes:helm.sh/v3:Release"]
+    (release,) = [
+        r for r in canary.resources if r.type == "kubernetes:helm.sh/v3:Release" and r.name.startswith("argo")
+    ]
     assert release.inputs["chart"] == "argo-rollouts" and release.inputs["version"] == "2.40.1"
     assert release.inputs["repositoryOpts"] == {"repo": "https://argoproj.github.io/argo-helm"}
     # Depending on the component means depending on its children: the chart comes first.

@@ -1,0 +1,53 @@
+"""ApiMonitors: what Prometheus scrapes of the API and the rules it evaluates for it."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.monitoring.rules import RuleArgs, groups
+from components.monitoring.stack import SELECTED_LABEL
+
+MONITORING_API = "monitoring.coreos.com/v1"
+# Copied onto every series, so canary analysis can tell the new pods from the old.
+POD_TARGET_LABELS = ["rollouts-pod-template-hash"]
+
+
+class ApiMonitors(pulumi.ComponentResource):
+    service_monitor: k8s.apiextensions.CustomResource
+    rules: k8s.apiextensions.CustomResource
+
+    def __init__(
+        self,
+        name: str,
+        namespace: str,
+        labels: dict[str, str],
+        service_selector: dict[str, str],
+        rules: RuleArgs,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("projectai:monitoring:ApiMonitors", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        metadata = {"namespace": namespace, "labels": {**labels, **SELECTED_LABEL}}
+        self.service_monitor = k8s.apiextensions.CustomResource(
+            f"{name}-service-monitor",
+            api_version=MONITORING_API,
+            kind="ServiceMonitor",
+            metadata={"name": name, **metadata},
+            spec={
+                "selector": {"matchLabels": service_selector},
+                "namespaceSelector": {"matchNames": [namespace]},
+                "podTargetLabels": POD_TARGET_LABELS,
+                "endpoints": [{"port": "http", "path": "/metrics", "interval": "15s", "scrapeTimeout": "10s"}],
+            },
+            opts=child,
+        )
+        self.rules = k8s.apiextensions.CustomResource(
+            f"{name}-rules",
+            api_version=MONITORING_API,
+            kind="PrometheusRule",
+            metadata={"name": name, **metadata},
+            spec={"groups": groups(rules)},
+            opts=child,
+        )
+        self.register_outputs({})

@@ -1,0 +1,162 @@
+"""MonitoringStack: kube-prometheus-stack and an OpenTelemetry Collector, from their
+upstream charts at pinned versions, with this project's selectors and alert routing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.labels import Ownership, kubernetes_labels
+from components.monitoring.alerting import ESCALATION_SECRET, PAGERDUTY_SECRET, SLACK_SECRET, AlertingArgs, config
+
+PROMETHEUS_CHARTS = "https://prometheus-community.github.io/helm-charts"
+OTEL_CHARTS = "https://open-telemetry.github.io/opentelemetry-helm-charts"
+# Objects with this label are picked up by Prometheus (rules, monitors) and Grafana (dashboards).
+SELECTED_LABEL = {"monitoring.project-ai.dev/collect": "true"}
+DASHBOARD_LABEL = {"grafana_dashboard": "1"}
+
+
+@dataclass(frozen=True)
+class MonitoringStackArgs:
+    owner: Ownership
+    alerting: AlertingArgs
+    kube_prometheus_stack_version: str
+    otel_collector_version: str
+    namespace: str = "monitoring"
+    retention: str = "15d"
+    storage_size: str = "50Gi"
+    prometheus_replicas: int = 1
+    alertmanager_replicas: int = 1
+    prometheus_resources: tuple[tuple[str, str], tuple[str, str]] = (("500m", "2Gi"), ("2", "4Gi"))
+    # Where the collector sends traces (OTLP/gRPC); None keeps them in the collector's debug log.
+    traces_endpoint: str | None = None
+
+
+def _resources(requests_limits: tuple[tuple[str, str], tuple[str, str]]) -> dict[str, Any]:
+    (cpu, memory), (cpu_limit, memory_limit) = requests_limits
+    return {"requests": {"cpu": cpu, "memory": memory}, "limits": {"cpu": cpu_limit, "memory": memory_limit}}
+
+
+def kube_prometheus_values(args: MonitoringStackArgs) -> dict[str, Any]:
+    spread = args.prometheus_replicas > 1
+    return {
+        "prometheus": {
+            "prometheusSpec": {
+                "replicas": args.prometheus_replicas,
+                "retention": args.retention,
+                "resources": _resources(args.prometheus_resources),
+                # Only this project's objects (and the chart's own), not every team's.
+                "ruleSelector": {"matchLabels": SELECTED_LABEL},
+                "serviceMonitorSelector": {"matchLabels": SELECTED_LABEL},
+                "podMonitorSelector": {"matchLabels": SELECTED_LABEL},
+                "ruleNamespaceSelector": {},
+                "serviceMonitorNamespaceSelector": {},
+                "storageSpec": {
+                    "volumeClaimTemplate": {
+                        "spec": {
+                            "accessModes": ["ReadWriteOnce"],
+                            "resources": {"requests": {"storage": args.storage_size}},
+                        }
+                    }
+                },
+                "podAntiAffinity": "hard" if spread else "",
+            }
+        },
+        "alertmanager": {
+            "config": config(args.alerting),
+            "alertmanagerSpec": {
+                "replicas": args.alertmanager_replicas,
+                # Receivers' credentials, synced from Vault, mounted under /etc/alertmanager/secrets.
+                "secrets": [PAGERDUTY_SECRET, ESCALATION_SECRET, SLACK_SECRET],
+                "podAntiAffinity": "hard" if args.alertmanager_replicas > 1 else "",
+            },
+        },
+        "grafana": {
+            "sidecar": {
+                "dashboards": {"enabled": True, "label": next(iter(DASHBOARD_LABEL)), "searchNamespace": "ALL"}
+            },
+            # The admin password comes from a Secret (from Vault), never from values.
+            "admin": {"existingSecret": "grafana-admin", "userKey": "admin-user", "passwordKey": "admin-password"},
+        },
+    }
+
+
+def otel_collector_values(args: MonitoringStackArgs) -> dict[str, Any]:
+    exporter = (
+        {"otlp": {"endpoint": args.traces_endpoint, "tls": {"insecure": args.traces_endpoint.startswith("http:")}}}
+        if args.traces_endpoint
+        else {"debug": {}}
+    )
+    return {
+        "mode": "deployment",
+        # The chart needs an explicit image since 0.89; the k8s distribution is the small one.
+        "image": {"repository": "otel/opentelemetry-collector-k8s"},
+        "command": {"name": "otelcol-k8s"},
+        "config": {
+            "receivers": {
+                "otlp": {
+                    "protocols": {
+                        "grpc": {"endpoint": "${env:MY_POD_IP}:4317"},
+                        "http": {"endpoint": "${env:MY_POD_IP}:4318"},
+                    }
+                }
+            },
+            "processors": {
+                "batch": {},
+                "memory_limiter": {"check_interval": "1s", "limit_percentage": 80, "spike_limit_percentage": 25},
+            },
+            "exporters": exporter,
+            "service": {
+                "pipelines": {
+                    "traces": {
+                        "receivers": ["otlp"],
+                        "processors": ["memory_limiter", "batch"],
+                        "exporters": list(exporter),
+                    }
+                }
+            },
+        },
+        "resources": _resources((("100m", "256Mi"), ("1", "512Mi"))),
+    }
+
+
+class MonitoringStack(pulumi.ComponentResource):
+    namespace: k8s.core.v1.Namespace
+    kube_prometheus_stack: k8s.helm.v3.Release
+    otel_collector: k8s.helm.v3.Release
+
+    def __init__(self, name: str, args: MonitoringStackArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("projectai:monitoring:MonitoringStack", name, None, opts)
+        labels = kubernetes_labels(args.owner, name="monitoring", instance=name, component="monitoring")
+        self.namespace = k8s.core.v1.Namespace(
+            f"{name}-namespace",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=args.namespace, labels=labels),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        in_namespace = pulumi.ResourceOptions(parent=self, depends_on=[self.namespace])
+        self.kube_prometheus_stack = k8s.helm.v3.Release(
+            f"{name}-kube-prometheus-stack",
+            name="kube-prometheus-stack",
+            chart="kube-prometheus-stack",
+            version=args.kube_prometheus_stack_version,
+            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=PROMETHEUS_CHARTS),
+            namespace=args.namespace,
+            atomic=True,
+            values=kube_prometheus_values(args),
+            opts=in_namespace,
+        )
+        self.otel_collector = k8s.helm.v3.Release(
+            f"{name}-otel-collector",
+            name="otel-collector",
+            chart="opentelemetry-collector",
+            version=args.otel_collector_version,
+            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=OTEL_CHARTS),
+            namespace=args.namespace,
+            atomic=True,
+            values=otel_collector_values(args),
+            opts=in_namespace,
+        )
+        self.register_outputs({"namespace": self.namespace.metadata.name})

@@ -1,0 +1,45 @@
+"""Turns the typed stack config into monitoring arguments; shared by the roles that run the API."""
+
+from __future__ import annotations
+
+from components.monitoring.alerting import AlertingArgs
+from components.monitoring.rules import RuleArgs
+from components.monitoring.stack import MonitoringStackArgs
+from stacks.config import StackConfig
+from stacks.workload import ownership
+
+
+def alerting_args(config: StackConfig) -> AlertingArgs:
+    monitoring = config.monitoring
+    channels = dict(monitoring.team_channels) or {config.team: f"#{config.team}-alerts"}
+    return AlertingArgs(team_channels=channels, low_noise_channel=monitoring.low_noise_channel)
+
+
+def rule_args(config: StackConfig) -> RuleArgs:
+    monitoring = config.monitoring
+    assert config.app is not None, "validated by StackConfig for this role"
+    return RuleArgs(
+        namespace=config.app.namespace,
+        team=config.team,
+        runbook_base=monitoring.runbook_base,
+        availability_slo=monitoring.availability_slo,
+        latency_slo=monitoring.latency_slo,
+        latency_threshold_seconds=monitoring.latency_threshold_seconds,
+        escalate_after=monitoring.escalate_after,
+    )
+
+
+def monitoring_stack_args(config: StackConfig) -> MonitoringStackArgs:
+    monitoring = config.monitoring
+    return MonitoringStackArgs(
+        owner=ownership(config),
+        alerting=alerting_args(config),
+        kube_prometheus_stack_version=monitoring.kube_prometheus_stack_chart_version,
+        otel_collector_version=monitoring.otel_collector_chart_version,
+        namespace=monitoring.namespace,
+        retention=monitoring.retention,
+        storage_size=monitoring.storage_size,
+        prometheus_replicas=monitoring.prometheus_replicas,
+        alertmanager_replicas=monitoring.alertmanager_replicas,
+        traces_endpoint=monitoring.traces_endpoint,
+    )
