@@ -66,7 +66,8 @@ def recording_rules(args: RuleArgs) -> list[dict[str, Any]]:
     fast_enough = _selector(args, f',le="{args.latency_threshold_seconds}"')
     for window in RATE_WINDOWS:
         total = f"sum(rate({REQUESTS}{{{every}}}[{window}]))"
-        errors = f"sum(rate({REQUESTS}{{{failed}}}[{window}]))"
+        # `or vector(0)`: with no 5xx series at all the ratio is 0, not "no data".
+        errors = f"(sum(rate({REQUESTS}{{{failed}}}[{window}])) or vector(0))"
         fast = f"sum(rate({LATENCY}_bucket{{{fast_enough}}}[{window}]))"
         slow_total = f"sum(rate({LATENCY}_count{{{every}}}[{window}]))"
         rules.append({"record": f"api:request_errors:ratio_rate{window}", "expr": f"{errors} / {total}"})
