@@ -7,6 +7,7 @@ import pulumi_kubernetes as k8s
 
 from components.delivery import ArgoRollouts, ArgoRolloutsArgs
 from components.monitoring.api_monitors import ApiMonitors
+from components.monitoring.dashboards import ApiDashboards
 from components.monitoring.stack import MonitoringStack
 from components.workload import AppService
 from stacks import contract
@@ -47,14 +48,9 @@ def build(config: StackConfig) -> None:
         "api", api_args, pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=installed))
     )
     if config.monitoring.enabled:
-        ApiMonitors(
-            api_args.name,
-            api_args.namespace,
-            api.labels,
-            api.selector,
-            rule_args(config),
-            pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=[*installed, api])),
-        )
+        after_api = pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=[*installed, api]))
+        ApiMonitors(api_args.name, api_args.namespace, api.labels, api.selector, rule_args(config), after_api)
+        ApiDashboards(api_args.name, api_args.namespace, config.monitoring.namespace, api.labels, after_api)
     pulumi.export("namespace", api.namespace.metadata.name)
     pulumi.export("url", api.url)
     pulumi.export(contract.HEALTH_PATH_OUTPUT, contract.HEALTH_PATH)

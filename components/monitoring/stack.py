@@ -91,6 +91,8 @@ def otel_collector_values(args: MonitoringStackArgs) -> dict[str, Any]:
         else {"debug": {}}
     )
     return {
+        # A stable Service name the app's OTEL_EXPORTER_OTLP_ENDPOINT can name.
+        "fullnameOverride": "otel-collector",
         "mode": "deployment",
         # The chart needs an explicit image since 0.89; the k8s distribution is the small one.
         "image": {"repository": "otel/opentelemetry-collector-k8s"},

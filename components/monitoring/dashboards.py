@@ -1,0 +1,166 @@
+"""Grafana dashboards as code (grafana-foundation-sdk), provisioned as ConfigMaps that the
+Grafana sidecar of kube-prometheus-stack loads."""
+
+from __future__ import annotations
+
+import json
+
+import pulumi
+import pulumi_kubernetes as k8s
+from grafana_foundation_sdk.builders import dashboard, prometheus, stat, timeseries
+from grafana_foundation_sdk.cog.encoder import JSONEncoder
+
+from components.monitoring.rules import LATENCY, PROBES, REQUESTS
+from components.monitoring.stack import DASHBOARD_LABEL
+
+
+def _query(expr: str, legend: str = "") -> prometheus.Dataquery:
+    return prometheus.Dataquery().expr(expr).legend_format(legend)
+
+
+def _series(title: str, unit: str, *queries: prometheus.Dataquery) -> timeseries.Panel:
+    panel = timeseries.Panel().title(title).unit(unit).height(8).span(12)
+    for query in queries:
+        panel = panel.with_target(query)
+    return panel
+
+
+def system_overview(namespace: str) -> dashboard.Dashboard:
+    api = f'namespace="{namespace}",route!~"{PROBES}"'
+    pods = f'namespace="{namespace}",container="api"'
+    quantiles = [
+        _query(f"histogram_quantile({q}, sum by (le) (rate({LATENCY}_bucket{{{api}}}[5m])))", f"p{round(q * 100)}")
+        for q in (0.5, 0.9, 0.99)
+    ]
+    return (
+        dashboard.Dashboard("Project-AI API: system overview")
+        .uid("project-ai-api-overview")
+        .tags(["project-ai"])
+        .refresh("30s")
+        .with_panel(
+            _series(
+                "Requests per second by route",
+                "reqps",
+                _query(f"sum by (route) (rate({REQUESTS}{{{api}}}[5m]))", "{{route}}"),
+            )
+        )
+        .with_panel(_series("Error rate (5xx share)", "percentunit", _query("api:request_errors:ratio_rate5m", "5xx")))
+        .with_panel(_series("Latency percentiles", "s", *quantiles))
+        .with_panel(
+            _series(
+                "In-flight requests",
+                "short",
+                _query(f'sum(http_requests_in_flight{{namespace="{namespace}"}})', "in flight"),
+            )
+        )
+        .with_panel(
+            _series(
+                "Pods ready and restarts",
+                "short",
+                _query(f'sum(kube_pod_status_ready{{namespace="{namespace}",condition="true"}})', "ready"),
+                _query(f"sum(increase(kube_pod_container_status_restarts_total{{{pods}}}[1h]))", "restarts (1h)"),
+            )
+        )
+        .with_panel(
+            _series(
+                "CPU (cores)",
+                "short",
+                _query(f"sum by (pod) (rate(container_cpu_usage_seconds_total{{{pods}}}[5m]))", "{{pod}}"),
+            )
+        )
+        .with_panel(
+            _series(
+                "Memory (working set)",
+                "bytes",
+                _query(f"sum by (pod) (container_memory_working_set_bytes{{{pods}}})", "{{pod}}"),
+            )
+        )
+        .with_panel(
+            _series(
+                "Autoscaler replicas",
+                "short",
+                _query(f'kube_horizontalpodautoscaler_status_current_replicas{{namespace="{namespace}"}}', "current"),
+                _query(f'kube_horizontalpodautoscaler_spec_max_replicas{{namespace="{namespace}"}}', "maximum"),
+            )
+        )
+    )
+
+
+def security(namespace: str) -> dashboard.Dashboard:
+    ns = f'namespace="{namespace}"'
+    return (
+        dashboard.Dashboard("Project-AI API: security")
+        .uid("project-ai-api-security")
+        .tags(["project-ai", "security"])
+        .refresh("30s")
+        .with_panel(
+            _series(
+                "Rate-limited requests per second",
+                "reqps",
+                _query(
+                    f'sum by (scope) (rate(rate_limit_decisions_total{{{ns},decision="limited"}}[5m]))', "{{scope}}"
+                ),
+            )
+        )
+        .with_panel(
+            _series(
+                "Failed authentications per second",
+                "reqps",
+                _query(f"sum by (reason) (rate(auth_failures_total{{{ns}}}[5m]))", "{{reason}}"),
+            )
+        )
+        .with_panel(
+            _series(
+                "Blocked suspicious requests by reason",
+                "reqps",
+                _query(f"sum by (reason) (rate(blocked_requests_total{{{ns}}}[5m]))", "{{reason}}"),
+            )
+        )
+        .with_panel(
+            stat.Panel()
+            .title("Circuit breaker (0 closed, 1 half-open, 2 open)")
+            .height(8)
+            .span(12)
+            .with_target(_query(f"max by (upstream) (circuit_breaker_state{{{ns}}})", "{{upstream}}"))
+        )
+    )
+
+
+def render(board: dashboard.Dashboard) -> str:
+    return json.dumps(board.build(), cls=JSONEncoder, sort_keys=True)
+
+
+def dashboards(namespace: str) -> dict[str, str]:
+    """File name -> dashboard JSON."""
+    return {
+        "project-ai-api-overview.json": render(system_overview(namespace)),
+        "project-ai-api-security.json": render(security(namespace)),
+    }
+
+
+class ApiDashboards(pulumi.ComponentResource):
+    config_maps: dict[str, k8s.core.v1.ConfigMap]
+
+    def __init__(
+        self,
+        name: str,
+        app_namespace: str,
+        monitoring_namespace: str,
+        labels: dict[str, str],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("projectai:monitoring:ApiDashboards", name, None, opts)
+        self.config_maps = {
+            file_name: k8s.core.v1.ConfigMap(
+                f"{name}-{file_name.removesuffix('.json')}",
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name=file_name.removesuffix(".json"),
+                    namespace=monitoring_namespace,
+                    labels={**labels, **DASHBOARD_LABEL},
+                ),
+                data={file_name: content},
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            for file_name, content in dashboards(app_namespace).items()
+        }
+        self.register_outputs({})
