@@ -8,7 +8,7 @@ from pydantic import AliasChoices
 from app.settings import Settings
 from preflight.graph import Graph
 from tests.app.conftest import Api
-from tests.conftest import one
+from tests.conftest import objects, one
 
 
 def environment_names() -> set[str]:
@@ -22,7 +22,8 @@ def environment_names() -> set[str]:
 
 
 def test_every_configmap_setting_is_one_the_app_reads(local_graph: Graph) -> None:
-    data = one(local_graph, "ConfigMap")["data"]
+    (settings,) = [c for c in objects(local_graph, "ConfigMap") if c["metadata"]["name"].startswith("api-settings-")]
+    data = settings["data"]
     assert set(data) <= environment_names(), set(data) - environment_names()
 
 
