@@ -70,7 +70,7 @@ def test_graph_records_urns_parents_providers_and_dependencies(local_graph) -> N
     assert deployment.parent.endswith("projectai:workload:AppService::api")
     assert deployment.provider.endswith("pulumi:providers:kubernetes::cluster")
     assert deployment.id == "project-ai/project-ai-api"
-    config_map = next(r for r in local_graph.resources if r.type == "kubernetes:core/v1:ConfigMap")
+    config_map = next(r for r in local_graph.resources if r.name == "api-settings")
     assert config_map.urn in deployment.dependencies  # the pod template uses its name
     assert re.fullmatch(r"api-settings-[0-9a-f]{8}", config_map.outputs["metadata"]["name"])
     assert config_map.outputs["metadata"]["namespace"] == "project-ai"

@@ -25,7 +25,7 @@ def test_every_stack_synthesizes_and_validates(project_synthesizer: Synthesizer,
 
 def test_local_stack_objects_are_all_strictly_valid(project_synthesizer: Synthesizer) -> None:
     results = kubernetes.validate(project_synthesizer.synthesize("local"), "1.33", CRD_SCHEMAS)
-    assert len(results) == 20
+    assert len(results) == 22
     assert {r.status for r in results} == {VALID}
     custom = {r.kind for r in results if r.api_version.startswith("monitoring.coreos.com/")}
     assert custom == {"ServiceMonitor", "PrometheusRule"}  # against their CRD schemas
