@@ -7,6 +7,8 @@ _SHARED: dict[str, Any] = {
     "costCenter": "cc-ai-platform",
 }
 
+_SMALL_PROMETHEUS = {"requests": {"cpu": "100m", "memory": "512Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}}
+
 ENVIRONMENT_DEFAULTS: dict[str, dict[str, Any]] = {
     # A laptop cluster (kind, minikube): one replica, small requests, no canary.
     "local": {
@@ -20,7 +22,7 @@ ENVIRONMENT_DEFAULTS: dict[str, dict[str, Any]] = {
             "logLevel": "debug",
         },
         "delivery": {"strategy": "rolling"},
-        "monitoring": {"retention": "1d", "storageSize": "5Gi"},
+        "monitoring": {"retention": "1d", "storageSize": "5Gi", "prometheusResources": _SMALL_PROMETHEUS},
     },
     # Spot nodes and short retention: cheap, and disposable.
     "dev": {
@@ -33,7 +35,7 @@ ENVIRONMENT_DEFAULTS: dict[str, dict[str, Any]] = {
             },
         },
         "delivery": {"strategy": "rolling"},
-        "monitoring": {"retention": "3d", "storageSize": "10Gi"},
+        "monitoring": {"retention": "3d", "storageSize": "10Gi", "prometheusResources": _SMALL_PROMETHEUS},
         "database": {
             "instanceClass": "db.t4g.medium",
             "instances": 1,
@@ -77,7 +79,16 @@ ENVIRONMENT_DEFAULTS: dict[str, dict[str, Any]] = {
             "rollbackWindowRevisions": 3,
         },
         # Two Prometheus replicas and three Alertmanagers (a gossip quorum), spread over nodes.
-        "monitoring": {"retention": "30d", "storageSize": "200Gi", "prometheusReplicas": 2, "alertmanagerReplicas": 3},
+        "monitoring": {
+            "retention": "30d",
+            "storageSize": "200Gi",
+            "prometheusReplicas": 2,
+            "alertmanagerReplicas": 3,
+            "prometheusResources": {
+                "requests": {"cpu": "1", "memory": "4Gi"},
+                "limits": {"cpu": "4", "memory": "8Gi"},
+            },
+        },
         "database": {"instanceClass": "db.r6g.xlarge", "instances": 3, "backupRetentionDays": 14},
         "cache": {"nodeType": "cache.r6g.large", "replicas": 2},
     },

@@ -360,6 +360,9 @@ class MonitoringConfig(Model):
     retention: Duration = "15d"
     storage_size: Annotated[str, StringConstraints(pattern=r"^\d+(Mi|Gi|Ti)$")] = "50Gi"
     prometheus_replicas: Annotated[int, Field(ge=1, le=3)] = 1
+    prometheus_resources: ResourcesConfig = ResourcesConfig(
+        requests=ComputeQuantity(cpu="500m", memory="2Gi"), limits=ComputeQuantity(cpu="2", memory="4Gi")
+    )
     alertmanager_replicas: Annotated[int, Field(ge=1, le=5)] = 1
     kube_prometheus_stack_chart_version: Annotated[str, StringConstraints(pattern=r"^\d+\.\d+\.\d+$")] = "76.5.1"
     otel_collector_chart_version: Annotated[str, StringConstraints(pattern=r"^\d+\.\d+\.\d+$")] = "0.127.2"

@@ -40,6 +40,10 @@ def monitoring_stack_args(config: StackConfig) -> MonitoringStackArgs:
         retention=monitoring.retention,
         storage_size=monitoring.storage_size,
         prometheus_replicas=monitoring.prometheus_replicas,
+        prometheus_resources=(
+            (monitoring.prometheus_resources.requests.cpu, monitoring.prometheus_resources.requests.memory),
+            (monitoring.prometheus_resources.limits.cpu, monitoring.prometheus_resources.limits.memory),
+        ),
         alertmanager_replicas=monitoring.alertmanager_replicas,
         traces_endpoint=monitoring.traces_endpoint,
     )

@@ -30,6 +30,7 @@ class MonitoringStackArgs:
     storage_size: str = "50Gi"
     prometheus_replicas: int = 1
     alertmanager_replicas: int = 1
+    # ((cpu, memory) requested, (cpu, memory) limit)
     prometheus_resources: tuple[tuple[str, str], tuple[str, str]] = (("500m", "2Gi"), ("2", "4Gi"))
     # Where the collector sends traces (OTLP/gRPC); None keeps them in the collector's debug log.
     traces_endpoint: str | None = None

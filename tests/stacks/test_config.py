@@ -61,10 +61,13 @@ def test_environment_defaults_apply_and_stack_file_overrides() -> None:
     assert config.delivery.canary.weights == [10, 50] and config.delivery.canary.pause_seconds == 120
     assert config.delivery.analysis.min_success_rate == 0.995
     assert config.monitoring.availability_slo == 99.95  # the stack file's own value
+    assert (config.monitoring.prometheus_replicas, config.monitoring.alertmanager_replicas) == (2, 3)
+    assert config.monitoring.prometheus_resources.limits.memory == "8Gi"
     staging = parse(namespace("staging"), "Pulumi.staging.yaml")
     assert staging.delivery.strategy == "blueGreen" and staging.delivery.blue_green.auto_promotion is True
     local = parse(namespace("local"), "Pulumi.local.yaml")
     assert local.delivery.strategy == "rolling"  # no Argo Rollouts needed on a laptop cluster
+    assert (local.monitoring.retention, local.monitoring.prometheus_resources.requests.memory) == ("1d", "512Mi")
     overridden = parse(prod(app__replicas={"min": 4, "max": 12}), SOURCE)
     assert (overridden.app.replicas.min, overridden.app.replicas.max) == (4, 12)
 

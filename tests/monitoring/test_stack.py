@@ -1,0 +1,74 @@
+"""The monitoring stack as synthesized: pinned charts, selectors, sizing per environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from preflight.graph import Graph, Resource
+from preflight.synth import Synthesizer
+from tests.conftest import copy_project, one, stack_config
+
+
+def release(graph: Graph, chart: str) -> Resource:
+    (found,) = [r for r in graph.resources if r.type == "kubernetes:helm.sh/v3:Release" and r.inputs["chart"] == chart]
+    return found
+
+
+def prod_shaped(folder: Path) -> Graph:
+    config = {**stack_config("prod"), "projectai:role": "cluster", "projectai:cloud": "kubernetes"}
+    del config["projectai:region"], config["aws:region"]
+    return Synthesizer(copy_project(folder, "prod-shaped", config)).synthesize("prod-shaped")
+
+
+def test_charts_are_pinned_and_pick_up_the_projects_objects(local_graph: Graph) -> None:
+    stack = release(local_graph, "kube-prometheus-stack")
+    assert stack.inputs["version"] == "76.5.1"
+    assert stack.inputs["repositoryOpts"] == {"repo": "https://prometheus-community.github.io/helm-charts"}
+    spec = stack.inputs["values"]["prometheus"]["prometheusSpec"]
+    selected = {"matchLabels": {"monitoring.project-ai.dev/collect": "true"}}
+    assert spec["ruleSelector"] == spec["serviceMonitorSelector"] == selected
+    for kind in ("ServiceMonitor", "PrometheusRule"):
+        assert one(local_graph, kind)["metadata"]["labels"]["monitoring.project-ai.dev/collect"] == "true"
+    otel = release(local_graph, "opentelemetry-collector")
+    assert otel.inputs["version"] == "0.127.2" and otel.inputs["values"]["fullnameOverride"] == "otel-collector"
+    assert otel.inputs["values"]["config"]["service"]["pipelines"]["traces"]["receivers"] == ["otlp"]
+
+
+def test_the_service_monitor_scrapes_metrics_with_the_rollout_hash(local_graph: Graph) -> None:
+    spec = one(local_graph, "ServiceMonitor")["spec"]
+    assert spec["endpoints"] == [{"port": "http", "path": "/metrics", "interval": "15s", "scrapeTimeout": "10s"}]
+    assert spec["podTargetLabels"] == ["rollouts-pod-template-hash"]
+    assert spec["selector"]["matchLabels"]["app.kubernetes.io/name"] == "project-ai-api"
+
+
+def test_alertmanager_secrets_are_mounted_not_written(local_graph: Graph) -> None:
+    values = release(local_graph, "kube-prometheus-stack").inputs["values"]["alertmanager"]
+    assert values["alertmanagerSpec"]["secrets"] == [
+        "alertmanager-pagerduty",
+        "alertmanager-pagerduty-escalation",
+        "alertmanager-slack",
+    ]
+    assert values["config"]["route"]["routes"][1]["receiver"] == "pagerduty"
+
+
+def test_prod_is_replicated_spread_and_larger_local_is_small(local_graph: Graph, tmp_path: Path) -> None:
+    local = release(local_graph, "kube-prometheus-stack").inputs["values"]
+    prod = release(prod_shaped(tmp_path), "kube-prometheus-stack").inputs["values"]
+    assert local["prometheus"]["prometheusSpec"]["replicas"] == 1
+    assert local["prometheus"]["prometheusSpec"]["retention"] == "1d"
+    assert local["prometheus"]["prometheusSpec"]["resources"]["requests"] == {"cpu": "100m", "memory": "512Mi"}
+    spec = prod["prometheus"]["prometheusSpec"]
+    assert (spec["replicas"], spec["retention"], spec["podAntiAffinity"]) == (2, "30d", "hard")
+    assert spec["resources"]["limits"] == {"cpu": "4", "memory": "8Gi"}
+    assert spec["storageSpec"]["volumeClaimTemplate"]["spec"]["resources"]["requests"]["storage"] == "200Gi"
+    assert prod["alertmanager"]["alertmanagerSpec"]["replicas"] == 3
+
+
+@pytest.mark.parametrize("name", ["project-ai-api-overview", "project-ai-api-security"])
+def test_dashboards_are_configmaps_for_the_grafana_sidecar(local_graph: Graph, name: str) -> None:
+    (config_map,) = [r for r in local_graph.resources if r.type.endswith(":ConfigMap") and r.name.endswith(name)]
+    assert config_map.inputs["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert config_map.inputs["metadata"]["namespace"] == "monitoring"
+    assert list(config_map.inputs["data"]) == [f"{name}.json"]
