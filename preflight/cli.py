@@ -13,7 +13,7 @@ import warnings
 from dataclasses import asdict
 from pathlib import Path
 
-from preflight import diff, kubernetes, topology
+from preflight import diff, kubernetes, monitoring, topology
 from preflight.graph import Graph
 from preflight.project import PreflightError, Program
 from preflight.report import StackReport, as_json, as_markdown, as_text, exit_code
@@ -122,6 +122,7 @@ def check_stack(
         report.graph = synthesizer.synthesize(stack)
         report.kubernetes_version = version or _stack_version(report.graph)
         report.objects = kubernetes.validate(report.graph, report.kubernetes_version, crd_schemas)
+        report.tool_checks = monitoring.check(report.graph)
     except PreflightError as error:
         report.error = str(error)
     return report

@@ -9,6 +9,8 @@ from typing import Any
 from preflight import topology
 from preflight.graph import Graph
 from preflight.kubernetes import INVALID, UNVALIDATED, VALID, ObjectResult
+from preflight.monitoring import FAILED as TOOL_FAILED
+from preflight.monitoring import ToolCheck
 
 OK, FAILED, ERROR = "ok", "failed", "error"
 
@@ -19,6 +21,7 @@ class StackReport:
     graph: Graph | None = None
     kubernetes_version: str | None = None
     objects: list[ObjectResult] = field(default_factory=list)
+    tool_checks: list[ToolCheck] = field(default_factory=list)
     error: str | None = None
     fail_on_unvalidated: bool = False
 
@@ -30,6 +33,8 @@ class StackReport:
         if self.error is not None:
             return ERROR
         if self.count(INVALID) or (self.fail_on_unvalidated and self.count(UNVALIDATED)):
+            return FAILED
+        if any(check.status == TOOL_FAILED for check in self.tool_checks):
             return FAILED
         return OK
 
@@ -45,6 +50,9 @@ class StackReport:
             byComponent=dict(sorted(self.graph.count_by_component().items())),
             outputs=self.graph.outputs,
             diagnostics=self.graph.diagnostics,
+            tools=[
+                {"tool": c.tool, "subject": c.subject, "status": c.status, "detail": c.detail} for c in self.tool_checks
+            ],
             kubernetes={
                 "version": self.kubernetes_version,
                 "valid": self.count(VALID),
@@ -101,6 +109,9 @@ def as_text(reports: list[StackReport]) -> str:
                 if result.status != VALID:
                     lines.append(f"     {result.status.upper()} {result.title}")
                     lines.extend(f"       - {error}" for error in result.errors)
+        for check in report.tool_checks:
+            lines.append(f"   {check.tool}: {check.subject}: {check.status}")
+            lines.extend(f"       {line}" for line in check.detail.splitlines() if check.status != "ok")
         for diagnostic in report.graph.diagnostics:
             lines.append(f"   {diagnostic}")
         if report.graph.outputs:
