@@ -23,6 +23,8 @@ class Resource:
     inputs: dict[str, Any] = field(default_factory=dict)
     outputs: dict[str, Any] = field(default_factory=dict)
     dependencies: list[str] = field(default_factory=list)
+    # customTimeouts the program asked for (create/update/delete), when any.
+    timeouts: dict[str, str] = field(default_factory=dict)
 
     @property
     def is_provider(self) -> bool:

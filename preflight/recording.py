@@ -75,6 +75,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             inputs=plain(rpc.deserialize_properties(inputs)),
             outputs=plain(registration.state) if registration else {},
             dependencies=sorted(set(dependencies)),
+            timeouts=_timeouts(request),
         )
         with self.run.lock:
             self.run.resources.append(resource)
@@ -90,6 +91,13 @@ class DiagnosticsHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         self.run.diagnostics.append(f"{record.levelname.lower()}: {record.getMessage()}")
+
+
+def _timeouts(request: Any) -> dict[str, str]:
+    timeouts = getattr(request, "customTimeouts", None)
+    if timeouts is None:
+        return {}
+    return {kind: value for kind in ("create", "update", "delete") if (value := getattr(timeouts, kind, ""))}
 
 
 def _is_secret(value: Any) -> bool:

@@ -53,12 +53,15 @@ def _metric(name: str, query: str, analysis: AnalysisArgs, judged: dict[str, str
 
 def success_rate(namespace: str, analysis: AnalysisArgs) -> dict[str, Any]:
     window = f"{analysis.interval_seconds}s"
-    not_5xx = _selector(namespace, ',status!~"5.."')
-    good = f"sum(rate({REQUESTS_METRIC}{{{not_5xx}}}[{window}]))"
+    failed = _selector(namespace, ',status=~"5.."')
+    # 1 - errors/total: a canary that fails every request measures 0 (a failure), while
+    # no traffic at all still gives no result (inconclusive).
+    errors = f"(sum(rate({REQUESTS_METRIC}{{{failed}}}[{window}])) or vector(0))"
     total = f"sum(rate({REQUESTS_METRIC}{{{_selector(namespace)}}}[{window}]))"
     threshold = analysis.min_success_rate
     judged = _judged(f"result[0] >= {threshold}", f"result[0] < {threshold}")
-    return {"args": [{"name": HASH_ARG}], "metrics": [_metric(SUCCESS_RATE, f"{good} / {total}", analysis, judged)]}
+    query = f"1 - ({errors} / {total})"
+    return {"args": [{"name": HASH_ARG}], "metrics": [_metric(SUCCESS_RATE, query, analysis, judged)]}
 
 
 def latency_p99(namespace: str, analysis: AnalysisArgs) -> dict[str, Any]:

@@ -35,16 +35,19 @@ def canary(args: CanaryArgs, stable_service: str, canary_service: str, stable_in
 
 
 def blue_green(args: BlueGreenArgs, active_service: str, preview_service: str) -> dict[str, Any]:
-    """The new version runs beside the old behind the preview Service; promotion switches
-    the active Service's selector. The old pods stay for `scaleDownDelaySeconds`, so
-    going back is the same switch, not a redeploy."""
+    """The new version runs beside the old behind the preview Service; a smoke test must
+    pass before promotion switches the active Service's selector; Prometheus analysis of
+    real traffic follows (a failure switches back). The old pods stay for
+    `scaleDownDelaySeconds`, so going back is the same switch, not a redeploy."""
     return {
         "blueGreen": {
             "activeService": active_service,
             "previewService": preview_service,
             "autoPromotionEnabled": args.auto_promotion,
             "scaleDownDelaySeconds": args.scale_down_delay_seconds,
-            "prePromotionAnalysis": _analysis(SUCCESS_RATE, LATENCY, SMOKE_TEST),
+            # The preview gets no user traffic, so rate-based analysis there would only be
+            # inconclusive: the smoke test gates promotion, the metrics judge it after.
+            "prePromotionAnalysis": _analysis(SMOKE_TEST),
             "postPromotionAnalysis": _analysis(SUCCESS_RATE, LATENCY),
         }
     }

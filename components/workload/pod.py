@@ -84,7 +84,7 @@ def container(args: AppServiceArgs, config_map_name: object) -> core.ContainerAr
     )
 
 
-def _spread(topology_key: str, selector: dict[str, str]) -> core.TopologySpreadConstraintArgs:
+def _spread(topology_key: str, selector: dict[str, str], revision_label: str) -> core.TopologySpreadConstraintArgs:
     return core.TopologySpreadConstraintArgs(
         max_skew=1,
         topology_key=topology_key,
@@ -92,8 +92,14 @@ def _spread(topology_key: str, selector: dict[str, str]) -> core.TopologySpreadC
         when_unsatisfiable="ScheduleAnyway",
         label_selector=meta.LabelSelectorArgs(match_labels=selector),
         # Count each ReplicaSet on its own, so a rollout spreads its new pods too.
-        match_label_keys=["pod-template-hash"],
+        match_label_keys=[revision_label],
     )
+
+
+def _revision_label(args: AppServiceArgs) -> str:
+    """The label that tells one revision's pods from another's: Deployments set
+    pod-template-hash, Argo Rollouts rollouts-pod-template-hash."""
+    return "pod-template-hash" if args.delivery.strategy == "rolling" else "rollouts-pod-template-hash"
 
 
 def pod_spec(
@@ -108,8 +114,8 @@ def pod_spec(
         containers=[container(args, config_map_name)],
         volumes=_tmp_volume(),
         topology_spread_constraints=[
-            _spread("topology.kubernetes.io/zone", selector),
-            _spread("kubernetes.io/hostname", selector),
+            _spread("topology.kubernetes.io/zone", selector, _revision_label(args)),
+            _spread("kubernetes.io/hostname", selector, _revision_label(args)),
         ],
         affinity=core.AffinityArgs(
             pod_anti_affinity=core.PodAntiAffinityArgs(

@@ -38,6 +38,11 @@ def migration_job(
 ) -> k8s.batch.v1.Job:
     """Runs before the workload changes (it depends on the Job, and Pulumi waits for a Job
     to complete). Migrations must be expand/contract: the old version serves meanwhile."""
+    # Pulumi waits for a Job to complete (10 minutes by default): wait as long as it may run.
+    wait = f"{args.delivery.migration_deadline_seconds + 120}s"
+    opts = pulumi.ResourceOptions.merge(
+        opts, pulumi.ResourceOptions(custom_timeouts=pulumi.CustomTimeouts(create=wait, update=wait))
+    )
     return k8s.batch.v1.Job(
         f"{name}-migration",
         metadata=meta.ObjectMetaArgs(name=job_name(args.name, args.version), namespace=args.namespace, labels=labels),
