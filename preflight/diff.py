@@ -25,7 +25,8 @@ IMMUTABLE_PATHS: dict[str, tuple[str, ...]] = {
     "StatefulSet": ("spec.selector", "spec.volumeClaimTemplates"),
     "DaemonSet": ("spec.selector",),
     "Rollout": ("spec.selector",),
-    "Service": ("spec.clusterIP",),
+    "Service": ("spec.clusterIP", "spec.type"),
+    "Secret": ("type",),
     "PersistentVolumeClaim": ("spec.storageClassName", "spec.accessModes"),
 }
 
@@ -60,7 +61,9 @@ def changed_paths(before: Any, after: Any, prefix: str = "") -> list[str]:
 
 def _forces_replacement(resource: Resource, paths: list[str]) -> bool:
     kind = (kubernetes_object(resource.type) or ("", ""))[1]
-    if kind == "ConfigMap" and resource.inputs.get("immutable") and any(p.startswith("data") for p in paths):
+    # pulumi-kubernetes replaces a ConfigMap whose data changes (unless the provider sets
+    # enableConfigMapMutable), so that pods never see it half-changed.
+    if kind == "ConfigMap" and any(p.startswith(("data", "binaryData")) for p in paths):
         return True
     immutable = IMMUTABLE_PATHS["*"] + IMMUTABLE_PATHS.get(kind, ()) if kind else ()
     return any(path == rule or path.startswith((f"{rule}.", f"{rule}[")) for path in paths for rule in immutable)

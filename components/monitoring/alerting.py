@@ -49,7 +49,11 @@ def _pagerduty(secret: str) -> dict[str, Any]:
     return {
         "routing_key_file": f"{SECRETS_DIR}/{secret}/routing-key",
         "send_resolved": True,
-        "description": "{{ .CommonAnnotations.summary }}",
+        # A group of differing alerts has no common summary, and PagerDuty refuses an empty one.
+        "description": (
+            "{{ if .CommonAnnotations.summary }}{{ .CommonAnnotations.summary }}"
+            "{{ else }}{{ .CommonLabels.alertname }} ({{ .Alerts.Firing | len }} firing){{ end }}"
+        ),
     }
 
 

@@ -1,4 +1,9 @@
-"""ApiMonitors: what Prometheus scrapes of the API and the rules it evaluates for it."""
+"""ApiMonitors: what Prometheus scrapes of the API and the rules it evaluates for it.
+
+A PodMonitor rather than a ServiceMonitor: with canary or blue-green two Services select
+the API's pods (both point at the stable pods between releases), and a ServiceMonitor
+would scrape every pod once per Service, doubling every rate.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +19,7 @@ POD_TARGET_LABELS = ["rollouts-pod-template-hash"]
 
 
 class ApiMonitors(pulumi.ComponentResource):
-    service_monitor: k8s.apiextensions.CustomResource
+    pod_monitor: k8s.apiextensions.CustomResource
     rules: k8s.apiextensions.CustomResource
 
     def __init__(
@@ -22,23 +27,25 @@ class ApiMonitors(pulumi.ComponentResource):
         name: str,
         namespace: str,
         labels: dict[str, str],
-        service_selector: dict[str, str],
+        pod_selector: dict[str, str],
         rules: RuleArgs,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("projectai:monitoring:ApiMonitors", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         metadata = {"namespace": namespace, "labels": {**labels, **SELECTED_LABEL}}
-        self.service_monitor = k8s.apiextensions.CustomResource(
-            f"{name}-service-monitor",
+        self.pod_monitor = k8s.apiextensions.CustomResource(
+            f"{name}-pod-monitor",
             api_version=MONITORING_API,
-            kind="ServiceMonitor",
+            kind="PodMonitor",
             metadata={"name": name, **metadata},
             spec={
-                "selector": {"matchLabels": service_selector},
+                "selector": {"matchLabels": pod_selector},
                 "namespaceSelector": {"matchNames": [namespace]},
                 "podTargetLabels": POD_TARGET_LABELS,
-                "endpoints": [{"port": "http", "path": "/metrics", "interval": "15s", "scrapeTimeout": "10s"}],
+                "podMetricsEndpoints": [
+                    {"port": "http", "path": "/metrics", "interval": "15s", "scrapeTimeout": "10s"}
+                ],
             },
             opts=child,
         )

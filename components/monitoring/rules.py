@@ -103,18 +103,18 @@ def slo_alerts(args: RuleArgs) -> list[dict[str, Any]]:
             threshold = round(burn * budget, 6)
             expr = f"api:{ratio}:ratio_rate{long} > {threshold} and api:{ratio}:ratio_rate{short} > {threshold}"
             speed = "Fast" if severity == "critical" else "Slow"
-            alerts.append(
-                _alert(
-                    args,
-                    f"Api{kind}BudgetBurn{speed}{long}",
-                    expr,
-                    duration,
-                    severity,
-                    f"The API burns its {kind.lower()} error budget {burn}x too fast ({long}/{short})",
-                    f"Share of {what} over {long} and {short} is above {threshold} ({burn}x the "
-                    f"{slo}% SLO's budget): at this rate the 30-day budget lasts {round(30 / burn, 1)} days.",
-                )
+            alert = _alert(
+                args,
+                f"Api{kind}BudgetBurn{speed}{long}",
+                expr,
+                duration,
+                severity,
+                f"The API burns its {kind.lower()} error budget {burn}x too fast ({long}/{short})",
+                f"Share of {what} over {long} and {short} is above {threshold} ({burn}x the "
+                f"{slo}% SLO's budget): at this rate the 30-day budget lasts {round(30 / burn, 1)} days.",
             )
+            alert["labels"]["slo"] = kind.lower()
+            alerts.append(alert)
     return alerts
 
 

@@ -44,12 +44,16 @@ def _resources(requests_limits: tuple[tuple[str, str], tuple[str, str]]) -> dict
 def kube_prometheus_values(args: MonitoringStackArgs) -> dict[str, Any]:
     spread = args.prometheus_replicas > 1
     return {
+        "commonLabels": SELECTED_LABEL,
+        "kube-state-metrics": {"prometheus": {"monitor": {"additionalLabels": SELECTED_LABEL}}},
+        "prometheus-node-exporter": {"prometheus": {"monitor": {"additionalLabels": SELECTED_LABEL}}},
         "prometheus": {
             "prometheusSpec": {
                 "replicas": args.prometheus_replicas,
                 "retention": args.retention,
                 "resources": _resources(args.prometheus_resources),
-                # Only this project's objects (and the chart's own), not every team's.
+                # Only objects with the project label, not every team's: this project's,
+                # and the chart's own (commonLabels and the exporters' monitors below).
                 "ruleSelector": {"matchLabels": SELECTED_LABEL},
                 "serviceMonitorSelector": {"matchLabels": SELECTED_LABEL},
                 "podMonitorSelector": {"matchLabels": SELECTED_LABEL},

@@ -53,6 +53,7 @@ class Case:
 
 
 POD = f'{NS},pod="project-ai-api-7d9f",container="api"'
+CERT = 'namespace="cert-manager",exported_namespace="project-ai",name="api-tls"'
 AVAILABILITY = Case(requests(980, 20, 300), requests(9995, 5, 300), eval_minutes=240)  # 2% vs 0.05% errors
 LATENCY_SLO = Case(latency(80, 20, 300), latency(995, 5, 300), eval_minutes=240)  # 20% vs 0.5% slow
 CASES: dict[str, Case] = {

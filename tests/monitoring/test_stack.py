@@ -29,18 +29,32 @@ def test_charts_are_pinned_and_pick_up_the_projects_objects(local_graph: Graph) 
     spec = stack.inputs["values"]["prometheus"]["prometheusSpec"]
     selected = {"matchLabels": {"monitoring.project-ai.dev/collect": "true"}}
     assert spec["ruleSelector"] == spec["serviceMonitorSelector"] == selected
-    for kind in ("ServiceMonitor", "PrometheusRule"):
+    for kind in ("PodMonitor", "PrometheusRule"):
         assert one(local_graph, kind)["metadata"]["labels"]["monitoring.project-ai.dev/collect"] == "true"
     otel = release(local_graph, "opentelemetry-collector")
     assert otel.inputs["version"] == "0.127.2" and otel.inputs["values"]["fullnameOverride"] == "otel-collector"
     assert otel.inputs["values"]["config"]["service"]["pipelines"]["traces"]["receivers"] == ["otlp"]
 
 
-def test_the_service_monitor_scrapes_metrics_with_the_rollout_hash(local_graph: Graph) -> None:
-    spec = one(local_graph, "ServiceMonitor")["spec"]
-    assert spec["endpoints"] == [{"port": "http", "path": "/metrics", "interval": "15s", "scrapeTimeout": "10s"}]
+def test_the_pod_monitor_scrapes_each_api_pod_once_with_the_rollout_hash(local_graph: Graph) -> None:
+    spec = one(local_graph, "PodMonitor")["spec"]
+    assert spec["podMetricsEndpoints"] == [
+        {"port": "http", "path": "/metrics", "interval": "15s", "scrapeTimeout": "10s"}
+    ]
     assert spec["podTargetLabels"] == ["rollouts-pod-template-hash"]
-    assert spec["selector"]["matchLabels"]["app.kubernetes.io/name"] == "project-ai-api"
+    # The API's pods only (name and instance): not the migration or smoke-test pods.
+    assert spec["selector"]["matchLabels"] == {
+        "app.kubernetes.io/name": "project-ai-api",
+        "app.kubernetes.io/instance": "project-ai-api-local",
+    }
+
+
+def test_the_charts_own_monitors_stay_selected(local_graph: Graph) -> None:
+    values = release(local_graph, "kube-prometheus-stack").inputs["values"]
+    label = {"monitoring.project-ai.dev/collect": "true"}
+    assert values["commonLabels"] == label
+    for exporter in ("kube-state-metrics", "prometheus-node-exporter"):
+        assert values[exporter]["prometheus"]["monitor"]["additionalLabels"] == label
 
 
 def test_alertmanager_secrets_are_mounted_not_written(local_graph: Graph) -> None:

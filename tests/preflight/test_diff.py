@@ -29,6 +29,14 @@ def test_changed_paths_name_every_difference() -> None:
     assert changed_paths([1, 2], [1, 2, 3]) == ["(root)"]
 
 
+def test_a_configmap_label_is_an_update() -> None:
+    before = configmap("settings", {"k": "1"})
+    after = configmap("settings", {"k": "1"})
+    after.inputs["metadata"]["labels"] = {"team": "x"}
+    (change,) = diff(graph(before), graph(after))
+    assert (change.action, change.paths) == (UPDATED, ["metadata.labels"])
+
+
 def test_actions() -> None:
     base = graph(
         configmap("kept", {"k": "1"}),
@@ -48,8 +56,9 @@ def test_actions() -> None:
     assert changes == {
         "added": (CREATED, []),
         "removed": (DELETED, []),
-        "edited": (UPDATED, ["data.k"]),
-        "frozen": (REPLACED, ["data.k"]),  # an immutable ConfigMap cannot be edited
+        # pulumi-kubernetes replaces a ConfigMap whose data changes, immutable or not.
+        "edited": (REPLACED, ["data.k"]),
+        "frozen": (REPLACED, ["data.k"]),
         "renamed": (REPLACED, ["metadata.name"]),
     }
 

@@ -28,7 +28,7 @@ def test_local_stack_objects_are_all_strictly_valid(project_synthesizer: Synthes
     assert len(results) == 22
     assert {r.status for r in results} == {VALID}
     custom = {r.kind for r in results if r.api_version.startswith("monitoring.coreos.com/")}
-    assert custom == {"ServiceMonitor", "PrometheusRule"}  # against their CRD schemas
+    assert custom == {"PodMonitor", "PrometheusRule"}  # against their CRD schemas
     assert all(r.schema == "kubernetes 1.33 (strict)" for r in results if r.kind not in custom)
 
 
