@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components import charts
 from components.labels import Ownership, kubernetes_labels
 
 CHART_REPOSITORY = "https://argoproj.github.io/argo-helm"
@@ -33,16 +34,13 @@ class ArgoRollouts(pulumi.ComponentResource):
             metadata=k8s.meta.v1.ObjectMetaArgs(name=args.namespace, labels=labels),
             opts=pulumi.ResourceOptions(parent=self),
         )
-        self.release = k8s.helm.v3.Release(
+        # Waits until the controller runs, so Rollouts created next are reconciled.
+        self.release = charts.release(
             f"{name}-release",
-            name="argo-rollouts",
-            chart="argo-rollouts",
-            version=args.chart_version,
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=CHART_REPOSITORY),
-            namespace=self.namespace.metadata.name,
-            # Wait until the controller runs, so Rollouts created next are reconciled.
-            atomic=True,
-            values={
+            "argo-rollouts",
+            charts.Chart("argo-rollouts", CHART_REPOSITORY, args.chart_version),
+            self.namespace.metadata.name,
+            {
                 "installCRDs": True,
                 "controller": {
                     "replicas": args.replicas,
@@ -56,6 +54,6 @@ class ArgoRollouts(pulumi.ComponentResource):
                 "dashboard": {"enabled": False},
                 "podLabels": labels,
             },
-            opts=pulumi.ResourceOptions(parent=self),
+            pulumi.ResourceOptions(parent=self),
         )
         self.register_outputs({"namespace": self.namespace.metadata.name, "release": self.release.status})

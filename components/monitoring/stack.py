@@ -9,6 +9,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components import charts
 from components.labels import Ownership, kubernetes_labels
 from components.monitoring.alerting import ESCALATION_SECRET, PAGERDUTY_SECRET, SLACK_SECRET, AlertingArgs, config
 
@@ -144,26 +145,20 @@ class MonitoringStack(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         in_namespace = pulumi.ResourceOptions(parent=self, depends_on=[self.namespace])
-        self.kube_prometheus_stack = k8s.helm.v3.Release(
+        self.kube_prometheus_stack = charts.release(
             f"{name}-kube-prometheus-stack",
-            name="kube-prometheus-stack",
-            chart="kube-prometheus-stack",
-            version=args.kube_prometheus_stack_version,
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=PROMETHEUS_CHARTS),
-            namespace=args.namespace,
-            atomic=True,
-            values=kube_prometheus_values(args),
-            opts=in_namespace,
+            "kube-prometheus-stack",
+            charts.Chart("kube-prometheus-stack", PROMETHEUS_CHARTS, args.kube_prometheus_stack_version),
+            args.namespace,
+            kube_prometheus_values(args),
+            in_namespace,
         )
-        self.otel_collector = k8s.helm.v3.Release(
+        self.otel_collector = charts.release(
             f"{name}-otel-collector",
-            name="otel-collector",
-            chart="opentelemetry-collector",
-            version=args.otel_collector_version,
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=OTEL_CHARTS),
-            namespace=args.namespace,
-            atomic=True,
-            values=otel_collector_values(args),
-            opts=in_namespace,
+            "otel-collector",
+            charts.Chart("opentelemetry-collector", OTEL_CHARTS, args.otel_collector_version),
+            args.namespace,
+            otel_collector_values(args),
+            in_namespace,
         )
         self.register_outputs({"namespace": self.namespace.metadata.name})

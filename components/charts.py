@@ -1,0 +1,40 @@
+"""Third-party systems from their upstream Helm charts: one way to install a pinned chart."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+
+@dataclass(frozen=True)
+class Chart:
+    name: str
+    repository: str
+    version: str
+
+
+def release(
+    logical_name: str,
+    release_name: str,
+    chart: Chart,
+    namespace: pulumi.Input[str],
+    values: dict[str, Any],
+    opts: pulumi.ResourceOptions,
+) -> k8s.helm.v3.Release:
+    """A Helm release at the chart's pinned version. Atomic: a failed install or upgrade
+    rolls back, and Pulumi waits until the chart's workloads are ready, so what depends on
+    it (CRDs, controllers) exists when it is created."""
+    return k8s.helm.v3.Release(
+        logical_name,
+        name=release_name,
+        chart=chart.name,
+        version=chart.version,
+        repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=chart.repository),
+        namespace=namespace,
+        atomic=True,
+        values=values,
+        opts=opts,
+    )
