@@ -16,6 +16,15 @@ class Chart:
     version: str
 
 
+def namespace(logical_name: str, name: str, labels: dict[str, str], parent: pulumi.Resource) -> k8s.core.v1.Namespace:
+    """The namespace a platform component's chart installs into."""
+    return k8s.core.v1.Namespace(
+        logical_name,
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=name, labels=labels),
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+
+
 def release(
     logical_name: str,
     release_name: str,

@@ -42,15 +42,3 @@ def kubernetes_labels(owner: Ownership, *, name: str, instance: str, component: 
         "environment": label_value(owner.environment),
     }
     return labels
-
-
-def cloud_tags(owner: Ownership, extra: dict[str, str] | None = None) -> dict[str, str]:
-    """Tags for AWS resources (and, lower-cased, GCP labels)."""
-    return {
-        "project": PART_OF,
-        "team": owner.team,
-        "cost-center": owner.cost_center,
-        "environment": owner.environment,
-        "managed-by": MANAGED_BY,
-        **(extra or {}),
-    }

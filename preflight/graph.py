@@ -26,10 +26,6 @@ class Resource:
     # customTimeouts the program asked for (create/update/delete), when any.
     timeouts: dict[str, str] = field(default_factory=dict)
 
-    @property
-    def is_provider(self) -> bool:
-        return self.type.startswith("pulumi:providers:")
-
 
 @dataclass
 class Graph:

@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
+from components.delivery.args import DEFAULT_PROMETHEUS
 from stacks.quantities import parse_cpu, parse_memory
 from stacks.regions import REGIONS
 
@@ -335,9 +336,7 @@ class DeliveryConfig(Model):
     # Going back to one of the last N revisions skips the steps and analysis.
     rollback_window_revisions: Annotated[int, Field(ge=0, le=10)] = 3
     # The Prometheus the analysis queries (kube-prometheus-stack's, by default).
-    prometheus_address: Annotated[str, StringConstraints(pattern=r"^https?://[^\s]+$")] = (
-        "http://kube-prometheus-stack-prometheus.monitoring.svc:9090"
-    )
+    prometheus_address: Annotated[str, StringConstraints(pattern=r"^https?://[^\s]+$")] = DEFAULT_PROMETHEUS
     argo_rollouts_chart_version: Annotated[str, StringConstraints(pattern=r"^\d+\.\d+\.\d+$")] = "2.40.1"
     # A Secret with an API key (key `api-key`) the blue-green smoke test calls with.
     smoke_test_secret_name: DnsLabel = "project-ai-api-smoke-test"

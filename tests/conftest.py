@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from preflight.graph import Graph, Resource
+from preflight.graph import Graph
 from preflight.kubernetes import manifest
 from preflight.project import Program
 from preflight.synth import Synthesizer
@@ -39,10 +39,6 @@ def one(graph: Graph, kind: str) -> dict[str, Any]:
     found = objects(graph, kind)
     assert len(found) == 1, f"expected one {kind}, found {len(found)}"
     return found[0]
-
-
-def resource(graph: Graph, type_suffix: str) -> Resource:
-    return next(r for r in graph.resources if r.type.endswith(type_suffix))
 
 
 def copy_project(tmp_path: Path, stack: str, config: dict[str, Any]) -> Program:

@@ -29,11 +29,7 @@ class ArgoRollouts(pulumi.ComponentResource):
     def __init__(self, name: str, args: ArgoRolloutsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("projectai:delivery:ArgoRollouts", name, None, opts)
         labels = kubernetes_labels(args.owner, name="argo-rollouts", instance=name, component="delivery")
-        self.namespace = k8s.core.v1.Namespace(
-            f"{name}-namespace",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=args.namespace, labels=labels),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+        self.namespace = charts.namespace(f"{name}-namespace", args.namespace, labels, self)
         # Waits until the controller runs, so Rollouts created next are reconciled.
         self.release = charts.release(
             f"{name}-release",

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 Strategy = Literal["rolling", "canary", "blueGreen"]
+# kube-prometheus-stack's Prometheus, as the monitoring stack installs it.
+DEFAULT_PROMETHEUS = "http://kube-prometheus-stack-prometheus.monitoring.svc:9090"
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,7 @@ class BlueGreenArgs:
 @dataclass(frozen=True)
 class DeliveryArgs:
     strategy: Strategy = "rolling"
-    analysis: AnalysisArgs = field(default_factory=lambda: AnalysisArgs("http://prometheus.monitoring.svc:9090"))
+    analysis: AnalysisArgs = field(default_factory=lambda: AnalysisArgs(DEFAULT_PROMETHEUS))
     canary: CanaryArgs = CanaryArgs()
     blue_green: BlueGreenArgs = BlueGreenArgs()
     rollback_window_revisions: int = 3

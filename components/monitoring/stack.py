@@ -139,11 +139,7 @@ class MonitoringStack(pulumi.ComponentResource):
     def __init__(self, name: str, args: MonitoringStackArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("projectai:monitoring:MonitoringStack", name, None, opts)
         labels = kubernetes_labels(args.owner, name="monitoring", instance=name, component="monitoring")
-        self.namespace = k8s.core.v1.Namespace(
-            f"{name}-namespace",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=args.namespace, labels=labels),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+        self.namespace = charts.namespace(f"{name}-namespace", args.namespace, labels, self)
         in_namespace = pulumi.ResourceOptions(parent=self, depends_on=[self.namespace])
         self.kube_prometheus_stack = charts.release(
             f"{name}-kube-prometheus-stack",
