@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
+
+# Creates what must exist in a component's namespace before its pods start (the Secrets
+# they read), once the namespace exists; the component waits for what it returns.
+NamespaceSetup = Callable[[k8s.core.v1.Namespace], list[pulumi.Resource]]
 
 
 @dataclass(frozen=True)

@@ -42,3 +42,13 @@ def kubernetes_labels(owner: Ownership, *, name: str, instance: str, component: 
         "environment": label_value(owner.environment),
     }
     return labels
+
+
+def pod_security_labels(kubernetes_version: str) -> dict[str, str]:
+    """Pod Security Admission `restricted`, enforced, audited and warned, pinned to the
+    cluster's version so an upgrade does not tighten the rules under running pods."""
+    return {
+        f"pod-security.kubernetes.io/{mode}{suffix}": value
+        for mode in ("enforce", "audit", "warn")
+        for suffix, value in (("", "restricted"), ("-version", f"v{kubernetes_version}"))
+    }

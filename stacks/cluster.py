@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pulumi
 import pulumi_kubernetes as k8s
 
@@ -10,13 +12,15 @@ from components.monitoring.api_monitors import ApiMonitors
 from components.monitoring.dashboards import ApiDashboards
 from components.monitoring.stack import MonitoringStack
 from components.workload import AppService
-from stacks import contract
+from stacks import contract, vault
 from stacks.config import StackConfig
 from stacks.monitoring import monitoring_stack_args, rule_args
 from stacks.workload import app_service_args, ownership
 
 
-def platform(config: StackConfig, on_cluster: pulumi.ResourceOptions) -> list[pulumi.Resource]:
+def platform(
+    config: StackConfig, on_cluster: pulumi.ResourceOptions, secrets: vault.SyncedSecrets
+) -> list[pulumi.Resource]:
     """What the API needs installed first: the Rollouts controller, the monitoring stack."""
     installed: list[pulumi.Resource] = []
     if config.delivery.strategy != "rolling":
@@ -33,7 +37,14 @@ def platform(config: StackConfig, on_cluster: pulumi.ResourceOptions) -> list[pu
             )
         )
     if config.monitoring.enabled:
-        installed.append(MonitoringStack("monitoring", monitoring_stack_args(config), on_cluster))
+        installed.append(
+            MonitoringStack(
+                "monitoring",
+                monitoring_stack_args(config),
+                on_cluster,
+                setup=secrets.setup(config.monitoring.namespace),
+            )
+        )
     return installed
 
 
@@ -42,10 +53,20 @@ def build(config: StackConfig) -> None:
     # default provider; with no context set it uses kubeconfig's current context.
     provider = k8s.Provider("cluster", context=config.kubernetes.context)
     on_cluster = pulumi.ResourceOptions(providers=[provider])
-    installed = platform(config, on_cluster)
-    api_args = app_service_args(config)
+    secrets = vault.integrate(config, on_cluster)
+    installed = platform(config, on_cluster, secrets)
+    names = vault.secret_names(config)
+    api_args = dataclasses.replace(
+        app_service_args(config),
+        secret_env=names.app,
+        migration_secret_env=names.migration,
+        workload_annotations=vault.workload_annotations(config),
+    )
     api = AppService(
-        "api", api_args, pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=installed))
+        "api",
+        api_args,
+        pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=installed)),
+        setup=secrets.setup(api_args.namespace),
     )
     if config.monitoring.enabled:
         after_api = pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=[*installed, api]))

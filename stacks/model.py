@@ -381,10 +381,84 @@ class MonitoringConfig(Model):
         return value
 
 
+Url = Annotated[str, StringConstraints(pattern=r"^https?://[^\s/]+(:\d+)?/?$")]
+SqlIdentifier = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,62}$")]
+# Kubernetes CronJob schedule: five fields.
+Cron = Annotated[str, StringConstraints(pattern=r"^(\S+\s+){4}\S+$")]
+# Go durations as External Secrets reads them.
+GoDuration = Annotated[str, StringConstraints(pattern=r"^\d+[smh]$")]
+_GO_SECONDS = {"s": 1, "m": 60, "h": 3600}
+
+
+class VaultDatabaseConfig(Model):
+    """The app's PostgreSQL, as Vault's database engine reaches it."""
+
+    host: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?$", max_length=253)]
+    port: Port = 5432
+    name: SqlIdentifier = "project_ai"
+    ssl_mode: Literal["disable", "require", "verify-ca", "verify-full"] = "require"
+    # The PostgreSQL user Vault connects as; its password is `databaseRootPassword`.
+    root_username: SqlIdentifier = "vault"
+    # Short-lived users: this long by default, never longer than the max.
+    credential_ttl_seconds: Annotated[int, Field(ge=2, le=86400)] = 3600
+    credential_max_ttl_seconds: Annotated[int, Field(ge=2, le=604800)] = 14400
+    root_rotation_schedule: Cron = "17 3 * * 1"
+
+    @model_validator(mode="after")
+    def _ttls(self) -> VaultDatabaseConfig:
+        if self.credential_ttl_seconds > self.credential_max_ttl_seconds:
+            raise ValueError(
+                f"credentialTtlSeconds: {self.credential_ttl_seconds} is above credentialMaxTtlSeconds "
+                f"({self.credential_max_ttl_seconds})"
+            )
+        return self
+
+
 class VaultConfig(Model):
-    address: Annotated[str, StringConstraints(pattern=r"^https?://[^\s/]+(:\d+)?/?$")] | None = None
+    # `dev`: OpenBao in dev mode inside the cluster (local only); `external`: a Vault
+    # the platform team runs, reached at `address` with a token from the environment.
+    mode: Literal["dev", "external"] = "external"
+    address: Url | None = None
     namespace: str | None = None
-    kv_mount: DnsLabel = "project-ai"
+    # Where pods reach Vault when it is not `address` (dev mode: the in-cluster Service).
+    dev_ingress_host: Hostname | None = None
+    # Defaults: project-ai-<environment> and kubernetes-<stack>.
+    kv_mount: DnsLabel | None = None
+    auth_mount: DnsLabel | None = None
+    # The cluster's API server, for a Vault outside the cluster to review tokens.
+    kubernetes_host: Url | None = None
+    audience: DnsLabel = "vault"
+    token_ttl_seconds: Annotated[int, Field(ge=60, le=86400)] = 900
+    token_max_ttl_seconds: Annotated[int, Field(ge=60, le=86400)] = 3600
+    # How often External Secrets re-reads Vault: the longest a rotated value takes to
+    # reach the pods.
+    refresh_interval: GoDuration = "1h"
+    audit_file_path: Annotated[str, StringConstraints(pattern=r"^/\S+$")] = "/vault/audit/audit.log"
+    database: VaultDatabaseConfig | None = None
+    external_secrets_chart_version: str = "2.2.0"
+    reloader_chart_version: str = "2.2.9"
+    openbao_chart_version: str = "0.19.1"
+    # The CLI image the root-rotation job runs (OpenBao's CLI speaks the Vault API).
+    cli_image: str = "quay.io/openbao/openbao:2.4.3"
+
+    @model_validator(mode="after")
+    def _consistent(self) -> VaultConfig:
+        if self.mode == "external" and self.address is None:
+            raise ValueError("address: missing required key for an external Vault (mode: external)")
+        if self.mode == "dev" and self.dev_ingress_host is None:
+            raise ValueError("devIngressHost: missing required key for a dev-mode Vault (mode: dev)")
+        if self.token_ttl_seconds > self.token_max_ttl_seconds:
+            raise ValueError(
+                f"tokenTtlSeconds: {self.token_ttl_seconds} is above tokenMaxTtlSeconds ({self.token_max_ttl_seconds})"
+            )
+        if self.database is not None:
+            refresh = int(self.refresh_interval[:-1]) * _GO_SECONDS[self.refresh_interval[-1]]
+            if 2 * refresh > self.database.credential_ttl_seconds:
+                raise ValueError(
+                    f"refreshInterval: {self.refresh_interval} is more than half of database.credentialTtlSeconds "
+                    f"({self.database.credential_ttl_seconds}); pods would hold expired database users"
+                )
+        return self
 
 
 class DatabaseConfig(Model):
@@ -422,7 +496,10 @@ class StackConfig(Model):
     network: NetworkConfig = NetworkConfig()
     delivery: DeliveryConfig = DeliveryConfig()
     monitoring: MonitoringConfig = MonitoringConfig()
-    vault: VaultConfig = VaultConfig()
+    vault: VaultConfig | None = None
+    # Set with `pulumi config set --secret`: the first password of vault.database's
+    # root user. Vault rotates it from then on.
+    database_root_password: str | None = None
     database: DatabaseConfig | None = None
     cache: CacheConfig | None = None
     edge: EdgeConfig | None = None
@@ -446,6 +523,15 @@ class StackConfig(Model):
             for key in ("app", "ingress"):
                 if getattr(self, key) is None:
                     raise ValueError(f"{key}: missing required key for the {self.role} role")
+        if self.role == "cluster" and self.vault is None:
+            raise ValueError("vault: missing required key for the cluster role")
+        if self.vault is not None and self.vault.mode == "dev" and self.environment != "local":
+            raise ValueError(f"vault.mode: dev mode keeps secrets in memory; only for local, not {self.environment}")
+        if self.vault is not None and self.vault.database is not None and self.database_root_password is None:
+            raise ValueError(
+                "databaseRootPassword: missing; expected `pulumi config set --secret projectai:databaseRootPassword` "
+                "with the password of vault.database.rootUsername"
+            )
         if self.role == "edge" and self.edge is None:
             raise ValueError("edge: missing required key for the edge role")
         return self

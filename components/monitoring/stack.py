@@ -18,6 +18,7 @@ OTEL_CHARTS = "https://open-telemetry.github.io/opentelemetry-helm-charts"
 # Objects with this label are picked up by Prometheus (rules, monitors) and Grafana (dashboards).
 SELECTED_LABEL = {"monitoring.project-ai.dev/collect": "true"}
 DASHBOARD_LABEL = {"grafana_dashboard": "1"}
+GRAFANA_ADMIN_SECRET = "grafana-admin"
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,7 @@ def kube_prometheus_values(args: MonitoringStackArgs) -> dict[str, Any]:
                 "dashboards": {"enabled": True, "label": next(iter(DASHBOARD_LABEL)), "searchNamespace": "ALL"}
             },
             # The admin password comes from a Secret (from Vault), never from values.
-            "admin": {"existingSecret": "grafana-admin", "userKey": "admin-user", "passwordKey": "admin-password"},
+            "admin": {"existingSecret": GRAFANA_ADMIN_SECRET, "userKey": "admin-user", "passwordKey": "admin-password"},
         },
     }
 
@@ -136,11 +137,19 @@ class MonitoringStack(pulumi.ComponentResource):
     kube_prometheus_stack: k8s.helm.v3.Release
     otel_collector: k8s.helm.v3.Release
 
-    def __init__(self, name: str, args: MonitoringStackArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        args: MonitoringStackArgs,
+        opts: pulumi.ResourceOptions | None = None,
+        setup: charts.NamespaceSetup | None = None,
+    ) -> None:
         super().__init__("projectai:monitoring:MonitoringStack", name, None, opts)
         labels = kubernetes_labels(args.owner, name="monitoring", instance=name, component="monitoring")
         self.namespace = charts.namespace(f"{name}-namespace", args.namespace, labels, self)
-        in_namespace = pulumi.ResourceOptions(parent=self, depends_on=[self.namespace])
+        # Alertmanager and Grafana read their credentials from Secrets created by `setup`.
+        prepared = setup(self.namespace) if setup else []
+        in_namespace = pulumi.ResourceOptions(parent=self, depends_on=[self.namespace, *prepared])
         self.kube_prometheus_stack = charts.release(
             f"{name}-kube-prometheus-stack",
             "kube-prometheus-stack",

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.labels import kubernetes_labels, label_value, selector_labels
+from components.charts import NamespaceSetup
+from components.labels import kubernetes_labels, label_value, pod_security_labels, selector_labels
 from components.workload import network, pod, release, specs
 from components.workload.args import AppServiceArgs
 
@@ -14,7 +15,6 @@ core = k8s.core.v1
 meta = k8s.meta.v1
 
 COMPONENT = "api"
-PSA_LEVEL = "restricted"
 VERSION_LABEL = "app.kubernetes.io/version"
 # Second Service of each strategy: canary pods, or the blue-green preview.
 SECOND_SERVICE = {"canary": "canary", "blueGreen": "preview"}
@@ -38,7 +38,13 @@ class AppService(pulumi.ComponentResource):
     network_policies: dict[str, k8s.networking.v1.NetworkPolicy]
     url: pulumi.Output[str]
 
-    def __init__(self, name: str, args: AppServiceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        args: AppServiceArgs,
+        opts: pulumi.ResourceOptions | None = None,
+        setup: NamespaceSetup | None = None,
+    ) -> None:
         super().__init__("projectai:workload:AppService", name, None, opts)
         strategy = args.delivery.strategy
         instance = f"{args.name}-{args.owner.environment}"
@@ -58,11 +64,15 @@ class AppService(pulumi.ComponentResource):
 
         self.namespace = core.Namespace(
             f"{name}-namespace",
-            metadata=meta.ObjectMetaArgs(name=args.namespace, labels={**labels, **_pod_security_labels(args)}),
+            metadata=meta.ObjectMetaArgs(
+                name=args.namespace, labels={**labels, **pod_security_labels(args.kubernetes_version)}
+            ),
             opts=pulumi.ResourceOptions(parent=self),
         )
         # Everything else lives in the namespace, so it waits for it.
         in_namespace = pulumi.ResourceOptions(parent=self, depends_on=[self.namespace])
+        # The Secrets the pods read (`secret_env`), created by the caller in the namespace.
+        prepared = setup(self.namespace) if setup else []
 
         self.service_account = core.ServiceAccount(
             f"{name}-service-account",
@@ -92,7 +102,9 @@ class AppService(pulumi.ComponentResource):
             self.service_account.metadata.name,
             self.config_map.metadata.name,
             # Its pod needs DNS and the database before it can do anything.
-            pulumi.ResourceOptions(parent=self, depends_on=[self.namespace, *self.network_policies.values()]),
+            pulumi.ResourceOptions(
+                parent=self, depends_on=[self.namespace, *prepared, *self.network_policies.values()]
+            ),
         )
         self.service = core.Service(
             f"{name}-service", metadata=metadata(args.name), spec=specs.service(self.selector), opts=in_namespace
@@ -118,14 +130,17 @@ class AppService(pulumi.ComponentResource):
             metadata=meta.ObjectMetaArgs(labels=pod_labels),
             spec=pod.pod_spec(args, self.service_account.metadata.name, self.config_map.metadata.name, self.selector),
         )
+        workload_metadata = meta.ObjectMetaArgs(
+            name=args.name, namespace=args.namespace, labels=labels, annotations=args.workload_annotations or None
+        )
         # The workload changes only once the release's migration has completed.
-        after_migration = [self.namespace, self.migration]
+        after_migration = [self.namespace, *prepared, self.migration]
         self.analysis_templates = {}
         if strategy == "rolling":
             self.workload = release.deployment(
                 name,
                 args,
-                metadata(args.name),
+                workload_metadata,
                 self.selector,
                 template,
                 pulumi.ResourceOptions(parent=self, depends_on=after_migration),
@@ -142,7 +157,7 @@ class AppService(pulumi.ComponentResource):
             self.workload = release.rollout(
                 name,
                 args,
-                metadata(args.name),
+                workload_metadata,
                 self.selector,
                 template,
                 (args.name, f"{args.name}-{SECOND_SERVICE[strategy]}"),
@@ -167,14 +182,3 @@ class AppService(pulumi.ComponentResource):
         self.register_outputs(
             {"namespace": self.namespace.metadata.name, "serviceName": self.service.metadata.name, "url": self.url}
         )
-
-
-def _pod_security_labels(args: AppServiceArgs) -> dict[str, str]:
-    """Pod Security Admission `restricted`, enforced, audited and warned, pinned to the
-    cluster's version so an upgrade does not tighten the rules under running pods."""
-    version = f"v{args.kubernetes_version}"
-    return {
-        f"pod-security.kubernetes.io/{mode}{suffix}": value
-        for mode in ("enforce", "audit", "warn")
-        for suffix, value in (("", PSA_LEVEL), ("-version", version))
-    }

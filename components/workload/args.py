@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from components.delivery.args import DeliveryArgs
 from components.labels import Ownership
+from components.network_policies import EgressRule
 
 
 @dataclass(frozen=True)
@@ -22,19 +23,6 @@ class IngressArgs:
     cluster_issuer: str
     # Namespace of the ingress controller: the only source of external traffic.
     controller_namespace: str
-
-
-@dataclass(frozen=True)
-class EgressRule:
-    """A destination the pods may reach: a CIDR, or pods in a namespace."""
-
-    name: str
-    ports: tuple[int, ...]
-    protocol: str = "TCP"
-    cidr: str | None = None
-    except_cidrs: tuple[str, ...] = ()
-    namespace: str | None = None
-    pod_labels: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -63,4 +51,12 @@ class AppServiceArgs:
     # Address of a node-local DNS cache, allowed beside the cluster DNS service.
     node_local_dns: str | None = None
     settings: dict[str, str] = field(default_factory=dict)
+    # Secrets (synced from Vault) whose keys become environment variables of every pod;
+    # a change restarts the pods. The migration Job also reads its own, which come last
+    # and so win over the same keys (its database user may change the schema).
+    secret_env: tuple[str, ...] = ()
+    migration_secret_env: tuple[str, ...] = ()
+    # On the Deployment or Rollout itself (not its pods), e.g. for the controller that
+    # restarts the pods when those Secrets change.
+    workload_annotations: dict[str, str] = field(default_factory=dict)
     delivery: DeliveryArgs = field(default_factory=DeliveryArgs)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pulumi_kubernetes as k8s
 
-from components.workload.args import AppServiceArgs, EgressRule
+from components.network_policies import default_deny, egress_to, egress_to_dns, ingress_from_namespace, ports
+from components.workload.args import AppServiceArgs
 
 networking = k8s.networking.v1
 meta = k8s.meta.v1
 
-NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 SMOKE_TEST = "smoke-test"
 
 
@@ -17,66 +17,6 @@ def family_labels(app_name: str) -> dict[str, str]:
     """Every pod of the app's family: the API, its migration Job, its smoke tests. Egress
     rules apply to all of them; traffic is only ever sent to the API pods."""
     return {"app.kubernetes.io/name": app_name}
-
-
-def _namespace(name: str) -> meta.LabelSelectorArgs:
-    # Set by the API server on every namespace (1.22+), so it cannot be forged by
-    # whoever can label namespaces.
-    return meta.LabelSelectorArgs(match_labels={NAMESPACE_NAME_LABEL: name})
-
-
-def _ports(ports: tuple[int, ...] | list[int], protocol: str = "TCP") -> list[networking.NetworkPolicyPortArgs]:
-    return [networking.NetworkPolicyPortArgs(port=port, protocol=protocol) for port in ports]
-
-
-def default_deny() -> networking.NetworkPolicySpecArgs:
-    return networking.NetworkPolicySpecArgs(pod_selector=meta.LabelSelectorArgs(), policy_types=["Ingress", "Egress"])
-
-
-def ingress_from_namespace(namespace: str, selector: dict[str, str], port: int) -> networking.NetworkPolicySpecArgs:
-    return networking.NetworkPolicySpecArgs(
-        pod_selector=meta.LabelSelectorArgs(match_labels=selector),
-        policy_types=["Ingress"],
-        ingress=[
-            networking.NetworkPolicyIngressRuleArgs(
-                from_=[networking.NetworkPolicyPeerArgs(namespace_selector=_namespace(namespace))],
-                ports=_ports([port]),
-            )
-        ],
-    )
-
-
-def egress_to_dns(selector: dict[str, str], node_local_dns: str | None) -> networking.NetworkPolicySpecArgs:
-    peers = [
-        networking.NetworkPolicyPeerArgs(
-            namespace_selector=_namespace("kube-system"),
-            pod_selector=meta.LabelSelectorArgs(match_labels={"k8s-app": "kube-dns"}),
-        )
-    ]
-    if node_local_dns:
-        peers.append(networking.NetworkPolicyPeerArgs(ip_block=networking.IPBlockArgs(cidr=f"{node_local_dns}/32")))
-    return networking.NetworkPolicySpecArgs(
-        pod_selector=meta.LabelSelectorArgs(match_labels=selector),
-        policy_types=["Egress"],
-        egress=[networking.NetworkPolicyEgressRuleArgs(to=peers, ports=_ports([53], "UDP") + _ports([53], "TCP"))],
-    )
-
-
-def egress_to(rule: EgressRule, selector: dict[str, str]) -> networking.NetworkPolicySpecArgs:
-    if rule.cidr is not None:
-        peer = networking.NetworkPolicyPeerArgs(
-            ip_block=networking.IPBlockArgs(cidr=rule.cidr, except_=list(rule.except_cidrs) or None)
-        )
-    else:
-        peer = networking.NetworkPolicyPeerArgs(
-            namespace_selector=_namespace(rule.namespace or ""),
-            pod_selector=meta.LabelSelectorArgs(match_labels=rule.pod_labels or None),
-        )
-    return networking.NetworkPolicySpecArgs(
-        pod_selector=meta.LabelSelectorArgs(match_labels=selector),
-        policy_types=["Egress"],
-        egress=[networking.NetworkPolicyEgressRuleArgs(to=[peer], ports=_ports(rule.ports, rule.protocol))],
-    )
 
 
 def smoke_test_to_api(selector: dict[str, str], app_name: str, port: int) -> networking.NetworkPolicySpecArgs:
@@ -88,7 +28,7 @@ def smoke_test_to_api(selector: dict[str, str], app_name: str, port: int) -> net
         policy_types=["Egress"],
         egress=[
             networking.NetworkPolicyEgressRuleArgs(
-                to=[networking.NetworkPolicyPeerArgs(pod_selector=api)], ports=_ports([port])
+                to=[networking.NetworkPolicyPeerArgs(pod_selector=api)], ports=ports([port])
             )
         ],
     )
@@ -102,7 +42,7 @@ def api_from_smoke_test(selector: dict[str, str], app_name: str, port: int) -> n
         ingress=[
             networking.NetworkPolicyIngressRuleArgs(
                 from_=[networking.NetworkPolicyPeerArgs(pod_selector=meta.LabelSelectorArgs(match_labels=smoke))],
-                ports=_ports([port]),
+                ports=ports([port]),
             )
         ],
     )

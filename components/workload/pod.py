@@ -46,11 +46,18 @@ def _pod_security(args: AppServiceArgs) -> core.PodSecurityContextArgs:
     )
 
 
-def _base_container(args: AppServiceArgs, config_map_name: object) -> dict:
+def _environment(config_map_name: object, secrets: tuple[str, ...]) -> list[core.EnvFromSourceArgs]:
+    return [
+        core.EnvFromSourceArgs(config_map_ref=core.ConfigMapEnvSourceArgs(name=config_map_name)),
+        *(core.EnvFromSourceArgs(secret_ref=core.SecretEnvSourceArgs(name=secret)) for secret in secrets),
+    ]
+
+
+def _base_container(args: AppServiceArgs, config_map_name: object, secrets: tuple[str, ...]) -> dict:
     return {
         "image": args.image,
         "image_pull_policy": "IfNotPresent",
-        "env_from": [core.EnvFromSourceArgs(config_map_ref=core.ConfigMapEnvSourceArgs(name=config_map_name))],
+        "env_from": _environment(config_map_name, secrets),
         "resources": core.ResourceRequirementsArgs(
             requests={"cpu": args.requests.cpu, "memory": args.requests.memory},
             limits={"cpu": args.limits.cpu, "memory": args.limits.memory},
@@ -80,7 +87,7 @@ def container(args: AppServiceArgs, config_map_name: object) -> core.ContainerAr
         )
         if args.pre_stop_seconds
         else None,
-        **_base_container(args, config_map_name),
+        **_base_container(args, config_map_name, args.secret_env),
     )
 
 
@@ -141,7 +148,11 @@ def migration_pod_spec(args: AppServiceArgs, service_account: object, config_map
         restart_policy="Never",
         security_context=_pod_security(args),
         containers=[
-            core.ContainerArgs(name="migrate", command=MIGRATE_COMMAND, **_base_container(args, config_map_name))
+            core.ContainerArgs(
+                name="migrate",
+                command=MIGRATE_COMMAND,
+                **_base_container(args, config_map_name, (*args.secret_env, *args.migration_secret_env)),
+            )
         ],
         volumes=_tmp_volume(),
     )

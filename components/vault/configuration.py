@@ -1,0 +1,190 @@
+"""VaultConfiguration: what one environment and one cluster need in Vault — the KV v2
+mount, two audit devices, Kubernetes auth with one role per consumer, a policy per
+consumer, and the database secrets engine with its runtime and migration roles.
+
+Takes the Vault provider through `opts`; it never reads a token itself.
+"""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_vault as vault
+
+from components.vault import policies
+from components.vault.args import Consumer, DatabaseEngineArgs, VaultArgs
+
+KUBERNETES_HOST_IN_CLUSTER = "https://kubernetes.default.svc"
+POSTGRES_PLUGIN = "postgresql-database-plugin"
+
+
+class VaultConfiguration(pulumi.ComponentResource):
+    kv: vault.Mount
+    audit_devices: list[vault.Audit]
+    auth: vault.AuthBackend
+    policies: dict[str, vault.Policy]
+    roles: dict[str, vault.kubernetes.AuthBackendRole]
+    database: vault.Mount | None
+    database_roles: dict[str, vault.database.SecretBackendRole]
+
+    def __init__(self, name: str, args: VaultArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("projectai:vault:VaultConfiguration", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        layout = args.layout
+        description = f"Project-AI {args.owner.environment} ({args.owner.team})"
+
+        self.kv = vault.Mount(
+            f"{name}-kv",
+            path=layout.kv_mount,
+            type="kv",
+            options={"version": "2"},
+            description=f"{description}: application secrets",
+            opts=child,
+        )
+        vault.kv.SecretBackendV2(
+            f"{name}-kv-config",
+            mount=self.kv.path,
+            max_versions=args.kv_max_versions,
+            opts=child,
+        )
+        self.audit_devices = [
+            vault.Audit(
+                f"{name}-audit-{path}",
+                type="file",
+                path=path,
+                options={"file_path": file_path, "format": "json"},
+                description=f"{description}: audit log ({file_path})",
+                opts=child,
+            )
+            for path, file_path in (("file", args.audit.file_path), ("stdout", args.audit.second_path))
+        ]
+
+        auth = args.kubernetes
+        self.auth = vault.AuthBackend(
+            f"{name}-kubernetes-auth",
+            type="kubernetes",
+            path=auth.mount,
+            description=f"{description}: service accounts of this cluster",
+            opts=child,
+        )
+        external = auth.host is not None
+        vault.kubernetes.AuthBackendConfig(
+            f"{name}-kubernetes-auth-config",
+            backend=self.auth.path,
+            kubernetes_host=auth.host or KUBERNETES_HOST_IN_CLUSTER,
+            kubernetes_ca_cert=auth.ca_certificate,
+            # Outside the cluster there is no local ServiceAccount to fall back on: each
+            # login's own token reviews itself.
+            disable_local_ca_jwt=external,
+            opts=child,
+        )
+
+        consumers: dict[str, tuple[Consumer, policies.Policy]] = {
+            "app": (args.app, policies.app_policy(layout)),
+            "external-secrets": (
+                args.external_secrets,
+                policies.external_secrets_policy(
+                    layout,
+                    args.synced_kv_paths,
+                    (layout.runtime_role, layout.migration_role) if args.database else (),
+                ),
+            ),
+        }
+        if args.database and args.rotator:
+            consumers["root-rotator"] = (args.rotator, policies.rotator_policy(layout))
+        documents = [policy for _, policy in consumers.values()] + [policies.deployer_policy(layout)]
+        for document in documents:
+            problems = policies.violations(document)
+            assert not problems, "; ".join(problems)
+        self.policies = {
+            document.name: vault.Policy(
+                f"{name}-policy-{document.name}", name=document.name, policy=document.hcl(), opts=child
+            )
+            for document in documents
+        }
+        self.roles = {
+            role: vault.kubernetes.AuthBackendRole(
+                f"{name}-role-{role}",
+                backend=self.auth.path,
+                role_name=f"{layout.app}-{role}",
+                # Exactly one ServiceAccount in exactly one namespace.
+                bound_service_account_names=[consumer.service_account],
+                bound_service_account_namespaces=[consumer.namespace],
+                audience=auth.audience,
+                token_policies=[self.policies[policy.name].name],
+                token_ttl=auth.token_ttl_seconds,
+                token_max_ttl=auth.token_max_ttl_seconds,
+                token_type="service",
+                opts=child,
+            )
+            for role, (consumer, policy) in consumers.items()
+        }
+
+        self.database = None
+        self.database_roles = {}
+        if args.database:
+            self.database, self.database_roles = self._database_engine(name, args, args.database, description)
+
+        self.register_outputs(
+            {
+                "kvMount": self.kv.path,
+                "authMount": self.auth.path,
+                "roles": {role: resource.role_name for role, resource in self.roles.items()},
+                "databaseMount": self.database.path if self.database else None,
+            }
+        )
+
+    def _database_engine(
+        self, name: str, args: VaultArgs, database: DatabaseEngineArgs, description: str
+    ) -> tuple[vault.Mount, dict[str, vault.database.SecretBackendRole]]:
+        layout = args.layout
+        assert layout.database_mount is not None
+        child = pulumi.ResourceOptions(parent=self)
+        mount = vault.Mount(
+            f"{name}-database",
+            path=layout.database_mount,
+            type="database",
+            description=f"{description}: short-lived PostgreSQL users",
+            default_lease_ttl_seconds=database.credential_ttl_seconds,
+            max_lease_ttl_seconds=database.credential_max_ttl_seconds,
+            opts=child,
+        )
+        groups = database.groups
+        roles = {layout.runtime_role: groups.runtime_creation(), layout.migration_role: groups.migration_creation()}
+        connection = vault.database.SecretBackendConnection(
+            f"{name}-database-connection",
+            backend=mount.path,
+            name=layout.database_connection,
+            plugin_name=POSTGRES_PLUGIN,
+            allowed_roles=list(roles),
+            verify_connection=True,
+            root_rotation_statements=groups.root_rotation(),
+            postgresql=vault.database.SecretBackendConnectionPostgresqlArgs(
+                connection_url=(
+                    f"postgresql://{{{{username}}}}:{{{{password}}}}@{database.host}:{database.port}/"
+                    f"{database.database}?sslmode={database.ssl_mode}"
+                ),
+                username=database.root_username,
+                # Write-only: Vault rotates the root password, and Pulumi must never put
+                # the first one back.
+                password_wo=database.root_password,
+                password_wo_version=database.root_password_version,
+                max_open_connections=database.max_open_connections,
+                # Rotated root credentials must not outlive a pooled connection for long.
+                max_connection_lifetime=300,
+            ),
+            opts=child,
+        )
+        return mount, {
+            role: vault.database.SecretBackendRole(
+                f"{name}-database-role-{role}",
+                backend=mount.path,
+                name=role,
+                db_name=connection.name,
+                creation_statements=creation,
+                revocation_statements=groups.revocation(),
+                default_ttl=database.credential_ttl_seconds,
+                max_ttl=database.credential_max_ttl_seconds,
+                opts=child,
+            )
+            for role, creation in roles.items()
+        }

@@ -1,0 +1,72 @@
+"""The SQL behind the database secrets engine: what Vault runs to create and drop the
+app's short-lived PostgreSQL users, and the one-time bootstrap an operator runs first.
+
+Short-lived users own nothing. Two NOLOGIN group roles carry the grants:
+
+- `<owner>` owns the schema's objects. Migration users join it and switch to it at
+  login (`ALTER ROLE ... SET role`), so every table a migration creates belongs to the
+  owner, not to a user that Vault drops an hour later.
+- `<runtime>` may read and write rows and use sequences, and nothing else: no DDL, no
+  TRUNCATE, no other schema. Default privileges hand it every table the owner creates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+def _identifier(name: str) -> str:
+    if not name.replace("_", "").isalnum() or not name[0].isalpha():
+        raise ValueError(f"'{name}' is not a plain SQL identifier (letters, digits and underscores)")
+    return f'"{name}"'
+
+
+@dataclass(frozen=True)
+class GroupRoles:
+    owner: str
+    runtime: str
+    schema: str = "public"
+
+    def runtime_creation(self) -> list[str]:
+        return [
+            "CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}' "
+            f"IN ROLE {_identifier(self.runtime)};",
+        ]
+
+    def migration_creation(self) -> list[str]:
+        return [
+            "CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}' "
+            f"IN ROLE {_identifier(self.owner)};",
+            f'ALTER ROLE "{{{{name}}}}" SET role = {_identifier(self.owner)};',
+        ]
+
+    def revocation(self) -> list[str]:
+        # The user owns nothing (objects belong to the owner role), so it can be dropped;
+        # ending its sessions first keeps an expired user from lingering.
+        return [
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{{name}}';",
+            'DROP ROLE IF EXISTS "{{name}}";',
+        ]
+
+    def root_rotation(self) -> list[str]:
+        return ["ALTER ROLE \"{{username}}\" WITH PASSWORD '{{password}}';"]
+
+    def bootstrap(self, database: str, vault_user: str) -> list[str]:
+        """Run once by a database administrator, before Vault is configured. The Vault
+        user gets CREATEROLE and admin of the two groups, and no other privilege; its
+        password is set by the administrator and rotated by Vault from then on."""
+        owner, runtime, schema = _identifier(self.owner), _identifier(self.runtime), _identifier(self.schema)
+        vault = _identifier(vault_user)
+        return [
+            f"CREATE ROLE {owner} NOLOGIN;",
+            f"CREATE ROLE {runtime} NOLOGIN;",
+            f"GRANT CONNECT, TEMPORARY ON DATABASE {_identifier(database)} TO {owner}, {runtime};",
+            f"GRANT USAGE, CREATE ON SCHEMA {schema} TO {owner};",
+            f"GRANT USAGE ON SCHEMA {schema} TO {runtime};",
+            f"ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA {schema} "
+            f"GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {runtime};",
+            f"ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA {schema} "
+            f"GRANT USAGE, SELECT ON SEQUENCES TO {runtime};",
+            f"CREATE ROLE {vault} WITH LOGIN CREATEROLE PASSWORD :'vault_password';",
+            f"GRANT {owner}, {runtime} TO {vault} WITH ADMIN OPTION;",
+        ]

@@ -1,0 +1,70 @@
+"""Reloader: restarts the API's pods when a Secret they read changes, so a rotated
+credential synced by External Secrets reaches the running pods.
+
+From its upstream chart at a pinned version, watching Argo Rollouts too. It restarts by
+annotating the pod template, which leaves the fields Pulumi owns untouched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components import charts
+from components.labels import Ownership, kubernetes_labels
+
+CHART_REPOSITORY = "https://stakater.github.io/stakater-charts"
+# On a workload: the Secrets whose change restarts it.
+RELOAD_SECRETS = "secret.reloader.stakater.com/reload"
+# On an Argo Rollout: restart its pods in place instead of starting a new canary, since a
+# new credential is not a new release.
+ROLLOUT_STRATEGY = {"reloader.stakater.com/rollout-strategy": "restart"}
+
+
+@dataclass(frozen=True)
+class ReloaderArgs:
+    owner: Ownership
+    chart_version: str
+    # The one namespace whose workloads it restarts: the API's.
+    watched_namespace: str
+    namespace: str = "reloader"
+
+
+def annotations(secret_names: tuple[str, ...], rollout: bool) -> dict[str, str]:
+    """What a workload carries so that Reloader restarts it on a change of these Secrets."""
+    if not secret_names:
+        return {}
+    return {RELOAD_SECRETS: ",".join(secret_names), **(ROLLOUT_STRATEGY if rollout else {})}
+
+
+class Reloader(pulumi.ComponentResource):
+    namespace: k8s.core.v1.Namespace
+    release: k8s.helm.v3.Release
+
+    def __init__(self, name: str, args: ReloaderArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("projectai:vault:Reloader", name, None, opts)
+        labels = kubernetes_labels(args.owner, name="reloader", instance=name, component="secrets")
+        self.namespace = charts.namespace(f"{name}-namespace", args.namespace, labels, self)
+        self.release = charts.release(
+            f"{name}-release",
+            "reloader",
+            charts.Chart("reloader", CHART_REPOSITORY, args.chart_version),
+            self.namespace.metadata.name,
+            {
+                "reloader": {
+                    "isArgoRollouts": True,
+                    "reloadStrategy": "annotations",
+                    "namespaceSelector": f"kubernetes.io/metadata.name={args.watched_namespace}",
+                    "ignoreConfigMaps": True,
+                    "readOnlyRootFileSystem": True,
+                    "deployment": {
+                        "labels": labels,
+                        "resources": {"requests": {"cpu": "10m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}},
+                    },
+                },
+            },
+            pulumi.ResourceOptions(parent=self),
+        )
+        self.register_outputs({"namespace": self.namespace.metadata.name})

@@ -1,0 +1,340 @@
+"""Turns the typed stack config into the Vault integration of a cluster: Vault itself in
+dev mode where asked, its configuration, External Secrets with the Secrets the API and
+monitoring read, Reloader, and the scheduled root-credential rotation.
+
+The Secrets synced from Vault, by namespace:
+
+| Secret | keys | Vault entry (KV mount unless noted) |
+|---|---|---|
+| `<app>-secrets` | APP_API_KEY_PEPPER, APP_UPSTREAM_TOKEN | `<app>/pepper` value, `<app>/upstream` token |
+| `<app>-database` | APP_DATABASE_URL | database engine `creds/<app>`, or `<app>/database` url |
+| `<app>-migration-database` | APP_DATABASE_URL | database engine `creds/<app>-migrate` |
+| smoke-test Secret (blue-green) | api-key | `<app>/smoke-test` api-key |
+| `alertmanager-pagerduty`, `-escalation` | routing-key | `monitoring/pagerduty`, `monitoring/pagerduty-escalation` |
+| `alertmanager-slack` | webhook-url | `monitoring/slack` |
+| `grafana-admin` | admin-user, admin-password | `monitoring/grafana` |
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlparse
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_vault as vault
+
+from components.charts import NamespaceSetup
+from components.labels import kubernetes_labels
+from components.monitoring.alerting import ESCALATION_SECRET, PAGERDUTY_SECRET, SLACK_SECRET
+from components.monitoring.stack import GRAFANA_ADMIN_SECRET
+from components.network_policies import EgressRule
+from components.vault import policies, reloader
+from components.vault.args import (
+    AuditArgs,
+    Consumer,
+    DatabaseEngineArgs,
+    KubernetesAuthArgs,
+    VaultArgs,
+)
+from components.vault.configuration import VaultConfiguration
+from components.vault.dev_server import PORT, RELEASE, DevVault, DevVaultArgs
+from components.vault.external_secrets import (
+    SERVICE_ACCOUNT,
+    Entry,
+    ExternalSecretsArgs,
+    ExternalSecretsOperator,
+    StoreArgs,
+    SyncedSecret,
+    external_secret,
+)
+from components.vault.reloader import Reloader, ReloaderArgs
+from components.vault.rotation import RootRotation, RootRotationArgs
+from stacks.config import StackConfig
+from stacks.workload import ownership
+
+DEV_NAMESPACE = "vault"
+ROTATION_NAMESPACE = "vault-rotation"
+ROTATOR_ACCOUNT = "vault-root-rotator"
+ESO_NAMESPACE = "external-secrets"
+# Everything a pod may reach on the internet, but not the private ranges.
+PRIVATE_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16")
+
+
+@dataclass(frozen=True)
+class SecretNames:
+    """The Secrets the API reads: all pods, and the migration Job on top."""
+
+    app: tuple[str, ...]
+    migration: tuple[str, ...]
+
+
+def layout(config: StackConfig) -> policies.Layout:
+    assert config.vault is not None and config.app is not None, "validated by StackConfig for this role"
+    return policies.Layout(
+        kv_mount=config.vault.kv_mount or f"project-ai-{config.environment}",
+        app=config.app.name,
+        database_mount=f"database-{pulumi.get_stack()}" if config.vault.database else None,
+    )
+
+
+def auth_mount(config: StackConfig) -> str:
+    assert config.vault is not None
+    return config.vault.auth_mount or f"kubernetes-{pulumi.get_stack()}"
+
+
+def synced_secrets(config: StackConfig, where: policies.Layout) -> list[SyncedSecret]:
+    """Every Secret External Secrets writes for this stack, from the table above."""
+    assert config.vault is not None and config.app is not None
+    app, vault_config, refresh = config.app, config.vault, config.vault.refresh_interval
+    kv, database = "vault-kv", "vault-database"
+
+    def kv_secret(name: str, namespace: str, *entries: tuple[str, str, str]) -> SyncedSecret:
+        return SyncedSecret(
+            name, namespace, kv, refresh, entries=tuple(Entry(key, path, prop) for key, path, prop in entries)
+        )
+
+    secrets = [
+        kv_secret(
+            f"{app.name}-secrets",
+            app.namespace,
+            ("APP_API_KEY_PEPPER", f"{where.app}/pepper", "value"),
+            ("APP_UPSTREAM_TOKEN", f"{where.app}/upstream", "token"),
+        )
+    ]
+    if vault_config.database:
+        db = vault_config.database
+        url = (
+            "postgresql+psycopg://{{ .username }}:{{ .password | urlquery }}"
+            f"@{db.host}:{db.port}/{db.name}?sslmode={db.ssl_mode}"
+        )
+        users = {f"{app.name}-database": where.runtime_role, f"{app.name}-migration-database": where.migration_role}
+        for secret, role in users.items():
+            template = {"APP_DATABASE_URL": url}
+            extract = f"creds/{role}"
+            secrets.append(SyncedSecret(secret, app.namespace, database, refresh, extract=extract, template=template))
+    else:
+        url_entry = ("APP_DATABASE_URL", f"{where.app}/database", "url")
+        secrets.append(kv_secret(f"{app.name}-database", app.namespace, url_entry))
+    if config.delivery.strategy == "blueGreen":
+        key_entry = ("api-key", f"{where.app}/smoke-test", "api-key")
+        secrets.append(kv_secret(config.delivery.smoke_test_secret_name, app.namespace, key_entry))
+    if config.monitoring.enabled:
+        namespace, folder = config.monitoring.namespace, where.monitoring
+        secrets += [
+            kv_secret(PAGERDUTY_SECRET, namespace, ("routing-key", f"{folder}/pagerduty", "routing-key")),
+            kv_secret(ESCALATION_SECRET, namespace, ("routing-key", f"{folder}/pagerduty-escalation", "routing-key")),
+            kv_secret(SLACK_SECRET, namespace, ("webhook-url", f"{folder}/slack", "webhook-url")),
+            kv_secret(
+                GRAFANA_ADMIN_SECRET,
+                namespace,
+                ("admin-user", f"{folder}/grafana", "admin-user"),
+                ("admin-password", f"{folder}/grafana", "admin-password"),
+            ),
+        ]
+    return secrets
+
+
+def secret_names(config: StackConfig) -> SecretNames:
+    assert config.app is not None
+    name = config.app.name
+    migration = (f"{name}-migration-database",) if config.vault and config.vault.database else ()
+    return SecretNames(app=(f"{name}-secrets", f"{name}-database"), migration=migration)
+
+
+def workload_annotations(config: StackConfig) -> dict[str, str]:
+    return reloader.annotations(secret_names(config).app, rollout=config.delivery.strategy != "rolling")
+
+
+def vault_args(config: StackConfig, where: policies.Layout, kv_paths: tuple[str, ...]) -> VaultArgs:
+    assert config.vault is not None and config.app is not None
+    settings = config.vault
+    database = None
+    if settings.database:
+        db = settings.database
+        assert config.database_root_password is not None, "validated by StackConfig"
+        database = DatabaseEngineArgs(
+            host=db.host,
+            port=db.port,
+            database=db.name,
+            ssl_mode=db.ssl_mode,
+            root_username=db.root_username,
+            root_password=pulumi.Output.secret(config.database_root_password),
+            credential_ttl_seconds=db.credential_ttl_seconds,
+            credential_max_ttl_seconds=db.credential_max_ttl_seconds,
+        )
+    return VaultArgs(
+        owner=ownership(config),
+        layout=where,
+        kubernetes=KubernetesAuthArgs(
+            mount=auth_mount(config),
+            host=settings.kubernetes_host,
+            audience=settings.audience,
+            token_ttl_seconds=settings.token_ttl_seconds,
+            token_max_ttl_seconds=settings.token_max_ttl_seconds,
+        ),
+        app=Consumer(service_account=config.app.name, namespace=config.app.namespace),
+        external_secrets=Consumer(service_account=SERVICE_ACCOUNT, namespace=ESO_NAMESPACE),
+        rotator=Consumer(service_account=ROTATOR_ACCOUNT, namespace=ROTATION_NAMESPACE) if database else None,
+        synced_kv_paths=kv_paths,
+        database=database,
+        audit=AuditArgs(file_path=settings.audit_file_path),
+    )
+
+
+def _vault_egress(config: StackConfig, address: str) -> EgressRule:
+    """Where in-cluster clients of Vault may connect: the dev server's pods, or the
+    external Vault's port on the internet."""
+    assert config.vault is not None
+    if config.vault.mode == "dev":
+        return EgressRule(
+            name="vault",
+            ports=(PORT,),
+            namespace=DEV_NAMESPACE,
+            pod_labels={"app.kubernetes.io/name": RELEASE},
+        )
+    parsed = urlparse(address)
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    return EgressRule(name="vault", ports=(port,), cidr="0.0.0.0/0", except_cidrs=PRIVATE_RANGES)
+
+
+def integrate(config: StackConfig, on_cluster: pulumi.ResourceOptions) -> SyncedSecrets:
+    """Installs and configures Vault, External Secrets, Reloader and the rotation job.
+    Returns the synced Secrets, for the API and monitoring to create in their namespaces."""
+    assert config.vault is not None and config.app is not None and config.ingress is not None
+    settings = config.vault
+    owner = ownership(config)
+    where = layout(config)
+    secrets = synced_secrets(config, where)
+    kv_paths = tuple(entry.vault_path for secret in secrets if secret.store == "vault-kv" for entry in secret.entries)
+
+    dev: DevVault | None = None
+    if settings.mode == "dev":
+        assert settings.dev_ingress_host is not None
+        dev = DevVault(
+            "vault-dev",
+            DevVaultArgs(
+                owner=owner,
+                chart_version=settings.openbao_chart_version,
+                ingress_host=settings.dev_ingress_host,
+                ingress_class=config.ingress.class_name,
+                namespace=DEV_NAMESPACE,
+            ),
+            on_cluster,
+        )
+        provider = vault.Provider("vault", address=dev.address, token=dev.root_token)
+        address, cluster_address = dev.address, dev.cluster_address
+    else:
+        assert settings.address is not None
+        # The token comes from VAULT_TOKEN (or a login method) in the deployer's environment.
+        provider = vault.Provider("vault", address=settings.address, namespace=settings.namespace)
+        address = cluster_address = settings.address
+    on_vault = pulumi.ResourceOptions(provider=provider, depends_on=[dev.release] if dev else [])
+    configuration = VaultConfiguration("vault", vault_args(config, where, kv_paths), on_vault)
+
+    if settings.kubernetes_host:
+        # Vault outside the cluster reviews each login with the caller's own token.
+        _auth_delegators(config, on_cluster)
+
+    role_prefix = where.app
+    operator = ExternalSecretsOperator(
+        "external-secrets",
+        ExternalSecretsArgs(
+            owner=owner,
+            chart_version=settings.external_secrets_chart_version,
+            namespace=ESO_NAMESPACE,
+            replicas=2 if config.environment == "prod" else 1,
+            stores=StoreArgs(
+                vault_address=cluster_address,
+                vault_namespace=settings.namespace,
+                auth_mount=auth_mount(config),
+                role=f"{role_prefix}-external-secrets",
+                audience=settings.audience,
+                kv_mount=where.kv_mount,
+                database_mount=where.database_mount,
+                namespaces=tuple(sorted({secret.namespace for secret in secrets})),
+            ),
+        ),
+        pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=[configuration])),
+    )
+    Reloader(
+        "reloader",
+        ReloaderArgs(
+            owner=owner, chart_version=settings.reloader_chart_version, watched_namespace=config.app.namespace
+        ),
+        on_cluster,
+    )
+    if settings.database and where.database_mount:
+        RootRotation(
+            "vault-root-rotation",
+            RootRotationArgs(
+                owner=owner,
+                image=settings.cli_image,
+                vault_address=cluster_address,
+                vault_namespace=settings.namespace,
+                auth_mount=auth_mount(config),
+                role=f"{role_prefix}-root-rotator",
+                audience=settings.audience,
+                database_mount=where.database_mount,
+                connection=where.database_connection,
+                schedule=settings.database.root_rotation_schedule,
+                vault_egress=_vault_egress(config, address),
+                kubernetes_version=config.kubernetes.version,
+                namespace=ROTATION_NAMESPACE,
+                service_account=ROTATOR_ACCOUNT,
+            ),
+            pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=[configuration])),
+        )
+    pulumi.export("vault", {"address": address, "kvMount": where.kv_mount, "authMount": auth_mount(config)})
+    return SyncedSecrets(config, secrets, operator, on_cluster)
+
+
+class SyncedSecrets:
+    """Creates each namespace's ExternalSecrets once that namespace exists, for the
+    component that owns the namespace to wait on before its pods start."""
+
+    def __init__(
+        self,
+        config: StackConfig,
+        secrets: list[SyncedSecret],
+        operator: ExternalSecretsOperator,
+        on_cluster: pulumi.ResourceOptions,
+    ) -> None:
+        self._secrets = secrets
+        self._operator = operator
+        self._on_cluster = on_cluster
+        self._labels = kubernetes_labels(
+            ownership(config), name="project-ai-secrets", instance="vault", component="secrets"
+        )
+
+    def setup(self, namespace: str) -> NamespaceSetup:
+        def create(created: k8s.core.v1.Namespace) -> list[pulumi.Resource]:
+            opts = pulumi.ResourceOptions.merge(
+                self._on_cluster,
+                pulumi.ResourceOptions(parent=self._operator, depends_on=[created, *self._operator.stores.values()]),
+            )
+            return [
+                external_secret(f"secret-{secret.namespace}-{secret.name}", secret, self._labels, opts)
+                for secret in self._secrets
+                if secret.namespace == namespace
+            ]
+
+        return create
+
+
+def _auth_delegators(config: StackConfig, on_cluster: pulumi.ResourceOptions) -> None:
+    """Lets each consumer's token be used to review itself (TokenReview)."""
+    assert config.app is not None
+    consumers = [(config.app.name, config.app.namespace), (SERVICE_ACCOUNT, ESO_NAMESPACE)]
+    if config.vault and config.vault.database:
+        consumers.append((ROTATOR_ACCOUNT, ROTATION_NAMESPACE))
+    for account, namespace in consumers:
+        k8s.rbac.v1.ClusterRoleBinding(
+            f"vault-auth-delegator-{namespace}-{account}",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=f"vault-auth-delegator-{namespace}-{account}"),
+            role_ref=k8s.rbac.v1.RoleRefArgs(
+                api_group="rbac.authorization.k8s.io", kind="ClusterRole", name="system:auth-delegator"
+            ),
+            subjects=[k8s.rbac.v1.SubjectArgs(kind="ServiceAccount", name=account, namespace=namespace)],
+            opts=on_cluster,
+        )
