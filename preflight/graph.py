@@ -25,6 +25,9 @@ class Resource:
     dependencies: list[str] = field(default_factory=list)
     # customTimeouts the program asked for (create/update/delete), when any.
     timeouts: dict[str, str] = field(default_factory=dict)
+    # The inputs `inputs` shows as "[secret]", in the clear, for checks run in this
+    # process (under preflight they hold placeholders and mock values); never written out.
+    secret_inputs: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
 @dataclass
@@ -60,7 +63,10 @@ class Graph:
         return counts
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        for resource in data["resources"]:
+            del resource["secret_inputs"]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Graph:

@@ -64,6 +64,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
 
     def _record(self, request: Any, urn: str, custom: bool, inputs: Any, dependencies: Any) -> None:
         registration = self.resources.get(urn)
+        properties = rpc.deserialize_properties(inputs)
         resource = Resource(
             urn=urn,
             type=request.type,
@@ -72,7 +73,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             parent=request.parent or None,
             provider=request.provider.rsplit("::", 1)[0] if request.provider else None,
             id=(registration.id if registration else None) or None,
-            inputs=plain(rpc.deserialize_properties(inputs)),
+            inputs=plain(properties),
+            secret_inputs={key: reveal(value) for key, value in properties.items() if _is_secret(value)},
             outputs=plain(registration.state) if registration else {},
             dependencies=sorted(set(dependencies)),
             timeouts=_timeouts(request),
@@ -106,6 +108,17 @@ def _is_secret(value: Any) -> bool:
 
 def _unwrap_secret(value: Any) -> Any:
     return value["value"] if _is_secret(value) else value
+
+
+def reveal(value: Any) -> Any:
+    """Like `plain`, with secrets in the clear."""
+    if _is_secret(value):
+        return reveal(value["value"])
+    if isinstance(value, dict):
+        return {str(key): reveal(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [reveal(item) for item in value]
+    return plain(value)
 
 
 def plain(value: Any) -> Any:

@@ -427,6 +427,8 @@ class VaultConfig(Model):
     auth_mount: DnsLabel | None = None
     # The cluster's API server, for a Vault outside the cluster to review tokens.
     kubernetes_host: Url | None = None
+    # Its CA certificate (PEM; public), required with kubernetesHost.
+    kubernetes_ca_certificate: Annotated[str, StringConstraints(pattern=r"^-----BEGIN CERTIFICATE-----")] | None = None
     audience: DnsLabel = "vault"
     token_ttl_seconds: Annotated[int, Field(ge=60, le=86400)] = 900
     token_max_ttl_seconds: Annotated[int, Field(ge=60, le=86400)] = 3600
@@ -447,6 +449,8 @@ class VaultConfig(Model):
             raise ValueError("address: missing required key for an external Vault (mode: external)")
         if self.mode == "dev" and self.dev_ingress_host is None:
             raise ValueError("devIngressHost: missing required key for a dev-mode Vault (mode: dev)")
+        if (self.kubernetes_host is None) != (self.kubernetes_ca_certificate is None):
+            raise ValueError("kubernetesCaCertificate: kubernetesHost and kubernetesCaCertificate go together")
         if self.token_ttl_seconds > self.token_max_ttl_seconds:
             raise ValueError(
                 f"tokenTtlSeconds: {self.token_ttl_seconds} is above tokenMaxTtlSeconds ({self.token_max_ttl_seconds})"

@@ -169,6 +169,7 @@ def vault_args(config: StackConfig, where: policies.Layout, kv_paths: tuple[str,
         kubernetes=KubernetesAuthArgs(
             mount=auth_mount(config),
             host=settings.kubernetes_host,
+            ca_certificate=settings.kubernetes_ca_certificate,
             audience=settings.audience,
             token_ttl_seconds=settings.token_ttl_seconds,
             token_max_ttl_seconds=settings.token_max_ttl_seconds,

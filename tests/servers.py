@@ -41,8 +41,10 @@ def _postgres_bin() -> Path:
 
 
 @contextlib.contextmanager
-def postgres() -> Iterator[str]:
-    """A throwaway cluster; yields a SQLAlchemy URL (psycopg, async-capable)."""
+def postgres(passwords: bool = False) -> Iterator[str]:
+    """A throwaway cluster; yields a SQLAlchemy URL (psycopg, async-capable) for its
+    superuser. With `passwords`, TCP logins need a password (the superuser still logs in
+    through the Unix socket the URL names), so a wrong or expired one is refused."""
     binaries = _postgres_bin()
     folder = Path(tempfile.mkdtemp(prefix="projectai-pg-", dir="/tmp"))
     # PostgreSQL refuses to run as root: run it as the `postgres` user when we are root.
@@ -53,7 +55,12 @@ def postgres() -> Iterator[str]:
         run_as = ["runuser", "-u", "postgres", "--"]
     data = folder / "data"
     subprocess.run(
-        [*run_as, str(binaries / "initdb"), "-D", str(data), "-U", "projectai", "--auth=trust", "-E", "UTF8"],
+        [
+            *run_as,
+            str(binaries / "initdb"),
+            *("-D", str(data), "-U", "projectai", "-E", "UTF8", "--auth-local=trust"),
+            "--auth-host=scram-sha-256" if passwords else "--auth-host=trust",
+        ],
         check=True,
         capture_output=True,
     )
@@ -79,7 +86,10 @@ def postgres() -> Iterator[str]:
     try:
         _wait_for_port(port, "postgres", server)
         time.sleep(0.3)  # listening comes a moment before accepting logins
-        yield f"postgresql+psycopg://projectai@127.0.0.1:{port}/postgres"
+        if passwords:
+            yield f"postgresql+psycopg://projectai@/postgres?host={folder}&port={port}"
+        else:
+            yield f"postgresql+psycopg://projectai@127.0.0.1:{port}/postgres"
     finally:
         server.terminate()
         server.wait(timeout=30)
