@@ -400,8 +400,8 @@ class VaultDatabaseConfig(Model):
     # The PostgreSQL user Vault connects as; its password is `databaseRootPassword`.
     root_username: SqlIdentifier = "vault"
     # Short-lived users: this long by default, never longer than the max.
-    credential_ttl_seconds: Annotated[int, Field(ge=2, le=86400)] = 3600
-    credential_max_ttl_seconds: Annotated[int, Field(ge=2, le=604800)] = 14400
+    credential_ttl_seconds: Annotated[int, Field(ge=2, le=86400)] = 14400
+    credential_max_ttl_seconds: Annotated[int, Field(ge=2, le=604800)] = 86400
     root_rotation_schedule: Cron = "17 3 * * 1"
 
     @model_validator(mode="after")

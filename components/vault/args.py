@@ -45,8 +45,8 @@ class DatabaseEngineArgs:
     root_password: pulumi.Input[str]
     root_password_version: int = 1
     groups: GroupRoles = field(default_factory=lambda: GroupRoles(owner="project_ai_owner", runtime="project_ai_app"))
-    credential_ttl_seconds: int = 3600
-    credential_max_ttl_seconds: int = 14400
+    credential_ttl_seconds: int = 14400
+    credential_max_ttl_seconds: int = 86400
     max_open_connections: int = 4
 
 

@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import hvac
+import hvac.exceptions
+import requests
 
 from preflight.graph import Graph, Resource
 from tests.servers import free_port
@@ -58,7 +60,7 @@ def openbao() -> Iterator[hvac.Client]:
             try:
                 if client.sys.is_initialized() and not client.sys.is_sealed():
                     break
-            except Exception:
+            except (hvac.exceptions.VaultError, requests.RequestException):
                 if server.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError((folder / "server.log").read_text()[-2000:]) from None
             time.sleep(0.1)

@@ -24,9 +24,9 @@ from sqlalchemy.engine import make_url
 from components.vault.database import GroupRoles
 from preflight.graph import Graph
 from preflight.project import SECRET_PLACEHOLDER
-from preflight.synth import Synthesizer
-from tests.conftest import ROOT, copy_project, stack_config
+from tests.conftest import ROOT
 from tests.servers import postgres
+from tests.vault.conftest import database_stack
 from tests.vault.openbao import apply, openbao
 
 APP = "project-ai-api"
@@ -39,8 +39,10 @@ VAULT_USER = "vault"
 def _certificate(folder: Path) -> str:
     """A throwaway CA certificate: the Kubernetes auth config needs a parseable one."""
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=kubernetes"]
-        + ["-keyout", str(folder / "ca.key"), "-out", str(folder / "ca.crt")],
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=kubernetes"),
+            *("-keyout", str(folder / "ca.key"), "-out", str(folder / "ca.crt")),
+        ],
         check=True,
         capture_output=True,
     )
@@ -73,25 +75,21 @@ def database() -> Iterator[tuple[str, int]]:
 @pytest.fixture(scope="module")
 def graph(tmp_path_factory: pytest.TempPathFactory, database: tuple[str, int]) -> Graph:
     folder = tmp_path_factory.mktemp("program")
-    config = stack_config("local")
-    config["projectai:vault"] = {
-        **config["projectai:vault"],
+    vault = {
         "auditFilePath": str(folder / "audit.log"),
         # Vault outside a cluster: the CA of the cluster it reviews tokens against.
         "kubernetesHost": "https://10.0.0.1:6443",
         "kubernetesCaCertificate": _certificate(folder),
         "refreshInterval": "2s",
-        "database": {
-            "host": "127.0.0.1",
-            "port": database[1],
-            "sslMode": "disable",
-            "credentialTtlSeconds": CREDENTIAL_TTL,
-            "credentialMaxTtlSeconds": 60,
-        },
     }
-    config["projectai:databaseRootPassword"] = {"secure": "v1:ciphertext"}
-    (folder / "project").mkdir()
-    return Synthesizer(copy_project(folder / "project", "local", config)).synthesize("local")
+    database_settings = {
+        "host": "127.0.0.1",
+        "port": database[1],
+        "sslMode": "disable",
+        "credentialTtlSeconds": CREDENTIAL_TTL,
+        "credentialMaxTtlSeconds": 60,
+    }
+    return database_stack(folder, vault, database_settings)
 
 
 @pytest.fixture(scope="module")
@@ -179,7 +177,7 @@ def test_the_deployer_manages_only_its_own_folders(vault: hvac.Client) -> None:
 
 
 def test_runtime_users_read_and_write_rows_but_change_no_schema(vault: hvac.Client, database: tuple[str, int]) -> None:
-    superuser_url, port = database
+    port = database[1]
     migrator = vault.read(f"{DATABASE}/creds/{APP}-migrate")["data"]
     # The app's real migrations, as the migration Job runs them with its Vault user.
     url = f"postgresql+psycopg://{migrator['username']}:{migrator['password']}@127.0.0.1:{port}/project_ai"
