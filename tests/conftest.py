@@ -62,3 +62,12 @@ def write_program(folder: Path, project: str, main: str, stacks: dict[str, dict[
 
 def stack_config(stack: str) -> dict[str, Any]:
     return yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+
+
+def prod_shaped(folder: Path) -> Graph:
+    """The prod stack's settings as a cluster-role stack, for prod-sized objects under
+    mocks (the prod stack itself deploys onto its cloud cluster)."""
+    config = {**stack_config("prod"), "projectai:role": "cluster", "projectai:cloud": "kubernetes"}
+    del config["projectai:region"], config["aws:region"]
+    config["projectai:vault"] = {"mode": "external", "address": "https://vault.example.com:8200"}
+    return Synthesizer(copy_project(folder, "prod-shaped", config)).synthesize("prod-shaped")

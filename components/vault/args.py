@@ -44,7 +44,7 @@ class DatabaseEngineArgs:
     # never overwritten. Raise the version to hand Vault a new one.
     root_password: pulumi.Input[str]
     root_password_version: int = 1
-    groups: GroupRoles = field(default_factory=lambda: GroupRoles(owner="project_ai_owner", runtime="project_ai_app"))
+    groups: GroupRoles = field(default_factory=GroupRoles)
     credential_ttl_seconds: int = 14400
     credential_max_ttl_seconds: int = 86400
     max_open_connections: int = 4

@@ -12,6 +12,7 @@ Short-lived users own nothing. Two NOLOGIN group roles carry the grants:
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass
 
 
@@ -23,8 +24,8 @@ def _identifier(name: str) -> str:
 
 @dataclass(frozen=True)
 class GroupRoles:
-    owner: str
-    runtime: str
+    owner: str = "project_ai_owner"
+    runtime: str = "project_ai_app"
     schema: str = "public"
 
     def runtime_creation(self) -> list[str]:
@@ -70,3 +71,17 @@ class GroupRoles:
             f"CREATE ROLE {vault} WITH LOGIN CREATEROLE PASSWORD :'vault_password';",
             f"GRANT {owner}, {runtime} TO {vault} WITH ADMIN OPTION;",
         ]
+
+
+def main() -> None:
+    """`python -m components.vault.database [--database D] [--vault-user U]`: prints the
+    bootstrap for psql, which takes the password as `-v vault_password=...`."""
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--database", default="project_ai")
+    parser.add_argument("--vault-user", default="vault")
+    args = parser.parse_args()
+    print("\n".join(GroupRoles().bootstrap(args.database, args.vault_user)))
+
+
+if __name__ == "__main__":
+    main()

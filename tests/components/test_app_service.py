@@ -56,7 +56,12 @@ def test_settings_come_from_an_auto_named_immutable_config_map(local_graph: Grap
     assert config_map["immutable"] is True
     assert config_map["data"]["APP_ENVIRONMENT"] == "local"
     assert config_map["data"]["PORT"] == "8000"
-    assert container["envFrom"] == [{"configMapRef": {"name": name}}]
+    # Then the Secrets synced from Vault (tests/vault/ covers them).
+    assert container["envFrom"] == [
+        {"configMapRef": {"name": name}},
+        {"secretRef": {"name": "project-ai-api-secrets"}},
+        {"secretRef": {"name": "project-ai-api-database"}},
+    ]
 
 
 def test_probes_hit_the_health_endpoints_on_the_app_port(container: dict[str, Any]) -> None:

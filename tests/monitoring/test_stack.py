@@ -7,19 +7,12 @@ from pathlib import Path
 import pytest
 
 from preflight.graph import Graph, Resource
-from preflight.synth import Synthesizer
-from tests.conftest import copy_project, one, stack_config
+from tests.conftest import one, prod_shaped
 
 
 def release(graph: Graph, chart: str) -> Resource:
     (found,) = [r for r in graph.resources if r.type == "kubernetes:helm.sh/v3:Release" and r.inputs["chart"] == chart]
     return found
-
-
-def prod_shaped(folder: Path) -> Graph:
-    config = {**stack_config("prod"), "projectai:role": "cluster", "projectai:cloud": "kubernetes"}
-    del config["projectai:region"], config["aws:region"]
-    return Synthesizer(copy_project(folder, "prod-shaped", config)).synthesize("prod-shaped")
 
 
 def test_charts_are_pinned_and_pick_up_the_projects_objects(local_graph: Graph) -> None:

@@ -67,7 +67,7 @@ def database() -> Iterator[tuple[str, int]]:
         with psycopg.connect(host=url.query["host"], port=url.query["port"], user=url.username, dbname="postgres") as c:
             c.autocommit = True
             c.execute("CREATE DATABASE project_ai")
-        bootstrap = GroupRoles(owner="project_ai_owner", runtime="project_ai_app").bootstrap("project_ai", VAULT_USER)
+        bootstrap = GroupRoles().bootstrap("project_ai", VAULT_USER)
         _psql(superuser_url, bootstrap, vault_password=SECRET_PLACEHOLDER)
         yield superuser_url, int(url.query["port"])
 
