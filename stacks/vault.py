@@ -223,7 +223,9 @@ def integrate(config: StackConfig, on_cluster: pulumi.ResourceOptions) -> Synced
             ),
             on_cluster,
         )
-        provider = vault.Provider("vault", address=dev.address, token=dev.root_token)
+        # The provider checks its token as soon as it is configured: only once the server runs.
+        ready_address = dev.release.status.apply(lambda _: dev.address)
+        provider = vault.Provider("vault", address=ready_address, token=dev.root_token)
         address, cluster_address = dev.address, dev.cluster_address
     else:
         assert settings.address is not None
