@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.hardening import container_security, pod_security
 from components.labels import Ownership, kubernetes_labels, pod_security_labels
 from components.network_policies import EgressRule, default_deny, egress_to, egress_to_dns
 
@@ -94,29 +95,18 @@ class RootRotation(pulumi.ComponentResource):
             "HOME": "/tmp",
             **({"BAO_NAMESPACE": args.vault_namespace} if args.vault_namespace else {}),
         }
-        security = core.SecurityContextArgs(
-            run_as_non_root=True,
-            run_as_user=args.run_as_user,
-            run_as_group=args.run_as_user,
-            allow_privilege_escalation=False,
-            read_only_root_filesystem=True,
-            capabilities=core.CapabilitiesArgs(drop=["ALL"]),
-            seccomp_profile=core.SeccompProfileArgs(type="RuntimeDefault"),
-        )
         pod = core.PodSpecArgs(
             service_account_name=account.metadata.name,
             automount_service_account_token=False,
             restart_policy="Never",
-            security_context=core.PodSecurityContextArgs(
-                run_as_non_root=True, seccomp_profile=core.SeccompProfileArgs(type="RuntimeDefault")
-            ),
+            security_context=pod_security(args.run_as_user),
             containers=[
                 core.ContainerArgs(
                     name="rotate",
                     image=args.image,
                     command=["/bin/sh", "-c", SCRIPT],
                     env=[core.EnvVarArgs(name=key, value=value) for key, value in environment.items()],
-                    security_context=security,
+                    security_context=container_security(args.run_as_user),
                     resources=core.ResourceRequirementsArgs(
                         requests={"cpu": "10m", "memory": "32Mi"}, limits={"cpu": "100m", "memory": "64Mi"}
                     ),

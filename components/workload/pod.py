@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pulumi_kubernetes as k8s
 
+from components.hardening import container_security, pod_security
 from components.workload.args import AppServiceArgs
 
 core = k8s.core.v1
@@ -24,28 +25,6 @@ def _http_probe(path: str, period: int, failures: int) -> core.ProbeArgs:
     )
 
 
-def _container_security(args: AppServiceArgs) -> core.SecurityContextArgs:
-    return core.SecurityContextArgs(
-        run_as_non_root=True,
-        run_as_user=args.run_as_user,
-        run_as_group=args.run_as_user,
-        allow_privilege_escalation=False,
-        read_only_root_filesystem=True,
-        capabilities=core.CapabilitiesArgs(drop=["ALL"]),
-        seccomp_profile=core.SeccompProfileArgs(type="RuntimeDefault"),
-    )
-
-
-def _pod_security(args: AppServiceArgs) -> core.PodSecurityContextArgs:
-    return core.PodSecurityContextArgs(
-        run_as_non_root=True,
-        run_as_user=args.run_as_user,
-        run_as_group=args.run_as_user,
-        fs_group=args.run_as_user,
-        seccomp_profile=core.SeccompProfileArgs(type="RuntimeDefault"),
-    )
-
-
 def _environment(config_map_name: object, secrets: tuple[str, ...]) -> list[core.EnvFromSourceArgs]:
     return [
         core.EnvFromSourceArgs(config_map_ref=core.ConfigMapEnvSourceArgs(name=config_map_name)),
@@ -62,7 +41,7 @@ def _base_container(args: AppServiceArgs, config_map_name: object, secrets: tupl
             requests={"cpu": args.requests.cpu, "memory": args.requests.memory},
             limits={"cpu": args.limits.cpu, "memory": args.limits.memory},
         ),
-        "security_context": _container_security(args),
+        "security_context": container_security(args.run_as_user),
         "volume_mounts": [core.VolumeMountArgs(name=TMP_VOLUME, mount_path="/tmp")],
     }
 
@@ -117,7 +96,7 @@ def pod_spec(
         automount_service_account_token=False,
         # preStop pause plus the app's own drain of in-flight requests.
         termination_grace_period_seconds=args.pre_stop_seconds + args.shutdown_seconds,
-        security_context=_pod_security(args),
+        security_context=pod_security(args.run_as_user),
         containers=[container(args, config_map_name)],
         volumes=_tmp_volume(),
         topology_spread_constraints=[
@@ -146,7 +125,7 @@ def migration_pod_spec(args: AppServiceArgs, service_account: object, config_map
         service_account_name=service_account,
         automount_service_account_token=False,
         restart_policy="Never",
-        security_context=_pod_security(args),
+        security_context=pod_security(args.run_as_user),
         containers=[
             core.ContainerArgs(
                 name="migrate",
