@@ -504,6 +504,9 @@ class StackConfig(Model):
     # Set with `pulumi config set --secret`: the first password of vault.database's
     # root user. Vault rotates it from then on.
     database_root_password: str | None = None
+    # Set with `pulumi config set --secret` when Vault runs outside the cluster: the token
+    # of the `vault-token-reviewer` ServiceAccount, with which Vault reviews logins.
+    vault_token_reviewer_jwt: str | None = None
     database: DatabaseConfig | None = None
     cache: CacheConfig | None = None
     edge: EdgeConfig | None = None
@@ -535,6 +538,11 @@ class StackConfig(Model):
             raise ValueError(
                 "databaseRootPassword: missing; expected `pulumi config set --secret projectai:databaseRootPassword` "
                 "with the password of vault.database.rootUsername"
+            )
+        if self.vault is not None and self.vault.kubernetes_host and self.vault_token_reviewer_jwt is None:
+            raise ValueError(
+                "vaultTokenReviewerJwt: missing; expected `pulumi config set --secret projectai:vaultTokenReviewerJwt` "
+                "with a token of the vault-token-reviewer ServiceAccount (README, Vault)"
             )
         if self.role == "edge" and self.edge is None:
             raise ValueError("edge: missing required key for the edge role")

@@ -17,15 +17,17 @@ The Secrets synced from Vault, by namespace:
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
 import pulumi
 import pulumi_kubernetes as k8s
+import pulumi_random as random
 import pulumi_vault as vault
 
 from components.charts import NamespaceSetup
-from components.labels import kubernetes_labels
+from components.labels import kubernetes_labels, pod_security_labels
 from components.monitoring.alerting import ESCALATION_SECRET, PAGERDUTY_SECRET, SLACK_SECRET
 from components.monitoring.stack import GRAFANA_ADMIN_SECRET
 from components.network_policies import EgressRule
@@ -57,8 +59,8 @@ DEV_NAMESPACE = "vault"
 ROTATION_NAMESPACE = "vault-rotation"
 ROTATOR_ACCOUNT = "vault-root-rotator"
 ESO_NAMESPACE = "external-secrets"
-# Everything a pod may reach on the internet, but not the private ranges.
-PRIVATE_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16")
+REVIEWER = "vault-token-reviewer"
+REVIEWER_NAMESPACE = "vault-auth"
 
 
 @dataclass(frozen=True)
@@ -170,6 +172,10 @@ def vault_args(config: StackConfig, where: policies.Layout, kv_paths: tuple[str,
             mount=auth_mount(config),
             host=settings.kubernetes_host,
             ca_certificate=settings.kubernetes_ca_certificate,
+            reviewer_jwt=pulumi.Output.secret(config.vault_token_reviewer_jwt)
+            if config.vault_token_reviewer_jwt
+            else None,
+            reviewer_jwt_version=_version_of(config.vault_token_reviewer_jwt),
             audience=settings.audience,
             token_ttl_seconds=settings.token_ttl_seconds,
             token_max_ttl_seconds=settings.token_max_ttl_seconds,
@@ -181,6 +187,13 @@ def vault_args(config: StackConfig, where: policies.Layout, kv_paths: tuple[str,
         database=database,
         audit=AuditArgs(file_path=settings.audit_file_path),
     )
+
+
+def _version_of(value: str | None) -> int:
+    """A write-only value is sent again only when its version changes: a new token in the
+    config must give a new version. 31 bits of a SHA-256 tell tokens apart and reveal
+    nothing of a high-entropy secret."""
+    return int(hashlib.sha256(value.encode()).hexdigest()[:8], 16) >> 1 if value else 1
 
 
 def _vault_egress(config: StackConfig, address: str) -> EgressRule:
@@ -196,7 +209,8 @@ def _vault_egress(config: StackConfig, address: str) -> EgressRule:
         )
     parsed = urlparse(address)
     port = parsed.port or (443 if parsed.scheme == "https" else 80)
-    return EgressRule(name="vault", ports=(port,), cidr="0.0.0.0/0", except_cidrs=PRIVATE_RANGES)
+    # Any address, on Vault's port only: an in-house Vault usually sits in a private range.
+    return EgressRule(name="vault", ports=(port,), cidr="0.0.0.0/0")
 
 
 def integrate(config: StackConfig, on_cluster: pulumi.ResourceOptions) -> SyncedSecrets:
@@ -234,10 +248,11 @@ def integrate(config: StackConfig, on_cluster: pulumi.ResourceOptions) -> Synced
         address = cluster_address = settings.address
     on_vault = pulumi.ResourceOptions(provider=provider, depends_on=[dev.release] if dev else [])
     configuration = VaultConfiguration("vault", vault_args(config, where, kv_paths), on_vault)
+    if dev:
+        _seed_dev_values(secrets, configuration)
 
     if settings.kubernetes_host:
-        # Vault outside the cluster reviews each login with the caller's own token.
-        _auth_delegators(config, on_cluster)
+        _token_reviewer(config, on_cluster)
 
     role_prefix = where.app
     operator = ExternalSecretsOperator(
@@ -256,6 +271,7 @@ def integrate(config: StackConfig, on_cluster: pulumi.ResourceOptions) -> Synced
                 kv_mount=where.kv_mount,
                 database_mount=where.database_mount,
                 namespaces=tuple(sorted({secret.namespace for secret in secrets})),
+                database_namespace=config.app.namespace,
             ),
         ),
         pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=[configuration])),
@@ -325,19 +341,53 @@ class SyncedSecrets:
         return create
 
 
-def _auth_delegators(config: StackConfig, on_cluster: pulumi.ResourceOptions) -> None:
-    """Lets each consumer's token be used to review itself (TokenReview)."""
-    assert config.app is not None
-    consumers = [(config.app.name, config.app.namespace), (SERVICE_ACCOUNT, ESO_NAMESPACE)]
-    if config.vault and config.vault.database:
-        consumers.append((ROTATOR_ACCOUNT, ROTATION_NAMESPACE))
-    for account, namespace in consumers:
-        k8s.rbac.v1.ClusterRoleBinding(
-            f"vault-auth-delegator-{namespace}-{account}",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=f"vault-auth-delegator-{namespace}-{account}"),
-            role_ref=k8s.rbac.v1.RoleRefArgs(
-                api_group="rbac.authorization.k8s.io", kind="ClusterRole", name="system:auth-delegator"
-            ),
-            subjects=[k8s.rbac.v1.SubjectArgs(kind="ServiceAccount", name=account, namespace=namespace)],
-            opts=on_cluster,
+def _seed_dev_values(secrets: list[SyncedSecret], configuration: VaultConfiguration) -> None:
+    """A dev server starts empty: give every synced KV entry a random value, so that the
+    Secrets sync and the pods start. Overwrite them in Vault to use real ones; Pulumi
+    leaves the values alone after the first write."""
+    properties: dict[str, list[str]] = {}
+    for secret in secrets:
+        for entry in secret.entries:
+            properties.setdefault(entry.vault_path, []).append(entry.vault_property)
+    for path, names in properties.items():
+        child = pulumi.ResourceOptions(parent=configuration)
+        values = {
+            name: random.RandomPassword(f"vault-dev-{path}-{name}", length=32, special=False, opts=child).result
+            for name in names
+        }
+        vault.kv.SecretV2(
+            f"vault-dev-{path}",
+            mount=configuration.kv.path,
+            name=path,
+            data_json=pulumi.Output.secret(pulumi.Output.json_dumps(values)),
+            opts=pulumi.ResourceOptions(parent=configuration, ignore_changes=["dataJson"]),
         )
+
+
+def _token_reviewer(config: StackConfig, on_cluster: pulumi.ResourceOptions) -> None:
+    """The identity a Vault outside the cluster reviews logins with: allowed TokenReviews
+    (system:auth-delegator) and nothing else. Its token is the operator's to create."""
+    labels = kubernetes_labels(ownership(config), name=REVIEWER, instance="vault", component="secrets")
+    namespace = k8s.core.v1.Namespace(
+        REVIEWER_NAMESPACE,
+        metadata=k8s.meta.v1.ObjectMetaArgs(
+            name=REVIEWER_NAMESPACE, labels={**labels, **pod_security_labels(config.kubernetes.version)}
+        ),
+        opts=on_cluster,
+    )
+    in_namespace = pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=[namespace]))
+    k8s.core.v1.ServiceAccount(
+        REVIEWER,
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=REVIEWER, namespace=REVIEWER_NAMESPACE, labels=labels),
+        automount_service_account_token=False,
+        opts=in_namespace,
+    )
+    k8s.rbac.v1.ClusterRoleBinding(
+        REVIEWER,
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=REVIEWER, labels=labels),
+        role_ref=k8s.rbac.v1.RoleRefArgs(
+            api_group="rbac.authorization.k8s.io", kind="ClusterRole", name="system:auth-delegator"
+        ),
+        subjects=[k8s.rbac.v1.SubjectArgs(kind="ServiceAccount", name=REVIEWER, namespace=REVIEWER_NAMESPACE)],
+        opts=in_namespace,
+    )

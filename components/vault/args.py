@@ -23,11 +23,13 @@ class Consumer:
 class KubernetesAuthArgs:
     mount: str
     # The API server Vault sends TokenReviews to. None: Vault runs in this cluster and
-    # uses its own ServiceAccount, CA and host (in-cluster defaults). Outside the cluster,
-    # Vault reviews each login with the caller's own token, so no long-lived reviewer
-    # token exists; each consumer is then bound to system:auth-delegator.
+    # uses its own ServiceAccount, CA and host (in-cluster defaults). Outside the cluster
+    # it reviews logins with `reviewer_jwt` (a ServiceAccount bound to
+    # system:auth-delegator), written write-only; raise the version to replace it.
     host: str | None = None
     ca_certificate: pulumi.Input[str] | None = None
+    reviewer_jwt: pulumi.Input[str] | None = None
+    reviewer_jwt_version: int = 1
     audience: str = "vault"
     token_ttl_seconds: int = 900
     token_max_ttl_seconds: int = 3600

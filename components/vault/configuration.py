@@ -72,8 +72,9 @@ class VaultConfiguration(pulumi.ComponentResource):
             backend=self.auth.path,
             kubernetes_host=auth.host or KUBERNETES_HOST_IN_CLUSTER,
             kubernetes_ca_cert=auth.ca_certificate,
-            # Outside the cluster there is no local ServiceAccount to fall back on: each
-            # login's own token reviews itself.
+            token_reviewer_jwt_wo=auth.reviewer_jwt if external else None,
+            token_reviewer_jwt_wo_version=auth.reviewer_jwt_version if external else None,
+            # Outside the cluster there is no local ServiceAccount to fall back on.
             disable_local_ca_jwt=external,
             opts=child,
         )
@@ -101,6 +102,14 @@ class VaultConfiguration(pulumi.ComponentResource):
             )
             for document in documents
         }
+        # External Secrets revokes its token after each read, and revoking a token revokes
+        # the leases it created: the database users it just fetched would be dropped. A
+        # batch token cannot be revoked, and its leases live as long as it does, so the
+        # operator logs in with one as long-lived as the users it fetches.
+        lifetimes = {role: (auth.token_ttl_seconds, auth.token_max_ttl_seconds, "service") for role in consumers}
+        if args.database:
+            ttl = args.database.credential_ttl_seconds
+            lifetimes["external-secrets"] = (ttl, ttl, "batch")
         self.roles = {
             role: vault.kubernetes.AuthBackendRole(
                 f"{name}-role-{role}",
@@ -111,9 +120,9 @@ class VaultConfiguration(pulumi.ComponentResource):
                 bound_service_account_namespaces=[consumer.namespace],
                 audience=auth.audience,
                 token_policies=[self.policies[policy.name].name],
-                token_ttl=auth.token_ttl_seconds,
-                token_max_ttl=auth.token_max_ttl_seconds,
-                token_type="service",
+                token_ttl=lifetimes[role][0],
+                token_max_ttl=lifetimes[role][1],
+                token_type=lifetimes[role][2],
                 opts=child,
             )
             for role, (consumer, policy) in consumers.items()
@@ -164,6 +173,8 @@ class VaultConfiguration(pulumi.ComponentResource):
                     f"{database.database}?sslmode={database.ssl_mode}"
                 ),
                 username=database.root_username,
+                # Vault hashes new users' passwords before PostgreSQL sees (and logs) them.
+                password_authentication="scram-sha-256",
                 # Write-only: Vault rotates the root password, and Pulumi must never put
                 # the first one back.
                 password_wo=database.root_password,

@@ -42,12 +42,9 @@ class GroupRoles:
         ]
 
     def revocation(self) -> list[str]:
-        # The user owns nothing (objects belong to the owner role), so it can be dropped;
-        # ending its sessions first keeps an expired user from lingering.
-        return [
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{{name}}';",
-            'DROP ROLE IF EXISTS "{{name}}";',
-        ]
+        # The user owns nothing (objects belong to the owner role), so it can be dropped.
+        # Its open sessions end when Reloader restarts the pods on the new credentials.
+        return ['DROP ROLE IF EXISTS "{{name}}";']
 
     def root_rotation(self) -> list[str]:
         return ["ALTER ROLE \"{{username}}\" WITH PASSWORD '{{password}}';"]
@@ -68,7 +65,8 @@ class GroupRoles:
             f"GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {runtime};",
             f"ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA {schema} "
             f"GRANT USAGE, SELECT ON SEQUENCES TO {runtime};",
-            f"CREATE ROLE {vault} WITH LOGIN CREATEROLE PASSWORD :'vault_password';",
+            # NOINHERIT: admin of the groups, without their privileges on the tables.
+            f"CREATE ROLE {vault} WITH LOGIN CREATEROLE NOINHERIT PASSWORD :'vault_password';",
             f"GRANT {owner}, {runtime} TO {vault} WITH ADMIN OPTION;",
         ]
 

@@ -47,6 +47,8 @@ class DevVault(pulumi.ComponentResource):
     def __init__(self, name: str, args: DevVaultArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("projectai:vault:DevVault", name, None, opts)
         labels = kubernetes_labels(args.owner, name="openbao", instance=name, component="secrets")
+        # The chart's own name and instance labels select its pods; add only ownership.
+        owner_labels = {key: value for key, value in labels.items() if not key.startswith("app.kubernetes.io/")}
         self.namespace = charts.namespace(f"{name}-namespace", args.namespace, labels, self)
         child = pulumi.ResourceOptions(parent=self)
         token = random.RandomPassword(f"{name}-root-token", length=32, special=False, opts=child)
@@ -67,7 +69,7 @@ class DevVault(pulumi.ComponentResource):
                     "dev": {"enabled": True, "devRootToken": self.root_token},
                     "extraVolumes": [{"type": "configMap", "name": EXTRA_CONFIG}],
                     "extraArgs": f"-config=/openbao/userconfig/{EXTRA_CONFIG}/extra.hcl",
-                    "extraLabels": labels,
+                    "extraLabels": owner_labels,
                     "ingress": {
                         "enabled": True,
                         "ingressClassName": args.ingress_class,

@@ -33,8 +33,10 @@ class StoreArgs:
     audience: str
     kv_mount: str
     database_mount: str | None
-    # Namespaces whose ExternalSecrets may use the stores.
+    # Namespaces whose ExternalSecrets may use the stores: the KV store serves all of
+    # them, the database store only the app's (its users may change the schema).
     namespaces: tuple[str, ...]
+    database_namespace: str
 
 
 @dataclass(frozen=True)
@@ -101,26 +103,29 @@ class ExternalSecretsOperator(pulumi.ComponentResource):
             pulumi.ResourceOptions(parent=self),
         )
         after_release = pulumi.ResourceOptions(parent=self, depends_on=[self.release])
-        stores = {self.KV_STORE: (args.stores.kv_mount, "v2")}
+        stores = {self.KV_STORE: (args.stores.kv_mount, "v2", args.stores.namespaces)}
         if args.stores.database_mount:
             # The database engine is not a KV mount: "v1" makes ESO read `<mount>/<key>`
             # as is, so `creds/<role>` issues a new user on each refresh.
-            stores[self.DATABASE_STORE] = (args.stores.database_mount, "v1")
+            database_only = (args.stores.database_namespace,)
+            stores[self.DATABASE_STORE] = (args.stores.database_mount, "v1", database_only)
         self.stores = {
             store: k8s.apiextensions.CustomResource(
                 f"{name}-{store}",
                 api_version=API_VERSION,
                 kind="ClusterSecretStore",
                 metadata=k8s.meta.v1.ObjectMetaArgs(name=store, labels=labels),
-                spec=store_spec(args.stores, args.namespace, mount, version),
+                spec=store_spec(args.stores, args.namespace, mount, version, namespaces),
                 opts=after_release,
             )
-            for store, (mount, version) in stores.items()
+            for store, (mount, version, namespaces) in stores.items()
         }
         self.register_outputs({"namespace": self.namespace.metadata.name, "stores": list(self.stores)})
 
 
-def store_spec(args: StoreArgs, operator_namespace: str, mount: str, version: str) -> dict[str, Any]:
+def store_spec(
+    args: StoreArgs, operator_namespace: str, mount: str, version: str, namespaces: tuple[str, ...]
+) -> dict[str, Any]:
     vault: dict[str, Any] = {
         "server": args.vault_address,
         "path": mount,
@@ -139,7 +144,7 @@ def store_spec(args: StoreArgs, operator_namespace: str, mount: str, version: st
     }
     if args.vault_namespace:
         vault["namespace"] = args.vault_namespace
-    return {"provider": {"vault": vault}, "conditions": [{"namespaces": sorted(args.namespaces)}]}
+    return {"provider": {"vault": vault}, "conditions": [{"namespaces": sorted(namespaces)}]}
 
 
 def external_secret(

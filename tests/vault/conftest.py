@@ -24,6 +24,8 @@ def database_stack(folder: Path, vault: dict[str, Any], database: dict[str, Any]
     config = stack_config("local")
     config["projectai:vault"] = {**config["projectai:vault"], **vault, "database": database}
     config["projectai:databaseRootPassword"] = {"secure": "v1:ciphertext"}
+    if "kubernetesHost" in vault:
+        config["projectai:vaultTokenReviewerJwt"] = {"secure": "v1:ciphertext"}
     (folder / "project").mkdir()
     return Synthesizer(copy_project(folder / "project", "local", config)).synthesize("local")
 

@@ -8,6 +8,7 @@ the API call the provider makes for it; the values all come from the graph.
 from __future__ import annotations
 
 import contextlib
+import json
 import secrets
 import shutil
 import subprocess
@@ -108,6 +109,8 @@ def _kubernetes_config(client: hvac.Client, i: dict[str, Any]) -> None:
     data = {"kubernetes_host": i["kubernetesHost"], "disable_local_ca_jwt": i["disableLocalCaJwt"]}
     if "kubernetesCaCert" in i:
         data["kubernetes_ca_cert"] = i["kubernetesCaCert"]
+    if "tokenReviewerJwtWo" in i:
+        data["token_reviewer_jwt"] = i["tokenReviewerJwtWo"]
     client.write_data(f"auth/{i['backend']}/config", data=data)
 
 
@@ -151,6 +154,9 @@ APPLY: dict[str, Callable[[hvac.Client, dict[str, Any]], None]] = {
     ),
     "vault:index/authBackend:AuthBackend": lambda c, i: c.sys.enable_auth_method(
         i["type"], path=i["path"], description=i.get("description")
+    ),
+    "vault:kv/secretV2:SecretV2": lambda c, i: c.secrets.kv.v2.create_or_update_secret(
+        i["name"], json.loads(i["dataJson"]), mount_point=i["mount"]
     ),
     "vault:kubernetes/authBackendConfig:AuthBackendConfig": _kubernetes_config,
     "vault:index/policy:Policy": lambda c, i: c.sys.create_or_update_acl_policy(i["name"], i["policy"]),

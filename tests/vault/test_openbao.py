@@ -103,9 +103,11 @@ def vault(graph: Graph) -> Iterator[hvac.Client]:
         yield client
 
 
-def _token(root: hvac.Client, policy: str) -> hvac.Client:
-    """A token holding one policy, as a Kubernetes login for that role would get."""
-    created = root.auth.token.create(policies=[policy], no_default_policy=True, ttl="10m")
+def _token(root: hvac.Client, policy: str, kind: str = "service", default_policy: bool = False) -> hvac.Client:
+    """A token holding one policy, as a Kubernetes login for that role would get (with
+    Vault's `default` policy too, which lets a token look itself up and revoke itself)."""
+    policies = [policy, "default"] if default_policy else [policy]
+    created = root.auth.token.create(policies=policies, no_default_policy=not default_policy, ttl="10m", type=kind)
     return hvac.Client(url=root.url, token=created["auth"]["client_token"])
 
 
@@ -128,7 +130,7 @@ def _connect(credentials: dict[str, Any], port: int) -> psycopg.Connection:
 
 def test_every_vault_object_of_the_graph_is_accepted(vault: hvac.Client, graph: Graph) -> None:
     kinds = {resource.type for resource in graph.resources if resource.type.startswith("vault:")}
-    assert len(kinds) == 9
+    assert len(kinds) == 10
     assert set(vault.sys.list_auth_methods()["data"]) >= {"kubernetes-local/"}
     assert set(vault.sys.list_mounted_secrets_engines()["data"]) >= {f"{KV}/", f"{DATABASE}/"}
     assert sorted(vault.sys.list_enabled_audit_devices()["data"]) == ["file/", "stdout/"]
@@ -232,3 +234,25 @@ def test_both_audit_devices_record_requests(vault: hvac.Client, graph: Graph) ->
     )
     vault.secrets.kv.v2.read_secret_version(f"{APP}/pepper", mount_point=KV, raise_on_deleted_version=True)
     assert f"{KV}/data/{APP}/pepper" in Path(audit).read_text()
+
+
+def test_users_fetched_by_external_secrets_outlive_its_token_revocation(
+    vault: hvac.Client, graph: Graph, database: tuple[str, int]
+) -> None:
+    """External Secrets revokes its token after each read. Its role issues batch tokens,
+    which cannot be revoked, so the users it fetched stay until their own lease ends."""
+    role = next(r for r in graph.resources if r.inputs.get("roleName") == f"{APP}-external-secrets")
+    assert role.inputs["tokenType"] == "batch"
+    operator = _token(vault, f"{APP}-external-secrets", kind=role.inputs["tokenType"], default_policy=True)
+    credentials = operator.read(f"{DATABASE}/creds/{APP}")["data"]
+    with pytest.raises(hvac.exceptions.InvalidRequest, match="batch tokens cannot be revoked"):
+        operator.auth.token.revoke_self()
+    with _connect(credentials, database[1]) as connection:
+        assert connection.execute("SELECT 1").fetchone() == (1,)
+    # A service token's users, by contrast, go with it.
+    service = _token(vault, f"{APP}-external-secrets", default_policy=True)
+    doomed = service.read(f"{DATABASE}/creds/{APP}")["data"]
+    service.auth.token.revoke_self()
+    time.sleep(1)
+    with pytest.raises(psycopg.OperationalError):
+        _connect(doomed, database[1])

@@ -4,6 +4,7 @@ stack with an external Vault and the database engine declare them."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,9 @@ from components.vault import policies
 from preflight import kubernetes
 from preflight.graph import Graph, Resource
 from preflight.kubernetes import VALID
+from preflight.project import SECRET_PLACEHOLDER
 from preflight.synth import Synthesizer
+from stacks import vault as vault_stack
 from stacks.config import ConfigError, parse
 from tests.conftest import CRD_SCHEMAS, copy_project, objects, one, stack_config
 from tests.vault.conftest import EXTERNAL_VAULT, database_stack
@@ -108,10 +111,14 @@ def test_each_auth_role_binds_one_service_account_in_one_namespace(graph: str, r
     assert {name: (r["boundServiceAccountNames"], r["boundServiceAccountNamespaces"]) for name, r in roles.items()} == {
         name: ([account], [namespace]) for name, (account, namespace) in expected.items()
     }
-    for role in roles.values():
+    for name, role in roles.items():
         assert role["audience"] == "vault"
-        assert (role["tokenTtl"], role["tokenMaxTtl"]) == (900, 3600)
         assert role["tokenPolicies"] == [role["roleName"]]
+        if graph == "with_database" and name == f"{APP}-external-secrets":
+            # Its database users die with its token: a batch token, as long-lived as they are.
+            assert (role["tokenTtl"], role["tokenMaxTtl"], role["tokenType"]) == (14400, 14400, "batch")
+        else:
+            assert (role["tokenTtl"], role["tokenMaxTtl"], role["tokenType"]) == (900, 3600, "service")
 
 
 def test_the_database_engine_issues_short_lived_users_with_group_grants(with_database: Graph) -> None:
@@ -161,8 +168,9 @@ def test_stores_log_in_as_the_operator_for_the_vault_audience(with_database: Gra
         "role": f"{APP}-external-secrets",
         "serviceAccountRef": {"name": "external-secrets", "namespace": "external-secrets", "audiences": ["vault"]},
     }
-    for spec in stores.values():
-        assert spec["conditions"] == [{"namespaces": ["monitoring", "project-ai"]}]
+    assert stores["vault-kv"]["conditions"] == [{"namespaces": ["monitoring", "project-ai"]}]
+    # Database users may change the schema: only the app's namespace can ask for them.
+    assert stores["vault-database"]["conditions"] == [{"namespaces": ["project-ai"]}]
 
 
 def test_database_users_are_read_once_per_refresh_into_a_url(with_database: Graph) -> None:
@@ -252,19 +260,28 @@ def test_the_root_rotation_job_holds_one_short_lived_token(with_database: Graph)
     assert egress["ports"] == [{"port": 8200, "protocol": "TCP"}]
 
 
-def test_an_external_vault_reviews_each_login_with_the_callers_token(with_database: Graph) -> None:
+def test_an_external_vault_reviews_logins_with_a_dedicated_reviewer(with_database: Graph) -> None:
     (config,) = vault_resources(with_database, "AuthBackendConfig")
-    assert config.inputs["disableLocalCaJwt"] is True and "tokenReviewerJwt" not in config.inputs
-    assert config.inputs["kubernetesHost"] == "https://10.0.0.1:6443"
+    assert config.inputs["disableLocalCaJwt"] is True and config.inputs["kubernetesHost"] == "https://10.0.0.1:6443"
+    # The reviewer token is write-only and secret: never in plaintext, never read back.
+    assert config.inputs["tokenReviewerJwtWo"] == "[secret]"
+    # A new token in the config is a new version, so Vault receives it.
+    assert config.inputs["tokenReviewerJwtWoVersion"] == vault_stack._version_of(SECRET_PLACEHOLDER)
+    assert vault_stack._version_of("another token") != vault_stack._version_of(SECRET_PLACEHOLDER)
     bindings = {
         (b["subjects"][0]["namespace"], b["subjects"][0]["name"]): b["roleRef"]["name"]
         for b in objects(with_database, "ClusterRoleBinding")
     }
-    assert bindings == {
-        ("project-ai", APP): "system:auth-delegator",
-        ("external-secrets", "external-secrets"): "system:auth-delegator",
-        ("vault-rotation", "vault-root-rotator"): "system:auth-delegator",
-    }
+    assert bindings == {("vault-auth", "vault-token-reviewer"): "system:auth-delegator"}
+
+
+def test_a_dev_server_gets_a_random_value_for_every_synced_entry(local_graph: Graph) -> None:
+    seeded = {r.inputs["name"]: r for r in vault_resources(local_graph, "SecretV2")}
+    synced = {d["remoteRef"]["key"] for s in objects(local_graph, "ExternalSecret") for d in s["spec"]["data"]}
+    assert set(seeded) == synced
+    grafana = seeded["monitoring/grafana"]
+    assert grafana.inputs["dataJson"] == "[secret]"
+    assert set(json.loads(grafana.secret_inputs["dataJson"])) == {"admin-user", "admin-password"}
 
 
 def test_the_dev_server_token_never_appears_in_plaintext(local_graph: Graph) -> None:
