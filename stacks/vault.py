@@ -76,6 +76,7 @@ def layout(config: StackConfig) -> policies.Layout:
     return policies.Layout(
         kv_mount=config.vault.kv_mount or f"project-ai-{config.environment}",
         app=config.app.name,
+        scope=pulumi.get_stack(),
         database_mount=f"database-{pulumi.get_stack()}" if config.vault.database else None,
     )
 
@@ -254,7 +255,6 @@ def integrate(config: StackConfig, on_cluster: pulumi.ResourceOptions) -> Synced
     if settings.kubernetes_host:
         _token_reviewer(config, on_cluster)
 
-    role_prefix = where.app
     operator = ExternalSecretsOperator(
         "external-secrets",
         ExternalSecretsArgs(
@@ -266,7 +266,7 @@ def integrate(config: StackConfig, on_cluster: pulumi.ResourceOptions) -> Synced
                 vault_address=cluster_address,
                 vault_namespace=settings.namespace,
                 auth_mount=auth_mount(config),
-                role=f"{role_prefix}-external-secrets",
+                role=where.name("external-secrets"),
                 audience=settings.audience,
                 kv_mount=where.kv_mount,
                 database_mount=where.database_mount,
@@ -292,7 +292,7 @@ def integrate(config: StackConfig, on_cluster: pulumi.ResourceOptions) -> Synced
                 vault_address=cluster_address,
                 vault_namespace=settings.namespace,
                 auth_mount=auth_mount(config),
-                role=f"{role_prefix}-root-rotator",
+                role=where.name("root-rotator"),
                 audience=settings.audience,
                 database_mount=where.database_mount,
                 connection=where.database_connection,

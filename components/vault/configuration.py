@@ -114,7 +114,7 @@ class VaultConfiguration(pulumi.ComponentResource):
             role: vault.kubernetes.AuthBackendRole(
                 f"{name}-role-{role}",
                 backend=self.auth.path,
-                role_name=f"{layout.app}-{role}",
+                role_name=layout.name(role),
                 # Exactly one ServiceAccount in exactly one namespace.
                 bound_service_account_names=[consumer.service_account],
                 bound_service_account_namespaces=[consumer.namespace],

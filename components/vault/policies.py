@@ -59,9 +59,15 @@ class Layout:
     kv_mount: str
     # The app's own folder in the KV mount, and the monitoring stack's.
     app: str
+    # The stack: policies are Vault-wide, so two stacks on one Vault must not share names.
+    scope: str
     monitoring: str = "monitoring"
     database_mount: str | None = None
     database_connection: str = "app"
+
+    def name(self, consumer: str) -> str:
+        """The name of a consumer's policy, and of its Kubernetes auth role."""
+        return f"{self.app}-{self.scope}-{consumer}"
 
     @property
     def runtime_role(self) -> str:
@@ -85,14 +91,14 @@ def app_policy(layout: Layout) -> Policy:
     rules = [Rule(f"{prefix}*", ("read",))]
     if layout.database_mount:
         rules.append(Rule(layout.database_creds(layout.runtime_role), ("read",)))
-    return Policy(f"{layout.app}-app", tuple(rules), prefixes=(prefix,))
+    return Policy(layout.name("app"), tuple(rules), prefixes=(prefix,))
 
 
 def external_secrets_policy(layout: Layout, kv_paths: tuple[str, ...], database_roles: tuple[str, ...]) -> Policy:
     """External Secrets reads exactly the entries it syncs: no globs at all."""
     rules = [Rule(layout.kv_data(path), ("read",)) for path in sorted(set(kv_paths))]
     rules += [Rule(layout.database_creds(role), ("read",)) for role in sorted(set(database_roles))]
-    return Policy(f"{layout.app}-external-secrets", tuple(rules))
+    return Policy(layout.name("external-secrets"), tuple(rules))
 
 
 def deployer_policy(layout: Layout) -> Policy:
@@ -111,11 +117,11 @@ def deployer_policy(layout: Layout) -> Policy:
         for verb in ("delete", "undelete", "destroy"):
             rules.append(Rule(f"{layout.kv_mount}/{verb}/{folder}/*", ("update",)))
             prefixes.append(f"{layout.kv_mount}/{verb}/{folder}/")
-    return Policy(f"{layout.app}-deployer", tuple(rules), prefixes=tuple(prefixes))
+    return Policy(layout.name("deployer"), tuple(rules), prefixes=tuple(prefixes))
 
 
 def rotator_policy(layout: Layout) -> Policy:
     """The scheduled job may rotate the database root credential, and do nothing else."""
     assert layout.database_mount, "no database engine in this layout"
     rule = Rule(f"{layout.database_mount}/rotate-root/{layout.database_connection}", ("update",))
-    return Policy(f"{layout.app}-root-rotator", (rule,))
+    return Policy(layout.name("root-rotator"), (rule,))

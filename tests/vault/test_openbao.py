@@ -135,15 +135,15 @@ def test_every_vault_object_of_the_graph_is_accepted(vault: hvac.Client, graph: 
     assert set(vault.sys.list_mounted_secrets_engines()["data"]) >= {f"{KV}/", f"{DATABASE}/"}
     assert sorted(vault.sys.list_enabled_audit_devices()["data"]) == ["file/", "stdout/"]
     assert set(vault.sys.list_acl_policies()["data"]["keys"]) >= {
-        f"{APP}-app",
-        f"{APP}-external-secrets",
-        f"{APP}-deployer",
-        f"{APP}-root-rotator",
+        f"{APP}-local-app",
+        f"{APP}-local-external-secrets",
+        f"{APP}-local-deployer",
+        f"{APP}-local-root-rotator",
     }
 
 
 def test_the_app_reads_its_own_secrets_and_nothing_else(vault: hvac.Client) -> None:
-    app = _token(vault, f"{APP}-app")
+    app = _token(vault, f"{APP}-local-app")
     read = app.secrets.kv.v2.read_secret_version
     assert read(f"{APP}/pepper", mount_point=KV, raise_on_deleted_version=True)["data"]["data"] == {"value": "pepper"}
     _refused(lambda: read("monitoring/slack", mount_point=KV, raise_on_deleted_version=True))
@@ -156,7 +156,7 @@ def test_the_app_reads_its_own_secrets_and_nothing_else(vault: hvac.Client) -> N
 
 
 def test_external_secrets_reads_exactly_what_it_syncs(vault: hvac.Client) -> None:
-    operator = _token(vault, f"{APP}-external-secrets")
+    operator = _token(vault, f"{APP}-local-external-secrets")
     read = operator.secrets.kv.v2.read_secret_version
     assert read(f"{APP}/upstream", mount_point=KV, raise_on_deleted_version=True)["data"]["data"]["token"]
     assert read("monitoring/slack", mount_point=KV, raise_on_deleted_version=True)["data"]["data"]
@@ -167,7 +167,7 @@ def test_external_secrets_reads_exactly_what_it_syncs(vault: hvac.Client) -> Non
 
 
 def test_the_deployer_manages_only_its_own_folders(vault: hvac.Client) -> None:
-    deployer = _token(vault, f"{APP}-deployer")
+    deployer = _token(vault, f"{APP}-local-deployer")
     kv = deployer.secrets.kv.v2
     kv.create_or_update_secret(f"{APP}/upstream", {"token": "rotated"}, mount_point=KV)
     kv.create_or_update_secret("monitoring/pagerduty", {"routing-key": "r"}, mount_point=KV)
@@ -216,7 +216,7 @@ def test_credentials_expire(vault: hvac.Client, database: tuple[str, int]) -> No
 
 def test_rotating_the_root_credential_keeps_the_roles_working(vault: hvac.Client, database: tuple[str, int]) -> None:
     port = database[1]
-    rotator = _token(vault, f"{APP}-root-rotator")
+    rotator = _token(vault, f"{APP}-local-root-rotator")
     _refused(lambda: rotator.read(f"{DATABASE}/creds/{APP}"))
     rotator.write_data(f"{DATABASE}/rotate-root/app")
     # Only Vault knows the root password now: the first one is refused.
@@ -241,16 +241,16 @@ def test_users_fetched_by_external_secrets_outlive_its_token_revocation(
 ) -> None:
     """External Secrets revokes its token after each read. Its role issues batch tokens,
     which cannot be revoked, so the users it fetched stay until their own lease ends."""
-    role = next(r for r in graph.resources if r.inputs.get("roleName") == f"{APP}-external-secrets")
+    role = next(r for r in graph.resources if r.inputs.get("roleName") == f"{APP}-local-external-secrets")
     assert role.inputs["tokenType"] == "batch"
-    operator = _token(vault, f"{APP}-external-secrets", kind=role.inputs["tokenType"], default_policy=True)
+    operator = _token(vault, f"{APP}-local-external-secrets", kind=role.inputs["tokenType"], default_policy=True)
     credentials = operator.read(f"{DATABASE}/creds/{APP}")["data"]
     with pytest.raises(hvac.exceptions.InvalidRequest, match="batch tokens cannot be revoked"):
         operator.auth.token.revoke_self()
     with _connect(credentials, database[1]) as connection:
         assert connection.execute("SELECT 1").fetchone() == (1,)
     # A service token's users, by contrast, go with it.
-    service = _token(vault, f"{APP}-external-secrets", default_policy=True)
+    service = _token(vault, f"{APP}-local-external-secrets", default_policy=True)
     doomed = service.read(f"{DATABASE}/creds/{APP}")["data"]
     service.auth.token.revoke_self()
     time.sleep(1)

@@ -42,8 +42,8 @@ def test_each_policy_holds_exactly_the_intended_paths(with_database: Graph) -> N
     kv, db = "project-ai-local", "database-local"
     write = ["create", "read", "update", "patch", "delete"]
     assert policy_rules(with_database) == {
-        f"{APP}-app": {f"{kv}/data/{APP}/*": ["read"], f"{db}/creds/{APP}": ["read"]},
-        f"{APP}-external-secrets": {
+        f"{APP}-local-app": {f"{kv}/data/{APP}/*": ["read"], f"{db}/creds/{APP}": ["read"]},
+        f"{APP}-local-external-secrets": {
             f"{kv}/data/{APP}/pepper": ["read"],
             f"{kv}/data/{APP}/upstream": ["read"],
             f"{kv}/data/monitoring/grafana": ["read"],
@@ -53,7 +53,7 @@ def test_each_policy_holds_exactly_the_intended_paths(with_database: Graph) -> N
             f"{db}/creds/{APP}": ["read"],
             f"{db}/creds/{APP}-migrate": ["read"],
         },
-        f"{APP}-deployer": {
+        f"{APP}-local-deployer": {
             **{f"{kv}/data/{folder}/*": write for folder in (APP, "monitoring")},
             **{f"{kv}/metadata/{folder}/*": ["read", "list", "delete"] for folder in (APP, "monitoring")},
             **{
@@ -62,15 +62,15 @@ def test_each_policy_holds_exactly_the_intended_paths(with_database: Graph) -> N
                 for verb in ("delete", "undelete", "destroy")
             },
         },
-        f"{APP}-root-rotator": {f"{db}/rotate-root/app": ["update"]},
+        f"{APP}-local-root-rotator": {f"{db}/rotate-root/app": ["update"]},
     }
 
 
 def test_without_the_database_engine_the_app_reads_its_url_from_the_kv_mount(local_graph: Graph) -> None:
     rules = policy_rules(local_graph)
-    assert set(rules) == {f"{APP}-app", f"{APP}-external-secrets", f"{APP}-deployer"}
-    assert rules[f"{APP}-app"] == {f"project-ai-local/data/{APP}/*": ["read"]}
-    assert rules[f"{APP}-external-secrets"][f"project-ai-local/data/{APP}/database"] == ["read"]
+    assert set(rules) == {f"{APP}-local-app", f"{APP}-local-external-secrets", f"{APP}-local-deployer"}
+    assert rules[f"{APP}-local-app"] == {f"project-ai-local/data/{APP}/*": ["read"]}
+    assert rules[f"{APP}-local-external-secrets"][f"project-ai-local/data/{APP}/database"] == ["read"]
     database = next(s for s in objects(local_graph, "ExternalSecret") if s["metadata"]["name"] == f"{APP}-database")
     assert database["spec"]["data"] == [
         {"secretKey": "APP_DATABASE_URL", "remoteRef": {"key": f"{APP}/database", "property": "url"}}
@@ -103,18 +103,18 @@ def test_the_house_rules_allow_a_glob_on_the_own_prefix() -> None:
 def test_each_auth_role_binds_one_service_account_in_one_namespace(graph: str, request: pytest.FixtureRequest) -> None:
     roles = {r.inputs["roleName"]: r.inputs for r in vault_resources(request.getfixturevalue(graph), "AuthBackendRole")}
     expected = {
-        f"{APP}-app": ("project-ai-api", "project-ai"),
-        f"{APP}-external-secrets": ("external-secrets", "external-secrets"),
+        f"{APP}-local-app": ("project-ai-api", "project-ai"),
+        f"{APP}-local-external-secrets": ("external-secrets", "external-secrets"),
     }
     if graph == "with_database":
-        expected[f"{APP}-root-rotator"] = ("vault-root-rotator", "vault-rotation")
+        expected[f"{APP}-local-root-rotator"] = ("vault-root-rotator", "vault-rotation")
     assert {name: (r["boundServiceAccountNames"], r["boundServiceAccountNamespaces"]) for name, r in roles.items()} == {
         name: ([account], [namespace]) for name, (account, namespace) in expected.items()
     }
     for name, role in roles.items():
         assert role["audience"] == "vault"
         assert role["tokenPolicies"] == [role["roleName"]]
-        if graph == "with_database" and name == f"{APP}-external-secrets":
+        if graph == "with_database" and name == f"{APP}-local-external-secrets":
             # Its database users die with its token: a batch token, as long-lived as they are.
             assert (role["tokenTtl"], role["tokenMaxTtl"], role["tokenType"]) == (14400, 14400, "batch")
         else:
@@ -165,7 +165,7 @@ def test_stores_log_in_as_the_operator_for_the_vault_audience(with_database: Gra
     assert kv["server"] == EXTERNAL_VAULT["address"]
     assert kv["auth"]["kubernetes"] == {
         "mountPath": "kubernetes-local",
-        "role": f"{APP}-external-secrets",
+        "role": f"{APP}-local-external-secrets",
         "serviceAccountRef": {"name": "external-secrets", "namespace": "external-secrets", "audiences": ["vault"]},
     }
     assert stores["vault-kv"]["conditions"] == [{"namespaces": ["monitoring", "project-ai"]}]
@@ -247,7 +247,7 @@ def test_the_root_rotation_job_holds_one_short_lived_token(with_database: Graph)
     (projection,) = pod["volumes"][0]["projected"]["sources"]
     assert projection["serviceAccountToken"] == {"path": "token", "audience": "vault", "expirationSeconds": 600}
     env = {item["name"]: item["value"] for item in pod["containers"][0]["env"]}
-    assert env["DATABASE_MOUNT"] == "database-local" and env["ROLE"] == f"{APP}-root-rotator"
+    assert env["DATABASE_MOUNT"] == "database-local" and env["ROLE"] == f"{APP}-local-root-rotator"
     namespaces = {n["metadata"]["name"]: n["metadata"]["labels"] for n in objects(with_database, "Namespace")}
     assert namespaces["vault-rotation"]["pod-security.kubernetes.io/enforce"] == "restricted"
     rotation_policies = {
