@@ -9,6 +9,9 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components import network_policies
+from components.labels import pod_security_labels
+
 # Creates what must exist in a component's namespace before its pods start (the Secrets
 # they read), once the namespace exists; the component waits for what it returns.
 NamespaceSetup = Callable[[k8s.core.v1.Namespace], list[pulumi.Resource]]
@@ -21,13 +24,61 @@ class Chart:
     version: str
 
 
-def namespace(logical_name: str, name: str, labels: dict[str, str], parent: pulumi.Resource) -> k8s.core.v1.Namespace:
-    """The namespace a platform component's chart installs into."""
-    return k8s.core.v1.Namespace(
+@dataclass(frozen=True)
+class Cluster:
+    """What every platform component needs to know of the cluster it installs into."""
+
+    kubernetes_version: str = "1.33"
+    # A node-local DNS cache's address, allowed beside the cluster DNS service.
+    node_local_dns: str | None = None
+    monitoring_namespace: str = "monitoring"
+    ingress_namespace: str = "ingress-nginx"
+
+
+@dataclass(frozen=True)
+class Isolation:
+    """What a chart's namespace admits: its Pod Security level, and the only traffic its
+    pods may send and receive (DNS, the API server and each other are always allowed)."""
+
+    cluster: Cluster
+    pod_security: str = "restricted"
+    ingress: tuple[network_policies.IngressRule, ...] = ()
+    egress: tuple[network_policies.EgressRule, ...] = ()
+    # Prometheus scrapes the whole cluster and alerting calls the internet.
+    egress_anywhere: bool = False
+
+
+def namespace(
+    logical_name: str, name: str, labels: dict[str, str], parent: pulumi.Resource, isolation: Isolation
+) -> k8s.core.v1.Namespace:
+    """The namespace a platform component's chart installs into, denied by default."""
+    created = k8s.core.v1.Namespace(
         logical_name,
-        metadata=k8s.meta.v1.ObjectMetaArgs(name=name, labels=labels),
+        metadata=k8s.meta.v1.ObjectMetaArgs(
+            name=name,
+            labels={**labels, **pod_security_labels(isolation.cluster.kubernetes_version, isolation.pod_security)},
+        ),
         opts=pulumi.ResourceOptions(parent=parent),
     )
+    every_pod: dict[str, str] = {}
+    specs = {
+        "default-deny": network_policies.default_deny(),
+        "allow-dns": network_policies.egress_to_dns(every_pod, isolation.cluster.node_local_dns),
+        "allow-within-namespace": network_policies.within_namespace(every_pod),
+        "allow-egress-api-server": network_policies.egress_to(network_policies.API_SERVER, every_pod),
+        **{f"allow-ingress-{r.name}": network_policies.ingress_from(r, every_pod) for r in isolation.ingress},
+        **{f"allow-egress-{r.name}": network_policies.egress_to(r, every_pod) for r in isolation.egress},
+    }
+    if isolation.egress_anywhere:
+        specs["allow-egress-anywhere"] = network_policies.egress_anywhere(every_pod)
+    for policy, spec in specs.items():
+        k8s.networking.v1.NetworkPolicy(
+            f"{logical_name}-{policy}",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=policy, namespace=name, labels=labels),
+            spec=spec,
+            opts=pulumi.ResourceOptions(parent=parent, depends_on=[created]),
+        )
+    return created
 
 
 def release(

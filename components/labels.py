@@ -30,25 +30,28 @@ def selector_labels(name: str, instance: str) -> dict[str, str]:
     return {"app.kubernetes.io/name": name, "app.kubernetes.io/instance": instance}
 
 
-def kubernetes_labels(owner: Ownership, *, name: str, instance: str, component: str) -> dict[str, str]:
-    """Recommended app.kubernetes.io labels plus ownership labels."""
-    labels = {
-        **selector_labels(name, instance),
-        "app.kubernetes.io/component": component,
+def ownership_labels(owner: Ownership) -> dict[str, str]:
+    """Who owns and pays: on every object, including pods no Service may select."""
+    return {
         "app.kubernetes.io/part-of": PART_OF,
         "app.kubernetes.io/managed-by": MANAGED_BY,
         "team": label_value(owner.team),
         "cost-center": label_value(owner.cost_center),
         "environment": label_value(owner.environment),
     }
-    return labels
 
 
-def pod_security_labels(kubernetes_version: str) -> dict[str, str]:
-    """Pod Security Admission `restricted`, enforced, audited and warned, pinned to the
-    cluster's version so an upgrade does not tighten the rules under running pods."""
+def kubernetes_labels(owner: Ownership, *, name: str, instance: str, component: str) -> dict[str, str]:
+    """Recommended app.kubernetes.io labels plus ownership labels."""
+    return {**selector_labels(name, instance), "app.kubernetes.io/component": component, **ownership_labels(owner)}
+
+
+def pod_security_labels(kubernetes_version: str, level: str = "restricted") -> dict[str, str]:
+    """Pod Security Admission at `level` (restricted unless a chart's pods cannot be),
+    enforced, audited and warned, pinned to the cluster's version so an upgrade does not
+    tighten the rules under running pods."""
     return {
         f"pod-security.kubernetes.io/{mode}{suffix}": value
         for mode in ("enforce", "audit", "warn")
-        for suffix, value in (("", "restricted"), ("-version", f"v{kubernetes_version}"))
+        for suffix, value in (("", level), ("-version", f"v{kubernetes_version}"))
     }

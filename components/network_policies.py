@@ -24,7 +24,21 @@ class EgressRule:
     pod_labels: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class IngressRule:
+    """A source allowed in: pods of a namespace, or a CIDR (the API server calling a
+    webhook comes from outside the pod network)."""
+
+    name: str
+    ports: tuple[int, ...]
+    namespace: str | None = None
+    cidr: str | None = None
+
+
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
+# The API server's address differs per cluster; its ports do not.
+API_SERVER = EgressRule(name="api-server", ports=(443, 6443), cidr="0.0.0.0/0")
+ANYWHERE = "0.0.0.0/0"
 
 
 def namespace_selector(name: str) -> meta.LabelSelectorArgs:
@@ -84,4 +98,36 @@ def egress_to(rule: EgressRule, selector: dict[str, str]) -> networking.NetworkP
         pod_selector=meta.LabelSelectorArgs(match_labels=selector),
         policy_types=["Egress"],
         egress=[networking.NetworkPolicyEgressRuleArgs(to=[peer], ports=ports(rule.ports, rule.protocol))],
+    )
+
+
+def ingress_from(rule: IngressRule, selector: dict[str, str]) -> networking.NetworkPolicySpecArgs:
+    if rule.cidr is not None:
+        peer = networking.NetworkPolicyPeerArgs(ip_block=networking.IPBlockArgs(cidr=rule.cidr))
+    else:
+        peer = networking.NetworkPolicyPeerArgs(namespace_selector=namespace_selector(rule.namespace or ""))
+    return networking.NetworkPolicySpecArgs(
+        pod_selector=meta.LabelSelectorArgs(match_labels=selector),
+        policy_types=["Ingress"],
+        ingress=[networking.NetworkPolicyIngressRuleArgs(from_=[peer], ports=ports(rule.ports))],
+    )
+
+
+def egress_anywhere(selector: dict[str, str]) -> networking.NetworkPolicySpecArgs:
+    """For what must reach the whole cluster and the internet by design (Prometheus)."""
+    return networking.NetworkPolicySpecArgs(
+        pod_selector=meta.LabelSelectorArgs(match_labels=selector),
+        policy_types=["Egress"],
+        egress=[networking.NetworkPolicyEgressRuleArgs()],
+    )
+
+
+def within_namespace(selector: dict[str, str]) -> networking.NetworkPolicySpecArgs:
+    """Pods of the namespace reach each other (a chart's own components)."""
+    same = networking.NetworkPolicyPeerArgs(pod_selector=meta.LabelSelectorArgs())
+    return networking.NetworkPolicySpecArgs(
+        pod_selector=meta.LabelSelectorArgs(match_labels=selector),
+        policy_types=["Ingress", "Egress"],
+        ingress=[networking.NetworkPolicyIngressRuleArgs(from_=[same])],
+        egress=[networking.NetworkPolicyEgressRuleArgs(to=[same])],
     )

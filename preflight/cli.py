@@ -1,7 +1,8 @@
 """`python -m preflight`: synthesize stacks offline, validate them, report;
 `python -m preflight diff`: what a change does to a stack.
 
-Exit codes: 0 clean, 1 validation failures, 2 configuration or program errors.
+Exit codes: 0 clean, 1 validation failures or mandatory policy violations, 2 configuration
+or program errors.
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ import warnings
 from dataclasses import asdict
 from pathlib import Path
 
-from preflight import diff, kubernetes, monitoring, topology
+from preflight import diff, kubernetes, monitoring, policies, topology
 from preflight.graph import Graph
 from preflight.project import PreflightError, Program
-from preflight.report import StackReport, as_json, as_markdown, as_text, exit_code
+from preflight.report import StackReport, as_json, as_markdown, as_text, exit_code, policies_markdown
 from preflight.synth import Synthesizer
 
 # The output a stack may export to name its cluster's Kubernetes version.
@@ -123,6 +124,7 @@ def check_stack(
         report.kubernetes_version = version or _stack_version(report.graph)
         report.objects = kubernetes.validate(report.graph, report.kubernetes_version, crd_schemas)
         report.tool_checks = monitoring.check(report.graph)
+        report.policies = policies.check(report.graph)
     except PreflightError as error:
         report.error = str(error)
     return report
@@ -147,3 +149,4 @@ def write_reports(reports: list[StackReport], out: Path) -> None:
         (folder / "report.json").write_text(as_json([report]))
     (out / "report.json").write_text(as_json(reports))
     (out / "report.md").write_text(as_markdown(reports))
+    (out / "policies.md").write_text(policies_markdown(reports))

@@ -6,11 +6,13 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from policies.core.evaluate import Finding
 from preflight import topology
 from preflight.graph import Graph
 from preflight.kubernetes import INVALID, UNVALIDATED, VALID, ObjectResult
 from preflight.monitoring import FAILED as TOOL_FAILED
 from preflight.monitoring import ToolCheck
+from preflight.policies import PolicyReport
 
 OK, FAILED, ERROR = "ok", "failed", "error"
 
@@ -24,6 +26,7 @@ class StackReport:
     tool_checks: list[ToolCheck] = field(default_factory=list)
     error: str | None = None
     fail_on_unvalidated: bool = False
+    policies: PolicyReport = field(default_factory=PolicyReport)
 
     def count(self, status: str) -> int:
         return sum(1 for result in self.objects if result.status == status)
@@ -35,6 +38,8 @@ class StackReport:
         if self.count(INVALID) or (self.fail_on_unvalidated and self.count(UNVALIDATED)):
             return FAILED
         if any(check.status == TOOL_FAILED for check in self.tool_checks):
+            return FAILED
+        if self.policies.failed:
             return FAILED
         return OK
 
@@ -53,6 +58,7 @@ class StackReport:
             tools=[
                 {"tool": c.tool, "subject": c.subject, "status": c.status, "detail": c.detail} for c in self.tool_checks
             ],
+            policies=self.policies.to_dict(),
             kubernetes={
                 "version": self.kubernetes_version,
                 "valid": self.count(VALID),
@@ -112,6 +118,7 @@ def as_text(reports: list[StackReport]) -> str:
         for check in report.tool_checks:
             lines.append(f"   {check.tool}: {check.subject}: {check.status}")
             lines.extend(f"       {line}" for line in check.detail.splitlines() if check.status != "ok")
+        lines.extend(_policy_lines(report.policies))
         for diagnostic in report.graph.diagnostics:
             lines.append(f"   {diagnostic}")
         if report.graph.outputs:
@@ -148,3 +155,59 @@ def as_markdown(reports: list[StackReport]) -> str:
         lines += ["<details><summary>topology</summary>", "", "```mermaid", topology.mermaid(report.graph)]
         lines += ["```", "", "</details>"]
     return "\n".join(lines) + "\n"
+
+
+def _grouped(findings: list[Finding]) -> dict[tuple[str, str], list[Finding]]:
+    groups: dict[tuple[str, str], list[Finding]] = {}
+    for finding in findings:
+        groups.setdefault((finding.pack, finding.policy), []).append(finding)
+    return groups
+
+
+def _policy_lines(policies: PolicyReport) -> list[str]:
+    outcome = policies.outcome
+    lines = [
+        f"   policies: {len(outcome.mandatory)} mandatory, {len(outcome.violations) - len(outcome.mandatory)} "
+        f"advisory, {len(outcome.waived)} waived, {len(outcome.unknown)} unknown until deployed"
+    ]
+    lines.extend(f"     ERROR {error}" for error in policies.errors)
+    for (pack, policy), findings in _grouped(outcome.violations).items():
+        lines.append(f"     {findings[0].enforcement.upper()} {pack}/{policy} ({findings[0].severity})")
+        lines.extend(f"       - {f.urn or '(stack)'}: {f.message}" for f in findings)
+        lines.append(f"       fix: {findings[0].remediation}")
+    for finding in outcome.waived:
+        assert finding.waiver is not None
+        lines.append(
+            f"     WAIVED {finding.pack}/{finding.policy} {finding.urn}: {finding.waiver.reason} "
+            f"(owner {finding.waiver.owner}, until {finding.waiver.expires})"
+        )
+    return lines
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def policies_markdown(reports: list[StackReport]) -> str:
+    """The policy gate as a pull-request comment: one table of violations, one of waivers."""
+    lines = ["# Policy gate", "", "| stack | pack | policy | level | severity | resource | violation | fix |"]
+    lines.append("|---|---|---|---|---|---|---|---|")
+    waived = ["", "## Waivers applied", "", "| stack | policy | resource | reason | owner | expires |"]
+    waived.append("|---|---|---|---|---|---|")
+    for report in reports:
+        outcome = report.policies.outcome
+        for error in report.policies.errors:
+            lines.append(f"| {report.stack} | | | error | | | {_cell(error)} | |")
+        for (pack, policy), findings in _grouped(outcome.violations).items():
+            for f in findings:
+                lines.append(
+                    f"| {report.stack} | {pack} | {policy} | {f.enforcement} | {f.severity} | `{f.urn or '(stack)'}` "
+                    f"| {_cell(f.message)} | {_cell(f.remediation)} |"
+                )
+        for f in outcome.waived:
+            assert f.waiver is not None
+            waived.append(
+                f"| {report.stack} | {f.policy} | `{f.urn}` | {_cell(f.waiver.reason)} | {f.waiver.owner} "
+                f"| {f.waiver.expires} |"
+            )
+    return "\n".join(lines + waived) + "\n"

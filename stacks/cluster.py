@@ -15,7 +15,7 @@ from components.workload import AppService
 from stacks import contract, vault
 from stacks.config import StackConfig
 from stacks.monitoring import monitoring_stack_args, rule_args
-from stacks.workload import app_service_args, ownership
+from stacks.workload import app_service_args, cluster_facts, ownership
 
 
 def platform(
@@ -32,6 +32,7 @@ def platform(
                     owner=ownership(config),
                     chart_version=config.delivery.argo_rollouts_chart_version,
                     replicas=2 if config.environment == "prod" else 1,
+                    cluster=cluster_facts(config),
                 ),
                 on_cluster,
             )

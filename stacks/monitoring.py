@@ -6,7 +6,7 @@ from components.monitoring.alerting import AlertingArgs
 from components.monitoring.rules import RuleArgs
 from components.monitoring.stack import MonitoringStackArgs
 from stacks.config import StackConfig
-from stacks.workload import ownership
+from stacks.workload import cluster_facts, ownership
 
 
 def alerting_args(config: StackConfig) -> AlertingArgs:
@@ -46,4 +46,6 @@ def monitoring_stack_args(config: StackConfig) -> MonitoringStackArgs:
         ),
         alertmanager_replicas=monitoring.alertmanager_replicas,
         traces_endpoint=monitoring.traces_endpoint,
+        cluster=cluster_facts(config),
+        telemetry_namespaces=(config.app.namespace,) if config.app else (),
     )

@@ -53,7 +53,7 @@ from components.vault.external_secrets import (
 from components.vault.reloader import Reloader, ReloaderArgs
 from components.vault.rotation import RootRotation, RootRotationArgs
 from stacks.config import StackConfig
-from stacks.workload import ownership
+from stacks.workload import cluster_facts, ownership
 
 DEV_NAMESPACE = "vault"
 ROTATION_NAMESPACE = "vault-rotation"
@@ -235,6 +235,8 @@ def integrate(config: StackConfig, on_cluster: pulumi.ResourceOptions) -> Synced
                 ingress_host=settings.dev_ingress_host,
                 ingress_class=config.ingress.class_name,
                 namespace=DEV_NAMESPACE,
+                cluster=cluster_facts(config),
+                client_namespaces=(ESO_NAMESPACE, ROTATION_NAMESPACE, config.ingress.controller_namespace),
             ),
             on_cluster,
         )
@@ -262,6 +264,8 @@ def integrate(config: StackConfig, on_cluster: pulumi.ResourceOptions) -> Synced
             chart_version=settings.external_secrets_chart_version,
             namespace=ESO_NAMESPACE,
             replicas=2 if config.environment == "prod" else 1,
+            cluster=cluster_facts(config),
+            vault_egress=_vault_egress(config, address),
             stores=StoreArgs(
                 vault_address=cluster_address,
                 vault_namespace=settings.namespace,
@@ -279,7 +283,10 @@ def integrate(config: StackConfig, on_cluster: pulumi.ResourceOptions) -> Synced
     Reloader(
         "reloader",
         ReloaderArgs(
-            owner=owner, chart_version=settings.reloader_chart_version, watched_namespace=config.app.namespace
+            owner=owner,
+            chart_version=settings.reloader_chart_version,
+            watched_namespace=config.app.namespace,
+            cluster=cluster_facts(config),
         ),
         on_cluster,
     )

@@ -3,6 +3,7 @@ that runs the API."""
 
 from __future__ import annotations
 
+from components.charts import Cluster
 from components.delivery import AnalysisArgs, BlueGreenArgs, CanaryArgs, DeliveryArgs
 from components.labels import Ownership
 from components.workload import AppServiceArgs, Compute, EgressRule, IngressArgs
@@ -11,6 +12,15 @@ from stacks.config import StackConfig
 
 def ownership(config: StackConfig) -> Ownership:
     return Ownership(team=config.team, cost_center=config.cost_center, environment=config.environment)
+
+
+def cluster_facts(config: StackConfig) -> Cluster:
+    return Cluster(
+        kubernetes_version=config.kubernetes.version,
+        node_local_dns=str(config.network.node_local_dns) if config.network.node_local_dns else None,
+        monitoring_namespace=config.monitoring.namespace,
+        ingress_namespace=config.ingress.controller_namespace if config.ingress else "ingress-nginx",
+    )
 
 
 def delivery_args(config: StackConfig) -> DeliveryArgs:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from components import charts
 from components.labels import Ownership, kubernetes_labels
+from components.network_policies import EgressRule, IngressRule
 
 CHART_REPOSITORY = "https://argoproj.github.io/argo-helm"
+METRICS_PORT = 8090
+PROMETHEUS_PORT = 9090
 
 
 @dataclass(frozen=True)
@@ -20,6 +23,7 @@ class ArgoRolloutsArgs:
     namespace: str = "argo-rollouts"
     # Two controllers (one leads) where a stuck rollout costs the most.
     replicas: int = 1
+    cluster: charts.Cluster = field(default_factory=charts.Cluster)
 
 
 class ArgoRollouts(pulumi.ComponentResource):
@@ -29,7 +33,19 @@ class ArgoRollouts(pulumi.ComponentResource):
     def __init__(self, name: str, args: ArgoRolloutsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("projectai:delivery:ArgoRollouts", name, None, opts)
         labels = kubernetes_labels(args.owner, name="argo-rollouts", instance=name, component="delivery")
-        self.namespace = charts.namespace(f"{name}-namespace", args.namespace, labels, self)
+        isolation = charts.Isolation(
+            cluster=args.cluster,
+            ingress=(IngressRule("metrics", (METRICS_PORT,), namespace=args.cluster.monitoring_namespace),),
+            egress=(
+                EgressRule(
+                    "prometheus",
+                    (PROMETHEUS_PORT,),
+                    namespace=args.cluster.monitoring_namespace,
+                    pod_labels={"app.kubernetes.io/name": "prometheus"},
+                ),
+            ),
+        )
+        self.namespace = charts.namespace(f"{name}-namespace", args.namespace, labels, self, isolation)
         # Waits until the controller runs, so Rollouts created next are reconciled.
         self.release = charts.release(
             f"{name}-release",

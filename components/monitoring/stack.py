@@ -3,7 +3,7 @@ upstream charts at pinned versions, with this project's selectors and alert rout
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -12,6 +12,7 @@ import pulumi_kubernetes as k8s
 from components import charts
 from components.labels import Ownership, kubernetes_labels
 from components.monitoring.alerting import ESCALATION_SECRET, PAGERDUTY_SECRET, SLACK_SECRET, AlertingArgs, config
+from components.network_policies import IngressRule
 
 PROMETHEUS_CHARTS = "https://prometheus-community.github.io/helm-charts"
 OTEL_CHARTS = "https://open-telemetry.github.io/opentelemetry-helm-charts"
@@ -19,6 +20,8 @@ OTEL_CHARTS = "https://open-telemetry.github.io/opentelemetry-helm-charts"
 SELECTED_LABEL = {"monitoring.project-ai.dev/collect": "true"}
 DASHBOARD_LABEL = {"grafana_dashboard": "1"}
 GRAFANA_ADMIN_SECRET = "grafana-admin"
+GRAFANA_PORT = 3000
+OTLP_PORTS = (4317, 4318)
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,9 @@ class MonitoringStackArgs:
     prometheus_resources: tuple[tuple[str, str], tuple[str, str]] = (("500m", "2Gi"), ("2", "4Gi"))
     # Where the collector sends traces (OTLP/gRPC); None keeps them in the collector's debug log.
     traces_endpoint: str | None = None
+    cluster: charts.Cluster = field(default_factory=charts.Cluster)
+    # Namespaces whose pods send traces to the collector.
+    telemetry_namespaces: tuple[str, ...] = ()
 
 
 def _resources(requests_limits: tuple[tuple[str, str], tuple[str, str]]) -> dict[str, Any]:
@@ -146,7 +152,18 @@ class MonitoringStack(pulumi.ComponentResource):
     ) -> None:
         super().__init__("projectai:monitoring:MonitoringStack", name, None, opts)
         labels = kubernetes_labels(args.owner, name="monitoring", instance=name, component="monitoring")
-        self.namespace = charts.namespace(f"{name}-namespace", args.namespace, labels, self)
+        # node-exporter reads the node through its network, PID namespace and root
+        # filesystem: this namespace cannot be `restricted` (a reviewed waiver says so).
+        isolation = charts.Isolation(
+            cluster=args.cluster,
+            pod_security="privileged",
+            ingress=(
+                IngressRule("grafana", (GRAFANA_PORT,), namespace=args.cluster.ingress_namespace),
+                *(IngressRule(f"otlp-{ns}", OTLP_PORTS, namespace=ns) for ns in args.telemetry_namespaces),
+            ),
+            egress_anywhere=True,
+        )
+        self.namespace = charts.namespace(f"{name}-namespace", args.namespace, labels, self, isolation)
         # Alertmanager and Grafana read their credentials from Secrets created by `setup`.
         prepared = setup(self.namespace) if setup else []
         in_namespace = pulumi.ResourceOptions(parent=self, depends_on=[self.namespace, *prepared])

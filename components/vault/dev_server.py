@@ -8,14 +8,15 @@ random per stack, kept as a Pulumi secret, and handed to the Vault provider.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from components import charts
-from components.labels import Ownership, kubernetes_labels
+from components.labels import Ownership, kubernetes_labels, ownership_labels
+from components.network_policies import IngressRule
 
 CHART_REPOSITORY = "https://openbao.github.io/openbao-helm"
 RELEASE = "openbao"
@@ -34,6 +35,10 @@ class DevVaultArgs:
     ingress_host: str
     ingress_class: str
     namespace: str = "vault"
+    cluster: charts.Cluster = field(default_factory=charts.Cluster)
+    # Namespaces whose pods call the server (External Secrets, the rotation job, the
+    # ingress controller that Pulumi comes through).
+    client_namespaces: tuple[str, ...] = ()
 
 
 class DevVault(pulumi.ComponentResource):
@@ -48,8 +53,14 @@ class DevVault(pulumi.ComponentResource):
         super().__init__("projectai:vault:DevVault", name, None, opts)
         labels = kubernetes_labels(args.owner, name="openbao", instance=name, component="secrets")
         # The chart's own name and instance labels select its pods; add only ownership.
-        owner_labels = {key: value for key, value in labels.items() if not key.startswith("app.kubernetes.io/")}
-        self.namespace = charts.namespace(f"{name}-namespace", args.namespace, labels, self)
+        owner_labels = ownership_labels(args.owner)
+        # Dev mode only: the chart's pods are not `restricted` (a reviewed waiver says so).
+        isolation = charts.Isolation(
+            cluster=args.cluster,
+            pod_security="baseline",
+            ingress=tuple(IngressRule(f"clients-{ns}", (PORT,), namespace=ns) for ns in args.client_namespaces),
+        )
+        self.namespace = charts.namespace(f"{name}-namespace", args.namespace, labels, self, isolation)
         child = pulumi.ResourceOptions(parent=self)
         token = random.RandomPassword(f"{name}-root-token", length=32, special=False, opts=child)
         self.root_token = pulumi.Output.secret(token.result)

@@ -16,10 +16,13 @@ import pulumi_kubernetes as k8s
 
 from components import charts
 from components.labels import Ownership, kubernetes_labels
+from components.network_policies import ANYWHERE, EgressRule, IngressRule
 
 CHART_REPOSITORY = "https://charts.external-secrets.io"
 API_VERSION = "external-secrets.io/v1"
 SERVICE_ACCOUNT = "external-secrets"
+WEBHOOK_PORT = 10250
+METRICS_PORT = 8080
 # Pulumi waits for this condition, so pods that read the Secret start after it exists.
 WAIT_FOR_READY = {"pulumi.com/waitFor": "condition=Ready"}
 
@@ -46,6 +49,9 @@ class ExternalSecretsArgs:
     stores: StoreArgs
     namespace: str = "external-secrets"
     replicas: int = 1
+    cluster: charts.Cluster = field(default_factory=charts.Cluster)
+    # Where the operator reaches Vault.
+    vault_egress: EgressRule | None = None
 
 
 @dataclass(frozen=True)
@@ -84,7 +90,16 @@ class ExternalSecretsOperator(pulumi.ComponentResource):
     def __init__(self, name: str, args: ExternalSecretsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("projectai:vault:ExternalSecretsOperator", name, None, opts)
         labels = kubernetes_labels(args.owner, name="external-secrets", instance=name, component="secrets")
-        self.namespace = charts.namespace(f"{name}-namespace", args.namespace, labels, self)
+        isolation = charts.Isolation(
+            cluster=args.cluster,
+            ingress=(
+                # The API server calls the admission webhook from outside the pod network.
+                IngressRule("webhook", (WEBHOOK_PORT,), cidr=ANYWHERE),
+                IngressRule("metrics", (METRICS_PORT,), namespace=args.cluster.monitoring_namespace),
+            ),
+            egress=(args.vault_egress,) if args.vault_egress else (),
+        )
+        self.namespace = charts.namespace(f"{name}-namespace", args.namespace, labels, self, isolation)
         self.release = charts.release(
             f"{name}-release",
             "external-secrets",

@@ -7,15 +7,17 @@ annotating the pod template, which leaves the fields Pulumi owns untouched.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from components import charts
 from components.labels import Ownership, kubernetes_labels
+from components.network_policies import IngressRule
 
 CHART_REPOSITORY = "https://stakater.github.io/stakater-charts"
+METRICS_PORT = 9090
 # On a workload: the Secrets whose change restarts it.
 RELOAD_SECRETS = "secret.reloader.stakater.com/reload"
 # On an Argo Rollout: restart its pods in place instead of starting a new canary, since a
@@ -30,6 +32,7 @@ class ReloaderArgs:
     # The one namespace whose workloads it restarts: the API's.
     watched_namespace: str
     namespace: str = "reloader"
+    cluster: charts.Cluster = field(default_factory=charts.Cluster)
 
 
 def annotations(secret_names: tuple[str, ...], rollout: bool) -> dict[str, str]:
@@ -46,7 +49,11 @@ class Reloader(pulumi.ComponentResource):
     def __init__(self, name: str, args: ReloaderArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("projectai:vault:Reloader", name, None, opts)
         labels = kubernetes_labels(args.owner, name="reloader", instance=name, component="secrets")
-        self.namespace = charts.namespace(f"{name}-namespace", args.namespace, labels, self)
+        isolation = charts.Isolation(
+            cluster=args.cluster,
+            ingress=(IngressRule("metrics", (METRICS_PORT,), namespace=args.cluster.monitoring_namespace),),
+        )
+        self.namespace = charts.namespace(f"{name}-namespace", args.namespace, labels, self, isolation)
         self.release = charts.release(
             f"{name}-release",
             "reloader",

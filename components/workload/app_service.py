@@ -7,7 +7,13 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.charts import NamespaceSetup
-from components.labels import kubernetes_labels, label_value, pod_security_labels, selector_labels
+from components.labels import (
+    kubernetes_labels,
+    label_value,
+    ownership_labels,
+    pod_security_labels,
+    selector_labels,
+)
 from components.workload import network, pod, release, specs
 from components.workload.args import AppServiceArgs
 
@@ -54,6 +60,7 @@ class AppService(pulumi.ComponentResource):
         self.labels = labels = kubernetes_labels(args.owner, name=args.name, instance=instance, component=COMPONENT)
         pod_labels = {**labels, VERSION_LABEL: label_value(args.version)}
         job_labels = {
+            **ownership_labels(args.owner),
             **network.family_labels(args.name),
             "app.kubernetes.io/component": "migration",
             VERSION_LABEL: label_value(args.version),

@@ -14,7 +14,8 @@ def test_components_group_their_children_and_providers_point_at_them(local_graph
     group = next(line for line in lines if '"AppService<br/>api"' in line).split()[1].split("[")[0]
     provider = next(line for line in lines if '"kubernetes<br/>cluster"' in line).split("[")[0].strip()
     assert f"  {provider} -.-> {group}" in lines
-    assert sum('["NetworkPolicy<br/>' in line for line in lines) == 8
+    # The API's eight, and each platform chart namespace's default deny and allowances.
+    assert sum('["NetworkPolicy<br/>api-' in line for line in lines) == 8
 
 
 def test_stack_references_show_which_stacks_are_read(project_synthesizer: Synthesizer) -> None:

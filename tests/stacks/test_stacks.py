@@ -25,7 +25,7 @@ def test_every_stack_synthesizes_and_validates(project_synthesizer: Synthesizer,
 
 def test_local_stack_objects_are_all_strictly_valid(project_synthesizer: Synthesizer) -> None:
     results = kubernetes.validate(project_synthesizer.synthesize("local"), "1.33", CRD_SCHEMAS)
-    assert len(results) == 33
+    assert len(results) == 59
     assert {r.status for r in results} == {VALID}
     custom = {r.kind for r in results if "." in r.api_version.split("/")[0] and "k8s.io" not in r.api_version}
     # Against their CRD schemas.
@@ -76,7 +76,16 @@ def test_node_local_dns_cache_is_allowed_when_the_cluster_runs_one(tmp_path: Pat
     config = stack_config("local")
     config["projectai:network"] = {**config["projectai:network"], "nodeLocalDns": "169.254.20.10"}
     graph = Synthesizer(copy_project(tmp_path, "node-local-dns", config)).synthesize("node-local-dns")
-    (dns,) = [p for p in objects(graph, "NetworkPolicy") if p["metadata"]["name"] == "allow-dns"]
-    (rule,) = dns["spec"]["egress"]
-    assert rule["to"][1] == {"ipBlock": {"cidr": "169.254.20.10/32"}}
-    assert rule["ports"] == [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]
+    dns = [p for p in objects(graph, "NetworkPolicy") if p["metadata"]["name"] == "allow-dns"]
+    # The API's namespace and every platform chart's namespace.
+    assert {p["metadata"]["namespace"] for p in dns} == {
+        "project-ai",
+        "monitoring",
+        "external-secrets",
+        "reloader",
+        "vault",
+    }
+    for policy in dns:
+        (rule,) = policy["spec"]["egress"]
+        assert rule["to"][1] == {"ipBlock": {"cidr": "169.254.20.10/32"}}
+        assert rule["ports"] == [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]

@@ -1,0 +1,145 @@
+"""Runs rules over a stack's resources: the one code path behind both the CrossGuard
+packs (`core/pack.py`) and preflight."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pulumi_policy.proxy import UnknownValueError
+
+from policies.core import waivers as waiver_file
+from policies.core.rule import Enforcement, Params, Resource, Rule, Stack
+from policies.core.settings import Applied
+from policies.core.waivers import Waiver
+
+
+@dataclass(frozen=True)
+class Finding:
+    pack: str
+    policy: str
+    severity: str
+    enforcement: Enforcement
+    urn: str
+    message: str
+    remediation: str
+    waiver: Waiver | None = None
+
+
+@dataclass
+class Outcome:
+    violations: list[Finding] = field(default_factory=list)
+    waived: list[Finding] = field(default_factory=list)
+    # (policy, urn, why): checks that could not run because a value is not known yet.
+    unknown: list[tuple[str, str, str]] = field(default_factory=list)
+    # urn -> corrected properties, from rules with a safe fix.
+    fixes: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def mandatory(self) -> list[Finding]:
+        return [finding for finding in self.violations if finding.enforcement == "mandatory"]
+
+    def extend(self, other: Outcome) -> None:
+        self.violations += other.violations
+        self.waived += other.waived
+        self.unknown += other.unknown
+        self.fixes.update(other.fixes)
+
+
+def stack_of(urn: str) -> str:
+    """`urn:pulumi:<stack>::<project>::<type>::<name>` -> stack."""
+    return urn.split("::", 1)[0].rsplit(":", 1)[-1] if urn.startswith("urn:pulumi:") else ""
+
+
+def run_rule(
+    pack: str,
+    rule: Rule,
+    applied: Applied,
+    stack: Stack,
+    waivers: Iterable[Waiver],
+    only: Resource | None = None,
+) -> Outcome:
+    """One rule over the stack (or, for a resource rule, over `only`)."""
+    outcome = Outcome()
+    if applied.enforcement == "disabled":
+        return outcome
+    params = applied.params
+    waivers = list(waivers)
+
+    def report(urn: str, message: str) -> None:
+        waiver = next((w for w in waivers if w.covers(rule.name, urn, stack.name or stack_of(urn))), None)
+        finding = Finding(pack, rule.name, rule.severity, applied.enforcement, urn, message, rule.remediation, waiver)
+        (outcome.waived if waiver else outcome.violations).append(finding)
+
+    if rule.stack_check is not None:
+        try:
+            for urn, message in rule.stack_check(stack, params):
+                report(urn, message)
+        except UnknownValueError as error:
+            outcome.unknown.append((rule.name, "", error.message))
+        return outcome
+    assert rule.check is not None
+    targets = [only] if only is not None else stack.of_type(*rule.types)
+    for resource in targets:
+        if resource.type not in rule.types:
+            continue
+        try:
+            messages = list(rule.check(resource, params))
+        except UnknownValueError as error:
+            outcome.unknown.append((rule.name, resource.urn, error.message))
+            continue
+        for message in messages:
+            report(resource.urn, message)
+        if messages and rule.fix is not None:
+            fixed = rule.fix(resource, params)
+            if fixed is not None:
+                outcome.fixes[resource.urn] = dict(fixed)
+    return outcome
+
+
+def evaluate(
+    pack: str,
+    rules: list[Rule],
+    stack: Stack,
+    applied: dict[str, Applied],
+    waivers: Iterable[Waiver] = (),
+) -> Outcome:
+    outcome = Outcome()
+    waivers = list(waivers)
+    for rule in rules:
+        outcome.extend(run_rule(pack, rule, applied[rule.name], stack, waivers))
+    return outcome
+
+
+class WaiverParams(Params):
+    # The date waivers are judged against; tests pin it.
+    today: datetime.date | None = None
+
+
+def waivers_current_rule(pack: str, policy_names: Iterable[str]) -> Rule:
+    """A stack rule of each pack: every waiver for its policies is still in date."""
+    names = frozenset(policy_names)
+
+    def check(stack: Stack, params: WaiverParams) -> Iterable[tuple[str, str]]:
+        today = params.today or datetime.date.today()
+        for waiver in waiver_file.load():
+            applies = not waiver.stacks or stack.name in waiver.stacks
+            if waiver.policy in names and applies and waiver.expired(today):
+                yield (
+                    "",
+                    (
+                        f"the waiver of '{waiver.policy}' for {waiver.resource} (owner {waiver.owner}) "
+                        f"expired on {waiver.expires.isoformat()}"
+                    ),
+                )
+
+    return Rule(
+        name=f"{pack}-waivers-current",
+        description="Every waiver of this pack's policies is still in date.",
+        severity="high",
+        remediation="Fix the resource and delete the waiver, or renew it in policies/waivers.yaml after review.",
+        params=WaiverParams,
+        stack_check=check,
+    )

@@ -1,0 +1,71 @@
+"""Reading resource properties the way the analyzer hands them over.
+
+Under `pulumi preview` the analyzer wraps properties in a proxy that raises
+`UnknownValueError` when a value is not known yet; preflight wraps them the same way
+(`analyzer_view`). A rule reads through `get`, and an unknown value ends the check with
+"can't be known during preview", as CrossGuard itself reports it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pulumi_policy.proxy import unknown_checking_proxy
+
+MISSING = object()
+
+
+def analyzer_view(props: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Plain properties wrapped as the analyzer wraps them."""
+    return unknown_checking_proxy(dict(props))
+
+
+def get(props: Any, path: str, default: Any = None) -> Any:
+    """`get(props, "spec.template.spec")`: the value at a dotted path, or `default`. A
+    number in the path indexes a list."""
+    value = props
+    for part in path.split("."):
+        if isinstance(value, Mapping):
+            if part not in value:
+                return default
+            value = value[part]
+        elif isinstance(value, Sequence) and not isinstance(value, str) and part.isdigit():
+            index = int(part)
+            if index >= len(value):
+                return default
+            value = value[index]
+        else:
+            return default
+        if value is None:
+            return default
+    return value
+
+
+def items(props: Any, path: str) -> list[Any]:
+    """The list at `path` (an object where the provider takes one block is a list of one)."""
+    value = get(props, path, [])
+    if isinstance(value, Mapping):
+        return [value]
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        return [value[index] for index in range(len(value))]
+    return []
+
+
+def json_document(value: Any) -> Any:
+    """A JSON document given as text (IAM policies) or as an object."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return None
+    return value
+
+
+def as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    if isinstance(value, (str, Mapping)):
+        return [value]
+    return [value[index] for index in range(len(value))]

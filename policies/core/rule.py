@@ -1,0 +1,94 @@
+"""A policy rule: metadata CrossGuard shows, typed parameters, and a check.
+
+A resource rule looks at one resource at a time; a stack rule at all of them. A check
+yields one message per violation. A rule may also offer a safe fix (`fix`), which
+returns the resource's corrected properties.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+Severity = Literal["low", "medium", "high", "critical"]
+Enforcement = Literal["advisory", "mandatory", "disabled"]
+
+
+class Params(BaseModel):
+    """A rule's parameters, from pack configuration; unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass(frozen=True)
+class Resource:
+    type: str
+    name: str
+    urn: str
+    # The inputs as the analyzer passes them: engine names, unknowns as sentinels (and,
+    # under the analyzer, wrapped in its unknown-checking proxy).
+    props: Mapping[str, Any]
+    # The provider's own inputs (default tags, for example), when known.
+    provider_props: Mapping[str, Any] = field(default_factory=dict)
+    # URNs this resource depends on: how a stack rule finds what belongs to what (a
+    # bucket's policy, a VPC's flow log), known in preview when ids are not.
+    dependencies: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Stack:
+    name: str
+    resources: tuple[Resource, ...]
+
+    def of_type(self, *types: str) -> list[Resource]:
+        return [resource for resource in self.resources if resource.type in types]
+
+    def attached(self, target: Resource, *types: str) -> list[Resource]:
+        """Resources of these types that depend on `target`."""
+        return [resource for resource in self.of_type(*types) if target.urn in resource.dependencies]
+
+
+ResourceCheck = Callable[[Resource, Any], Iterable[str]]
+StackCheck = Callable[[Stack, Any], Iterable[tuple[str, str]]]  # (urn, message)
+Fix = Callable[[Resource, Any], Mapping[str, Any] | None]
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    description: str
+    severity: Severity
+    remediation: str
+    enforcement: Enforcement = "mandatory"
+    params: type[Params] = Params
+    # Resource rules: the types they apply to, and the check.
+    types: tuple[str, ...] = ()
+    check: ResourceCheck | None = None
+    # Stack rules: the check over every resource.
+    stack_check: StackCheck | None = None
+    fix: Fix | None = None
+
+    def __post_init__(self) -> None:
+        if (self.check is None) == (self.stack_check is None):
+            raise ValueError(f"rule {self.name}: exactly one of check and stack_check")
+        if self.check is not None and not self.types:
+            raise ValueError(f"rule {self.name}: a resource rule names the types it checks")
+
+    @property
+    def is_stack_rule(self) -> bool:
+        return self.stack_check is not None
+
+
+def rule(**kwargs: Any) -> Callable[[Callable[..., Iterable[Any]]], Rule]:
+    """Decorator: the function is the check; keyword arguments are the rule's metadata.
+    With `types`, a resource rule; without, a stack rule."""
+
+    def wrap(function: Callable[..., Iterable[Any]]) -> Rule:
+        if kwargs.get("types"):
+            return Rule(check=function, **kwargs)
+        return Rule(stack_check=function, **kwargs)
+
+    return wrap

@@ -1,0 +1,454 @@
+"""Every rule of the cost pack: sizes and capacity types per environment, cost
+allocation, storage classes, retention, NAT gateways, budgets and an estimate."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from policies.core.evaluate import waivers_current_rule
+from policies.core.pods import WORKLOAD_TYPES, pod_labels
+from policies.core.props import as_list, get, items
+from policies.core.rule import Params, Resource, Stack, rule
+from policies.cost import taggable
+
+PACK = "cost"
+LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
+INSTANCE = "aws:ec2/instance:Instance"
+NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
+NODE_POOL = "gcp:container/nodePool:NodePool"
+EBS_VOLUME = "aws:ebs/volume:Volume"
+STORAGE_CLASS = "kubernetes:storage.k8s.io/v1:StorageClass"
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+S3_BUCKET = "aws:s3/bucket:Bucket"
+S3_LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
+GCS_BUCKET = "gcp:storage/bucket:Bucket"
+NAT_GATEWAY = "aws:ec2/natGateway:NatGateway"
+RDS_INSTANCES = ("aws:rds/instance:Instance", "aws:rds/clusterInstance:ClusterInstance")
+SQL = "gcp:sql/databaseInstance:DatabaseInstance"
+BUDGETS = ("aws:budgets/budget:Budget", "gcp:billing/budget:Budget")
+HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
+PVC = "kubernetes:core/v1:PersistentVolumeClaim"
+COST_LABELS = ("team", "cost-center", "environment", "service")
+_SIZE = re.compile(r"^(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|K|M|G|T)?$")
+_BYTES = {None: 1, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
+
+
+class SizeParams(Params):
+    """Per environment: set in the stack's config file (policies/config/cost/<stack>.json)."""
+
+    allowed_instance_types: tuple[str, ...] = ("t3.medium", "t3.large", "m6i.large", "m6i.xlarge", "m7i.large")
+    allowed_machine_types: tuple[str, ...] = ("e2-standard-2", "e2-standard-4", "n2-standard-2", "n2-standard-4")
+
+
+def _disallowed(values: Iterable[Any], allowed: tuple[str, ...]) -> list[str]:
+    return [str(value) for value in values if value and str(value) not in allowed]
+
+
+@rule(
+    name="cost-aws-instance-types",
+    description="EC2 and EKS capacity uses the instance types allowed for the environment.",
+    severity="medium",
+    remediation="Pick an allowed type, or widen allowedInstanceTypes in the stack's cost config after review.",
+    types=(LAUNCH_TEMPLATE, INSTANCE, NODE_GROUP),
+    params=SizeParams,
+)
+def aws_instance_types(resource: Resource, params: SizeParams) -> Iterable[str]:
+    values = as_list(get(resource.props, "instanceTypes")) or [get(resource.props, "instanceType")]
+    for value in _disallowed(values, params.allowed_instance_types):
+        yield f"instance type {value} is not allowed here ({', '.join(params.allowed_instance_types)})"
+
+
+@rule(
+    name="cost-gcp-machine-types",
+    description="GKE node pools use the machine types allowed for the environment.",
+    severity="medium",
+    remediation="Pick an allowed machine type, or widen allowedMachineTypes after review.",
+    types=(NODE_POOL,),
+    params=SizeParams,
+)
+def gcp_machine_types(resource: Resource, params: SizeParams) -> Iterable[str]:
+    for value in _disallowed([get(resource.props, "nodeConfig.machineType")], params.allowed_machine_types):
+        yield f"machine type {value} is not allowed here ({', '.join(params.allowed_machine_types)})"
+
+
+class NodeCountParams(Params):
+    max_nodes: int = 10
+
+
+@rule(
+    name="cost-aws-node-group-max-size",
+    description="EKS node groups stay within the environment's maximum size.",
+    severity="medium",
+    remediation="Lower scalingConfig.maxSize, or raise maxNodes for the stack after review.",
+    types=(NODE_GROUP,),
+    params=NodeCountParams,
+)
+def node_group_max(resource: Resource, params: NodeCountParams) -> Iterable[str]:
+    size = get(resource.props, "scalingConfig.maxSize")
+    if size is None or int(size) > params.max_nodes:
+        yield f"scalingConfig.maxSize is {size}, cap {params.max_nodes}"
+
+
+@rule(
+    name="cost-gcp-node-pool-max-size",
+    description="GKE node pools autoscale within the environment's maximum.",
+    severity="medium",
+    remediation="Set autoscaling.maxNodeCount (or totalMaxNodeCount) at or below maxNodes.",
+    types=(NODE_POOL,),
+    params=NodeCountParams,
+)
+def node_pool_max(resource: Resource, params: NodeCountParams) -> Iterable[str]:
+    autoscaling = get(resource.props, "autoscaling", {})
+    size = get(autoscaling, "maxNodeCount") or get(autoscaling, "totalMaxNodeCount") or get(resource.props, "nodeCount")
+    if size is None or int(size) > params.max_nodes:
+        yield f"the pool may grow to {size or 'an unbounded size'}, cap {params.max_nodes}"
+
+
+class SpotParams(Params):
+    # Where interruptible capacity is required (set true in dev's config).
+    require_spot: bool = False
+
+
+@rule(
+    name="cost-spot-capacity",
+    description="Where the environment asks for it, worker capacity is spot or preemptible.",
+    severity="low",
+    remediation="Use capacityType: SPOT (EKS) or nodeConfig.spot: true (GKE) for non-system pools.",
+    types=(NODE_GROUP, NODE_POOL),
+    params=SpotParams,
+)
+def spot_capacity(resource: Resource, params: SpotParams) -> Iterable[str]:
+    if not params.require_spot:
+        return
+    labels = get(resource.props, "labels", {}) or get(resource.props, "nodeConfig.labels", {})
+    if get(labels, "node-role") == "system":
+        return  # the system pool stays on-demand
+    spot = get(resource.props, "capacityType") == "SPOT" or any(
+        get(resource.props, f"nodeConfig.{key}") is True for key in ("spot", "preemptible")
+    )
+    if not spot:
+        yield "on-demand capacity where spot is required"
+
+
+class TagParams(Params):
+    required: tuple[str, ...] = COST_LABELS
+    # The values a remediation fills in (from the stack's config).
+    defaults: Mapping[str, str] = {}
+
+
+_TAGGABLE: dict[str, str] | None = None
+
+
+def _taggable() -> dict[str, str]:
+    global _TAGGABLE
+    if _TAGGABLE is None:
+        _TAGGABLE = taggable.load()
+    return _TAGGABLE
+
+
+def _effective_tags(resource: Resource) -> dict[str, Any]:
+    key = _taggable()[resource.type]
+    provider = resource.provider_props
+    defaults = get(provider, "defaultTags.tags", {}) or get(provider, "defaultLabels", {}) or {}
+    return {**dict(defaults), **dict(get(resource.props, key, {}) or {})}
+
+
+def _missing_tags(resource: Resource, params: TagParams) -> list[str]:
+    tags = _effective_tags(resource)
+    return [key for key in params.required if not tags.get(key)]
+
+
+def _add_tags(resource: Resource, params: TagParams) -> Mapping[str, Any] | None:
+    """Safe fix: fill the missing tags from the configured defaults."""
+    missing = _missing_tags(resource, params)
+    filled = {key: params.defaults[key] for key in missing if key in params.defaults}
+    if not filled:
+        return None
+    key = _taggable()[resource.type]
+    props = dict(resource.props)
+    props[key] = {**dict(get(resource.props, key, {}) or {}), **filled}
+    return props
+
+
+@rule(
+    name="cost-allocation-tags",
+    description="Every taggable AWS and GCP resource carries team, cost-center, environment and service.",
+    severity="medium",
+    remediation="Tag through the one labels helper (components/labels.py) or the provider's default tags.",
+    types=tuple(sorted(taggable.load())),
+    params=TagParams,
+    fix=_add_tags,
+)
+def allocation_tags(resource: Resource, params: TagParams) -> Iterable[str]:
+    missing = _missing_tags(resource, params)
+    if missing:
+        yield f"missing cost-allocation tags: {', '.join(missing)}"
+
+
+@rule(
+    name="cost-workload-labels",
+    description="Kubernetes workloads carry team, cost-center and environment labels on their pods.",
+    severity="low",
+    remediation="Label pods through components/labels.py (kubernetes_labels).",
+    types=WORKLOAD_TYPES,
+    params=TagParams,
+)
+def workload_labels(resource: Resource, params: TagParams) -> Iterable[str]:
+    labels = dict(pod_labels(resource.type, resource.props)) or dict(get(resource.props, "metadata.labels", {}))
+    missing = [key for key in params.required if key != "service" and not labels.get(key)]
+    if missing:
+        yield f"pods lack labels: {', '.join(missing)}"
+
+
+@rule(
+    name="cost-gp3-volumes",
+    description="EBS volumes use gp3, not gp2 (cheaper per GiB, with baseline IOPS).",
+    severity="low",
+    remediation="Set type/volumeType gp3 (StorageClass parameters.type: gp3).",
+    types=(EBS_VOLUME, LAUNCH_TEMPLATE, STORAGE_CLASS),
+)
+def gp3(resource: Resource, params: Params) -> Iterable[str]:
+    if resource.type == EBS_VOLUME and get(resource.props, "type") == "gp2":
+        yield "volume type gp2"
+    if resource.type == STORAGE_CLASS and get(resource.props, "parameters.type") == "gp2":
+        yield "StorageClass provisions gp2"
+    for mapping in items(resource.props, "blockDeviceMappings"):
+        if get(mapping, "ebs.volumeType") == "gp2":
+            yield f"{get(mapping, 'deviceName', 'a device')} is gp2"
+
+
+class RetentionParams(Params):
+    max_days: int = 90
+
+
+@rule(
+    name="cost-log-retention",
+    description="Every CloudWatch log group has a retention, within the cap.",
+    severity="medium",
+    remediation="Set retentionInDays (1-maxDays); logs kept forever cost forever.",
+    types=(LOG_GROUP,),
+    params=RetentionParams,
+)
+def log_retention(resource: Resource, params: RetentionParams) -> Iterable[str]:
+    days = get(resource.props, "retentionInDays")
+    if not days or int(days) > params.max_days:
+        yield f"retentionInDays is {days or 'unset (forever)'}, cap {params.max_days}"
+
+
+@rule(
+    name="cost-bucket-lifecycle",
+    description="Every bucket has lifecycle rules (expire or tier old objects).",
+    severity="low",
+    remediation="Add aws.s3.BucketLifecycleConfiguration, or lifecycleRules on the GCS bucket.",
+)
+def bucket_lifecycle(stack: Stack, params: Params) -> Iterable[tuple[str, str]]:
+    for bucket in stack.of_type(S3_BUCKET):
+        if not stack.attached(bucket, S3_LIFECYCLE):
+            yield bucket.urn, f"bucket {bucket.name} has no lifecycle configuration"
+    for bucket in stack.of_type(GCS_BUCKET):
+        if not as_list(get(bucket.props, "lifecycleRules")):
+            yield bucket.urn, f"bucket {bucket.name} has no lifecycle rules"
+
+
+class NatParams(Params):
+    max_nat_gateways: int = 1
+
+
+@rule(
+    name="cost-nat-gateway-count",
+    description="The stack runs no more NAT gateways than its environment allows (one per zone in prod).",
+    severity="medium",
+    remediation="Share one NAT gateway in dev; raise maxNatGateways only for prod's zones.",
+    params=NatParams,
+)
+def nat_gateways(stack: Stack, params: NatParams) -> Iterable[tuple[str, str]]:
+    gateways = stack.of_type(NAT_GATEWAY)
+    if len(gateways) > params.max_nat_gateways:
+        yield gateways[0].urn, f"{len(gateways)} NAT gateways, cap {params.max_nat_gateways}"
+
+
+class DatabaseParams(Params):
+    allowed_instance_classes: tuple[str, ...] = ("db.t4g.medium", "db.r6g.large", "db.r6g.xlarge")
+    allowed_sql_tiers: tuple[str, ...] = ("db-custom-2-7680", "db-custom-4-15360")
+
+
+@rule(
+    name="cost-database-size",
+    description="Database instances use the classes (tiers) allowed for the environment.",
+    severity="medium",
+    remediation="Pick an allowed class or tier, or widen the list for the stack after review.",
+    types=(*RDS_INSTANCES, SQL),
+    params=DatabaseParams,
+)
+def database_size(resource: Resource, params: DatabaseParams) -> Iterable[str]:
+    if resource.type == SQL:
+        for tier in _disallowed([get(resource.props, "settings.tier")], params.allowed_sql_tiers):
+            yield f"tier {tier} is not allowed here"
+        return
+    for value in _disallowed([get(resource.props, "instanceClass")], params.allowed_instance_classes):
+        yield f"instance class {value} is not allowed here"
+
+
+@rule(
+    name="cost-budget-declared",
+    description="Every stack with AWS or GCP resources declares a budget with alerts.",
+    severity="high",
+    remediation="Add aws.budgets.Budget (or gcp.billing.Budget) with notifications at 80% and 100%.",
+)
+def budget_declared(stack: Stack, params: Params) -> Iterable[tuple[str, str]]:
+    cloud = [r for r in stack.resources if r.type.startswith(("aws:", "gcp:")) and not r.type.startswith("pulumi:")]
+    if cloud and not stack.of_type(*BUDGETS):
+        yield cloud[0].urn, "cloud resources without a budget"
+
+
+@rule(
+    name="cost-no-public-ip-on-nodes",
+    description="Nodes get no public IPv4 address (NAT for egress; a public IPv4 costs by the hour).",
+    severity="medium",
+    remediation="Set associatePublicIpAddress: false; run nodes in private subnets.",
+    types=(LAUNCH_TEMPLATE, INSTANCE),
+)
+def no_public_ip(resource: Resource, params: Params) -> Iterable[str]:
+    if get(resource.props, "associatePublicIpAddress") is True:
+        yield "the instance gets a public IPv4 address"
+    for interface in items(resource.props, "networkInterfaces"):
+        if str(get(interface, "associatePublicIpAddress")).lower() == "true":
+            yield "a network interface gets a public IPv4 address"
+
+
+class ReplicaParams(Params):
+    max_replicas: int = 20
+
+
+@rule(
+    name="cost-hpa-max-replicas",
+    description="Autoscalers stop at the environment's replica cap.",
+    severity="medium",
+    remediation="Lower spec.maxReplicas, or raise maxReplicas for the stack after review.",
+    types=(HPA,),
+    params=ReplicaParams,
+)
+def hpa_cap(resource: Resource, params: ReplicaParams) -> Iterable[str]:
+    value = get(resource.props, "spec.maxReplicas")
+    if value is None or int(value) > params.max_replicas:
+        yield f"maxReplicas is {value}, cap {params.max_replicas}"
+
+
+class VolumeParams(Params):
+    max_size: str = "100Gi"
+
+
+def _bytes(size: str) -> float:
+    match = _SIZE.match(size)
+    if not match:
+        raise ValueError(f"'{size}' is not a storage size such as 50Gi")
+    return float(match.group(1)) * _BYTES[match.group(2)]
+
+
+@rule(
+    name="cost-pvc-size",
+    description="PersistentVolumeClaims ask for no more than the environment's cap.",
+    severity="low",
+    remediation="Lower spec.resources.requests.storage, or raise maxSize after review.",
+    types=(PVC,),
+    params=VolumeParams,
+)
+def pvc_size(resource: Resource, params: VolumeParams) -> Iterable[str]:
+    size = str(get(resource.props, "spec.resources.requests.storage", ""))
+    if not _SIZE.match(size) or _bytes(size) > _bytes(params.max_size):
+        yield f"requests {size or 'no size'}, cap {params.max_size}"
+
+
+class EstimateParams(Params):
+    # USD per month for the capacity the stack declares; unknown types count at `fallback`.
+    monthly_price: Mapping[str, float] = {
+        "t3.medium": 30.4,
+        "t3.large": 60.7,
+        "m6i.large": 70.1,
+        "m6i.xlarge": 140.2,
+        "m7i.large": 73.6,
+        "e2-standard-2": 48.9,
+        "e2-standard-4": 97.8,
+        "db.t4g.medium": 47.5,
+        "db.r6g.large": 189.8,
+        "db.r6g.xlarge": 379.6,
+        "nat-gateway": 32.9,
+        "eks-control-plane": 73.0,
+        "gke-control-plane": 73.0,
+    }
+    fallback: float = 150.0
+    # The budget the estimate must stay under; 0 takes it from the stack's Budget resource.
+    budget: float = 0.0
+
+
+def estimate(stack: Stack, params: EstimateParams) -> tuple[float, list[str]]:
+    """(USD per month, lines) for the capacity the stack declares."""
+    price, lines, total = params.monthly_price, [], 0.0
+
+    def add(what: str, kind: str, count: float) -> None:
+        nonlocal total
+        cost = price.get(kind, params.fallback) * count
+        total += cost
+        lines.append(f"{what}: {count:g} x {kind} = {cost:.0f}")
+
+    for group in stack.of_type(NODE_GROUP):
+        kinds = as_list(get(group.props, "instanceTypes")) or ["t3.medium"]
+        add(group.name, str(kinds[0]), float(get(group.props, "scalingConfig.desiredSize", 1)))
+    for pool in stack.of_type(NODE_POOL):
+        count = get(pool.props, "nodeCount") or get(pool.props, "autoscaling.minNodeCount") or 1
+        add(pool.name, str(get(pool.props, "nodeConfig.machineType", "e2-standard-2")), float(count))
+    for database in stack.of_type(*RDS_INSTANCES):
+        add(database.name, str(get(database.props, "instanceClass")), 1)
+    for _ in stack.of_type(NAT_GATEWAY):
+        add("NAT gateway", "nat-gateway", 1)
+    for cluster in stack.of_type("aws:eks/cluster:Cluster"):
+        add(cluster.name, "eks-control-plane", 1)
+    for cluster in stack.of_type("gcp:container/cluster:Cluster"):
+        add(cluster.name, "gke-control-plane", 1)
+    return total, lines
+
+
+def _declared_budget(stack: Stack) -> float:
+    budgets = stack.of_type(*BUDGETS)
+    amounts = [get(b.props, "limitAmount") or get(b.props, "amount.specifiedAmount.units") for b in budgets]
+    return sum(float(amount) for amount in amounts if amount)
+
+
+@rule(
+    name="cost-estimate-within-budget",
+    description="The stack's estimated monthly cost stays within its budget.",
+    severity="high",
+    remediation="Shrink the declared capacity, or raise the budget with the cost center's approval.",
+    params=EstimateParams,
+)
+def estimate_within_budget(stack: Stack, params: EstimateParams) -> Iterable[tuple[str, str]]:
+    budget = params.budget or _declared_budget(stack)
+    if not budget:
+        return
+    total, lines = estimate(stack, params)
+    if total > budget:
+        yield "", f"estimated {total:.0f} USD/month over the budget of {budget:.0f} ({'; '.join(lines)})"
+
+
+_RULES = [
+    aws_instance_types,
+    gcp_machine_types,
+    node_group_max,
+    node_pool_max,
+    spot_capacity,
+    allocation_tags,
+    workload_labels,
+    gp3,
+    log_retention,
+    bucket_lifecycle,
+    nat_gateways,
+    database_size,
+    budget_declared,
+    no_public_ip,
+    hpa_cap,
+    pvc_size,
+    estimate_within_budget,
+]
+RULES = [*_RULES, waivers_current_rule(PACK, (rule.name for rule in _RULES))]

@@ -1,0 +1,351 @@
+"""Zero-trust rules for AWS: network exposure, storage and database encryption, IAM,
+EKS, instance metadata, KMS, ElastiCache, ECR and VPC flow logs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from policies.core.props import as_list, get, items, json_document
+from policies.core.rule import Params, Resource, Stack, rule
+
+SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
+SECURITY_GROUP_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
+INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+BUCKET = "aws:s3/bucket:Bucket"
+PUBLIC_ACCESS_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
+BUCKET_ENCRYPTION = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
+RDS_CLUSTER = "aws:rds/cluster:Cluster"
+RDS_INSTANCE = "aws:rds/instance:Instance"
+RDS_CLUSTER_INSTANCE = "aws:rds/clusterInstance:ClusterInstance"
+IAM_POLICIES = (
+    "aws:iam/policy:Policy",
+    "aws:iam/rolePolicy:RolePolicy",
+    "aws:iam/userPolicy:UserPolicy",
+    "aws:iam/groupPolicy:GroupPolicy",
+)
+EKS_CLUSTER = "aws:eks/cluster:Cluster"
+LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
+INSTANCE = "aws:ec2/instance:Instance"
+KMS_KEY = "aws:kms/key:Key"
+REPLICATION_GROUP = "aws:elasticache/replicationGroup:ReplicationGroup"
+ECR_REPOSITORY = "aws:ecr/repository:Repository"
+VPC = "aws:ec2/vpc:Vpc"
+FLOW_LOG = "aws:ec2/flowLog:FlowLog"
+OPEN = ("0.0.0.0/0", "::/0")
+CONTROL_PLANE_LOGS = ("api", "audit", "authenticator", "controllerManager", "scheduler")
+
+
+class OpenIngressParams(Params):
+    # Security groups of public load balancers: the only ones open to the internet,
+    # and on these ports only. Matched against the group's name and its Name tag.
+    public_load_balancer_groups: tuple[str, ...] = ()
+    public_ports: tuple[int, ...] = (80, 443)
+
+
+def _open_ranges(entry: Mapping[str, Any], v4: str, v6: str) -> list[str]:
+    return [cidr for cidr in as_list(get(entry, v4)) + as_list(get(entry, v6)) if cidr in OPEN]
+
+
+def _group_name(resource: Resource) -> str:
+    return str(get(resource.props, "name") or get(resource.props, "tags.Name") or resource.name)
+
+
+def _allowed(resource: Resource, params: OpenIngressParams, from_port: Any, to_port: Any) -> bool:
+    public = _group_name(resource) in params.public_load_balancer_groups
+    return public and from_port == to_port and from_port in params.public_ports
+
+
+@rule(
+    name="aws-security-group-no-open-ingress",
+    description="No security group admits 0.0.0.0/0 or ::/0, except public load balancers on 80/443.",
+    severity="critical",
+    remediation="Narrow the source to known CIDRs or security groups; only public load balancers take 80/443.",
+    types=(SECURITY_GROUP, SECURITY_GROUP_RULE, INGRESS_RULE),
+    params=OpenIngressParams,
+)
+def no_open_ingress(resource: Resource, params: OpenIngressParams) -> Iterable[str]:
+    if resource.type == SECURITY_GROUP:
+        entries = items(resource.props, "ingress")
+        keys = ("cidrBlocks", "ipv6CidrBlocks")
+    elif resource.type == SECURITY_GROUP_RULE:
+        entries = [resource.props] if get(resource.props, "type") == "ingress" else []
+        keys = ("cidrBlocks", "ipv6CidrBlocks")
+    else:
+        entries = [resource.props]
+        keys = ("cidrIpv4", "cidrIpv6")
+    for entry in entries:
+        opened = _open_ranges(entry, *keys)
+        from_port, to_port = get(entry, "fromPort"), get(entry, "toPort")
+        if opened and not _allowed(resource, params, from_port, to_port):
+            yield f"ingress from {', '.join(opened)} on ports {from_port}-{to_port}"
+
+
+@rule(
+    name="aws-s3-public-access-block",
+    description="Every S3 bucket has a public access block with all four settings on.",
+    severity="critical",
+    remediation="Add aws.s3.BucketPublicAccessBlock for the bucket with all four block/ignore/restrict flags true.",
+)
+def s3_public_access_block(stack: Stack, params: Params) -> Iterable[tuple[str, str]]:
+    flags = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+    for bucket in stack.of_type(BUCKET):
+        block = next(iter(stack.attached(bucket, PUBLIC_ACCESS_BLOCK)), None)
+        if block is None:
+            yield bucket.urn, f"bucket {bucket.name} has no public access block"
+        elif not all(get(block.props, flag) is True for flag in flags):
+            off = [flag for flag in flags if get(block.props, flag) is not True]
+            yield bucket.urn, f"bucket {bucket.name}'s public access block leaves {', '.join(off)} off"
+
+
+@rule(
+    name="aws-s3-encryption",
+    description="Every S3 bucket has default server-side encryption (SSE-KMS or SSE-S3).",
+    severity="high",
+    remediation="Add aws.s3.BucketServerSideEncryptionConfiguration with aws:kms (preferred) or AES256.",
+)
+def s3_encryption(stack: Stack, params: Params) -> Iterable[tuple[str, str]]:
+    for bucket in stack.of_type(BUCKET):
+        if not stack.attached(bucket, BUCKET_ENCRYPTION):
+            yield bucket.urn, f"bucket {bucket.name} has no default encryption"
+
+
+def _denies_plain_http(document: Any) -> bool:
+    for statement in as_list(get(document, "Statement")):
+        condition = get(statement, "Condition.Bool.aws:SecureTransport")
+        if get(statement, "Effect") == "Deny" and str(condition).lower() == "false":
+            return True
+    return False
+
+
+@rule(
+    name="aws-s3-tls-only",
+    description="Every S3 bucket's policy denies requests without TLS (aws:SecureTransport false).",
+    severity="high",
+    remediation="Add a bucket policy statement: Effect Deny, Principal *, Condition Bool aws:SecureTransport false.",
+)
+def s3_tls_only(stack: Stack, params: Params) -> Iterable[tuple[str, str]]:
+    for bucket in stack.of_type(BUCKET):
+        documents = [json_document(get(p.props, "policy")) for p in stack.attached(bucket, BUCKET_POLICY)]
+        if not any(_denies_plain_http(document) for document in documents):
+            yield bucket.urn, f"bucket {bucket.name} accepts requests without TLS"
+
+
+@rule(
+    name="aws-rds-encrypted",
+    description="RDS and Aurora storage is encrypted.",
+    severity="critical",
+    remediation="Set storageEncrypted: true with a customer-managed KMS key (kmsKeyId).",
+    types=(RDS_CLUSTER, RDS_INSTANCE),
+)
+def rds_encrypted(resource: Resource, params: Params) -> Iterable[str]:
+    if get(resource.props, "storageEncrypted") is not True:
+        yield "storageEncrypted is not true"
+
+
+@rule(
+    name="aws-rds-not-public",
+    description="No database instance is publicly accessible.",
+    severity="critical",
+    remediation="Set publiclyAccessible: false and place the instance in private subnets.",
+    types=(RDS_INSTANCE, RDS_CLUSTER_INSTANCE),
+)
+def rds_not_public(resource: Resource, params: Params) -> Iterable[str]:
+    if get(resource.props, "publiclyAccessible") is True:
+        yield "publiclyAccessible is true"
+
+
+class EnvironmentParams(Params):
+    environment: str = "prod"
+    # Environments where the rule applies.
+    environments: tuple[str, ...] = ("prod",)
+
+
+@rule(
+    name="aws-rds-deletion-protection",
+    description="Production databases have deletion protection.",
+    severity="high",
+    remediation="Set deletionProtection: true.",
+    types=(RDS_CLUSTER, RDS_INSTANCE),
+    params=EnvironmentParams,
+)
+def rds_deletion_protection(resource: Resource, params: EnvironmentParams) -> Iterable[str]:
+    if params.environment in params.environments and get(resource.props, "deletionProtection") is not True:
+        yield f"deletionProtection is not true in {params.environment}"
+
+
+def _statements(resource: Resource) -> list[Mapping[str, Any]]:
+    document = json_document(get(resource.props, "policy"))
+    return [statement for statement in as_list(get(document, "Statement")) if isinstance(statement, Mapping)]
+
+
+@rule(
+    name="aws-iam-no-admin",
+    description="No IAM policy allows every action on every resource.",
+    severity="critical",
+    remediation="Grant the specific actions and resources the principal needs.",
+    types=IAM_POLICIES,
+)
+def iam_no_admin(resource: Resource, params: Params) -> Iterable[str]:
+    for statement in _statements(resource):
+        actions, resources = as_list(get(statement, "Action")), as_list(get(statement, "Resource"))
+        if get(statement, "Effect") == "Allow" and ("*" in actions or "*:*" in actions) and "*" in resources:
+            yield "a statement allows '*' on '*'"
+
+
+@rule(
+    name="aws-iam-no-pass-role-on-any",
+    description="No IAM policy allows iam:PassRole on every role.",
+    severity="high",
+    remediation="Limit iam:PassRole to the ARNs of the roles that must be passed, with iam:PassedToService.",
+    types=IAM_POLICIES,
+)
+def iam_pass_role(resource: Resource, params: Params) -> Iterable[str]:
+    for statement in _statements(resource):
+        actions = [str(a).lower() for a in as_list(get(statement, "Action"))]
+        passes = any(a in ("iam:passrole", "iam:*", "iam:pass*") for a in actions)
+        if get(statement, "Effect") == "Allow" and passes and "*" in as_list(get(statement, "Resource")):
+            yield "a statement allows iam:PassRole on '*'"
+
+
+@rule(
+    name="aws-eks-endpoint-restricted",
+    description="The EKS API endpoint is private, or public only to listed CIDRs.",
+    severity="critical",
+    remediation="Set vpcConfig.endpointPublicAccess: false, or publicAccessCidrs to your office or VPN ranges.",
+    types=(EKS_CLUSTER,),
+)
+def eks_endpoint(resource: Resource, params: Params) -> Iterable[str]:
+    vpc = get(resource.props, "vpcConfig", {})
+    if get(vpc, "endpointPublicAccess", True) is not False:
+        cidrs = as_list(get(vpc, "publicAccessCidrs"))
+        if not cidrs or any(cidr in OPEN for cidr in cidrs):
+            yield "the public endpoint is open to the internet"
+
+
+@rule(
+    name="aws-eks-secrets-encrypted",
+    description="EKS envelope-encrypts Kubernetes Secrets with a KMS key.",
+    severity="high",
+    remediation="Set encryptionConfig: {resources: [secrets], provider: {keyArn: <rotating KMS key>}}.",
+    types=(EKS_CLUSTER,),
+)
+def eks_secrets(resource: Resource, params: Params) -> Iterable[str]:
+    config = get(resource.props, "encryptionConfig", {})
+    if "secrets" not in as_list(get(config, "resources")) or not get(config, "provider.keyArn"):
+        yield "Secrets are not envelope-encrypted with a KMS key"
+
+
+@rule(
+    name="aws-eks-control-plane-logging",
+    description="EKS sends every control-plane log type to CloudWatch.",
+    severity="medium",
+    remediation=f"Set enabledClusterLogTypes to {list(CONTROL_PLANE_LOGS)}.",
+    types=(EKS_CLUSTER,),
+)
+def eks_logging(resource: Resource, params: Params) -> Iterable[str]:
+    missing = sorted(set(CONTROL_PLANE_LOGS) - set(as_list(get(resource.props, "enabledClusterLogTypes"))))
+    if missing:
+        yield f"control-plane logs off: {', '.join(missing)}"
+
+
+@rule(
+    name="aws-imdsv2-required",
+    description="Instances require IMDSv2 with a hop limit of 1 (pods cannot reach node credentials).",
+    severity="high",
+    remediation="Set metadataOptions: {httpTokens: required, httpPutResponseHopLimit: 1, httpEndpoint: enabled}.",
+    types=(LAUNCH_TEMPLATE, INSTANCE),
+)
+def imdsv2(resource: Resource, params: Params) -> Iterable[str]:
+    options = get(resource.props, "metadataOptions", {})
+    if get(options, "httpEndpoint") == "disabled":
+        return
+    if get(options, "httpTokens") != "required":
+        yield "IMDSv2 is not required (metadataOptions.httpTokens)"
+    if get(options, "httpPutResponseHopLimit") != 1:
+        yield f"metadata hop limit is {get(options, 'httpPutResponseHopLimit', 'unset')}, expected 1"
+
+
+@rule(
+    name="aws-kms-rotation",
+    description="Symmetric KMS keys rotate automatically.",
+    severity="medium",
+    remediation="Set enableKeyRotation: true.",
+    types=(KMS_KEY,),
+)
+def kms_rotation(resource: Resource, params: Params) -> Iterable[str]:
+    spec = get(resource.props, "customerMasterKeySpec") or get(resource.props, "keySpec") or "SYMMETRIC_DEFAULT"
+    if spec == "SYMMETRIC_DEFAULT" and get(resource.props, "enableKeyRotation") is not True:
+        yield "enableKeyRotation is not true"
+
+
+@rule(
+    name="aws-elasticache-encryption",
+    description="ElastiCache encrypts in transit and at rest.",
+    severity="high",
+    remediation="Set transitEncryptionEnabled: true and atRestEncryptionEnabled: true (and an AUTH token).",
+    types=(REPLICATION_GROUP,),
+)
+def elasticache_encryption(resource: Resource, params: Params) -> Iterable[str]:
+    for key in ("transitEncryptionEnabled", "atRestEncryptionEnabled"):
+        if get(resource.props, key) is not True:
+            yield f"{key} is not true"
+
+
+@rule(
+    name="aws-ecr-scan-on-push",
+    description="ECR scans images on push.",
+    severity="medium",
+    remediation="Set imageScanningConfiguration.scanOnPush: true.",
+    types=(ECR_REPOSITORY,),
+)
+def ecr_scan(resource: Resource, params: Params) -> Iterable[str]:
+    if get(resource.props, "imageScanningConfiguration.scanOnPush") is not True:
+        yield "scanOnPush is not true"
+
+
+@rule(
+    name="aws-ecr-immutable-tags",
+    description="ECR tags are immutable.",
+    severity="medium",
+    remediation="Set imageTagMutability: IMMUTABLE.",
+    types=(ECR_REPOSITORY,),
+)
+def ecr_immutable(resource: Resource, params: Params) -> Iterable[str]:
+    if get(resource.props, "imageTagMutability") != "IMMUTABLE":
+        yield f"imageTagMutability is {get(resource.props, 'imageTagMutability', 'MUTABLE')}"
+
+
+@rule(
+    name="aws-vpc-flow-logs",
+    description="Every VPC has flow logs.",
+    severity="medium",
+    remediation="Add aws.ec2.FlowLog for the VPC (trafficType ALL) to CloudWatch Logs with bounded retention.",
+)
+def vpc_flow_logs(stack: Stack, params: Params) -> Iterable[tuple[str, str]]:
+    for vpc in stack.of_type(VPC):
+        if not stack.attached(vpc, FLOW_LOG):
+            yield vpc.urn, f"VPC {vpc.name} has no flow log"
+
+
+RULES = [
+    no_open_ingress,
+    s3_public_access_block,
+    s3_encryption,
+    s3_tls_only,
+    rds_encrypted,
+    rds_not_public,
+    rds_deletion_protection,
+    iam_no_admin,
+    iam_pass_role,
+    eks_endpoint,
+    eks_secrets,
+    eks_logging,
+    imdsv2,
+    kms_rotation,
+    elasticache_encryption,
+    ecr_scan,
+    ecr_immutable,
+    vpc_flow_logs,
+]

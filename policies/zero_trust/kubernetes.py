@@ -1,0 +1,413 @@
+"""Zero-trust rules for Kubernetes objects: pods wherever they sit, namespaces, network
+policies, Services, Ingresses and RBAC."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+from policies.core.pods import RUN_TO_COMPLETION, WORKLOAD_TYPES, containers, namespace_of, pod_labels, pod_spec
+from policies.core.props import get, items
+from policies.core.rule import Params, Resource, Stack, rule
+
+NAMESPACE = "kubernetes:core/v1:Namespace"
+NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+SERVICE = "kubernetes:core/v1:Service"
+INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
+ROLES = ("kubernetes:rbac.authorization.k8s.io/v1:Role", "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole")
+HOST_NAMESPACES = ("hostNetwork", "hostPID", "hostIPC")
+_DIGEST = re.compile(r"@sha256:[a-f0-9]{64}$")
+_SECRET_NAME = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIAL|PEPPER)", re.I)
+
+
+def _containers(resource: Resource, include_init: bool = True) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    return containers(pod_spec(resource.type, resource.props), include_init)
+
+
+def _security(container: Mapping[str, Any], spec: Mapping[str, Any], key: str) -> Any:
+    """A container's security setting, falling back to the pod's where Kubernetes does."""
+    value = get(container, f"securityContext.{key}")
+    return get(spec, f"securityContext.{key}") if value is None else value
+
+
+@rule(
+    name="k8s-no-privileged-containers",
+    description="No container runs privileged.",
+    severity="critical",
+    remediation="Remove securityContext.privileged (or set it to false); grant specific capabilities instead.",
+    types=WORKLOAD_TYPES,
+)
+def no_privileged(resource: Resource, params: Params) -> Iterable[str]:
+    for where, container in _containers(resource):
+        if get(container, "securityContext.privileged") is True:
+            yield f"{where} is privileged"
+
+
+@rule(
+    name="k8s-no-privilege-escalation",
+    description="Every container sets allowPrivilegeEscalation: false.",
+    severity="high",
+    remediation="Set securityContext.allowPrivilegeEscalation: false on every container.",
+    types=WORKLOAD_TYPES,
+)
+def no_privilege_escalation(resource: Resource, params: Params) -> Iterable[str]:
+    for where, container in _containers(resource):
+        if get(container, "securityContext.allowPrivilegeEscalation") is not False:
+            yield f"{where} does not set allowPrivilegeEscalation: false"
+
+
+@rule(
+    name="k8s-run-as-non-root",
+    description="Containers run as a non-root user.",
+    severity="high",
+    remediation="Set runAsNonRoot: true and a non-zero runAsUser on the pod or every container.",
+    types=WORKLOAD_TYPES,
+)
+def run_as_non_root(resource: Resource, params: Params) -> Iterable[str]:
+    spec = pod_spec(resource.type, resource.props)
+    for where, container in _containers(resource):
+        if _security(container, spec, "runAsNonRoot") is not True:
+            yield f"{where} does not set runAsNonRoot: true"
+        elif _security(container, spec, "runAsUser") == 0:
+            yield f"{where} runs as uid 0"
+
+
+@rule(
+    name="k8s-no-host-namespaces",
+    description="Pods do not share the node's network, PID or IPC namespace.",
+    severity="critical",
+    remediation="Remove hostNetwork, hostPID and hostIPC from the pod spec.",
+    types=WORKLOAD_TYPES,
+)
+def no_host_namespaces(resource: Resource, params: Params) -> Iterable[str]:
+    spec = pod_spec(resource.type, resource.props)
+    for key in HOST_NAMESPACES:
+        if get(spec, key) is True:
+            yield f"the pod sets {key}: true"
+
+
+@rule(
+    name="k8s-no-host-ports",
+    description="No container binds a port on the node.",
+    severity="high",
+    remediation="Remove hostPort; expose the pod through a Service.",
+    types=WORKLOAD_TYPES,
+)
+def no_host_ports(resource: Resource, params: Params) -> Iterable[str]:
+    for where, container in _containers(resource):
+        for port in items(container, "ports"):
+            if get(port, "hostPort"):
+                yield f"{where} binds host port {get(port, 'hostPort')}"
+
+
+@rule(
+    name="k8s-no-host-path-volumes",
+    description="No volume mounts a path of the node.",
+    severity="critical",
+    remediation="Replace hostPath volumes with emptyDir, a ConfigMap, a Secret or a PersistentVolumeClaim.",
+    types=WORKLOAD_TYPES,
+)
+def no_host_path(resource: Resource, params: Params) -> Iterable[str]:
+    for volume in items(pod_spec(resource.type, resource.props), "volumes"):
+        if get(volume, "hostPath") is not None:
+            yield f"volume '{get(volume, 'name', '?')}' mounts host path {get(volume, 'hostPath.path', '?')}"
+
+
+@rule(
+    name="k8s-drop-all-capabilities",
+    description="Containers drop ALL capabilities and add none.",
+    severity="high",
+    remediation="Set securityContext.capabilities.drop: [ALL] and remove capabilities.add.",
+    types=WORKLOAD_TYPES,
+)
+def drop_all_capabilities(resource: Resource, params: Params) -> Iterable[str]:
+    for where, container in _containers(resource):
+        added = list(get(container, "securityContext.capabilities.add", []))
+        dropped = list(get(container, "securityContext.capabilities.drop", []))
+        if added:
+            yield f"{where} adds capabilities {added}"
+        if "ALL" not in dropped:
+            yield f"{where} does not drop ALL capabilities"
+
+
+@rule(
+    name="k8s-read-only-root-filesystem",
+    description="Containers run with a read-only root filesystem.",
+    severity="medium",
+    remediation="Set securityContext.readOnlyRootFilesystem: true and mount an emptyDir where the app writes.",
+    types=WORKLOAD_TYPES,
+)
+def read_only_root(resource: Resource, params: Params) -> Iterable[str]:
+    for where, container in _containers(resource):
+        if get(container, "securityContext.readOnlyRootFilesystem") is not True:
+            yield f"{where} has a writable root filesystem"
+
+
+@rule(
+    name="k8s-seccomp-profile",
+    description="Pods run under the RuntimeDefault (or a Localhost) seccomp profile.",
+    severity="medium",
+    remediation="Set securityContext.seccompProfile.type: RuntimeDefault on the pod.",
+    types=WORKLOAD_TYPES,
+)
+def seccomp_profile(resource: Resource, params: Params) -> Iterable[str]:
+    spec = pod_spec(resource.type, resource.props)
+    for where, container in _containers(resource):
+        profile = _security(container, spec, "seccompProfile.type")
+        if profile not in ("RuntimeDefault", "Localhost"):
+            yield f"{where} runs with seccomp profile {profile or 'unset (Unconfined)'}"
+
+
+@rule(
+    name="k8s-resource-requests-and-limits",
+    description="Every container requests CPU and memory and limits memory.",
+    severity="medium",
+    remediation="Set resources.requests.cpu, resources.requests.memory and resources.limits.memory.",
+    types=WORKLOAD_TYPES,
+)
+def requests_and_limits(resource: Resource, params: Params) -> Iterable[str]:
+    for where, container in _containers(resource):
+        missing = [
+            path
+            for path in ("requests.cpu", "requests.memory", "limits.memory")
+            if get(container, f"resources.{path}") is None
+        ]
+        if missing:
+            yield f"{where} has no resources.{', resources.'.join(missing)}"
+
+
+class ImageParams(Params):
+    # Registries images may come from (prefix match on the image reference).
+    allowed_registries: tuple[str, ...] = ("ghcr.io/project-ai/", "quay.io/openbao/")
+    # Tags that move from build to build, and so pin nothing.
+    mutable_tags: tuple[str, ...] = ("latest", "stable", "main", "master", "dev", "edge", "nightly")
+
+
+def _tag(image: str) -> str | None:
+    reference = image.split("@", 1)[0]
+    last = reference.rsplit("/", 1)[-1]
+    return last.split(":", 1)[1] if ":" in last else None
+
+
+@rule(
+    name="k8s-image-pinned",
+    description="Images are pinned by digest or by an immutable version tag.",
+    severity="high",
+    remediation="Reference the image by digest (name@sha256:...) or a version tag, never latest or a branch.",
+    types=WORKLOAD_TYPES,
+    params=ImageParams,
+)
+def image_pinned(resource: Resource, params: ImageParams) -> Iterable[str]:
+    for where, container in _containers(resource):
+        image = str(get(container, "image", ""))
+        if _DIGEST.search(image):
+            continue
+        tag = _tag(image)
+        if tag is None or tag in params.mutable_tags:
+            yield f"{where} uses {image!r}, which is not pinned"
+
+
+@rule(
+    name="k8s-image-allowed-registry",
+    description="Images come from the allowed registries only.",
+    severity="high",
+    remediation="Mirror the image into an allowed registry, or add the registry to allowedRegistries after review.",
+    types=WORKLOAD_TYPES,
+    params=ImageParams,
+)
+def image_registry(resource: Resource, params: ImageParams) -> Iterable[str]:
+    for where, container in _containers(resource):
+        image = str(get(container, "image", ""))
+        if not image.startswith(tuple(params.allowed_registries)):
+            yield f"{where} pulls {image!r}, outside {', '.join(params.allowed_registries)}"
+
+
+@rule(
+    name="k8s-probes",
+    description="Long-running containers have readiness and liveness probes.",
+    severity="medium",
+    remediation="Add readinessProbe and livenessProbe (and a startupProbe for slow starts) to every container.",
+    types=tuple(t for t in WORKLOAD_TYPES if t not in RUN_TO_COMPLETION),
+)
+def probes(resource: Resource, params: Params) -> Iterable[str]:
+    for where, container in _containers(resource, include_init=False):
+        missing = [probe for probe in ("readinessProbe", "livenessProbe") if get(container, probe) is None]
+        if missing:
+            yield f"{where} has no {' or '.join(missing)}"
+
+
+@rule(
+    name="k8s-no-service-account-token-automount",
+    description="Pods do not mount a ServiceAccount token unless they declare a projected one.",
+    severity="medium",
+    remediation="Set automountServiceAccountToken: false on the pod; project a token with an audience where needed.",
+    types=WORKLOAD_TYPES,
+)
+def no_token_automount(resource: Resource, params: Params) -> Iterable[str]:
+    if get(pod_spec(resource.type, resource.props), "automountServiceAccountToken") is not False:
+        yield "the pod mounts its ServiceAccount token (automountServiceAccountToken is not false)"
+
+
+@rule(
+    name="k8s-no-secret-env-literals",
+    description="No secret value is written into a container's environment.",
+    severity="critical",
+    remediation="Move the value to Vault and read it through a Secret (envFrom/secretKeyRef).",
+    types=WORKLOAD_TYPES,
+)
+def no_secret_env(resource: Resource, params: Params) -> Iterable[str]:
+    for where, container in _containers(resource):
+        for variable in items(container, "env"):
+            name = str(get(variable, "name", ""))
+            if get(variable, "value") and _SECRET_NAME.search(name):
+                yield f"{where} sets {name} to a literal value"
+
+
+class PodSecurityParams(Params):
+    level: str = "restricted"
+
+
+@rule(
+    name="k8s-namespace-pod-security-restricted",
+    description="Every namespace enforces Pod Security `restricted`.",
+    severity="high",
+    remediation="Label the namespace pod-security.kubernetes.io/enforce: restricted (and audit, warn).",
+    types=(NAMESPACE,),
+    params=PodSecurityParams,
+)
+def namespace_psa(resource: Resource, params: PodSecurityParams) -> Iterable[str]:
+    labels = get(resource.props, "metadata.labels", {})
+    # Label keys hold dots: read them whole, not as a dotted path.
+    found = {
+        mode: labels.get(f"pod-security.kubernetes.io/{mode}") if isinstance(labels, Mapping) else None
+        for mode in ("enforce", "audit", "warn")
+    }
+    wrong = [f"{mode}={value or 'unset'}" for mode, value in found.items() if value != params.level]
+    if wrong:
+        yield f"pod security {', '.join(wrong)}; expected {params.level}"
+
+
+def _namespace_names(stack: Stack) -> dict[str, str]:
+    return {get(r.props, "metadata.name") or r.name: r.urn for r in stack.of_type(NAMESPACE)}
+
+
+def _policies(stack: Stack) -> list[tuple[str, Mapping[str, Any]]]:
+    return [(namespace_of(r.props), get(r.props, "spec", {})) for r in stack.of_type(NETWORK_POLICY)]
+
+
+def _is_default_deny(spec: Mapping[str, Any]) -> bool:
+    selects_all = not get(spec, "podSelector.matchLabels") and not get(spec, "podSelector.matchExpressions")
+    types = set(get(spec, "policyTypes", []))
+    return selects_all and {"Ingress", "Egress"} <= types and not get(spec, "ingress") and not get(spec, "egress")
+
+
+@rule(
+    name="k8s-namespace-default-deny",
+    description="Every namespace the stack creates has a default-deny NetworkPolicy (ingress and egress).",
+    severity="high",
+    remediation="Add a NetworkPolicy with an empty podSelector, policyTypes [Ingress, Egress] and no rules.",
+)
+def namespace_default_deny(stack: Stack, params: Params) -> Iterable[tuple[str, str]]:
+    denied = {namespace for namespace, spec in _policies(stack) if _is_default_deny(spec)}
+    for namespace, urn in sorted(_namespace_names(stack).items()):
+        if namespace not in denied:
+            yield urn, f"namespace '{namespace}' has no default-deny NetworkPolicy"
+
+
+def _selects(spec: Mapping[str, Any], labels: Mapping[str, Any]) -> bool:
+    wanted = get(spec, "podSelector.matchLabels", {}) or {}
+    if get(spec, "podSelector.matchExpressions"):
+        return False  # not evaluated: do not claim a selection
+    return all(labels.get(key) == value for key, value in wanted.items())
+
+
+@rule(
+    name="k8s-workload-selected-by-network-policy",
+    description="Every workload's pods are selected by a NetworkPolicy in their namespace.",
+    severity="high",
+    remediation="Add a NetworkPolicy in the workload's namespace whose podSelector matches its pod labels.",
+)
+def workload_selected(stack: Stack, params: Params) -> Iterable[tuple[str, str]]:
+    policies = _policies(stack)
+    for workload in stack.of_type(*WORKLOAD_TYPES):
+        namespace = namespace_of(workload.props)
+        labels = dict(pod_labels(workload.type, workload.props))
+        if not any(ns == namespace and _selects(spec, labels) for ns, spec in policies):
+            yield workload.urn, f"no NetworkPolicy in '{namespace}' selects the pods of {workload.name}"
+
+
+class ServiceTypeParams(Params):
+    # The only namespaces where LoadBalancer and NodePort Services may live.
+    ingress_namespaces: tuple[str, ...] = ("ingress-nginx",)
+
+
+@rule(
+    name="k8s-no-external-services-outside-ingress",
+    description="LoadBalancer and NodePort Services live only in the ingress controller's namespace.",
+    severity="high",
+    remediation="Use a ClusterIP Service behind the Ingress, or move the Service to the ingress namespace.",
+    types=(SERVICE,),
+    params=ServiceTypeParams,
+)
+def no_external_services(resource: Resource, params: ServiceTypeParams) -> Iterable[str]:
+    kind = get(resource.props, "spec.type", "ClusterIP")
+    namespace = namespace_of(resource.props)
+    if kind in ("LoadBalancer", "NodePort") and namespace not in params.ingress_namespaces:
+        yield f"a {kind} Service in '{namespace}'"
+
+
+@rule(
+    name="k8s-ingress-tls",
+    description="Every Ingress terminates TLS for every host it serves.",
+    severity="high",
+    remediation="Add spec.tls with a Secret covering each rule's host (cert-manager can issue it).",
+    types=(INGRESS,),
+)
+def ingress_tls(resource: Resource, params: Params) -> Iterable[str]:
+    covered = {host for entry in items(resource.props, "spec.tls") for host in get(entry, "hosts", [])}
+    hosts = [get(entry, "host") for entry in items(resource.props, "spec.rules")]
+    if not covered:
+        yield "the Ingress has no TLS"
+    for host in hosts:
+        if host and host not in covered:
+            yield f"host {host} is served without TLS"
+
+
+@rule(
+    name="k8s-no-wildcard-rbac",
+    description="Roles name their API groups, resources and verbs: no '*'.",
+    severity="high",
+    remediation="List the exact apiGroups, resources and verbs the subject needs.",
+    types=ROLES,
+)
+def no_wildcard_rbac(resource: Resource, params: Params) -> Iterable[str]:
+    for index, entry in enumerate(items(resource.props, "rules")):
+        for key in ("apiGroups", "resources", "verbs", "nonResourceURLs"):
+            if "*" in list(get(entry, key, [])):
+                yield f"rules[{index}].{key} contains '*'"
+
+
+RULES = [
+    no_privileged,
+    no_privilege_escalation,
+    run_as_non_root,
+    no_host_namespaces,
+    no_host_ports,
+    no_host_path,
+    drop_all_capabilities,
+    read_only_root,
+    seccomp_profile,
+    requests_and_limits,
+    image_pinned,
+    image_registry,
+    probes,
+    no_token_automount,
+    no_secret_env,
+    namespace_psa,
+    namespace_default_deny,
+    workload_selected,
+    no_external_services,
+    ingress_tls,
+    no_wildcard_rbac,
+]

@@ -1,0 +1,100 @@
+"""Both CrossGuard packs over a synthesized stack, through the same engine the packs run
+under `pulumi preview` (policies/core): the stack's pack configuration, the waivers,
+properties wrapped as the analyzer wraps them.
+
+A mandatory violation, or a configuration or waiver file that does not parse, fails the
+stack.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from policies.core import settings
+from policies.core import waivers as waiver_file
+from policies.core.evaluate import Finding, Outcome, evaluate
+from policies.core.props import analyzer_view
+from policies.core.rule import Resource, Rule, Stack
+from policies.cost.rules import PACK as COST
+from policies.cost.rules import RULES as COST_RULES
+from policies.zero_trust.rules import PACK as ZERO_TRUST
+from policies.zero_trust.rules import RULES as ZERO_TRUST_RULES
+from preflight.graph import Graph
+
+PACKS: dict[str, list[Rule]] = {ZERO_TRUST: ZERO_TRUST_RULES, COST: COST_RULES}
+PROVIDER_PREFIX = "pulumi:providers:"
+
+
+@dataclass
+class PolicyReport:
+    outcome: Outcome = field(default_factory=Outcome)
+    # A pack configuration or the waiver file could not be used.
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.errors or self.outcome.mandatory)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "errors": self.errors,
+            "violations": [_finding(f) for f in self.outcome.violations],
+            "waived": [
+                {**_finding(f), "reason": f.waiver.reason, "owner": f.waiver.owner, "expires": str(f.waiver.expires)}
+                for f in self.outcome.waived
+                if f.waiver
+            ],
+            "unknown": [{"policy": p, "urn": u, "why": w} for p, u, w in self.outcome.unknown],
+        }
+
+
+def _finding(finding: Finding) -> dict[str, Any]:
+    return {
+        "pack": finding.pack,
+        "policy": finding.policy,
+        "severity": finding.severity,
+        "enforcement": finding.enforcement,
+        "urn": finding.urn,
+        "message": finding.message,
+        "fix": finding.remediation,
+    }
+
+
+def stack_view(graph: Graph) -> Stack:
+    """The graph's resources as the analyzer would hand them to a stack policy."""
+    by_urn = graph.by_urn()
+    resources = []
+    for resource in graph.resources:
+        if not resource.custom or resource.type.startswith(PROVIDER_PREFIX):
+            continue
+        provider = by_urn.get(resource.provider or "")
+        resources.append(
+            Resource(
+                type=resource.type,
+                name=resource.name,
+                urn=resource.urn,
+                props=analyzer_view({**resource.inputs, **resource.secret_inputs}),
+                provider_props=analyzer_view(provider.inputs) if provider else {},
+                dependencies=tuple(resource.dependencies),
+            )
+        )
+    return Stack(graph.stack, tuple(resources))
+
+
+def check(graph: Graph) -> PolicyReport:
+    report = PolicyReport()
+    try:
+        waivers = waiver_file.load()
+    except waiver_file.WaiverError as error:
+        return PolicyReport(errors=[f"policies/waivers.yaml: {error}"])
+    stack = stack_view(graph)
+    for pack, rules in PACKS.items():
+        source = settings.config_file(pack, graph.stack).relative_to(settings.CONFIG_ROOT.parent.parent)
+        try:
+            applied = settings.resolve(rules, settings.load(pack, graph.stack), source=str(source))
+        except settings.SettingsError as error:
+            report.errors.extend(str(error).splitlines())
+            continue
+        report.outcome.extend(evaluate(pack, rules, stack, applied, waivers))
+    return report
