@@ -12,15 +12,17 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
 
 Severity = Literal["low", "medium", "high", "critical"]
 Enforcement = Literal["advisory", "mandatory", "disabled"]
 
 
 class Params(BaseModel):
-    """A rule's parameters, from pack configuration; unknown keys are errors."""
+    """A rule's parameters, from pack configuration (camelCase keys, as in the stack
+    files); unknown keys are errors."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=True)
 
 
 @dataclass(frozen=True)
