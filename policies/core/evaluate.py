@@ -60,8 +60,11 @@ def run_rule(
     stack: Stack,
     waivers: Iterable[Waiver],
     only: Resource | None = None,
+    raise_unknown: bool = False,
 ) -> Outcome:
-    """One rule over the stack (or, for a resource rule, over `only`)."""
+    """One rule over the stack (or, for a resource rule, over `only`). A value unknown
+    until deployment ends the check: recorded, or, under the analyzer, raised for
+    CrossGuard to report as it does for its own policies."""
     outcome = Outcome()
     if applied.enforcement == "disabled":
         return outcome
@@ -78,6 +81,8 @@ def run_rule(
             for urn, message in rule.stack_check(stack, params):
                 report(urn, message)
         except UnknownValueError as error:
+            if raise_unknown:
+                raise
             outcome.unknown.append((rule.name, "", error.message))
         return outcome
     assert rule.check is not None
@@ -88,6 +93,8 @@ def run_rule(
         try:
             messages = list(rule.check(resource, params))
         except UnknownValueError as error:
+            if raise_unknown:
+                raise
             outcome.unknown.append((rule.name, resource.urn, error.message))
             continue
         for message in messages:

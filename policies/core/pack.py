@@ -67,7 +67,7 @@ def _policy(pack: str, rule: Rule) -> ResourceValidationPolicy | StackValidation
             resources = tuple(_resource(r) for r in args.resources)
             name = stack_of(resources[0].urn) if resources else ""
             applied = _applied(rule, args.get_config(), None)
-            outcome = run_rule(pack, rule, applied, Stack(name, resources), waivers.load())
+            outcome = run_rule(pack, rule, applied, Stack(name, resources), waivers.load(), raise_unknown=True)
             for finding in outcome.violations:
                 report(finding.message, finding.urn or None)
 
@@ -78,7 +78,8 @@ def _policy(pack: str, rule: Rule) -> ResourceValidationPolicy | StackValidation
             return
         resource = _resource(args)
         stack = Stack(stack_of(args.urn), (resource,))
-        outcome = run_rule(pack, rule, _applied(rule, args.get_config(), None), stack, waivers.load(), only=resource)
+        applied = _applied(rule, args.get_config(), None)
+        outcome = run_rule(pack, rule, applied, stack, waivers.load(), only=resource, raise_unknown=True)
         for finding in outcome.violations:
             report(finding.message)
 

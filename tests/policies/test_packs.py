@@ -1,0 +1,312 @@
+"""The packs as the Pulumi CLI runs them: each `__main__.py` started as a process, its
+analyzer reached over gRPC, resources analyzed the way `pulumi preview` sends them.
+And the engine's configuration, enforcement levels, unknown values, waivers and fixes."""
+
+from __future__ import annotations
+
+import datetime
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from google.protobuf import empty_pb2, json_format, struct_pb2
+from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
+
+from policies.core import settings
+from policies.core import waivers as waiver_file
+from policies.core.evaluate import evaluate, run_rule, waivers_current_rule
+from policies.core.rule import Stack
+from policies.core.settings import SettingsError, resolve
+from policies.cost.rules import RULES as COST_RULES
+from policies.zero_trust.rules import RULES as ZERO_TRUST_RULES
+from tests.conftest import ROOT
+from tests.policies.cases import STACK, WRAPPERS, container, pod, resource, urn, workload
+
+PACKS = {"zero_trust": ZERO_TRUST_RULES, "cost": COST_RULES}
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+
+
+@pytest.fixture(scope="module")
+def analyzers() -> Iterator[dict[str, analyzer_pb2_grpc.AnalyzerStub]]:
+    """Each pack's analyzer, started as `pulumi preview --policy-pack` starts it: the
+    pack's `__main__.py` prints the port it serves on."""
+    processes, channels, stubs = [], [], {}
+    try:
+        for pack in sorted(PACKS):
+            process = subprocess.Popen(
+                [sys.executable, str(ROOT / "policies" / pack / "__main__.py")],
+                cwd=ROOT / "policies" / pack,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+            processes.append(process)
+            line = process.stdout.readline() if process.stdout else b""
+            assert line.strip().isdigit(), process.stderr.read().decode() if process.stderr else "no port"
+            channel = grpc.insecure_channel(f"127.0.0.1:{int(line)}")
+            channels.append(channel)
+            stubs[pack] = analyzer_pb2_grpc.AnalyzerStub(channel)
+        yield stubs
+    finally:
+        for channel in channels:
+            channel.close()
+        for process in processes:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+def _struct(props: dict[str, Any]) -> struct_pb2.Struct:
+    message = struct_pb2.Struct()
+    json_format.ParseDict(props, message)
+    return message
+
+
+def _analyze(stub: analyzer_pb2_grpc.AnalyzerStub, kind: str, props: dict[str, Any]) -> list[Any]:
+    request = analyzer_pb2.AnalyzeRequest(type=kind, properties=_struct(props), urn=urn(kind, "x"), name="x")
+    return list(stub.Analyze(request).diagnostics)
+
+
+@pytest.mark.parametrize("pack", sorted(PACKS))
+def test_the_pack_loads_and_lists_every_rule(analyzers: dict[str, Any], pack: str) -> None:
+    info = analyzers[pack].GetAnalyzerInfo(empty_pb2.Empty())
+    assert info.name == {"zero_trust": "zero-trust", "cost": "cost"}[pack]
+    assert {policy.name for policy in info.policies} == {rule.name for rule in PACKS[pack]}
+    for policy in info.policies:
+        assert policy.description and policy.remediation_steps
+        assert policy.enforcementLevel == analyzer_pb2.MANDATORY
+
+
+def test_the_analyzer_reports_what_preflight_reports(analyzers: dict[str, Any]) -> None:
+    bad = WRAPPERS[DEPLOYMENT](container("securityContext.privileged", True))
+    found = _analyze(analyzers["zero_trust"], DEPLOYMENT, bad)
+    messages = [d.message for d in found if d.policyName == "k8s-no-privileged-containers"]
+    assert messages == ["No container runs privileged.\ncontainer 'api' is privileged"]
+    good = _analyze(analyzers["zero_trust"], DEPLOYMENT, WRAPPERS[DEPLOYMENT](pod()))
+    assert [d.policyName for d in good] == []
+
+
+def test_cost_tags_through_the_analyzer(analyzers: dict[str, Any]) -> None:
+    found = [d.message for d in _analyze(analyzers["cost"], "aws:ec2/vpc:Vpc", {"tags": {"team": "ai"}})]
+    assert found == [
+        "Every taggable AWS and GCP resource carries team, cost-center, environment and service.\n"
+        "missing cost-allocation tags: cost-center, environment, service"
+    ]
+
+
+def test_unknown_values_during_preview_are_not_violations(analyzers: dict[str, Any]) -> None:
+    props = WRAPPERS[DEPLOYMENT](container("image", UNKNOWN_STRING_VALUE))
+    found = [d for d in _analyze(analyzers["zero_trust"], DEPLOYMENT, props) if d.policyName == "k8s-image-pinned"]
+    assert len(found) == 1 and "can't be known during preview" in found[0].message
+    assert found[0].enforcementLevel == analyzer_pb2.ADVISORY
+
+
+def test_the_engine_treats_unknowns_as_the_analyzer_does() -> None:
+    unknown_image = workload(container("image", UNKNOWN_STRING_VALUE))
+    rule = next(r for r in ZERO_TRUST_RULES if r.name == "k8s-image-pinned")
+    outcome = run_rule("zero-trust", rule, resolve([rule], {})[rule.name], Stack(STACK, (unknown_image,)), [])
+    assert outcome.violations == []
+    assert outcome.unknown == [
+        (
+            "k8s-image-pinned",
+            unknown_image.urn,
+            "string value at .spec.template.spec.containers.0.image can't be known during preview",
+        )
+    ]
+
+
+def test_enforcement_levels_come_from_the_configuration() -> None:
+    bad = [workload(container("securityContext.privileged", True))]
+    stack = Stack(STACK, tuple(bad))
+    for level, expected in (("advisory", 1), ("mandatory", 1), ("disabled", 0)):
+        applied = resolve(ZERO_TRUST_RULES, {"k8s-no-privileged-containers": level})
+        found = [
+            f
+            for f in evaluate("zero-trust", ZERO_TRUST_RULES, stack, applied).violations
+            if f.policy == "k8s-no-privileged-containers"
+        ]
+        assert len(found) == expected
+        assert all(f.enforcement == level for f in found)
+    everything_advisory = resolve(ZERO_TRUST_RULES, {"all": "advisory"})
+    assert evaluate("zero-trust", ZERO_TRUST_RULES, stack, everything_advisory).mandatory == []
+
+
+@pytest.mark.parametrize(
+    ("config", "problem"),
+    [
+        ({"k8s-no-privileged": "mandatory"}, "pack config: unknown policy 'k8s-no-privileged'"),
+        (
+            {"k8s-image-pinned": "blocking"},
+            "pack config: k8s-image-pinned: enforcementLevel 'blocking', expected one of advisory, mandatory, disabled",
+        ),
+        (
+            {"k8s-image-allowed-registry": {"allowedRegistries": "ghcr.io/"}},
+            "pack config: k8s-image-allowed-registry.allowedRegistries: Input should be a valid tuple",
+        ),
+        (
+            {"cost-hpa-max-replicas": {"maxReplica": 5}},
+            "pack config: cost-hpa-max-replicas.maxReplica: Extra inputs are not permitted",
+        ),
+    ],
+)
+def test_bad_configuration_is_named(config: dict[str, Any], problem: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        resolve([*ZERO_TRUST_RULES, *COST_RULES], config)
+    assert str(caught.value) == problem
+
+
+def test_per_stack_overrides() -> None:
+    dev = resolve(COST_RULES, settings.load("cost", "dev"))
+    prod = resolve(COST_RULES, settings.load("cost", "prod"))
+    assert dev["cost-spot-capacity"].params.require_spot is True
+    assert prod["cost-spot-capacity"].params.require_spot is False
+    assert dev["cost-aws-node-group-max-size"].params.max_nodes < prod["cost-aws-node-group-max-size"].params.max_nodes
+    assert "m6i.xlarge" not in dev["cost-aws-instance-types"].params.allowed_instance_types
+    assert prod["cost-nat-gateway-count"].params.max_nat_gateways == 3
+    # A stack with no file of its own gets the rules' defaults: the strictest values.
+    assert (
+        resolve(COST_RULES, settings.load("cost", "no-such-stack"))["cost-nat-gateway-count"].params.max_nat_gateways
+        == 1
+    )
+
+
+def test_every_stack_config_file_names_real_policies_and_parameters() -> None:
+    files = sorted(settings.CONFIG_ROOT.glob("*/*.json"))
+    assert len(files) >= 10
+    for path in files:
+        rules = {"zero-trust": ZERO_TRUST_RULES, "cost": COST_RULES}[path.parent.name]
+        resolve(rules, settings.load(path.parent.name, path.stem), source=path.name)
+
+
+def _waiver(**overrides: Any) -> dict[str, Any]:
+    entry = {
+        "policy": "k8s-no-privileged-containers",
+        "resource": f"urn:pulumi:{STACK}::project::*",
+        "reason": "the CNI agent needs it",
+        "owner": "ai-platform",
+        "expires": "2027-01-31",
+    }
+    return {**entry, **overrides}
+
+
+def test_a_waiver_exempts_one_resource_from_one_policy() -> None:
+    waiver = waiver_file.parse(_waiver(resource=urn(DEPLOYMENT, "cni")), "waivers.yaml[0]")
+    cni = workload(container("securityContext.privileged", True), name="cni")
+    other = workload(container("securityContext.privileged", True), name="app")
+    applied = resolve(ZERO_TRUST_RULES, {})
+    outcome = evaluate("zero-trust", ZERO_TRUST_RULES, Stack(STACK, (cni, other)), applied, [waiver])
+    assert [f.urn for f in outcome.waived] == [cni.urn]
+    assert [f.urn for f in outcome.violations if f.policy == "k8s-no-privileged-containers"] == [other.urn]
+    # Another policy on the same resource is not waived.
+    assert waiver.covers("k8s-no-host-namespaces", cni.urn, STACK) is False
+    assert (
+        waiver_file.parse(_waiver(stacks=["prod"]), "w").covers("k8s-no-privileged-containers", cni.urn, STACK) is False
+    )
+
+
+@pytest.mark.parametrize(
+    ("entry", "problem"),
+    [
+        ({"reason": ""}, "waivers.yaml[0]: missing reason"),
+        ({"expires": "soon"}, "waivers.yaml[0]: expires 'soon' is not a date (YYYY-MM-DD)"),
+        ({"approved": "yes"}, "waivers.yaml[0]: unknown keys approved"),
+    ],
+)
+def test_a_waiver_without_reason_owner_or_date_is_refused(entry: dict[str, Any], problem: str) -> None:
+    with pytest.raises(waiver_file.WaiverError) as caught:
+        waiver_file.parse(_waiver(**entry), "waivers.yaml[0]")
+    assert str(caught.value) == problem
+
+
+def test_an_expired_waiver_fails_the_gate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "waivers.yaml"
+    path.write_text(
+        "- policy: k8s-no-privileged-containers\n  resource: '*'\n  reason: r\n  owner: o\n  expires: 2027-01-31\n"
+    )
+    monkeypatch.setattr(waiver_file, "WAIVERS_FILE", path)
+    monkeypatch.setattr(waiver_file.load, "__defaults__", (path,))
+    rule = waivers_current_rule("zero-trust", ["k8s-no-privileged-containers"])
+    stack = Stack(STACK, ())
+
+    def found(today: str) -> list[str]:
+        applied = resolve([rule], {rule.name: {"today": today}})[rule.name]
+        return [f.message for f in run_rule("zero-trust", rule, applied, stack, []).violations]
+
+    assert found("2027-01-31") == []
+    assert found("2027-02-01") == ["the waiver of 'k8s-no-privileged-containers' for * (owner o) expired on 2027-01-31"]
+
+
+def test_the_project_waivers_are_all_in_date_and_reviewed() -> None:
+    waivers = waiver_file.load()
+    assert waivers and all(w.expires > datetime.date(2026, 11, 28) and len(w.reason) > 40 for w in waivers)
+
+
+def test_missing_cost_tags_are_fixed_from_the_configured_defaults() -> None:
+    rule = next(r for r in COST_RULES if r.name == "cost-allocation-tags")
+    vpc = resource("aws:ec2/vpc:Vpc", {"cidrBlock": "10.0.0.0/16", "tags": {"team": "ai", "Name": "main"}}, "vpc")
+    defaults = {"defaults": {"team": "x", "cost-center": "cc-ai", "environment": "dev", "service": "api"}}
+    applied = resolve([rule], {rule.name: defaults})[rule.name]
+    outcome = run_rule("cost", rule, applied, Stack(STACK, (vpc,)), [])
+    assert outcome.fixes == {
+        vpc.urn: {
+            "cidrBlock": "10.0.0.0/16",
+            "tags": {"team": "ai", "Name": "main", "cost-center": "cc-ai", "environment": "dev", "service": "api"},
+        }
+    }
+    # Without defaults there is nothing safe to fill in.
+    plain = resolve([rule], {})[rule.name]
+    assert run_rule("cost", rule, plain, Stack(STACK, (vpc,)), []).fixes == {}
+
+
+def test_provider_default_tags_count() -> None:
+    rule = next(r for r in COST_RULES if r.name == "cost-allocation-tags")
+    from policies.core.props import analyzer_view
+    from policies.core.rule import Resource
+
+    tags = {"team": "ai", "cost-center": "cc", "environment": "dev", "service": "api"}
+    vpc = Resource(
+        "aws:ec2/vpc:Vpc",
+        "v",
+        urn("aws:ec2/vpc:Vpc", "v"),
+        analyzer_view({}),
+        analyzer_view({"defaultTags": {"tags": tags}}),
+    )
+    assert run_rule("cost", rule, resolve([rule], {})[rule.name], Stack(STACK, (vpc,)), []).violations == []
+
+
+def test_the_taggable_list_matches_the_pinned_provider_sdks() -> None:
+    from policies.cost import taggable
+
+    assert taggable.generate() == taggable.load()
+
+
+def test_stack_policies_through_the_analyzer_follow_dependencies(analyzers: dict[str, Any]) -> None:
+    bucket_urn, block_urn = (
+        urn("aws:s3/bucket:Bucket", "logs"),
+        urn("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "logs"),
+    )
+    flags = {f: True for f in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")}
+
+    def analyze(block: dict[str, Any]) -> list[Any]:
+        resources = [
+            analyzer_pb2.AnalyzerResource(
+                type="aws:s3/bucket:Bucket", properties=_struct({}), urn=bucket_urn, name="logs"
+            ),
+            analyzer_pb2.AnalyzerResource(
+                type="aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+                properties=_struct(block),
+                urn=block_urn,
+                name="logs",
+                dependencies=[bucket_urn],
+            ),
+        ]
+        response = analyzers["zero_trust"].AnalyzeStack(analyzer_pb2.AnalyzeStackRequest(resources=resources))
+        return [d for d in response.diagnostics if d.policyName == "aws-s3-public-access-block"]
+
+    assert analyze(flags) == []
+    (found,) = analyze({**flags, "blockPublicPolicy": False})
+    assert found.urn == bucket_urn
+    assert found.message.endswith("bucket logs's public access block leaves blockPublicPolicy off")
