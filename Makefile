@@ -28,6 +28,7 @@ test: lint
 
 bench: $(STAMP)
 	$(BIN)/python -m preflight.bench
+	$(BIN)/python -m preflight.policy_bench
 
 # The API on localhost (HOST, PORT honoured) with SQLite, the in-memory cache and the
 # echo upstream; migrates first and prints a key to call it with.

@@ -14,7 +14,7 @@ from typing import Any
 from policies.core import settings
 from policies.core import waivers as waiver_file
 from policies.core.evaluate import Finding, Outcome, evaluate
-from policies.core.props import analyzer_view
+from policies.core.props import DeferredView
 from policies.core.rule import Resource, Rule, Stack
 from policies.cost.rules import PACK as COST
 from policies.cost.rules import RULES as COST_RULES
@@ -74,8 +74,8 @@ def stack_view(graph: Graph) -> Stack:
                 type=resource.type,
                 name=resource.name,
                 urn=resource.urn,
-                props=analyzer_view({**resource.inputs, **resource.secret_inputs}),
-                provider_props=analyzer_view(provider.inputs) if provider else {},
+                props=DeferredView({**resource.inputs, **resource.secret_inputs}),
+                provider_props=DeferredView(provider.inputs) if provider else {},
                 dependencies=tuple(resource.dependencies),
             )
         )

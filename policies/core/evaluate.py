@@ -86,9 +86,10 @@ def run_rule(
             outcome.unknown.append((rule.name, "", error.message))
         return outcome
     assert rule.check is not None
-    targets = [only] if only is not None else stack.of_type(*rule.types)
+    types = rule.type_set
+    targets = [only] if only is not None else [r for r in stack.resources if r.type in types]
     for resource in targets:
-        if resource.type not in rule.types:
+        if resource.type not in types:
             continue
         try:
             messages = list(rule.check(resource, params))

@@ -74,7 +74,7 @@ def _policy(pack: str, rule: Rule) -> ResourceValidationPolicy | StackValidation
         return StackValidationPolicy(validate=validate_stack, **common)
 
     def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
-        if args.resource_type not in rule.types:
+        if args.resource_type not in rule.type_set:
             return
         resource = _resource(args)
         stack = Stack(stack_of(args.urn), (resource,))
@@ -88,7 +88,7 @@ def _policy(pack: str, rule: Rule) -> ResourceValidationPolicy | StackValidation
         fix = rule.fix
 
         def remediate(args: ResourceValidationArgs) -> Mapping[str, Any] | None:
-            if args.resource_type not in rule.types:
+            if args.resource_type not in rule.type_set:
                 return None
             return fix(_resource(args), _applied(rule, args.get_config(), None).params)
 

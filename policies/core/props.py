@@ -9,7 +9,7 @@ Under `pulumi preview` the analyzer wraps properties in a proxy that raises
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from pulumi_policy.proxy import unknown_checking_proxy
@@ -20,6 +20,29 @@ MISSING = object()
 def analyzer_view(props: Mapping[str, Any]) -> Mapping[str, Any]:
     """Plain properties wrapped as the analyzer wraps them."""
     return unknown_checking_proxy(dict(props))
+
+
+class DeferredView(Mapping[str, Any]):
+    """`analyzer_view`, built on first read: most resources of a large stack are read by
+    no rule, and wrapping every property of every one of them costs more than judging."""
+
+    def __init__(self, props: Mapping[str, Any]) -> None:
+        self._props = props
+        self._view: Mapping[str, Any] | None = None
+
+    def _wrapped(self) -> Mapping[str, Any]:
+        if self._view is None:
+            self._view = analyzer_view(self._props)
+        return self._view
+
+    def __getitem__(self, key: str) -> Any:
+        return self._wrapped()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._wrapped())
+
+    def __len__(self) -> int:
+        return len(self._props)
 
 
 def get(props: Any, path: str, default: Any = None) -> Any:

@@ -44,15 +44,25 @@ class Resource:
 class Stack:
     name: str
     resources: tuple[Resource, ...]
+    # Resources by type, built once: every rule asks for its types.
+    _by_type: dict[str, list[Resource]] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        for resource in self.resources:
+            self._by_type.setdefault(resource.type, []).append(resource)
 
     def of_type(self, *types: str) -> list[Resource]:
-        return [resource for resource in self.resources if resource.type in types]
+        if len(types) == 1:
+            return list(self._by_type.get(types[0], ()))
+        wanted = set(types)
+        return [resource for resource in self.resources if resource.type in wanted]
 
     def attached(self, target: Resource, *types: str) -> list[Resource]:
         """Resources of these types that depend on `target`."""
         return [resource for resource in self.of_type(*types) if target.urn in resource.dependencies]
 
 
+_type_sets: dict[tuple[str, ...], frozenset[str]] = {}
 ResourceCheck = Callable[[Resource, Any], Iterable[str]]
 StackCheck = Callable[[Stack, Any], Iterable[tuple[str, str]]]  # (urn, message)
 Fix = Callable[[Resource, Any], Mapping[str, Any] | None]
@@ -78,6 +88,10 @@ class Rule:
             raise ValueError(f"rule {self.name}: exactly one of check and stack_check")
         if self.check is not None and not self.types:
             raise ValueError(f"rule {self.name}: a resource rule names the types it checks")
+
+    @property
+    def type_set(self) -> frozenset[str]:
+        return _type_sets.setdefault(self.types, frozenset(self.types))
 
     @property
     def is_stack_rule(self) -> bool:
