@@ -33,6 +33,8 @@ class Cluster:
     node_local_dns: str | None = None
     monitoring_namespace: str = "monitoring"
     ingress_namespace: str = "ingress-nginx"
+    # The API server's endpoints: what controllers call, and where webhook calls come from.
+    api_server_cidrs: tuple[str, ...] = (network_policies.ANYWHERE,)
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,12 @@ def namespace(
         "default-deny": network_policies.default_deny(),
         "allow-dns": network_policies.egress_to_dns(every_pod, isolation.cluster.node_local_dns),
         "allow-within-namespace": network_policies.within_namespace(every_pod),
-        "allow-egress-api-server": network_policies.egress_to(network_policies.API_SERVER, every_pod),
+        **{
+            f"allow-egress-api-server-{index}": network_policies.egress_to(
+                network_policies.EgressRule("api-server", network_policies.API_SERVER_PORTS, cidr=cidr), every_pod
+            )
+            for index, cidr in enumerate(isolation.cluster.api_server_cidrs)
+        },
         **{f"allow-ingress-{r.name}": network_policies.ingress_from(r, every_pod) for r in isolation.ingress},
         **{f"allow-egress-{r.name}": network_policies.egress_to(r, every_pod) for r in isolation.egress},
     }

@@ -36,8 +36,8 @@ class IngressRule:
 
 
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
-# The API server's address differs per cluster; its ports do not.
-API_SERVER = EgressRule(name="api-server", ports=(443, 6443), cidr="0.0.0.0/0")
+# The API server's address differs per cluster (charts.Cluster names it); its ports do not.
+API_SERVER_PORTS = (443, 6443)
 ANYWHERE = "0.0.0.0/0"
 
 

@@ -37,9 +37,15 @@ class PolicyReport:
         return bool(self.errors or self.outcome.mandatory)
 
     def to_dict(self) -> dict[str, Any]:
+        by_policy: dict[str, list[dict[str, Any]]] = {}
+        for finding in self.outcome.violations:
+            by_policy.setdefault(f"{finding.pack}/{finding.policy}", []).append(_finding(finding))
         return {
             "errors": self.errors,
-            "violations": [_finding(f) for f in self.outcome.violations],
+            "mandatory": len(self.outcome.mandatory),
+            "violations": by_policy,
+            # Safe fixes (the properties a `remediate` level would apply), by URN.
+            "fixes": self.outcome.fixes,
             "waived": [
                 {**_finding(f), "reason": f.waiver.reason, "owner": f.waiver.owner, "expires": str(f.waiver.expires)}
                 for f in self.outcome.waived

@@ -33,7 +33,9 @@ class StackReport:
 
     @property
     def status(self) -> str:
-        if self.error is not None:
+        if self.error is not None or self.policies.errors:
+            # A pack configuration or the waiver file that does not parse: a
+            # configuration error, as for the stack's own config.
             return ERROR
         if self.count(INVALID) or (self.fail_on_unvalidated and self.count(UNVALIDATED)):
             return FAILED
@@ -175,6 +177,8 @@ def _policy_lines(policies: PolicyReport) -> list[str]:
         lines.append(f"     {findings[0].enforcement.upper()} {pack}/{policy} ({findings[0].severity})")
         lines.extend(f"       - {f.urn or '(stack)'}: {f.message}" for f in findings)
         lines.append(f"       fix: {findings[0].remediation}")
+    if outcome.fixes:
+        lines.append(f"     {len(outcome.fixes)} safe fixes available (applied under the `remediate` level)")
     for finding in outcome.waived:
         assert finding.waiver is not None
         lines.append(

@@ -79,6 +79,21 @@ class KubernetesConfig(Model):
     version: Annotated[str, StringConstraints(pattern=r"^1\.3[0-9]$")] = "1.33"
     # kubeconfig context for the `cluster` role; None means the current context.
     context: str | None = None
+    # Where the API server's endpoints are: controllers in platform namespaces may
+    # reach only these on 443/6443, and only these may call their webhooks. The default
+    # suits a laptop cluster whose node address is not known in advance; a cloud stack
+    # names its control plane's range.
+    api_server_cidrs: list[str] = ["0.0.0.0/0"]
+
+    @field_validator("api_server_cidrs")
+    @classmethod
+    def _cidrs(cls, values: list[str]) -> list[str]:
+        for value in values:
+            try:
+                ipaddress.ip_network(value, strict=True)
+            except ValueError:
+                raise ValueError(f"'{value}' is not a CIDR such as 10.0.0.0/16") from None
+        return values
 
 
 class ImageConfig(Model):

@@ -20,6 +20,7 @@ def cluster_facts(config: StackConfig) -> Cluster:
         node_local_dns=str(config.network.node_local_dns) if config.network.node_local_dns else None,
         monitoring_namespace=config.monitoring.namespace,
         ingress_namespace=config.ingress.controller_namespace if config.ingress else "ingress-nginx",
+        api_server_cidrs=tuple(config.kubernetes.api_server_cidrs),
     )
 
 

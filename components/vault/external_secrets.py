@@ -16,7 +16,7 @@ import pulumi_kubernetes as k8s
 
 from components import charts
 from components.labels import Ownership, kubernetes_labels
-from components.network_policies import ANYWHERE, EgressRule, IngressRule
+from components.network_policies import EgressRule, IngressRule
 
 CHART_REPOSITORY = "https://charts.external-secrets.io"
 API_VERSION = "external-secrets.io/v1"
@@ -94,7 +94,10 @@ class ExternalSecretsOperator(pulumi.ComponentResource):
             cluster=args.cluster,
             ingress=(
                 # The API server calls the admission webhook from outside the pod network.
-                IngressRule("webhook", (WEBHOOK_PORT,), cidr=ANYWHERE),
+                *(
+                    IngressRule(f"webhook-{index}", (WEBHOOK_PORT,), cidr=cidr)
+                    for index, cidr in enumerate(args.cluster.api_server_cidrs)
+                ),
                 IngressRule("metrics", (METRICS_PORT,), namespace=args.cluster.monitoring_namespace),
             ),
             egress=(args.vault_egress,) if args.vault_egress else (),

@@ -36,16 +36,21 @@ class Outcome:
     unknown: list[tuple[str, str, str]] = field(default_factory=list)
     # urn -> corrected properties, from rules with a safe fix.
     fixes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # The exceptions behind `unknown`, for the pack adapter to hand to CrossGuard.
+    unknown_errors: list[UnknownValueError] = field(default_factory=list, repr=False)
 
     @property
     def mandatory(self) -> list[Finding]:
-        return [finding for finding in self.violations if finding.enforcement == "mandatory"]
+        """What blocks: mandatory violations, and `remediate` ones with no fix to apply."""
+        unfixed = [f for f in self.violations if f.enforcement == "remediate" and f.urn not in self.fixes]
+        return [f for f in self.violations if f.enforcement == "mandatory"] + unfixed
 
     def extend(self, other: Outcome) -> None:
         self.violations += other.violations
         self.waived += other.waived
         self.unknown += other.unknown
         self.fixes.update(other.fixes)
+        self.unknown_errors += other.unknown_errors
 
 
 def stack_of(urn: str) -> str:
@@ -60,47 +65,52 @@ def run_rule(
     stack: Stack,
     waivers: Iterable[Waiver],
     only: Resource | None = None,
-    raise_unknown: bool = False,
+    today: datetime.date | None = None,
 ) -> Outcome:
-    """One rule over the stack (or, for a resource rule, over `only`). A value unknown
-    until deployment ends the check: recorded, or, under the analyzer, raised for
-    CrossGuard to report as it does for its own policies."""
+    """One rule over the stack (or, for a resource rule, over `only`).
+
+    Messages are reported as the check yields them, so a value unknown until deployment
+    ends the check without losing what it already found; the unknown is recorded (the
+    pack adapter re-raises it for CrossGuard to report as it does its own). A rule that
+    fails on a value it did not expect is reported, not allowed to stop the gate.
+    """
     outcome = Outcome()
     if applied.enforcement == "disabled":
         return outcome
     params = applied.params
-    waivers = list(waivers)
+    today = today or datetime.date.today()
+    waivers = [waiver for waiver in waivers if not waiver.expired(today)]
 
     def report(urn: str, message: str) -> None:
         waiver = next((w for w in waivers if w.covers(rule.name, urn, stack.name or stack_of(urn))), None)
         finding = Finding(pack, rule.name, rule.severity, applied.enforcement, urn, message, rule.remediation, waiver)
         (outcome.waived if waiver else outcome.violations).append(finding)
 
-    if rule.stack_check is not None:
+    def run(urn: str, found: Iterable[Any]) -> int:
+        count = 0
         try:
-            for urn, message in rule.stack_check(stack, params):
-                report(urn, message)
+            for item in found:
+                if isinstance(item, tuple):
+                    report(*item)  # a stack rule names the resource
+                else:
+                    report(urn, item)
+                count += 1
         except UnknownValueError as error:
-            if raise_unknown:
-                raise
-            outcome.unknown.append((rule.name, "", error.message))
+            outcome.unknown.append((rule.name, urn, error.message))
+            outcome.unknown_errors.append(error)
+        except (ValueError, TypeError, KeyError, AttributeError) as error:
+            report(urn, f"the rule could not judge this resource ({type(error).__name__}: {error})")
+            count += 1
+        return count
+
+    if rule.stack_check is not None:
+        run("", rule.stack_check(stack, params))
         return outcome
     assert rule.check is not None
     types = rule.type_set
     targets = [only] if only is not None else [r for r in stack.resources if r.type in types]
     for resource in targets:
-        if resource.type not in types:
-            continue
-        try:
-            messages = list(rule.check(resource, params))
-        except UnknownValueError as error:
-            if raise_unknown:
-                raise
-            outcome.unknown.append((rule.name, resource.urn, error.message))
-            continue
-        for message in messages:
-            report(resource.urn, message)
-        if messages and rule.fix is not None:
+        if resource.type in types and run(resource.urn, rule.check(resource, params)) and rule.fix is not None:
             fixed = rule.fix(resource, params)
             if fixed is not None:
                 outcome.fixes[resource.urn] = dict(fixed)
@@ -113,11 +123,12 @@ def evaluate(
     stack: Stack,
     applied: dict[str, Applied],
     waivers: Iterable[Waiver] = (),
+    today: datetime.date | None = None,
 ) -> Outcome:
     outcome = Outcome()
     waivers = list(waivers)
     for rule in rules:
-        outcome.extend(run_rule(pack, rule, applied[rule.name], stack, waivers))
+        outcome.extend(run_rule(pack, rule, applied[rule.name], stack, waivers, today=today))
     return outcome
 
 

@@ -19,9 +19,9 @@ from pulumi_policy import (
 )
 
 from policies.core import waivers
-from policies.core.evaluate import run_rule, stack_of
+from policies.core.evaluate import Outcome, run_rule, stack_of
 from policies.core.rule import Resource, Rule, Stack
-from policies.core.settings import Applied, resolve
+from policies.core.settings import Applied, SettingsError, resolve
 
 
 def _schema(rule: Rule) -> PolicyConfigSchema | None:
@@ -34,12 +34,43 @@ def _schema(rule: Rule) -> PolicyConfigSchema | None:
     return PolicyConfigSchema(properties=cleaned)
 
 
-def _applied(rule: Rule, config: Mapping[str, Any], level: EnforcementLevel | None) -> Applied:
+def _applied(rule: Rule, config: Mapping[str, Any]) -> Applied:
+    """The rule's parameters from the configuration CrossGuard hands over (the level is
+    CrossGuard's own business: it only calls enabled policies)."""
     values = {key: value for key, value in config.items() if key != "enforcementLevel"}
-    entry: dict[str, Any] = dict(values)
-    if level is not None:
-        entry["enforcementLevel"] = level.value
-    return resolve([rule], {rule.name: entry}, source="policy pack config")[rule.name]
+    return resolve([rule], {rule.name: values}, source="policy pack config")[rule.name]
+
+
+def _waivers() -> list[waivers.Waiver]:
+    """The waiver file, read once per change of the file rather than per resource."""
+    stamp = waivers.WAIVERS_FILE.stat().st_mtime if waivers.WAIVERS_FILE.exists() else 0.0
+    if _cache.get("stamp") != stamp:
+        _cache.update(stamp=stamp, waivers=waivers.load())
+    return _cache["waivers"]
+
+
+_cache: dict[str, Any] = {}
+
+
+def _outcome(
+    pack: str, rule: Rule, config: Mapping[str, Any], stack: Stack, report: ReportViolation, **only: Any
+) -> Outcome:
+    """Runs the rule and reports what it found; a configuration or waiver-file error is
+    reported as a violation that names it, never a failed gRPC call."""
+    try:
+        outcome = run_rule(pack, rule, _applied(rule, config), stack, _waivers(), **only)
+    except (SettingsError, waivers.WaiverError) as error:
+        report(f"cannot run: {error}")
+        return Outcome()
+    for finding in outcome.violations:
+        if rule.is_stack_rule:
+            report(finding.message, finding.urn or None)
+        else:
+            report(finding.message)
+    if outcome.unknown_errors:
+        # CrossGuard reports it as "can't run policy ... during preview".
+        raise outcome.unknown_errors[0]
+    return outcome
 
 
 def _resource(args: Any) -> Resource:
@@ -66,10 +97,7 @@ def _policy(pack: str, rule: Rule) -> ResourceValidationPolicy | StackValidation
         def validate_stack(args: StackValidationArgs, report: ReportViolation) -> None:
             resources = tuple(_resource(r) for r in args.resources)
             name = stack_of(resources[0].urn) if resources else ""
-            applied = _applied(rule, args.get_config(), None)
-            outcome = run_rule(pack, rule, applied, Stack(name, resources), waivers.load(), raise_unknown=True)
-            for finding in outcome.violations:
-                report(finding.message, finding.urn or None)
+            _outcome(pack, rule, args.get_config(), Stack(name, resources), report)
 
         return StackValidationPolicy(validate=validate_stack, **common)
 
@@ -77,11 +105,7 @@ def _policy(pack: str, rule: Rule) -> ResourceValidationPolicy | StackValidation
         if args.resource_type not in rule.type_set:
             return
         resource = _resource(args)
-        stack = Stack(stack_of(args.urn), (resource,))
-        applied = _applied(rule, args.get_config(), None)
-        outcome = run_rule(pack, rule, applied, stack, waivers.load(), only=resource, raise_unknown=True)
-        for finding in outcome.violations:
-            report(finding.message)
+        _outcome(pack, rule, args.get_config(), Stack(stack_of(args.urn), (resource,)), report, only=resource)
 
     remediate = None
     if rule.fix is not None:
@@ -90,7 +114,7 @@ def _policy(pack: str, rule: Rule) -> ResourceValidationPolicy | StackValidation
         def remediate(args: ResourceValidationArgs) -> Mapping[str, Any] | None:
             if args.resource_type not in rule.type_set:
                 return None
-            return fix(_resource(args), _applied(rule, args.get_config(), None).params)
+            return fix(_resource(args), _applied(rule, args.get_config()).params)
 
     return ResourceValidationPolicy(validate=validate, remediate=remediate, **common)
 

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
 Severity = Literal["low", "medium", "high", "critical"]
-Enforcement = Literal["advisory", "mandatory", "disabled"]
+Enforcement = Literal["advisory", "mandatory", "remediate", "disabled"]
 
 
 class Params(BaseModel):

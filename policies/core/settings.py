@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from policies.core.rule import Enforcement, Params, Rule
 
 CONFIG_ROOT = Path(__file__).resolve().parents[1] / "config"
-LEVELS: tuple[Enforcement, ...] = ("advisory", "mandatory", "disabled")
+LEVELS: tuple[Enforcement, ...] = ("advisory", "mandatory", "remediate", "disabled")
 
 
 class SettingsError(ValueError):

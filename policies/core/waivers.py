@@ -35,16 +35,33 @@ class Waiver:
     def covers(self, policy: str, urn: str, stack: str) -> bool:
         if self.policy != policy or (self.stacks and stack not in self.stacks):
             return False
-        return fnmatch.fnmatchcase(urn, self.resource)
+        return fnmatch.fnmatchcase(canonical(urn), canonical(self.resource))
 
     def expired(self, today: datetime.date) -> bool:
         return today > self.expires
 
 
-def load(path: Path = WAIVERS_FILE) -> list[Waiver]:
+def canonical(urn: str) -> str:
+    """`urn:pulumi:<stack>::<project>::<type>::<name>`, with only the resource's own type.
+
+    The engine writes the whole chain of parent types (`A$B$type`) and Pulumi's mocks
+    only the nearest (with `pulumi:pulumi:Stack$` on top-level resources), so a waiver
+    written from either tool's output must match in the other.
+    """
+    parts = urn.split("::")
+    if len(parts) >= 4:
+        parts[2] = parts[2].rsplit("$", 1)[-1]
+    return "::".join(parts)
+
+
+def load(path: Path | None = None) -> list[Waiver]:
+    path = path or WAIVERS_FILE
     if not path.exists():
         return []
-    document = yaml.safe_load(path.read_text()) or []
+    try:
+        document = yaml.safe_load(path.read_text()) or []
+    except yaml.YAMLError as error:
+        raise WaiverError(f"{path.name}: not valid YAML ({error})") from None
     if not isinstance(document, list):
         raise WaiverError(f"{path.name}: expected a list of waivers")
     return [parse(entry, f"{path.name}[{index}]") for index, entry in enumerate(document)]

@@ -9,7 +9,7 @@ from typing import Any
 
 from policies.core.evaluate import waivers_current_rule
 from policies.core.pods import WORKLOAD_TYPES, pod_labels
-from policies.core.props import as_list, get, items
+from policies.core.props import as_list, get, items, json_document
 from policies.core.rule import Params, Resource, Stack, rule
 from policies.cost import taggable
 
@@ -101,9 +101,14 @@ def node_group_max(resource: Resource, params: NodeCountParams) -> Iterable[str]
 )
 def node_pool_max(resource: Resource, params: NodeCountParams) -> Iterable[str]:
     autoscaling = get(resource.props, "autoscaling", {})
-    size = get(autoscaling, "maxNodeCount") or get(autoscaling, "totalMaxNodeCount") or get(resource.props, "nodeCount")
-    if size is None or int(size) > params.max_nodes:
-        yield f"the pool may grow to {size or 'an unbounded size'}, cap {params.max_nodes}"
+    # maxNodeCount is per zone: a regional pool grows to it in every zone.
+    zones = max(1, len(as_list(get(resource.props, "nodeLocations"))))
+    per_zone = get(autoscaling, "maxNodeCount") or get(resource.props, "nodeCount")
+    size = get(autoscaling, "totalMaxNodeCount") or (int(per_zone) * zones if per_zone else None)
+    if size is None:
+        yield f"the pool has no maximum size, cap {params.max_nodes}"
+    elif int(size) > params.max_nodes:
+        yield f"the pool may grow to {size} nodes, cap {params.max_nodes}"
 
 
 class SpotParams(Params):
@@ -148,11 +153,20 @@ def _taggable() -> dict[str, str]:
     return _TAGGABLE
 
 
+def _as_dict(tags: Any) -> dict[str, Any]:
+    """Tags as a mapping: some types take a list of {key, value} (autoscaling groups)."""
+    if isinstance(tags, Mapping):
+        return dict(tags)
+    return {str(get(item, "key")): get(item, "value") for item in as_list(tags) if isinstance(item, Mapping)}
+
+
 def _effective_tags(resource: Resource) -> dict[str, Any]:
     key = _taggable()[resource.type]
     provider = resource.provider_props
-    defaults = get(provider, "defaultTags.tags", {}) or get(provider, "defaultLabels", {}) or {}
-    return {**dict(defaults), **dict(get(resource.props, key, {}) or {})}
+    # Providers hold their default tags as JSON text (the SDK serializes them).
+    default_tags = json_document(get(provider, "defaultTags")) or {}
+    defaults = get(default_tags, "tags") or json_document(get(provider, "defaultLabels")) or {}
+    return {**_as_dict(defaults), **_as_dict(get(resource.props, key, {}))}
 
 
 def _missing_tags(resource: Resource, params: TagParams) -> list[str]:
@@ -167,8 +181,11 @@ def _add_tags(resource: Resource, params: TagParams) -> Mapping[str, Any] | None
     if not filled:
         return None
     key = _taggable()[resource.type]
+    current = get(resource.props, key)
+    if current is not None and not isinstance(current, Mapping):
+        return None  # list-shaped tags: not a safe edit
     props = dict(resource.props)
-    props[key] = {**dict(get(resource.props, key, {}) or {}), **filled}
+    props[key] = {**_as_dict(current or {}), **filled}
     return props
 
 
@@ -210,8 +227,8 @@ def workload_labels(resource: Resource, params: TagParams) -> Iterable[str]:
     types=(EBS_VOLUME, LAUNCH_TEMPLATE, STORAGE_CLASS),
 )
 def gp3(resource: Resource, params: Params) -> Iterable[str]:
-    if resource.type == EBS_VOLUME and get(resource.props, "type") == "gp2":
-        yield "volume type gp2"
+    if resource.type == EBS_VOLUME and get(resource.props, "type", "gp2") == "gp2":
+        yield "volume type gp2 (the default when unset)"
     if resource.type == STORAGE_CLASS and get(resource.props, "parameters.type") == "gp2":
         yield "StorageClass provisions gp2"
     for mapping in items(resource.props, "blockDeviceMappings"):

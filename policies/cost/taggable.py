@@ -16,6 +16,7 @@ DATA = Path(__file__).with_name("taggable.json")
 # The property each cloud takes its labels in, in order of preference.
 PROPERTIES = {"pulumi_aws": ("tags",), "pulumi_gcp": ("labels", "resource_labels", "user_labels")}
 _TYPE = re.compile(r"super\(\w+, __self__\)\.__init__\(\s*'([^']+)'")
+_TEXT_MAP = re.compile(r"Mapping\[str, pulumi\.Input\[(_builtins\.)?str\]\]")
 _INIT = re.compile(r"def _internal_init\(__self__,(.*?)\):", re.S)
 
 
@@ -34,8 +35,13 @@ def generate() -> dict[str, str]:
             kind, init = _TYPE.search(text), _INIT.search(text)
             if not kind or not init:
                 continue
-            names = set(re.findall(r"(\w+): pulumi\.Input", init.group(1)))
-            chosen = next((p for p in properties if p in names), None)
+            # Only maps of text: list-shaped tags and label *descriptors* are not cost labels.
+            maps = {
+                name
+                for name, annotation in re.findall(r"(\w+): (pulumi\.Input\[.*?\]) = None", init.group(1))
+                if _TEXT_MAP.search(annotation)
+            }
+            chosen = next((p for p in properties if p in maps), None)
             if chosen:
                 found[kind.group(1)] = _camel(chosen)
     return dict(sorted(found.items()))

@@ -39,7 +39,8 @@ CONTROL_PLANE_LOGS = ("api", "audit", "authenticator", "controllerManager", "sch
 
 class OpenIngressParams(Params):
     # Security groups of public load balancers: the only ones open to the internet,
-    # and on these ports only. Matched against the group's name and its Name tag.
+    # and on these ports only. Matched against a group's resource name, name and Name
+    # tag, and a rule's own resource name or securityGroupId.
     public_load_balancer_groups: tuple[str, ...] = ()
     public_ports: tuple[int, ...] = (80, 443)
 
@@ -48,12 +49,17 @@ def _open_ranges(entry: Mapping[str, Any], v4: str, v6: str) -> list[str]:
     return [cidr for cidr in as_list(get(entry, v4)) + as_list(get(entry, v6)) if cidr in OPEN]
 
 
-def _group_name(resource: Resource) -> str:
-    return str(get(resource.props, "name") or get(resource.props, "tags.Name") or resource.name)
+def _group_names(resource: Resource) -> set[str]:
+    """A group's name, Name tag and resource name; for a rule, also the group it joins."""
+    names = {resource.name, str(get(resource.props, "name", "")), str(get(resource.props, "securityGroupId", ""))}
+    tags = get(resource.props, "tags", {})
+    if isinstance(tags, Mapping):
+        names.add(str(tags.get("Name", "")))
+    return names - {""}
 
 
 def _allowed(resource: Resource, params: OpenIngressParams, from_port: Any, to_port: Any) -> bool:
-    public = _group_name(resource) in params.public_load_balancer_groups
+    public = bool(_group_names(resource) & set(params.public_load_balancer_groups))
     return public and from_port == to_port and from_port in params.public_ports
 
 

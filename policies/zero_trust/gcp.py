@@ -92,6 +92,8 @@ def gke_authorized_networks(resource: Resource, params: Params) -> Iterable[str]
     if config is None:
         yield "master authorized networks are off"
         return
+    if get(config, "gcpPublicCidrsAccessEnabled") is True:
+        yield "every Google Cloud public IP may reach the control plane (gcpPublicCidrsAccessEnabled)"
     for block in items(config, "cidrBlocks"):
         if get(block, "cidrBlock") in OPEN:
             yield f"the control plane is open to {get(block, 'cidrBlock')}"

@@ -5,6 +5,7 @@ And the engine's configuration, enforcement levels, unknown values, waivers and 
 from __future__ import annotations
 
 import datetime
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -25,7 +26,7 @@ from policies.core.settings import SettingsError, resolve
 from policies.cost.rules import RULES as COST_RULES
 from policies.zero_trust.rules import RULES as ZERO_TRUST_RULES
 from tests.conftest import ROOT
-from tests.policies.cases import STACK, WRAPPERS, container, pod, resource, urn, workload
+from tests.policies.cases import CONTAINER, STACK, WRAPPERS, changed, container, pod, resource, urn, workload
 
 PACKS = {"zero_trust": ZERO_TRUST_RULES, "cost": COST_RULES}
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
@@ -140,7 +141,8 @@ def test_enforcement_levels_come_from_the_configuration() -> None:
         ({"k8s-no-privileged": "mandatory"}, "pack config: unknown policy 'k8s-no-privileged'"),
         (
             {"k8s-image-pinned": "blocking"},
-            "pack config: k8s-image-pinned: enforcementLevel 'blocking', expected one of advisory, mandatory, disabled",
+            "pack config: k8s-image-pinned: enforcementLevel 'blocking', "
+            "expected one of advisory, mandatory, remediate, disabled",
         ),
         (
             {"k8s-image-allowed-registry": {"allowedRegistries": "ghcr.io/"}},
@@ -310,3 +312,89 @@ def test_stack_policies_through_the_analyzer_follow_dependencies(analyzers: dict
     (found,) = analyze({**flags, "blockPublicPolicy": False})
     assert found.urn == bucket_urn
     assert found.message.endswith("bucket logs's public access block leaves blockPublicPolicy off")
+
+
+def test_the_analyzer_applies_the_tag_fix_under_the_remediate_level(analyzers: dict[str, Any]) -> None:
+    stub = analyzers["cost"]
+    defaults = {"defaults": {"team": "ai", "cost-center": "cc-ai", "environment": "dev", "service": "api"}}
+    config = analyzer_pb2.PolicyConfig(enforcementLevel=analyzer_pb2.REMEDIATE, properties=_struct(defaults))
+    stub.Configure(analyzer_pb2.ConfigureAnalyzerRequest(policyConfig={"cost-allocation-tags": config}))
+    vpc = "aws:ec2/vpc:Vpc"
+    request = analyzer_pb2.AnalyzeRequest(
+        type=vpc, properties=_struct({"cidrBlock": "10.0.0.0/16", "tags": {"team": "ai"}}), urn=urn(vpc, "v"), name="v"
+    )
+    (remediation,) = stub.Remediate(request).remediations
+    assert remediation.policyName == "cost-allocation-tags"
+    assert json_format.MessageToDict(remediation.properties) == {
+        "cidrBlock": "10.0.0.0/16",
+        "tags": {"team": "ai", "cost-center": "cc-ai", "environment": "dev", "service": "api"},
+    }
+
+
+def test_unknown_values_keep_what_the_check_already_found() -> None:
+    sidecar = {"name": "sidecar", "image": UNKNOWN_STRING_VALUE}
+    api = {**CONTAINER, "image": "ghcr.io/project-ai/api:latest"}
+    both = workload(changed(pod(), "containers", [api, sidecar]))
+    rule = next(r for r in ZERO_TRUST_RULES if r.name == "k8s-image-pinned")
+    outcome = run_rule("zero-trust", rule, resolve([rule], {})[rule.name], Stack(STACK, (both,)), [])
+    assert [f.message for f in outcome.violations] == [
+        "container 'api' uses 'ghcr.io/project-ai/api:latest', which is not pinned"
+    ]
+    assert [why for _, _, why in outcome.unknown] == [
+        "string value at .spec.template.spec.containers.1.image can't be known during preview"
+    ]
+
+
+def test_a_rule_that_meets_an_unexpected_value_reports_it() -> None:
+    hpa = resource("kubernetes:autoscaling/v2:HorizontalPodAutoscaler", {"spec": {"maxReplicas": "many"}})
+    rule = next(r for r in COST_RULES if r.name == "cost-hpa-max-replicas")
+    (finding,) = run_rule("cost", rule, resolve([rule], {})[rule.name], Stack(STACK, (hpa,)), []).violations
+    assert finding.message == (
+        "the rule could not judge this resource (ValueError: invalid literal for int() with base 10: 'many')"
+    )
+
+
+def test_provider_default_tags_arrive_as_json_text() -> None:
+    from policies.core.props import analyzer_view
+    from policies.core.rule import Resource
+
+    rule = next(r for r in COST_RULES if r.name == "cost-allocation-tags")
+    # The SDK serializes the provider's defaultTags to JSON text before the engine sees it.
+    provider = {"defaultTags": json.dumps({"tags": {"team": "ai", "cost-center": "cc", "environment": "dev"}})}
+    kind = "aws:ec2/vpc:Vpc"
+    vpc = Resource(kind, "v", urn(kind, "v"), analyzer_view({"tags": {"service": "api"}}), analyzer_view(provider))
+    assert run_rule("cost", rule, resolve([rule], {})[rule.name], Stack(STACK, (vpc,)), []).violations == []
+
+
+def test_an_expired_waiver_covers_nothing() -> None:
+    waiver = waiver_file.parse(_waiver(resource=urn(DEPLOYMENT, "cni"), expires="2027-01-31"), "w")
+    cni = workload(container("securityContext.privileged", True), name="cni")
+    rule = next(r for r in ZERO_TRUST_RULES if r.name == "k8s-no-privileged-containers")
+    applied = resolve([rule], {})[rule.name]
+
+    def judged(today: str) -> tuple[int, int]:
+        day = datetime.date.fromisoformat(today)
+        outcome = run_rule("zero-trust", rule, applied, Stack(STACK, (cni,)), [waiver], today=day)
+        return len(outcome.waived), len(outcome.violations)
+
+    assert judged("2027-01-31") == (1, 0)
+    assert judged("2027-02-01") == (0, 1)
+
+
+def test_a_waiver_matches_engine_and_mock_urns_alike() -> None:
+    engine = "urn:pulumi:local::project-ai::projectai:a:A$projectai:b:B$kubernetes:core/v1:Namespace::ns"
+    mock = "urn:pulumi:local::project-ai::projectai:b:B$kubernetes:core/v1:Namespace::ns"
+    top_level_mock = "urn:pulumi:local::project-ai::pulumi:pulumi:Stack$kubernetes:core/v1:Namespace::ns"
+    for written in (engine, mock, "urn:pulumi:local::project-ai::kubernetes:core/v1:Namespace::ns"):
+        waiver = waiver_file.parse(_waiver(policy="p", resource=written), "w")
+        assert all(waiver.covers("p", urn_, "local") for urn_ in (engine, mock, top_level_mock)), written
+
+
+def test_remediate_blocks_only_where_no_fix_applies() -> None:
+    rule = next(r for r in COST_RULES if r.name == "cost-allocation-tags")
+    vpc = resource("aws:ec2/vpc:Vpc", {"tags": {"team": "ai"}}, "vpc")
+    defaults = {"cost-center": "c", "environment": "e", "service": "s"}
+    with_defaults = resolve([rule], {rule.name: {"enforcementLevel": "remediate", "defaults": defaults}})
+    without = resolve([rule], {rule.name: "remediate"})
+    assert evaluate("cost", [rule], Stack(STACK, (vpc,)), with_defaults).mandatory == []
+    assert len(evaluate("cost", [rule], Stack(STACK, (vpc,)), without).mandatory) == 1

@@ -636,7 +636,7 @@ def _cases() -> list[Case]:
         Case(
             "cost-gcp-node-pool-max-size",
             *one("gcp:container/nodePool:NodePool", POOL, changed(POOL, "autoscaling", DELETE)),
-            ["the pool may grow to an unbounded size, cap 10"],
+            ["the pool has no maximum size, cap 10"],
         ),
         Case(
             "cost-budget-declared",
@@ -803,3 +803,29 @@ def test_urn_helper_matches_the_engine() -> None:
     from policies.core.evaluate import stack_of
 
     assert stack_of(urn("aws:ec2/vpc:Vpc", "v")) == STACK
+
+
+def test_review_cases_beyond_the_table() -> None:
+    # GKE: authorized networks that let in every Google Cloud public address.
+    gke = changed(GKE, "masterAuthorizedNetworksConfig.gcpPublicCidrsAccessEnabled", True)
+    assert violations("gcp-gke-master-authorized-networks", [resource("gcp:container/cluster:Cluster", gke)]) == [
+        "every Google Cloud public IP may reach the control plane (gcpPublicCidrsAccessEnabled)"
+    ]
+    # A regional pool grows to maxNodeCount in every zone.
+    regional = changed(changed(POOL, "autoscaling.maxNodeCount", 4), "nodeLocations", ["a", "b", "c"])
+    assert violations("cost-gcp-node-pool-max-size", [resource("gcp:container/nodePool:NodePool", regional)]) == [
+        "the pool may grow to 12 nodes, cap 10"
+    ]
+    # An EBS volume without a type is gp2.
+    assert violations("cost-gp3-volumes", [resource("aws:ebs/volume:Volume", {"size": 50})]) == [
+        "volume type gp2 (the default when unset)"
+    ]
+    # 80/443 open to the internet only on the public load balancer's group, named by a rule's group id.
+    rule = {"type": "ingress", "securityGroupId": "sg-alb", "cidrBlocks": ["0.0.0.0/0"], "fromPort": 443, "toPort": 443}
+    config = {"publicLoadBalancerGroups": ["sg-alb"]}
+    sg_rule = "aws:ec2/securityGroupRule:SecurityGroupRule"
+    assert violations("aws-security-group-no-open-ingress", [resource(sg_rule, rule)], config) == []
+    other = {**rule, "securityGroupId": "sg-nodes"}
+    assert violations("aws-security-group-no-open-ingress", [resource(sg_rule, other)], config) == [
+        "ingress from 0.0.0.0/0 on ports 443-443"
+    ]
