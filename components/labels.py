@@ -55,3 +55,16 @@ def pod_security_labels(kubernetes_version: str, level: str = "restricted") -> d
         for mode in ("enforce", "audit", "warn")
         for suffix, value in (("", level), ("-version", f"v{kubernetes_version}"))
     }
+
+
+def cloud_tags(owner: Ownership, service: str) -> dict[str, str]:
+    """The cost-allocation set every AWS resource is tagged with (and, as labels, every
+    GCP resource): the keys the cost policy pack requires."""
+    return {
+        "team": label_value(owner.team),
+        "cost-center": label_value(owner.cost_center),
+        "environment": label_value(owner.environment),
+        "service": label_value(service),
+        "managed-by": MANAGED_BY,
+        "part-of": PART_OF,
+    }

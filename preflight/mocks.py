@@ -185,6 +185,7 @@ class RealisticMocks(pulumi.runtime.Mocks):
         state = {**args.inputs, "arn": arn, "id": resource_id}
         state.setdefault("region", region)
         state.setdefault("tagsAll", args.inputs.get("tags", {}))
+        state.update(_aws_outputs(args.typ, name, region, self.aws_account, seed))
         return resource_id, state
 
     def _gcp(self, args: pulumi.runtime.MockResourceArgs, seed: str) -> tuple[str, dict[str, Any]]:
@@ -201,6 +202,32 @@ class RealisticMocks(pulumi.runtime.Mocks):
             "selfLink": f"https://www.googleapis.com/{service}/v1/{path}",
         }
         return path, state
+
+
+def _aws_outputs(type_token: str, name: str, region: str, account: str, seed: str) -> dict[str, Any]:
+    """Outputs the provider computes that other resources read: endpoints, key ids,
+    versions, in the shapes AWS returns them."""
+    if type_token == "aws:eks/cluster:Cluster":
+        return {
+            "endpoint": f"https://{seed.upper()}{seed.upper()}.gr7.{region}.eks.amazonaws.com",
+            # Base64 of a PEM header: the shape a kubeconfig carries.
+            "certificateAuthority": {"data": "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCg=="},
+            "status": "ACTIVE",
+            "vpcConfig": {"clusterSecurityGroupId": f"sg-{seed}{seed[:9]}"},
+        }
+    if type_token == "aws:kms/key:Key":
+        key_id = f"{seed}-{seed[:4]}-{seed[4:8]}-{seed[:4]}-{seed}{seed[:4]}"
+        return {"keyId": key_id, "arn": f"arn:aws:kms:{region}:{account}:key/{key_id}"}
+    if type_token == "aws:ec2/launchTemplate:LaunchTemplate":
+        return {"latestVersion": 1, "defaultVersion": 1}
+    if type_token == "aws:rds/cluster:Cluster":
+        host = f"{name}.cluster-{seed}{seed[:4]}.{region}.rds.amazonaws.com"
+        return {"endpoint": host, "readerEndpoint": host.replace(".cluster-", ".cluster-ro-"), "port": 5432}
+    if type_token == "aws:elasticache/replicationGroup:ReplicationGroup":
+        return {"primaryEndpointAddress": f"master.{name}.{seed[:6]}.{region[:3]}{region[-1]}.cache.amazonaws.com"}
+    if type_token == "aws:ecr/repository:Repository":
+        return {"repositoryUrl": f"{account}.dkr.ecr.{region}.amazonaws.com/{name}", "registryId": account}
+    return {}
 
 
 def _module_and_kind(type_token: str) -> tuple[str, str]:

@@ -1,0 +1,89 @@
+"""The AWS network and EKS components under mocks: the properties that matter, the
+Kubernetes provider built from the cluster's outputs, and both policy packs clean with
+each stack's own pack configuration (dev's spot and size caps, prod's NAT count)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from preflight import policies
+from preflight.graph import Graph, Resource
+from preflight.project import Program
+from preflight.synth import Synthesizer
+from tests.conftest import FIXTURES
+
+
+@pytest.fixture(scope="module")
+def graphs() -> dict[str, Graph]:
+    synthesizer = Synthesizer(Program.load(FIXTURES / "aws-platform"))
+    return {stack: synthesizer.synthesize(stack) for stack in ("prod", "dev")}
+
+
+def of(graph: Graph, kind: str) -> list[Resource]:
+    return [r for r in graph.resources if r.type == kind]
+
+
+@pytest.mark.parametrize("stack", ["prod", "dev"])
+def test_both_packs_pass_with_the_stacks_own_configuration(graphs: dict[str, Graph], stack: str) -> None:
+    report = policies.check(graphs[stack])
+    assert report.errors == [] and report.outcome.unknown == []
+    assert [(f.policy, f.urn, f.message) for f in report.outcome.violations] == []
+
+
+def test_three_zones_private_and_public_with_nat_per_zone_in_prod_only(graphs: dict[str, Graph]) -> None:
+    prod, dev = graphs["prod"], graphs["dev"]
+    subnets = {r.inputs["cidrBlock"]: r.inputs for r in of(prod, "aws:ec2/subnet:Subnet")}
+    # Private: a quarter of the VPC per zone (pods take VPC addresses); public: small slices.
+    private = ["10.30.0.0/18", "10.30.64.0/18", "10.30.128.0/18"]
+    public = ["10.30.192.0/21", "10.30.200.0/21", "10.30.208.0/21"]
+    assert sorted(subnets) == sorted(private + public)
+    assert {s["availabilityZone"] for s in subnets.values()} == {"us-east-1a", "us-east-1b", "us-east-1c"}
+    assert all(s["mapPublicIpOnLaunch"] is False for s in subnets.values())
+    assert len(of(prod, "aws:ec2/natGateway:NatGateway")) == 3 and len(of(dev, "aws:ec2/natGateway:NatGateway")) == 1
+    (flow,) = of(prod, "aws:ec2/flowLog:FlowLog")
+    assert flow.inputs["trafficType"] == "ALL" and flow.inputs["logDestinationType"] == "cloud-watch-logs"
+    endpoints = {r.inputs["serviceName"].rsplit(".", 1)[-1] for r in of(prod, "aws:ec2/vpcEndpoint:VpcEndpoint")}
+    assert {"api", "dkr", "sts", "logs", "s3"} <= endpoints
+
+
+def test_the_cluster_is_private_encrypted_logged_and_api_authenticated(graphs: dict[str, Graph]) -> None:
+    (cluster,) = of(graphs["prod"], "aws:eks/cluster:Cluster")
+    inputs = cluster.inputs
+    assert inputs["version"] == "1.33"
+    assert inputs["vpcConfig"]["endpointPrivateAccess"] is True
+    assert inputs["vpcConfig"]["publicAccessCidrs"] == ["203.0.113.0/24"]
+    assert inputs["encryptionConfig"]["resources"] == ["secrets"]
+    assert inputs["accessConfig"] == {"authenticationMode": "API", "bootstrapClusterCreatorAdminPermissions": False}
+    assert len(inputs["enabledClusterLogTypes"]) == 5
+    (key,) = [r for r in of(graphs["prod"], "aws:kms/key:Key") if "secrets" in r.name]
+    assert key.inputs["enableKeyRotation"] is True
+
+
+def test_nodes_require_imdsv2_and_encrypted_gp3_and_dev_apps_run_on_spot(graphs: dict[str, Graph]) -> None:
+    for template in of(graphs["prod"], "aws:ec2/launchTemplate:LaunchTemplate"):
+        assert template.inputs["metadataOptions"] == {
+            "httpEndpoint": "enabled",
+            "httpTokens": "required",
+            "httpPutResponseHopLimit": 1,
+        }
+        (disk,) = template.inputs["blockDeviceMappings"]
+        assert disk["ebs"]["volumeType"] == "gp3" and disk["ebs"]["encrypted"] == "true"
+    groups = of(graphs["dev"], "aws:eks/nodeGroup:NodeGroup")
+    capacity = {r.inputs["nodeGroupName"]: r.inputs["capacityType"] for r in groups}
+    assert capacity == {"system": "ON_DEMAND", "apps": "SPOT"}
+    addons = {r.inputs["addonName"]: r.inputs for r in of(graphs["prod"], "aws:eks/addon:Addon")}
+    assert set(addons) == {"vpc-cni", "kube-proxy", "coredns", "eks-pod-identity-agent", "aws-ebs-csi-driver"}
+    assert all(a["addonVersion"] for a in addons.values())
+    assert addons["vpc-cni"]["podIdentityAssociations"][0]["serviceAccount"] == "aws-node"
+
+
+def test_the_kubernetes_provider_uses_short_lived_tokens(graphs: dict[str, Graph]) -> None:
+    (provider,) = [r for r in graphs["prod"].resources if r.type == "pulumi:providers:kubernetes"]
+    assert provider.inputs["kubeconfig"] == "[secret]"
+    config = json.loads(provider.secret_inputs["kubeconfig"])
+    (cluster,) = config["clusters"]
+    assert cluster["cluster"]["server"].endswith(".gr7.us-east-1.eks.amazonaws.com")
+    (user,) = config["users"]
+    assert user["user"]["exec"]["args"][:4] == ["eks", "get-token", "--cluster-name", "project-ai-prod"]
