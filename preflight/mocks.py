@@ -109,6 +109,11 @@ class RealisticMocks(pulumi.runtime.Mocks):
             return self._aws(args, seed)
         if package == "gcp":
             return self._gcp(args, seed)
+        if args.typ in ("random:index/randomPassword:RandomPassword", "random:index/randomString:RandomString"):
+            # A stand-in of the asked length, stable per stack and name: never a real secret.
+            length = int(args.inputs.get("length", 16))
+            result = (digest(self.stack, args.name, length=64) * (length // 64 + 1))[:length]
+            return f"{args.name}-{seed[:8]}", {**args.inputs, "result": result}
         return f"{args.name}-{seed[:8]}", dict(args.inputs)
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
@@ -178,7 +183,9 @@ class RealisticMocks(pulumi.runtime.Mocks):
     def _aws(self, args: pulumi.runtime.MockResourceArgs, seed: str) -> tuple[str, dict[str, Any]]:
         region = self._provider(args.provider).get("region", self.aws_region)
         service, kind = _module_and_kind(args.typ)
-        name = str(args.inputs.get("name") or f"{args.name}-{seed[:7]}")
+        # The identifier AWS names the resource by: its name, or its own identifier key.
+        identifier = next((args.inputs.get(key) for key in _AWS_IDENTIFIERS if args.inputs.get(key)), None)
+        name = str(identifier or f"{args.name}-{seed[:7]}")
         resource_id = args.resource_id or name
         template = _GLOBAL_AWS_SERVICES.get(service, "arn:aws:{service}:{region}:{account}:{kind}/{name}")
         arn = template.format(service=service, region=region, account=self.aws_account, kind=kind, name=name)
@@ -202,6 +209,9 @@ class RealisticMocks(pulumi.runtime.Mocks):
             "selfLink": f"https://www.googleapis.com/{service}/v1/{path}",
         }
         return path, state
+
+
+_AWS_IDENTIFIERS = ("name", "clusterIdentifier", "identifier", "replicationGroupId", "globalClusterIdentifier")
 
 
 def _aws_outputs(type_token: str, name: str, region: str, account: str, seed: str) -> dict[str, Any]:

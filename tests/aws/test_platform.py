@@ -87,3 +87,49 @@ def test_the_kubernetes_provider_uses_short_lived_tokens(graphs: dict[str, Graph
     assert cluster["cluster"]["server"].endswith(".gr7.us-east-1.eks.amazonaws.com")
     (user,) = config["users"]
     assert user["user"]["exec"]["args"][:4] == ["eks", "get-token", "--cluster-name", "project-ai-prod"]
+
+
+def test_aurora_is_encrypted_private_tls_only_and_global_in_prod(graphs: dict[str, Graph]) -> None:
+    prod, dev = graphs["prod"], graphs["dev"]
+    (cluster,) = of(prod, "aws:rds/cluster:Cluster")
+    inputs = cluster.inputs
+    assert inputs["storageEncrypted"] is True and inputs["kmsKeyId"].startswith("arn:aws:kms:us-east-1:")
+    assert inputs["deletionProtection"] is True and inputs["backupRetentionPeriod"] == 14
+    assert "masterPassword" not in inputs and inputs["masterPasswordWoVersion"] == 1
+    (global_cluster,) = of(prod, "aws:rds/globalCluster:GlobalCluster")
+    identifier = global_cluster.inputs["globalClusterIdentifier"]
+    assert inputs["globalClusterIdentifier"] == identifier == "project-ai-prod-global"
+    assert of(dev, "aws:rds/globalCluster:GlobalCluster") == []
+    instances = of(prod, "aws:rds/clusterInstance:ClusterInstance")
+    assert len(instances) == 2
+    assert all(i.inputs["publiclyAccessible"] is False and i.inputs["performanceInsightsEnabled"] for i in instances)
+    (parameters,) = of(prod, "aws:rds/clusterParameterGroup:ClusterParameterGroup")
+    assert {"name": "rds.force_ssl", "value": "1"} in parameters.inputs["parameters"]
+    assert parameters.inputs["family"] == "aurora-postgresql16"
+    # The database and the cache admit the cluster's nodes, by security group, only.
+    groups = [r for r in of(prod, "aws:ec2/securityGroup:SecurityGroup") if r.name in ("db-clients", "cache-clients")]
+    for group in groups:
+        (rule,) = group.inputs["ingress"]
+        assert rule["securityGroups"][0].startswith("sg-") and "cidrBlocks" not in rule
+
+
+def test_the_cache_encrypts_and_authenticates(graphs: dict[str, Graph]) -> None:
+    (group,) = of(graphs["prod"], "aws:elasticache/replicationGroup:ReplicationGroup")
+    inputs = group.inputs
+    assert inputs["transitEncryptionEnabled"] is True and inputs["atRestEncryptionEnabled"] is True
+    assert inputs["authToken"] == "[secret]" and len(group.secret_inputs["authToken"]) == 64
+    assert (inputs["numCacheClusters"], inputs["automaticFailoverEnabled"], inputs["multiAzEnabled"]) == (2, True, True)
+    (dev_group,) = of(graphs["dev"], "aws:elasticache/replicationGroup:ReplicationGroup")
+    assert (dev_group.inputs["numCacheClusters"], dev_group.inputs["automaticFailoverEnabled"]) == (1, False)
+
+
+def test_the_registry_scans_keeps_tags_and_expires_old_images(graphs: dict[str, Graph]) -> None:
+    (repository,) = of(graphs["prod"], "aws:ecr/repository:Repository")
+    assert repository.inputs["imageTagMutability"] == "IMMUTABLE"
+    assert repository.inputs["imageScanningConfiguration"] == {"scanOnPush": True}
+    (policy,) = of(graphs["prod"], "aws:ecr/lifecyclePolicy:LifecyclePolicy")
+    rules = json.loads(policy.inputs["policy"])["rules"]
+    assert [rule["selection"]["tagStatus"] for rule in rules] == ["untagged", "any"]
+    assert graphs["prod"].outputs["registry"].endswith(".dkr.ecr.us-east-1.amazonaws.com/project-ai/api")
+    writer = graphs["prod"].outputs["database"]["writer"]
+    assert writer.startswith("project-ai-prod.cluster-") and writer.endswith(".us-east-1.rds.amazonaws.com")

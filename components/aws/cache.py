@@ -1,0 +1,82 @@
+"""RedisCache: ElastiCache (Valkey, Redis-compatible) with encryption in transit and at
+rest, an AUTH token, Multi-AZ failover when it has replicas, reachable only from the
+cluster's nodes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_random as random
+
+from components.aws.kms import rotating_key
+from components.labels import Ownership, cloud_tags
+
+PORT = 6379
+
+
+@dataclass(frozen=True)
+class CacheArgs:
+    owner: Ownership
+    identifier: str
+    node_type: str
+    replicas: int
+    subnet_ids: pulumi.Input[list[str]]
+    vpc_id: pulumi.Input[str]
+    client_security_group_ids: tuple[pulumi.Input[str], ...]
+    engine_version: str = "8.0"
+
+
+class RedisCache(pulumi.ComponentResource):
+    group: aws.elasticache.ReplicationGroup
+    auth_token: pulumi.Output[str]
+
+    def __init__(self, name: str, args: CacheArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("projectai:aws:RedisCache", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        tags = cloud_tags(args.owner, "cache")
+        key = rotating_key(f"{args.identifier}-cache", "ElastiCache data at rest", tags, self)
+        subnets = aws.elasticache.SubnetGroup(
+            f"{name}-subnets", description="Private subnets", subnet_ids=args.subnet_ids, tags=tags, opts=child
+        )
+        security_group = aws.ec2.SecurityGroup(
+            f"{name}-clients",
+            description="Redis protocol from the cluster's nodes only",
+            vpc_id=args.vpc_id,
+            ingress=[
+                aws.ec2.SecurityGroupIngressArgs(
+                    description="Redis from the cluster",
+                    protocol="tcp",
+                    from_port=PORT,
+                    to_port=PORT,
+                    security_groups=list(args.client_security_group_ids),
+                )
+            ],
+            tags=tags,
+            opts=child,
+        )
+        token = random.RandomPassword(f"{name}-auth", length=64, special=False, opts=child)
+        self.auth_token = pulumi.Output.secret(token.result)
+        replicated = args.replicas > 0
+        self.group = aws.elasticache.ReplicationGroup(
+            f"{name}-group",
+            replication_group_id=args.identifier,
+            description=f"{args.identifier}: rate limits and cache",
+            engine="valkey",
+            engine_version=args.engine_version,
+            node_type=args.node_type,
+            num_cache_clusters=args.replicas + 1,
+            automatic_failover_enabled=replicated,
+            multi_az_enabled=replicated,
+            transit_encryption_enabled=True,
+            at_rest_encryption_enabled=True,
+            kms_key_id=key.arn,
+            auth_token=self.auth_token,
+            subnet_group_name=subnets.name,
+            security_group_ids=[security_group.id],
+            snapshot_retention_limit=1,
+            tags=tags,
+            opts=child,
+        )
+        self.register_outputs({"endpoint": self.group.primary_endpoint_address, "port": PORT})

@@ -1,0 +1,147 @@
+"""AuroraPostgres: Aurora PostgreSQL, encrypted with its own rotating KMS key, in private
+subnets, never public, reachable only from the cluster's nodes on 5432 and only over
+TLS; in prod with deletion protection, long backups and Performance Insights, and the
+primary of an Aurora global database that a secondary region can join.
+
+The master password is generated, handed to Vault as the database engine's first root
+credential, and written write-only: Vault rotates it, and Pulumi never puts it back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_random as random
+
+from components.aws.kms import rotating_key
+from components.labels import Ownership, cloud_tags
+
+ENGINE = "aurora-postgresql"
+PORT = 5432
+
+
+@dataclass(frozen=True)
+class AuroraArgs:
+    owner: Ownership
+    identifier: str
+    engine_version: str
+    instance_class: str
+    instances: int
+    database_name: str
+    subnet_ids: pulumi.Input[list[str]]
+    vpc_id: pulumi.Input[str]
+    # Security groups allowed to connect (the EKS cluster's).
+    client_security_group_ids: tuple[pulumi.Input[str], ...]
+    backup_retention_days: int
+    deletion_protection: bool
+    performance_insights: bool
+    # The primary of a global database (prod), so secondary regions can join it.
+    global_database: bool = False
+
+
+def _family(engine_version: str) -> str:
+    return f"aurora-postgresql{engine_version.split('.')[0]}"
+
+
+class AuroraPostgres(pulumi.ComponentResource):
+    cluster: aws.rds.Cluster
+    global_cluster: aws.rds.GlobalCluster | None
+    master_password: pulumi.Output[str]
+
+    def __init__(self, name: str, args: AuroraArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("projectai:aws:AuroraPostgres", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        tags = cloud_tags(args.owner, "database")
+        key = rotating_key(f"{args.identifier}-database", "Aurora storage and Performance Insights", tags, self)
+        subnets = aws.rds.SubnetGroup(f"{name}-subnets", subnet_ids=args.subnet_ids, tags=tags, opts=child)
+        security_group = aws.ec2.SecurityGroup(
+            f"{name}-clients",
+            description="PostgreSQL from the cluster's nodes only",
+            vpc_id=args.vpc_id,
+            ingress=[
+                aws.ec2.SecurityGroupIngressArgs(
+                    description="PostgreSQL from the cluster",
+                    protocol="tcp",
+                    from_port=PORT,
+                    to_port=PORT,
+                    security_groups=list(args.client_security_group_ids),
+                )
+            ],
+            tags=tags,
+            opts=child,
+        )
+        parameters = aws.rds.ClusterParameterGroup(
+            f"{name}-parameters",
+            family=_family(args.engine_version),
+            description="TLS only; bounded idle transactions and statements; slow queries logged",
+            parameters=[
+                aws.rds.ClusterParameterGroupParameterArgs(name=key_name, value=value)
+                for key_name, value in (
+                    ("rds.force_ssl", "1"),
+                    ("idle_in_transaction_session_timeout", "60000"),
+                    ("statement_timeout", "60000"),
+                    ("log_min_duration_statement", "1000"),
+                    ("log_lock_waits", "1"),
+                )
+            ],
+            tags=tags,
+            opts=child,
+        )
+        self.global_cluster = None
+        if args.global_database:
+            self.global_cluster = aws.rds.GlobalCluster(
+                f"{name}-global",
+                global_cluster_identifier=f"{args.identifier}-global",
+                engine=ENGINE,
+                engine_version=args.engine_version,
+                database_name=args.database_name,
+                storage_encrypted=True,
+                deletion_protection=args.deletion_protection,
+                tags=tags,
+                opts=child,
+            )
+        password = random.RandomPassword(f"{name}-master", length=40, special=False, opts=child)
+        self.master_password = pulumi.Output.secret(password.result)
+        self.cluster = aws.rds.Cluster(
+            f"{name}-cluster",
+            cluster_identifier=args.identifier,
+            engine=ENGINE,
+            engine_version=args.engine_version,
+            database_name=args.database_name,
+            master_username="project_ai_admin",
+            master_password_wo=self.master_password,
+            master_password_wo_version=1,
+            global_cluster_identifier=self.global_cluster.id if self.global_cluster else None,
+            db_subnet_group_name=subnets.name,
+            vpc_security_group_ids=[security_group.id],
+            db_cluster_parameter_group_name=parameters.name,
+            storage_encrypted=True,
+            kms_key_id=key.arn,
+            backup_retention_period=args.backup_retention_days,
+            preferred_backup_window="03:00-04:00",
+            copy_tags_to_snapshot=True,
+            deletion_protection=args.deletion_protection,
+            skip_final_snapshot=not args.deletion_protection,
+            final_snapshot_identifier=f"{args.identifier}-final" if args.deletion_protection else None,
+            enabled_cloudwatch_logs_exports=["postgresql"],
+            iam_database_authentication_enabled=True,
+            tags=tags,
+            opts=child,
+        )
+        for index in range(args.instances):
+            aws.rds.ClusterInstance(
+                f"{name}-{index}",
+                identifier=f"{args.identifier}-{index}",
+                cluster_identifier=self.cluster.id,
+                engine=ENGINE,
+                instance_class=args.instance_class,
+                publicly_accessible=False,
+                performance_insights_enabled=args.performance_insights,
+                performance_insights_kms_key_id=key.arn if args.performance_insights else None,
+                auto_minor_version_upgrade=True,
+                tags=tags,
+                opts=child,
+            )
+        self.register_outputs({"writer": self.cluster.endpoint, "reader": self.cluster.reader_endpoint, "port": PORT})

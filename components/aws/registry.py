@@ -1,0 +1,67 @@
+"""ContainerRegistry: an ECR repository that scans on push, keeps tags immutable,
+encrypts with KMS, and expires what no release needs."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.labels import Ownership, cloud_tags
+
+
+@dataclass(frozen=True)
+class RegistryArgs:
+    owner: Ownership
+    repository: str
+    # Tagged images kept (releases to roll back to); untagged ones go after a week.
+    keep_tagged: int = 50
+
+
+def lifecycle(keep_tagged: int) -> str:
+    return json.dumps(
+        {
+            "rules": [
+                {
+                    "rulePriority": 1,
+                    "description": "Untagged layers a week after they were pushed",
+                    "selection": {
+                        "tagStatus": "untagged",
+                        "countType": "sinceImagePushed",
+                        "countUnit": "days",
+                        "countNumber": 7,
+                    },
+                    "action": {"type": "expire"},
+                },
+                {
+                    "rulePriority": 2,
+                    "description": f"Keep the newest {keep_tagged} tagged images",
+                    "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": keep_tagged},
+                    "action": {"type": "expire"},
+                },
+            ]
+        }
+    )
+
+
+class ContainerRegistry(pulumi.ComponentResource):
+    repository: aws.ecr.Repository
+
+    def __init__(self, name: str, args: RegistryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("projectai:aws:ContainerRegistry", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.repository = aws.ecr.Repository(
+            f"{name}-repository",
+            name=args.repository,
+            image_tag_mutability="IMMUTABLE",
+            image_scanning_configuration=aws.ecr.RepositoryImageScanningConfigurationArgs(scan_on_push=True),
+            encryption_configurations=[aws.ecr.RepositoryEncryptionConfigurationArgs(encryption_type="KMS")],
+            tags=cloud_tags(args.owner, "registry"),
+            opts=child,
+        )
+        aws.ecr.LifecyclePolicy(
+            f"{name}-lifecycle", repository=self.repository.name, policy=lifecycle(args.keep_tagged), opts=child
+        )
+        self.register_outputs({"url": self.repository.repository_url})
