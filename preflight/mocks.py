@@ -207,8 +207,35 @@ class RealisticMocks(pulumi.runtime.Mocks):
             "name": name,
             "project": project,
             "selfLink": f"https://www.googleapis.com/{service}/v1/{path}",
+            **_gcp_outputs(args.typ, args.inputs, project, seed),
         }
         return path, state
+
+
+def _gcp_outputs(type_token: str, inputs: dict[str, Any], project: str, seed: str) -> dict[str, Any]:
+    """Outputs GCP computes that other resources read, in GCP's shapes."""
+    octet = int(seed[:2], 16)
+    if type_token == "gcp:container/cluster:Cluster":
+        return {
+            "endpoint": f"34.{octet}.{int(seed[2:4], 16)}.{int(seed[4:6], 16) or 1}",
+            "masterAuth": {
+                **inputs.get("masterAuth", {}),
+                "clusterCaCertificate": "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCg==",
+            },
+        }
+    if type_token == "gcp:serviceaccount/account:Account":
+        return {"email": f"{inputs.get('accountId')}@{project}.iam.gserviceaccount.com"}
+    if type_token == "gcp:sql/databaseInstance:DatabaseInstance":
+        return {
+            "privateIpAddress": f"10.100.{octet}.{int(seed[2:4], 16) or 2}",
+            "connectionName": f"{project}:{inputs.get('region')}:{inputs.get('name')}",
+        }
+    if type_token == "gcp:redis/instance:Instance":
+        return {"host": f"10.101.{octet}.{int(seed[2:4], 16) or 3}", "port": 6378}
+    if type_token == "gcp:artifactregistry/repository:Repository":
+        location, repository = inputs.get("location"), inputs.get("repositoryId")
+        return {"registryUri": f"{location}-docker.pkg.dev/{project}/{repository}"}
+    return {}
 
 
 _AWS_IDENTIFIERS = ("name", "clusterIdentifier", "identifier", "replicationGroupId", "globalClusterIdentifier")
