@@ -53,6 +53,15 @@ def parse(raw: dict[str, Any], source: str, secret_keys: set[str] | frozenset[st
         )
     environment = values.get("environment")
     defaults = ENVIRONMENT_DEFAULTS.get(environment, {}) if isinstance(environment, str) else {}
+    if values.get("role") != "region":
+        # Only a region runs a cloud platform: no platform defaults, and no platform key.
+        defaults = {key: value for key, value in defaults.items() if key != "platform"}
+        if "platform" in values and values.get("role") in ("cluster", "edge"):
+            problems.append(
+                f"{source}: {NAMESPACE}:platform: the {values['role']} role runs no cloud platform; "
+                "expected no 'platform' key"
+            )
+            del values["platform"]
     if values.get("role") == "edge":
         # The edge runs no workload: no workload defaults, and no workload keys.
         defaults = {key: value for key, value in defaults.items() if key not in WORKLOAD_KEYS}

@@ -1,41 +1,89 @@
-"""The small contract a regional stack exports, and the only thing other stacks read.
+"""The contract a regional stack exports, and the only thing other stacks read.
 
-Secondaries and the edge read these names through `StackReference.require_output`, so a
-missing one fails at once. Keys are added here, in one place, as regions grow (cluster
-name and database endpoints arrive with the regional platforms).
+Version 1:
+
+| output | what |
+|---|---|
+| `contractVersion` | 1; raised when a key changes meaning or disappears |
+| `environment`, `cloud`, `region` | where the region is |
+| `ingressHostname`, `healthPath` | what the edge balances across and probes |
+| `kubernetesVersion`, `clusterName` | the region's cluster |
+| `databaseWriter`, `databaseReader` | PostgreSQL endpoints (host names or private addresses) |
+| `globalDatabaseId` | the Aurora global database the region belongs to; only where there is one |
+| `registryUrl` | where the region's nodes pull the API's images from |
+
+Secondaries and the edge read these names through `StackReference.require_output`, so
+a missing one fails at once.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import pulumi
 
 from stacks.config import StackConfig
 
+CONTRACT_VERSION = 1
 HEALTH_PATH = "/readyz"
 
+VERSION = "contractVersion"
 ENVIRONMENT = "environment"
 CLOUD = "cloud"
 REGION = "region"
 INGRESS_HOSTNAME = "ingressHostname"
 HEALTH_PATH_OUTPUT = "healthPath"
 KUBERNETES_VERSION = "kubernetesVersion"
+CLUSTER_NAME = "clusterName"
+DATABASE_WRITER = "databaseWriter"
+DATABASE_READER = "databaseReader"
+GLOBAL_DATABASE = "globalDatabaseId"
+REGISTRY_URL = "registryUrl"
+# What every region exports, and every reader may rely on.
+KEYS = (
+    VERSION,
+    ENVIRONMENT,
+    CLOUD,
+    REGION,
+    INGRESS_HOSTNAME,
+    HEALTH_PATH_OUTPUT,
+    KUBERNETES_VERSION,
+    CLUSTER_NAME,
+    DATABASE_WRITER,
+    DATABASE_READER,
+    REGISTRY_URL,
+)
+# Exported only where it exists; a reader that needs one requires it by name.
+OPTIONAL_KEYS = (GLOBAL_DATABASE,)
 
 
-def export_region_contract(config: StackConfig) -> None:
+def export_region_contract(config: StackConfig, platform: dict[str, Any]) -> None:
+    """Exports every key; `platform` holds the cluster, database and registry values."""
     assert config.ingress is not None, "validated by StackConfig for this role"
-    pulumi.export(ENVIRONMENT, config.environment)
-    pulumi.export(CLOUD, config.cloud)
-    pulumi.export(REGION, config.region)
-    pulumi.export(INGRESS_HOSTNAME, config.ingress.host)
-    pulumi.export(HEALTH_PATH_OUTPUT, HEALTH_PATH)
-    pulumi.export(KUBERNETES_VERSION, config.kubernetes.version)
+    values = {
+        VERSION: CONTRACT_VERSION,
+        ENVIRONMENT: config.environment,
+        CLOUD: config.cloud,
+        REGION: config.region,
+        INGRESS_HOSTNAME: config.ingress.host,
+        HEALTH_PATH_OUTPUT: HEALTH_PATH,
+        KUBERNETES_VERSION: config.kubernetes.version,
+        **platform,
+    }
+    missing = sorted(set(KEYS) - set(values))
+    assert not missing, f"the region contract misses {missing}"
+    for key in KEYS:
+        pulumi.export(key, values[key])
+    for key in OPTIONAL_KEYS:
+        if values.get(key) is not None:
+            pulumi.export(key, values[key])
 
 
-def read_region_contract(stack: str) -> dict[str, pulumi.Output]:
-    """The contract of another region stack, each key required."""
+def read_region_contract(stack: str, also_require: tuple[str, ...] = ()) -> dict[str, pulumi.Output]:
+    """The contract of another region stack: every key of `KEYS`, and the optional keys
+    in `also_require`, each required."""
     reference = pulumi.StackReference(f"region-{stack}", stack_name=_qualified(stack))
-    keys = (ENVIRONMENT, CLOUD, REGION, INGRESS_HOSTNAME, HEALTH_PATH_OUTPUT)
-    return {key: reference.require_output(key) for key in keys}
+    return {key: reference.require_output(key) for key in (*KEYS, *also_require)}
 
 
 def _qualified(stack: str) -> str:

@@ -27,6 +27,14 @@ ENVIRONMENT_DEFAULTS: dict[str, dict[str, Any]] = {
     # Spot nodes and short retention: cheap, and disposable.
     "dev": {
         **_SHARED,
+        "platform": {
+            "systemPool": {"types": ["t3.medium"], "min": 1, "desired": 1, "max": 2},
+            "appPool": {"types": ["t3.large", "m6i.large"], "min": 1, "desired": 1, "max": 3, "spot": True},
+            "natPerZone": False,
+            "logRetentionDays": 7,
+            "budgetUsd": 1500,
+            "budgetEmails": ["ai-platform-alerts@project-ai.dev"],
+        },
         "app": {
             "replicas": {"min": 1, "max": 3},
             "resources": {
@@ -47,6 +55,14 @@ ENVIRONMENT_DEFAULTS: dict[str, dict[str, Any]] = {
     # Prod's shape at a smaller size, so a release rehearses the real thing.
     "staging": {
         **_SHARED,
+        "platform": {
+            "systemPool": {"types": ["m6i.large"], "min": 2, "desired": 2, "max": 3},
+            "appPool": {"types": ["m6i.large"], "min": 2, "desired": 2, "max": 4},
+            "natPerZone": True,
+            "logRetentionDays": 14,
+            "budgetUsd": 4000,
+            "budgetEmails": ["ai-platform-alerts@project-ai.dev"],
+        },
         "app": {
             "replicas": {"min": 2, "max": 4},
             "resources": {
@@ -65,6 +81,14 @@ ENVIRONMENT_DEFAULTS: dict[str, dict[str, Any]] = {
     },
     "prod": {
         **_SHARED,
+        "platform": {
+            "systemPool": {"types": ["m6i.large"], "min": 3, "desired": 3, "max": 3},
+            "appPool": {"types": ["m6i.xlarge"], "min": 3, "desired": 3, "max": 12},
+            "natPerZone": True,
+            "logRetentionDays": 30,
+            "budgetUsd": 15000,
+            "budgetEmails": ["ai-platform-alerts@project-ai.dev"],
+        },
         "app": {
             "replicas": {"min": 3, "max": 10},
             "resources": {

@@ -25,7 +25,7 @@ Role = Literal["cluster", "region", "edge"]
 Cloud = Literal["kubernetes", "aws", "gcp", "cloudflare"]
 
 # Sections that only stacks running the API (cluster and region roles) use.
-WORKLOAD_KEYS = frozenset({"app", "ingress", "delivery", "database", "cache"})
+WORKLOAD_KEYS = frozenset({"app", "ingress", "delivery", "database", "cache", "platform"})
 
 CLOUD_NAMES = {"aws": "AWS", "gcp": "GCP"}
 
@@ -488,9 +488,63 @@ class DatabaseConfig(Model):
     deletion_protection: bool = True
 
 
+Cidr = Annotated[str, StringConstraints(pattern=r"^\d{1,3}(\.\d{1,3}){3}/\d{1,2}$")]
+
+
+class NodePoolConfig(Model):
+    # AWS instance types (the first is the size the estimate uses) or one GCP machine type.
+    types: Annotated[list[str], Field(min_length=1)]
+    min: Annotated[int, Field(ge=0, le=100)]
+    desired: Annotated[int, Field(ge=0, le=100)]
+    max: Annotated[int, Field(ge=1, le=100)]
+    spot: bool = False
+
+    @model_validator(mode="after")
+    def _ordered(self) -> NodePoolConfig:
+        if not self.min <= self.desired <= self.max:
+            raise ValueError(f"expected min ≤ desired ≤ max, got {self.min}, {self.desired}, {self.max}")
+        return self
+
+
+class PlatformConfig(Model):
+    """The regional cloud platform a region stack runs the API on."""
+
+    # The VPC (AWS) or the nodes' subnet (GCP).
+    cidr: Cidr
+    # GCP only: the secondary ranges of pods and services, and the control plane's /28.
+    pods_cidr: Cidr | None = None
+    services_cidr: Cidr | None = None
+    master_cidr: Cidr = "172.16.0.0/28"
+    # Who may reach the control plane from outside (empty: private only, on AWS).
+    public_access_cidrs: list[Cidr] = []
+    # AWS: roles given cluster-admin through access entries.
+    admin_role_arns: list[Annotated[str, StringConstraints(pattern=r"^arn:aws:iam::\d{12}:role/\S+$")]] = []
+    system_pool: NodePoolConfig
+    app_pool: NodePoolConfig
+    # AWS managed add-ons at pinned versions.
+    addons: dict[str, str] = {
+        "vpc-cni": "v1.19.5-eksbuild.1",
+        "kube-proxy": "v1.33.0-eksbuild.2",
+        "coredns": "v1.12.1-eksbuild.2",
+        "eks-pod-identity-agent": "v1.3.7-eksbuild.2",
+        "aws-ebs-csi-driver": "v1.44.0-eksbuild.1",
+    }
+    release_channel: Literal["RAPID", "REGULAR", "STABLE"] = "REGULAR"
+    nat_per_zone: bool = False
+    log_retention_days: Annotated[int, Field(ge=1, le=3653)] = 30
+    budget_usd: Annotated[int, Field(ge=1)]
+    budget_emails: list[Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+$")]] = []
+    # GCP: the project, its number, and the billing account the budget watches.
+    project: DnsLabel | None = None
+    billing_account: Annotated[str, StringConstraints(pattern=r"^[0-9A-F]{6}-[0-9A-F]{6}-[0-9A-F]{6}$")] | None = None
+    project_number: Annotated[str, StringConstraints(pattern=r"^\d{6,20}$")] | None = None
+
+
 class CacheConfig(Model):
     node_type: str = "cache.r6g.large"
     replicas: Annotated[int, Field(ge=0, le=5)] = 1
+    # GCP Memorystore size.
+    memory_gib: Annotated[int, Field(ge=1, le=300)] = 5
 
 
 class EdgeConfig(Model):
@@ -524,6 +578,7 @@ class StackConfig(Model):
     vault_token_reviewer_jwt: str | None = None
     database: DatabaseConfig | None = None
     cache: CacheConfig | None = None
+    platform: PlatformConfig | None = None
     edge: EdgeConfig | None = None
     # Other stacks this one reads, by role: e.g. {primary: prod}.
     stack_references: dict[DnsLabel, StackName] = {}
@@ -559,6 +614,19 @@ class StackConfig(Model):
                 "vaultTokenReviewerJwt: missing; expected `pulumi config set --secret projectai:vaultTokenReviewerJwt` "
                 "with a token of the vault-token-reviewer ServiceAccount (README, Vault)"
             )
+        if self.role == "region":
+            for key in ("platform", "database", "cache"):
+                if getattr(self, key) is None:
+                    raise ValueError(f"{key}: missing required key for the region role")
+        if self.role == "region" and self.cloud == "gcp" and self.platform is not None:
+            missing = [
+                key
+                for key in ("project", "pods_cidr", "services_cidr", "billing_account", "project_number")
+                if getattr(self.platform, key) is None
+            ]
+            if missing:
+                names = ", ".join(to_camel(key) for key in missing)
+                raise ValueError(f"platform: a GCP platform needs {names}")
         if self.role == "edge" and self.edge is None:
             raise ValueError("edge: missing required key for the edge role")
         return self

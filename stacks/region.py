@@ -1,8 +1,8 @@
-"""The `region` role: a regional platform on AWS or GCP.
+"""The `region` role: a regional cloud platform (AWS or GCP) and its contract.
 
-The cloud platform and the workload on it arrive with the regional-platform issue; for
-now a region validates its config and publishes its contract, and a secondary region
-proves it can read its primary's.
+A secondary region reads its primary's contract: on AWS it joins the primary's Aurora
+global database. The workload (AppService, delivery, monitoring, Vault integration) on
+the regional cluster is the next step; see the README.
 """
 
 from __future__ import annotations
@@ -11,12 +11,30 @@ import pulumi
 
 from stacks import contract
 from stacks.config import StackConfig
+from stacks.platforms import aws_platform, gcp_platform
 
 PRIMARY = "primary"
 
 
 def build(config: StackConfig) -> None:
-    contract.export_region_contract(config)
-    primary = config.stack_references.get(PRIMARY)
+    primary_stack = config.stack_references.get(PRIMARY)
+    # An AWS secondary joins the primary's global database, so it must have one.
+    needs = (contract.GLOBAL_DATABASE,) if config.cloud == "aws" else ()
+    primary = contract.read_region_contract(primary_stack, also_require=needs) if primary_stack else None
+    if config.cloud == "aws":
+        join = primary[contract.GLOBAL_DATABASE] if primary else None
+        platform = aws_platform(config, join_global=join)
+    else:
+        platform = gcp_platform(config)
+    contract.export_region_contract(
+        config,
+        {
+            contract.CLUSTER_NAME: platform.cluster_name,
+            contract.DATABASE_WRITER: platform.database_writer,
+            contract.DATABASE_READER: platform.database_reader,
+            contract.GLOBAL_DATABASE: platform.global_database,
+            contract.REGISTRY_URL: platform.registry_url,
+        },
+    )
     if primary is not None:
-        pulumi.export("primaryRegion", contract.read_region_contract(primary)[contract.REGION])
+        pulumi.export("primaryRegion", primary[contract.REGION])

@@ -68,6 +68,6 @@ def prod_shaped(folder: Path) -> Graph:
     """The prod stack's settings as a cluster-role stack, for prod-sized objects under
     mocks (the prod stack itself deploys onto its cloud cluster)."""
     config = {**stack_config("prod"), "projectai:role": "cluster", "projectai:cloud": "kubernetes"}
-    del config["projectai:region"], config["aws:region"]
+    del config["projectai:region"], config["aws:region"], config["projectai:platform"]
     config["projectai:vault"] = {"mode": "external", "address": "https://vault.example.com:8200"}
     return Synthesizer(copy_project(folder, "prod-shaped", config)).synthesize("prod-shaped")

@@ -39,6 +39,9 @@ class AuroraArgs:
     performance_insights: bool
     # The primary of a global database (prod), so secondary regions can join it.
     global_database: bool = False
+    # A secondary region: the global database to join (its data comes from the primary;
+    # it has no credentials of its own).
+    join_global: pulumi.Input[str] | None = None
 
 
 def _family(engine_version: str) -> str:
@@ -104,16 +107,18 @@ class AuroraPostgres(pulumi.ComponentResource):
             )
         password = random.RandomPassword(f"{name}-master", length=40, special=False, opts=child)
         self.master_password = pulumi.Output.secret(password.result)
+        primary = args.join_global is None
+        global_id = args.join_global if not primary else (self.global_cluster.id if self.global_cluster else None)
         self.cluster = aws.rds.Cluster(
             f"{name}-cluster",
             cluster_identifier=args.identifier,
             engine=ENGINE,
             engine_version=args.engine_version,
-            database_name=args.database_name,
-            master_username="project_ai_admin",
-            master_password_wo=self.master_password,
-            master_password_wo_version=1,
-            global_cluster_identifier=self.global_cluster.id if self.global_cluster else None,
+            database_name=args.database_name if primary else None,
+            master_username="project_ai_admin" if primary else None,
+            master_password_wo=self.master_password if primary else None,
+            master_password_wo_version=1 if primary else None,
+            global_cluster_identifier=global_id,
             db_subnet_group_name=subnets.name,
             vpc_security_group_ids=[security_group.id],
             db_cluster_parameter_group_name=parameters.name,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from preflight import kubernetes
 from preflight.kubernetes import VALID
 from preflight.synth import Synthesizer
 from stacks import contract
+from stacks.config import ConfigError, parse
 from tests.conftest import CRD_SCHEMAS, PROJECT_STACKS, copy_project, objects, one, prod_shaped, stack_config
 
 REGION_STACKS = ("dev", "staging", "prod", "prod-eu", "prod-gcp")
@@ -89,3 +91,59 @@ def test_node_local_dns_cache_is_allowed_when_the_cluster_runs_one(tmp_path: Pat
         (rule,) = policy["spec"]["egress"]
         assert rule["to"][1] == {"ipBlock": {"cidr": "169.254.20.10/32"}}
         assert rule["ports"] == [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]
+
+
+@pytest.mark.parametrize("stack", REGION_STACKS)
+def test_region_stacks_export_contract_version_1_with_real_endpoints(
+    project_synthesizer: Synthesizer, stack: str
+) -> None:
+    outputs = project_synthesizer.synthesize(stack).outputs
+    assert set(contract.KEYS) <= set(outputs)
+    assert outputs[contract.VERSION] == 1
+    assert outputs[contract.CLUSTER_NAME] == f"project-ai-{stack}"
+    cloud = stack_config(stack)["projectai:cloud"]
+    if cloud == "aws":
+        region = stack_config(stack)["projectai:region"]
+        assert outputs[contract.DATABASE_WRITER].endswith(f".{region}.rds.amazonaws.com")
+        assert ".cluster-ro-" in outputs[contract.DATABASE_READER]
+        assert outputs[contract.REGISTRY_URL].endswith(f".dkr.ecr.{region}.amazonaws.com/project-ai/api")
+    else:
+        assert outputs[contract.DATABASE_WRITER].startswith("10.")
+        assert outputs[contract.REGISTRY_URL] == "us-central1-docker.pkg.dev/project-ai-prod/project-ai"
+
+
+def test_only_prod_starts_a_global_database_and_prod_eu_joins_it(project_synthesizer: Synthesizer) -> None:
+    prod, eu = project_synthesizer.synthesize("prod"), project_synthesizer.synthesize("prod-eu")
+    assert prod.outputs[contract.GLOBAL_DATABASE] == "project-ai-prod-global"
+    assert eu.outputs[contract.GLOBAL_DATABASE] == "project-ai-prod-global"
+    (eu_cluster,) = [r for r in eu.resources if r.type == "aws:rds/cluster:Cluster"]
+    assert eu_cluster.inputs["globalClusterIdentifier"] == "project-ai-prod-global"
+    # A secondary has no credentials of its own: they come from the primary.
+    assert "masterUsername" not in eu_cluster.inputs and "masterPasswordWo" not in eu_cluster.inputs
+    assert [r for r in eu.resources if r.type == "aws:rds/globalCluster:GlobalCluster"] == []
+    for stack in ("dev", "staging", "prod-gcp"):
+        assert contract.GLOBAL_DATABASE not in project_synthesizer.synthesize(stack).outputs
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+def test_each_environment_sizes_its_platform(project_synthesizer: Synthesizer, stack: str) -> None:
+    graph = project_synthesizer.synthesize(stack)
+    nats = [r for r in graph.resources if r.type == "aws:ec2/natGateway:NatGateway"]
+    groups = {r.inputs["nodeGroupName"]: r.inputs for r in graph.resources if r.type == "aws:eks/nodeGroup:NodeGroup"}
+    assert len(nats) == {"dev": 1, "staging": 3, "prod": 3}[stack]
+    assert groups["apps"]["capacityType"] == ("SPOT" if stack == "dev" else "ON_DEMAND")
+    assert groups["system"]["taints"] == [{"key": "CriticalAddonsOnly", "value": "true", "effect": "NO_SCHEDULE"}]
+    (provider,) = [r for r in graph.resources if r.type == "pulumi:providers:aws"]
+    tags = json.loads(provider.inputs["defaultTags"])["tags"]
+    assert tags["environment"] == ("prod" if stack == "prod" else stack) and tags["cost-center"] == "cc-ai-platform"
+
+
+def test_a_gcp_region_needs_its_project_and_billing_account() -> None:
+    config = stack_config("prod-gcp")
+    raw = {key.split(":", 1)[1]: value for key, value in config.items() if key.startswith("projectai:")}
+    del raw["platform"]["billingAccount"], raw["platform"]["projectNumber"]
+    with pytest.raises(ConfigError) as caught:
+        parse(raw, source="Pulumi.prod-gcp.yaml")
+    assert caught.value.problems == [
+        "Pulumi.prod-gcp.yaml: projectai:platform: a GCP platform needs billingAccount, projectNumber"
+    ]

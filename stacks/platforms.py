@@ -1,0 +1,265 @@
+"""Turns a region stack's config into its cloud platform: network, Kubernetes cluster,
+PostgreSQL, Redis, image registry and budget, on AWS or GCP. Returns what the rest of
+the stack and the region contract need from it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_gcp as gcp
+import pulumi_kubernetes as k8s
+
+from components.aws.budget import BudgetArgs
+from components.aws.budget import monthly_budget as aws_budget
+from components.aws.cache import CacheArgs, RedisCache
+from components.aws.database import AuroraArgs, AuroraPostgres
+from components.aws.eks import EksCluster, EksClusterArgs, NodeGroupArgs
+from components.aws.network import AwsNetwork, AwsNetworkArgs
+from components.aws.registry import ContainerRegistry, RegistryArgs
+from components.gcp.budget import GcpBudgetArgs
+from components.gcp.budget import monthly_budget as gcp_budget
+from components.gcp.gke import GkeCluster, GkeClusterArgs, NodePoolArgs
+from components.gcp.memorystore import MemorystoreArgs, memorystore
+from components.gcp.network import GcpNetwork, GcpNetworkArgs
+from components.gcp.registry import ArtifactRegistryArgs, artifact_registry
+from components.gcp.sql import CloudSqlArgs, CloudSqlPostgres
+from components.labels import cloud_tags
+from stacks.config import StackConfig
+from stacks.model import NodePoolConfig
+from stacks.workload import ownership
+
+DATABASE = "project_ai"
+REPOSITORY = "project-ai"
+SYSTEM_LABELS = {"node-role": "system"}
+# The system pool runs the cluster's own add-ons and controllers, nothing else.
+SYSTEM_TAINTS = (("CriticalAddonsOnly", "true", "NO_SCHEDULE"),)
+GCP_POSTGRES = "POSTGRES_16"
+
+
+@dataclass(frozen=True)
+class RegionalPlatform:
+    provider: k8s.Provider
+    cluster_name: pulumi.Output[str]
+    database_writer: pulumi.Output[str]
+    database_reader: pulumi.Output[str]
+    # The Aurora global database this region belongs to; None where there is none.
+    global_database: pulumi.Input[str] | None
+    cache_endpoint: pulumi.Output[str]
+    registry_url: pulumi.Output[str]
+
+
+def cluster_name() -> str:
+    return f"project-ai-{pulumi.get_stack()}"
+
+
+def _node_group(name: str, pool: NodePoolConfig, system: bool) -> NodeGroupArgs:
+    return NodeGroupArgs(
+        name=name,
+        instance_types=tuple(pool.types),
+        min_size=pool.min,
+        desired_size=pool.desired,
+        max_size=pool.max,
+        capacity_type="SPOT" if pool.spot else "ON_DEMAND",
+        labels=SYSTEM_LABELS if system else {},
+        taints=SYSTEM_TAINTS if system else (),
+    )
+
+
+def aws_platform(config: StackConfig, join_global: pulumi.Input[str] | None) -> RegionalPlatform:
+    """EKS, Aurora, ElastiCache and ECR in the stack's region. A secondary region
+    (`join_global`) joins the primary's global database instead of starting one."""
+    platform, database, cache = config.platform, config.database, config.cache
+    assert platform and database and cache and config.region, "validated by StackConfig for this role"
+    owner, name, prod = ownership(config), cluster_name(), config.environment == "prod"
+    # Default tags reach every taggable resource, whatever a component sets itself.
+    provider = aws.Provider(
+        "aws", region=config.region, default_tags=aws.ProviderDefaultTagsArgs(tags=cloud_tags(owner, "project-ai"))
+    )
+    opts = pulumi.ResourceOptions(provider=provider)
+    zones = tuple(f"{config.region}{zone}" for zone in "abc")
+    network = AwsNetwork(
+        "network",
+        AwsNetworkArgs(
+            owner=owner,
+            region=config.region,
+            cidr=platform.cidr,
+            zones=zones,
+            nat_per_zone=platform.nat_per_zone,
+            flow_log_retention_days=platform.log_retention_days,
+            cluster_name=name,
+        ),
+        opts,
+    )
+    private = [subnet.id for subnet in network.private_subnets]
+    cluster = EksCluster(
+        "cluster",
+        EksClusterArgs(
+            owner=owner,
+            cluster_name=name,
+            region=config.region,
+            kubernetes_version=config.kubernetes.version,
+            subnet_ids=private,
+            public_access_cidrs=tuple(platform.public_access_cidrs),
+            admin_role_arns=tuple(platform.admin_role_arns),
+            node_groups=(
+                _node_group("system", platform.system_pool, system=True),
+                _node_group("apps", platform.app_pool, system=False),
+            ),
+            addons=dict(platform.addons),
+            log_retention_days=platform.log_retention_days,
+            deletion_protection=prod,
+        ),
+        opts,
+    )
+    nodes = (cluster.cluster.vpc_config.cluster_security_group_id,)
+    aurora = AuroraPostgres(
+        "database",
+        AuroraArgs(
+            owner=owner,
+            identifier=name,
+            engine_version=database.engine_version,
+            instance_class=database.instance_class,
+            instances=database.instances,
+            database_name=DATABASE,
+            subnet_ids=private,
+            vpc_id=network.vpc.id,
+            client_security_group_ids=nodes,
+            backup_retention_days=database.backup_retention_days,
+            deletion_protection=database.deletion_protection,
+            performance_insights=prod,
+            global_database=prod and join_global is None,
+            join_global=join_global,
+        ),
+        opts,
+    )
+    redis = RedisCache(
+        "cache",
+        CacheArgs(
+            owner=owner,
+            identifier=name,
+            node_type=cache.node_type,
+            replicas=cache.replicas,
+            subnet_ids=private,
+            vpc_id=network.vpc.id,
+            client_security_group_ids=nodes,
+        ),
+        opts,
+    )
+    registry = ContainerRegistry("registry", RegistryArgs(owner=owner, repository=f"{REPOSITORY}/api"), opts)
+    alerts = BudgetArgs(owner=owner, monthly_usd=platform.budget_usd, alert_emails=tuple(platform.budget_emails))
+    aws_budget("stack", alerts, opts)
+    started = aurora.global_cluster.id if aurora.global_cluster else None
+    global_database = join_global if join_global is not None else started
+    return RegionalPlatform(
+        provider=cluster.provider,
+        cluster_name=cluster.cluster.name,
+        database_writer=aurora.cluster.endpoint,
+        database_reader=aurora.cluster.reader_endpoint,
+        global_database=global_database,
+        cache_endpoint=redis.group.primary_endpoint_address,
+        registry_url=registry.repository.repository_url,
+    )
+
+
+def gcp_platform(config: StackConfig) -> RegionalPlatform:
+    """GKE, Cloud SQL, Memorystore and Artifact Registry in the stack's region."""
+    platform, database, cache = config.platform, config.database, config.cache
+    assert platform and database and cache and config.region, "validated by StackConfig for this role"
+    assert platform.project and platform.project_number and platform.billing_account
+    assert platform.pods_cidr and platform.services_cidr
+    owner, name, prod = ownership(config), cluster_name(), config.environment == "prod"
+    provider = gcp.Provider(
+        "gcp", project=platform.project, region=config.region, default_labels=cloud_tags(owner, "project-ai")
+    )
+    opts = pulumi.ResourceOptions(provider=provider)
+    network = GcpNetwork(
+        "network",
+        GcpNetworkArgs(
+            owner=owner,
+            name=name,
+            region=config.region,
+            nodes_cidr=platform.cidr,
+            pods_cidr=platform.pods_cidr,
+            services_cidr=platform.services_cidr,
+        ),
+        opts,
+    )
+    system, apps = platform.system_pool, platform.app_pool
+    cluster = GkeCluster(
+        "cluster",
+        GkeClusterArgs(
+            owner=owner,
+            project=platform.project,
+            project_number=platform.project_number,
+            cluster_name=name,
+            region=config.region,
+            network=network.network.id,
+            subnet=network.subnet.id,
+            master_cidr=platform.master_cidr,
+            authorized_networks=tuple(platform.public_access_cidrs),
+            release_channel=platform.release_channel,
+            node_pools=(
+                NodePoolArgs(
+                    "system", system.types[0], system.min, system.max, labels=SYSTEM_LABELS, taints=SYSTEM_TAINTS
+                ),
+                NodePoolArgs("apps", apps.types[0], apps.min, apps.max, spot=apps.spot),
+            ),
+            deletion_protection=prod,
+        ),
+        opts,
+    )
+    sql = CloudSqlPostgres(
+        "database",
+        CloudSqlArgs(
+            owner=owner,
+            name=name,
+            region=config.region,
+            database_version=GCP_POSTGRES,
+            tier=database.instance_class,
+            high_availability=database.instances > 1,
+            network=network.network.id,
+            backup_retention_days=database.backup_retention_days,
+            deletion_protection=database.deletion_protection,
+            database=DATABASE,
+        ),
+        opts,
+        after=[network.private_services],
+    )
+    redis = memorystore(
+        "cache",
+        MemorystoreArgs(
+            owner=owner,
+            name=name,
+            region=config.region,
+            memory_gib=cache.memory_gib,
+            high_availability=cache.replicas > 0,
+            network=network.network.id,
+        ),
+        opts,
+        after=[network.private_services],
+    )
+    images = ArtifactRegistryArgs(owner=owner, region=config.region, repository=REPOSITORY)
+    registry = artifact_registry("registry", images, opts)
+    gcp_budget(
+        "stack",
+        GcpBudgetArgs(
+            owner=owner,
+            billing_account=platform.billing_account,
+            project_number=platform.project_number,
+            monthly_usd=platform.budget_usd,
+        ),
+        opts,
+    )
+    address = sql.instance.private_ip_address
+    return RegionalPlatform(
+        provider=cluster.provider,
+        cluster_name=cluster.cluster.name,
+        # Cloud SQL has one private address; reads go to it too until read replicas exist.
+        database_writer=address,
+        database_reader=address,
+        global_database=None,
+        cache_endpoint=redis.host,
+        registry_url=registry.registry_uri,
+    )
