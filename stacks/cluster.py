@@ -53,15 +53,25 @@ def build(config: StackConfig) -> None:
     # An explicit provider, so nothing lands in a cluster by accident through the
     # default provider; with no context set it uses kubeconfig's current context.
     provider = k8s.Provider("cluster", context=config.kubernetes.context)
-    on_cluster = pulumi.ResourceOptions(providers=[provider])
-    secrets = vault.integrate(config, on_cluster)
+    api = deploy(config, pulumi.ResourceOptions(providers=[provider]), vault.configured_side(config))
+    pulumi.export("namespace", api.namespace.metadata.name)
+    pulumi.export("url", api.url)
+    pulumi.export(contract.HEALTH_PATH_OUTPUT, contract.HEALTH_PATH)
+    pulumi.export(contract.KUBERNETES_VERSION, config.kubernetes.version)
+
+
+def deploy(config: StackConfig, on_cluster: pulumi.ResourceOptions, side: vault.ClusterSide) -> AppService:
+    """Everything that runs the API on a cluster: Vault integration, the platform
+    controllers, the API itself, its monitors and dashboards. Shared by the `cluster`
+    role and every region."""
+    secrets = vault.integrate(config, on_cluster, side)
     installed = platform(config, on_cluster, secrets)
-    names = vault.secret_names(config)
+    names = vault.secret_names(config, side)
     api_args = dataclasses.replace(
         app_service_args(config),
         secret_env=names.app,
         migration_secret_env=names.migration,
-        workload_annotations=vault.workload_annotations(config),
+        workload_annotations=vault.workload_annotations(config, side),
     )
     api = AppService(
         "api",
@@ -73,7 +83,4 @@ def build(config: StackConfig) -> None:
         after_api = pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=[*installed, api]))
         ApiMonitors(api_args.name, api_args.namespace, api.labels, api.selector, rule_args(config), after_api)
         ApiDashboards(api_args.name, api_args.namespace, config.monitoring.namespace, api.labels, after_api)
-    pulumi.export("namespace", api.namespace.metadata.name)
-    pulumi.export("url", api.url)
-    pulumi.export(contract.HEALTH_PATH_OUTPUT, contract.HEALTH_PATH)
-    pulumi.export(contract.KUBERNETES_VERSION, config.kubernetes.version)
+    return api

@@ -71,13 +71,69 @@ class SecretNames:
     migration: tuple[str, ...]
 
 
-def layout(config: StackConfig) -> policies.Layout:
+@dataclass(frozen=True)
+class DatabaseEndpoint:
+    """The app's PostgreSQL as Vault's database engine reaches it, and its first root
+    credential (from the stack's secret config, or generated with the database)."""
+
+    host: pulumi.Input[str]
+    port: int
+    name: str
+    ssl_mode: str
+    root_username: str
+    root_password: pulumi.Input[str]
+    credential_ttl_seconds: int
+    credential_max_ttl_seconds: int
+    rotation_schedule: str
+
+
+@dataclass(frozen=True)
+class CacheEndpoint:
+    """The app's Redis: its URL (with the AUTH token) goes into Vault, and reaches the
+    pods as APP_REDIS_URL through External Secrets."""
+
+    url: pulumi.Input[str]
+
+
+@dataclass(frozen=True)
+class ClusterSide:
+    """What the cluster the workload runs on brings: its database and cache, and (for a
+    cloud cluster) the OIDC issuer Vault verifies ServiceAccount tokens with."""
+
+    database: DatabaseEndpoint | None = None
+    cache: CacheEndpoint | None = None
+    oidc_issuer: pulumi.Input[str] | None = None
+
+
+def configured_side(config: StackConfig) -> ClusterSide:
+    """A `cluster` stack's side: the database named in `vault.database`, if any."""
+    assert config.vault is not None
+    db = config.vault.database
+    if db is None:
+        return ClusterSide()
+    assert config.database_root_password is not None, "validated by StackConfig"
+    return ClusterSide(
+        database=DatabaseEndpoint(
+            host=db.host,
+            port=db.port,
+            name=db.name,
+            ssl_mode=db.ssl_mode,
+            root_username=db.root_username,
+            root_password=pulumi.Output.secret(config.database_root_password),
+            credential_ttl_seconds=db.credential_ttl_seconds,
+            credential_max_ttl_seconds=db.credential_max_ttl_seconds,
+            rotation_schedule=db.root_rotation_schedule,
+        )
+    )
+
+
+def layout(config: StackConfig, side: ClusterSide) -> policies.Layout:
     assert config.vault is not None and config.app is not None, "validated by StackConfig for this role"
     return policies.Layout(
         kv_mount=config.vault.kv_mount or f"project-ai-{config.environment}",
         app=config.app.name,
         scope=pulumi.get_stack(),
-        database_mount=f"database-{pulumi.get_stack()}" if config.vault.database else None,
+        database_mount=f"database-{pulumi.get_stack()}" if side.database else None,
     )
 
 
@@ -86,10 +142,10 @@ def auth_mount(config: StackConfig) -> str:
     return config.vault.auth_mount or f"kubernetes-{pulumi.get_stack()}"
 
 
-def synced_secrets(config: StackConfig, where: policies.Layout) -> list[SyncedSecret]:
+def synced_secrets(config: StackConfig, where: policies.Layout, side: ClusterSide) -> list[SyncedSecret]:
     """Every Secret External Secrets writes for this stack, from the table above."""
     assert config.vault is not None and config.app is not None
-    app, vault_config, refresh = config.app, config.vault, config.vault.refresh_interval
+    app, refresh = config.app, config.vault.refresh_interval
     kv, database = "vault-kv", "vault-database"
 
     def kv_secret(name: str, namespace: str, *entries: tuple[str, str, str]) -> SyncedSecret:
@@ -105,11 +161,15 @@ def synced_secrets(config: StackConfig, where: policies.Layout) -> list[SyncedSe
             ("APP_UPSTREAM_TOKEN", f"{where.app}/upstream", "token"),
         )
     ]
-    if vault_config.database:
-        db = vault_config.database
-        url = (
-            "postgresql+psycopg://{{ .username }}:{{ .password | urlquery }}"
-            f"@{db.host}:{db.port}/{db.name}?sslmode={db.ssl_mode}"
+    if side.database:
+        db = side.database
+        # ESO's template reads `{{ .username }}`; the braces are doubled for format().
+        url = pulumi.Output.format(
+            "postgresql+psycopg://{{{{ .username }}}}:{{{{ .password | urlquery }}}}@{0}:{1}/{2}?sslmode={3}",
+            db.host,
+            db.port,
+            db.name,
+            db.ssl_mode,
         )
         users = {f"{app.name}-database": where.runtime_role, f"{app.name}-migration-database": where.migration_role}
         for secret, role in users.items():
@@ -119,6 +179,9 @@ def synced_secrets(config: StackConfig, where: policies.Layout) -> list[SyncedSe
     else:
         url_entry = ("APP_DATABASE_URL", f"{where.app}/database", "url")
         secrets.append(kv_secret(f"{app.name}-database", app.namespace, url_entry))
+    if side.cache:
+        cache_entry = ("APP_REDIS_URL", f"{where.app}/cache", "url")
+        secrets.append(kv_secret(f"{app.name}-cache", app.namespace, cache_entry))
     if config.delivery.strategy == "blueGreen":
         key_entry = ("api-key", f"{where.app}/smoke-test", "api-key")
         secrets.append(kv_secret(config.delivery.smoke_test_secret_name, app.namespace, key_entry))
@@ -138,31 +201,31 @@ def synced_secrets(config: StackConfig, where: policies.Layout) -> list[SyncedSe
     return secrets
 
 
-def secret_names(config: StackConfig) -> SecretNames:
+def secret_names(config: StackConfig, side: ClusterSide) -> SecretNames:
     assert config.app is not None
     name = config.app.name
-    migration = (f"{name}-migration-database",) if config.vault and config.vault.database else ()
-    return SecretNames(app=(f"{name}-secrets", f"{name}-database"), migration=migration)
+    migration = (f"{name}-migration-database",) if side.database else ()
+    cache = (f"{name}-cache",) if side.cache else ()
+    return SecretNames(app=(f"{name}-secrets", f"{name}-database", *cache), migration=migration)
 
 
-def workload_annotations(config: StackConfig) -> dict[str, str]:
-    return reloader.annotations(secret_names(config).app, rollout=config.delivery.strategy != "rolling")
+def workload_annotations(config: StackConfig, side: ClusterSide) -> dict[str, str]:
+    return reloader.annotations(secret_names(config, side).app, rollout=config.delivery.strategy != "rolling")
 
 
-def vault_args(config: StackConfig, where: policies.Layout, kv_paths: tuple[str, ...]) -> VaultArgs:
+def vault_args(config: StackConfig, where: policies.Layout, kv_paths: tuple[str, ...], side: ClusterSide) -> VaultArgs:
     assert config.vault is not None and config.app is not None
     settings = config.vault
     database = None
-    if settings.database:
-        db = settings.database
-        assert config.database_root_password is not None, "validated by StackConfig"
+    if side.database:
+        db = side.database
         database = DatabaseEngineArgs(
             host=db.host,
             port=db.port,
             database=db.name,
             ssl_mode=db.ssl_mode,
             root_username=db.root_username,
-            root_password=pulumi.Output.secret(config.database_root_password),
+            root_password=db.root_password,
             credential_ttl_seconds=db.credential_ttl_seconds,
             credential_max_ttl_seconds=db.credential_max_ttl_seconds,
         )
@@ -180,6 +243,7 @@ def vault_args(config: StackConfig, where: policies.Layout, kv_paths: tuple[str,
             audience=settings.audience,
             token_ttl_seconds=settings.token_ttl_seconds,
             token_max_ttl_seconds=settings.token_max_ttl_seconds,
+            oidc_issuer=side.oidc_issuer,
         ),
         app=Consumer(service_account=config.app.name, namespace=config.app.namespace),
         external_secrets=Consumer(service_account=SERVICE_ACCOUNT, namespace=ESO_NAMESPACE),
@@ -214,14 +278,14 @@ def _vault_egress(config: StackConfig, address: str) -> EgressRule:
     return EgressRule(name="vault", ports=(port,), cidr="0.0.0.0/0")
 
 
-def integrate(config: StackConfig, on_cluster: pulumi.ResourceOptions) -> SyncedSecrets:
+def integrate(config: StackConfig, on_cluster: pulumi.ResourceOptions, side: ClusterSide) -> SyncedSecrets:
     """Installs and configures Vault, External Secrets, Reloader and the rotation job.
     Returns the synced Secrets, for the API and monitoring to create in their namespaces."""
     assert config.vault is not None and config.app is not None and config.ingress is not None
     settings = config.vault
     owner = ownership(config)
-    where = layout(config)
-    secrets = synced_secrets(config, where)
+    where = layout(config, side)
+    secrets = synced_secrets(config, where, side)
     kv_paths = tuple(entry.vault_path for secret in secrets if secret.store == "vault-kv" for entry in secret.entries)
 
     dev: DevVault | None = None
@@ -250,11 +314,20 @@ def integrate(config: StackConfig, on_cluster: pulumi.ResourceOptions) -> Synced
         provider = vault.Provider("vault", address=settings.address, namespace=settings.namespace)
         address = cluster_address = settings.address
     on_vault = pulumi.ResourceOptions(provider=provider, depends_on=[dev.release] if dev else [])
-    configuration = VaultConfiguration("vault", vault_args(config, where, kv_paths), on_vault)
+    configuration = VaultConfiguration("vault", vault_args(config, where, kv_paths, side), on_vault)
     if dev:
         _seed_dev_values(secrets, configuration)
+    if side.cache:
+        # The URL holds the AUTH token: it reaches the pods only through Vault.
+        vault.kv.SecretV2(
+            "vault-cache-url",
+            mount=configuration.kv.path,
+            name=f"{where.app}/cache",
+            data_json=pulumi.Output.secret(pulumi.Output.json_dumps({"url": side.cache.url})),
+            opts=pulumi.ResourceOptions(parent=configuration),
+        )
 
-    if settings.kubernetes_host:
+    if settings.kubernetes_host and side.oidc_issuer is None:
         _token_reviewer(config, on_cluster)
 
     operator = ExternalSecretsOperator(
@@ -276,6 +349,7 @@ def integrate(config: StackConfig, on_cluster: pulumi.ResourceOptions) -> Synced
                 database_mount=where.database_mount,
                 namespaces=tuple(sorted({secret.namespace for secret in secrets})),
                 database_namespace=config.app.namespace,
+                auth_method="jwt" if side.oidc_issuer is not None else "kubernetes",
             ),
         ),
         pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=[configuration])),
@@ -290,7 +364,7 @@ def integrate(config: StackConfig, on_cluster: pulumi.ResourceOptions) -> Synced
         ),
         on_cluster,
     )
-    if settings.database and where.database_mount:
+    if side.database and where.database_mount:
         RootRotation(
             "vault-root-rotation",
             RootRotationArgs(
@@ -303,7 +377,7 @@ def integrate(config: StackConfig, on_cluster: pulumi.ResourceOptions) -> Synced
                 audience=settings.audience,
                 database_mount=where.database_mount,
                 connection=where.database_connection,
-                schedule=settings.database.root_rotation_schedule,
+                schedule=side.database.rotation_schedule,
                 vault_egress=_vault_egress(config, address),
                 kubernetes_version=config.kubernetes.version,
                 namespace=ROTATION_NAMESPACE,

@@ -30,6 +30,10 @@ class KubernetesAuthArgs:
     ca_certificate: pulumi.Input[str] | None = None
     reviewer_jwt: pulumi.Input[str] | None = None
     reviewer_jwt_version: int = 1
+    # A cloud cluster's OIDC issuer (EKS, GKE publish one): Vault then checks
+    # ServiceAccount tokens against its public keys (JWT auth), with no reviewer token
+    # and no route to the API server. Takes precedence over `host`.
+    oidc_issuer: pulumi.Input[str] | None = None
     audience: str = "vault"
     token_ttl_seconds: int = 900
     token_max_ttl_seconds: int = 3600

@@ -20,9 +20,9 @@ POSTGRES_PLUGIN = "postgresql-database-plugin"
 class VaultConfiguration(pulumi.ComponentResource):
     kv: vault.Mount
     audit_devices: list[vault.Audit]
-    auth: vault.AuthBackend
+    auth: vault.AuthBackend | vault.jwt.AuthBackend
     policies: dict[str, vault.Policy]
-    roles: dict[str, vault.kubernetes.AuthBackendRole]
+    roles: dict[str, vault.kubernetes.AuthBackendRole | vault.jwt.AuthBackendRole]
     database: vault.Mount | None
     database_roles: dict[str, vault.database.SecretBackendRole]
 
@@ -59,7 +59,37 @@ class VaultConfiguration(pulumi.ComponentResource):
         ]
 
         auth = args.kubernetes
-        self.auth = vault.AuthBackend(
+        if auth.oidc_issuer is not None:
+            self.auth = vault.jwt.AuthBackend(
+                f"{name}-cluster-auth",
+                type="jwt",
+                path=auth.mount,
+                oidc_discovery_url=auth.oidc_issuer,
+                bound_issuer=auth.oidc_issuer,
+                description=f"{description}: service accounts of this cluster (OIDC)",
+                opts=child,
+            )
+        else:
+            self.auth = self._kubernetes_auth(name, args, description)
+        self.policies, self.roles = self._consumers(name, args)
+        self.database = None
+        self.database_roles = {}
+        if args.database:
+            self.database, self.database_roles = self._database_engine(name, args, args.database, description)
+
+        self.register_outputs(
+            {
+                "kvMount": self.kv.path,
+                "authMount": self.auth.path,
+                "roles": {role: resource.role_name for role, resource in self.roles.items()},
+                "databaseMount": self.database.path if self.database else None,
+            }
+        )
+
+    def _kubernetes_auth(self, name: str, args: VaultArgs, description: str) -> vault.AuthBackend:
+        child = pulumi.ResourceOptions(parent=self)
+        auth = args.kubernetes
+        backend = vault.AuthBackend(
             f"{name}-kubernetes-auth",
             type="kubernetes",
             path=auth.mount,
@@ -69,7 +99,7 @@ class VaultConfiguration(pulumi.ComponentResource):
         external = auth.host is not None
         vault.kubernetes.AuthBackendConfig(
             f"{name}-kubernetes-auth-config",
-            backend=self.auth.path,
+            backend=backend.path,
             kubernetes_host=auth.host or KUBERNETES_HOST_IN_CLUSTER,
             kubernetes_ca_cert=auth.ca_certificate,
             token_reviewer_jwt_wo=auth.reviewer_jwt if external else None,
@@ -78,7 +108,14 @@ class VaultConfiguration(pulumi.ComponentResource):
             disable_local_ca_jwt=external,
             opts=child,
         )
+        return backend
 
+    def _consumers(
+        self, name: str, args: VaultArgs
+    ) -> tuple[dict[str, vault.Policy], dict[str, vault.kubernetes.AuthBackendRole | vault.jwt.AuthBackendRole]]:
+        """A policy per consumer, and a login role bound to its one ServiceAccount."""
+        child = pulumi.ResourceOptions(parent=self)
+        layout, auth = args.layout, args.kubernetes
         consumers: dict[str, tuple[Consumer, policies.Policy]] = {
             "app": (args.app, policies.app_policy(layout)),
             "external-secrets": (
@@ -96,7 +133,7 @@ class VaultConfiguration(pulumi.ComponentResource):
         for document in documents:
             problems = policies.violations(document)
             assert not problems, "; ".join(problems)
-        self.policies = {
+        created = {
             document.name: vault.Policy(
                 f"{name}-policy-{document.name}", name=document.name, policy=document.hcl(), opts=child
             )
@@ -110,37 +147,37 @@ class VaultConfiguration(pulumi.ComponentResource):
         if args.database:
             ttl = args.database.credential_ttl_seconds
             lifetimes["external-secrets"] = (ttl, ttl, "batch")
-        self.roles = {
-            role: vault.kubernetes.AuthBackendRole(
-                f"{name}-role-{role}",
-                backend=self.auth.path,
-                role_name=layout.name(role),
-                # Exactly one ServiceAccount in exactly one namespace.
-                bound_service_account_names=[consumer.service_account],
-                bound_service_account_namespaces=[consumer.namespace],
-                audience=auth.audience,
-                token_policies=[self.policies[policy.name].name],
-                token_ttl=lifetimes[role][0],
-                token_max_ttl=lifetimes[role][1],
-                token_type=lifetimes[role][2],
-                opts=child,
-            )
-            for role, (consumer, policy) in consumers.items()
-        }
-
-        self.database = None
-        self.database_roles = {}
-        if args.database:
-            self.database, self.database_roles = self._database_engine(name, args, args.database, description)
-
-        self.register_outputs(
-            {
-                "kvMount": self.kv.path,
-                "authMount": self.auth.path,
-                "roles": {role: resource.role_name for role, resource in self.roles.items()},
-                "databaseMount": self.database.path if self.database else None,
+        roles: dict[str, vault.kubernetes.AuthBackendRole | vault.jwt.AuthBackendRole] = {}
+        for role, (consumer, policy) in consumers.items():
+            common = {
+                "backend": self.auth.path,
+                "role_name": layout.name(role),
+                "token_policies": [created[policy.name].name],
+                "token_ttl": lifetimes[role][0],
+                "token_max_ttl": lifetimes[role][1],
+                "token_type": lifetimes[role][2],
+                "opts": child,
             }
-        )
+            if auth.oidc_issuer is not None:
+                # Exactly one ServiceAccount in exactly one namespace: the token's subject.
+                roles[role] = vault.jwt.AuthBackendRole(
+                    f"{name}-role-{role}",
+                    role_type="jwt",
+                    user_claim="sub",
+                    bound_subject=f"system:serviceaccount:{consumer.namespace}:{consumer.service_account}",
+                    bound_audiences=[auth.audience],
+                    **common,
+                )
+            else:
+                roles[role] = vault.kubernetes.AuthBackendRole(
+                    f"{name}-role-{role}",
+                    # Exactly one ServiceAccount in exactly one namespace.
+                    bound_service_account_names=[consumer.service_account],
+                    bound_service_account_namespaces=[consumer.namespace],
+                    audience=auth.audience,
+                    **common,
+                )
+        return created, roles
 
     def _database_engine(
         self, name: str, args: VaultArgs, database: DatabaseEngineArgs, description: str

@@ -40,6 +40,9 @@ class StoreArgs:
     # them, the database store only the app's (its users may change the schema).
     namespaces: tuple[str, ...]
     database_namespace: str
+    # `kubernetes` (Vault reviews the token with the API server) or `jwt` (Vault checks
+    # it against the cluster's OIDC keys).
+    auth_method: str = "kubernetes"
 
 
 @dataclass(frozen=True)
@@ -74,7 +77,7 @@ class SyncedSecret:
     # must come from the same read, or they belong to two different users.
     extract: str | None = None
     # Keys of the target Secret rendered from the values (ESO template v2), e.g. a URL.
-    template: dict[str, str] = field(default_factory=dict)
+    template: dict[str, pulumi.Input[str]] = field(default_factory=dict)
 
 
 class ExternalSecretsOperator(pulumi.ComponentResource):
@@ -148,21 +151,26 @@ def store_spec(
         "server": args.vault_address,
         "path": mount,
         "version": version,
-        "auth": {
-            "kubernetes": {
-                "mountPath": args.auth_mount,
-                "role": args.role,
-                "serviceAccountRef": {
-                    "name": SERVICE_ACCOUNT,
-                    "namespace": operator_namespace,
-                    "audiences": [args.audience],
-                },
-            }
-        },
+        "auth": _auth(args, operator_namespace),
     }
     if args.vault_namespace:
         vault["namespace"] = args.vault_namespace
     return {"provider": {"vault": vault}, "conditions": [{"namespaces": sorted(namespaces)}]}
+
+
+def _auth(args: StoreArgs, operator_namespace: str) -> dict[str, Any]:
+    """Log in as the operator's ServiceAccount, with a token for the Vault audience."""
+    account = {"name": SERVICE_ACCOUNT, "namespace": operator_namespace}
+    if args.auth_method == "jwt":
+        token = {"serviceAccountRef": account, "audiences": [args.audience]}
+        return {"jwt": {"path": args.auth_mount, "role": args.role, "kubernetesServiceAccountToken": token}}
+    return {
+        "kubernetes": {
+            "mountPath": args.auth_mount,
+            "role": args.role,
+            "serviceAccountRef": {**account, "audiences": [args.audience]},
+        }
+    }
 
 
 def external_secret(
