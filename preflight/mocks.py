@@ -231,7 +231,7 @@ def _gcp_outputs(type_token: str, inputs: dict[str, Any], project: str, seed: st
             "connectionName": f"{project}:{inputs.get('region')}:{inputs.get('name')}",
         }
     if type_token == "gcp:redis/instance:Instance":
-        return {"host": f"10.101.{octet}.{int(seed[2:4], 16) or 3}", "port": 6378}
+        return {"host": f"10.101.{octet}.{int(seed[2:4], 16) or 3}", "port": 6378, "authString": f"{seed}{seed}"}
     if type_token == "gcp:artifactregistry/repository:Repository":
         location, repository = inputs.get("location"), inputs.get("repositoryId")
         return {"registryUri": f"{location}-docker.pkg.dev/{project}/{repository}"}
@@ -251,6 +251,9 @@ def _aws_outputs(type_token: str, name: str, region: str, account: str, seed: st
             "certificateAuthority": {"data": "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCg=="},
             "status": "ACTIVE",
             "vpcConfig": {"clusterSecurityGroupId": f"sg-{seed}{seed[:9]}"},
+            "identities": [
+                {"oidcs": [{"issuer": f"https://oidc.eks.{region}.amazonaws.com/id/{seed.upper()}{seed.upper()}"}]}
+            ],
         }
     if type_token == "aws:kms/key:Key":
         key_id = f"{seed}-{seed[:4]}-{seed[4:8]}-{seed[:4]}-{seed}{seed[:4]}"

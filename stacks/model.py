@@ -600,8 +600,8 @@ class StackConfig(Model):
             for key in ("app", "ingress"):
                 if getattr(self, key) is None:
                     raise ValueError(f"{key}: missing required key for the {self.role} role")
-        if self.role == "cluster" and self.vault is None:
-            raise ValueError("vault: missing required key for the cluster role")
+        if self.role in ("cluster", "region") and self.vault is None:
+            raise ValueError(f"vault: missing required key for the {self.role} role")
         if self.vault is not None and self.vault.mode == "dev" and self.environment != "local":
             raise ValueError(f"vault.mode: dev mode keeps secrets in memory; only for local, not {self.environment}")
         if self.vault is not None and self.vault.database is not None and self.database_root_password is None:

@@ -42,11 +42,16 @@ GCP_POSTGRES = "POSTGRES_16"
 class RegionalPlatform:
     provider: k8s.Provider
     cluster_name: pulumi.Output[str]
+    # The issuer of the cluster's ServiceAccount tokens (Vault verifies them with its keys).
+    oidc_issuer: pulumi.Input[str]
     database_writer: pulumi.Output[str]
     database_reader: pulumi.Output[str]
+    # The database's first root credential (Vault rotates it), where the region owns one.
+    database_root: tuple[str, pulumi.Output[str]] | None
     # The Aurora global database this region belongs to; None where there is none.
     global_database: pulumi.Input[str] | None
-    cache_endpoint: pulumi.Output[str]
+    # redis(s):// URL with the AUTH token: a secret.
+    cache_url: pulumi.Output[str]
     registry_url: pulumi.Output[str]
 
 
@@ -152,13 +157,19 @@ def aws_platform(config: StackConfig, join_global: pulumi.Input[str] | None) -> 
     aws_budget("stack", alerts, opts)
     started = aurora.global_cluster.id if aurora.global_cluster else None
     global_database = join_global if join_global is not None else started
+    cache_url = pulumi.Output.secret(
+        pulumi.Output.format("rediss://:{0}@{1}:{2}/0", redis.auth_token, redis.group.primary_endpoint_address, 6379)
+    )
     return RegionalPlatform(
         provider=cluster.provider,
         cluster_name=cluster.cluster.name,
+        oidc_issuer=cluster.cluster.identities.apply(lambda identities: identities[0].oidcs[0].issuer),
         database_writer=aurora.cluster.endpoint,
         database_reader=aurora.cluster.reader_endpoint,
+        # A secondary region's cluster is a read-only member of the global database.
+        database_root=("project_ai_admin", aurora.master_password) if join_global is None else None,
         global_database=global_database,
-        cache_endpoint=redis.group.primary_endpoint_address,
+        cache_url=cache_url,
         registry_url=registry.repository.repository_url,
     )
 
@@ -253,13 +264,20 @@ def gcp_platform(config: StackConfig) -> RegionalPlatform:
         opts,
     )
     address = sql.instance.private_ip_address
+    url = pulumi.Output.format("rediss://:{0}@{1}:{2}/0", redis.auth_string, redis.host, redis.port)
+    cache_url = pulumi.Output.secret(url)
+    issuer = (
+        f"https://container.googleapis.com/v1/projects/{platform.project}/locations/{config.region}/clusters/{name}"
+    )
     return RegionalPlatform(
         provider=cluster.provider,
         cluster_name=cluster.cluster.name,
+        oidc_issuer=issuer,
         # Cloud SQL has one private address; reads go to it too until read replicas exist.
         database_writer=address,
         database_reader=address,
+        database_root=("postgres", sql.root_password),
         global_database=None,
-        cache_endpoint=redis.host,
+        cache_url=cache_url,
         registry_url=registry.registry_uri,
     )

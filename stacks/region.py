@@ -1,17 +1,19 @@
 """The `region` role: a regional cloud platform (AWS or GCP) and its contract.
 
 A secondary region reads its primary's contract: on AWS it joins the primary's Aurora
-global database. The workload (AppService, delivery, monitoring, Vault integration) on
-the regional cluster is the next step; see the README.
+global database. The API, its delivery, monitoring and Vault integration run on the
+region's cluster through a provider built from the cluster's outputs.
 """
 
 from __future__ import annotations
 
 import pulumi
 
-from stacks import contract
+from stacks import contract, vault
+from stacks.cluster import deploy
 from stacks.config import StackConfig
-from stacks.platforms import aws_platform, gcp_platform
+from stacks.model import VaultDatabaseConfig
+from stacks.platforms import DATABASE, RegionalPlatform, aws_platform, gcp_platform
 
 PRIMARY = "primary"
 
@@ -38,3 +40,34 @@ def build(config: StackConfig) -> None:
     )
     if primary is not None:
         pulumi.export("primaryRegion", primary[contract.REGION])
+    side = vault.ClusterSide(
+        database=_database(config, platform),
+        cache=vault.CacheEndpoint(url=platform.cache_url),
+        oidc_issuer=platform.oidc_issuer,
+    )
+    api = deploy(config, pulumi.ResourceOptions(providers=[platform.provider]), side)
+    pulumi.export("namespace", api.namespace.metadata.name)
+    pulumi.export("url", api.url)
+
+
+def _database(config: StackConfig, platform: RegionalPlatform) -> vault.DatabaseEndpoint | None:
+    """The region's own database, for Vault's database engine to issue users on. A
+    secondary's database is a read-only replica: its app reads its URL from the KV
+    mount instead (the deployer points it at the primary's writer)."""
+    if platform.database_root is None:
+        return None
+    username, password = platform.database_root
+    # The same lifetimes and rotation schedule a `cluster` stack's vault.database defaults to.
+    defaults = {name: field.default for name, field in VaultDatabaseConfig.model_fields.items()}
+    return vault.DatabaseEndpoint(
+        host=platform.database_writer,
+        port=5432,
+        name=DATABASE,
+        # Aurora and Cloud SQL refuse plaintext; `require` encrypts without a CA bundle.
+        ssl_mode="require",
+        root_username=username,
+        root_password=password,
+        credential_ttl_seconds=defaults["credential_ttl_seconds"],
+        credential_max_ttl_seconds=defaults["credential_max_ttl_seconds"],
+        rotation_schedule=defaults["root_rotation_schedule"],
+    )

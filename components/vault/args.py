@@ -41,7 +41,7 @@ class KubernetesAuthArgs:
 
 @dataclass(frozen=True)
 class DatabaseEngineArgs:
-    host: str
+    host: pulumi.Input[str]
     port: int
     database: str
     ssl_mode: str

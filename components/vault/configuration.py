@@ -205,9 +205,13 @@ class VaultConfiguration(pulumi.ComponentResource):
             verify_connection=True,
             root_rotation_statements=groups.root_rotation(),
             postgresql=vault.database.SecretBackendConnectionPostgresqlArgs(
-                connection_url=(
-                    f"postgresql://{{{{username}}}}:{{{{password}}}}@{database.host}:{database.port}/"
-                    f"{database.database}?sslmode={database.ssl_mode}"
+                # Vault fills {{username}} and {{password}}; the braces are doubled for format().
+                connection_url=pulumi.Output.format(
+                    "postgresql://{{{{username}}}}:{{{{password}}}}@{0}:{1}/{2}?sslmode={3}",
+                    database.host,
+                    database.port,
+                    database.database,
+                    database.ssl_mode,
                 ),
                 username=database.root_username,
                 # Vault hashes new users' passwords before PostgreSQL sees (and logs) them.

@@ -11,6 +11,7 @@ from policies.core.rule import Params, Resource, Stack, rule
 
 POLICY = "vault:index/policy:Policy"
 KUBERNETES_ROLE = "vault:kubernetes/authBackendRole:AuthBackendRole"
+JWT_ROLE = "vault:jwt/authBackendRole:AuthBackendRole"
 AUDIT = "vault:index/audit:Audit"
 _BLOCK = re.compile(r'path\s+"([^"]+)"\s*\{(.*?)\}', re.S)
 _CAPABILITIES = re.compile(r"capabilities\s*=\s*\[([^\]]*)\]")
@@ -43,6 +44,21 @@ def policy_least_privilege(resource: Resource, params: Params) -> Iterable[str]:
 
 
 @rule(
+    name="vault-jwt-role-bound",
+    description="JWT auth roles bind one subject (a ServiceAccount in a namespace) and an audience.",
+    severity="critical",
+    remediation="Set boundSubject to system:serviceaccount:<namespace>:<name> and boundAudiences; no globs.",
+    types=(JWT_ROLE,),
+)
+def jwt_role_bound(resource: Resource, params: Params) -> Iterable[str]:
+    subject = str(get(resource.props, "boundSubject", ""))
+    if not subject.startswith("system:serviceaccount:") or "*" in subject:
+        yield f"boundSubject is {subject or 'unset'}: any token of the issuer would log in"
+    if not as_list(get(resource.props, "boundAudiences")):
+        yield "no boundAudiences: a token minted for any other service would log in"
+
+
+@rule(
     name="vault-kubernetes-role-bound",
     description="Kubernetes auth roles bind named ServiceAccounts in named namespaces, and an audience.",
     severity="critical",
@@ -67,7 +83,7 @@ class TokenTtlParams(Params):
     description="Kubernetes auth tokens are short-lived: a TTL and max TTL within the cap.",
     severity="high",
     remediation="Set tokenTtl and tokenMaxTtl at or below maxTtlSeconds.",
-    types=(KUBERNETES_ROLE,),
+    types=(KUBERNETES_ROLE, JWT_ROLE),
     params=TokenTtlParams,
 )
 def token_ttl(resource: Resource, params: TokenTtlParams) -> Iterable[str]:
@@ -89,4 +105,4 @@ def audit_device(stack: Stack, params: Params) -> Iterable[tuple[str, str]]:
         yield configures_vault[0].urn, "Vault is configured but no audit device is declared"
 
 
-RULES = [policy_least_privilege, kubernetes_role_bound, token_ttl, audit_device]
+RULES = [policy_least_privilege, kubernetes_role_bound, jwt_role_bound, token_ttl, audit_device]

@@ -554,6 +554,18 @@ def _cases() -> list[Case]:
             ],
         ),
         Case(
+            "vault-jwt-role-bound",
+            *one(
+                "vault:jwt/authBackendRole:AuthBackendRole",
+                {"boundSubject": "system:serviceaccount:app:api", "boundAudiences": ["vault"]},
+                {"boundSubject": "system:serviceaccount:app:*"},
+            ),
+            [
+                "boundSubject is system:serviceaccount:app:*: any token of the issuer would log in",
+                "no boundAudiences: a token minted for any other service would log in",
+            ],
+        ),
+        Case(
             "vault-token-ttl-cap",
             *one(
                 "vault:kubernetes/authBackendRole:AuthBackendRole",

@@ -1,0 +1,96 @@
+"""Region stacks run the whole workload on their own cluster: Vault integration with
+JWT auth against the cluster's OIDC issuer, the database engine on the region's own
+database (not on a read-only secondary), the cache URL through Vault, and every
+Kubernetes object through the cluster's provider."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from preflight.graph import Graph
+from preflight.synth import Synthesizer
+from tests.conftest import objects
+
+APP = "project-ai-api"
+CONNECTION = "vault:database/secretBackendConnection:SecretBackendConnection"
+JWT_ROLE = "vault:jwt/authBackendRole:AuthBackendRole"
+
+
+@pytest.fixture(scope="module")
+def prod(project_synthesizer: Synthesizer) -> Graph:
+    return project_synthesizer.synthesize("prod")
+
+
+def test_kubernetes_objects_go_through_the_clusters_provider(prod: Graph) -> None:
+    (provider,) = [r for r in prod.resources if r.type == "pulumi:providers:kubernetes"]
+    assert provider.name == "cluster-kubernetes"
+    kubernetes = [r for r in prod.resources if r.type.startswith("kubernetes:") and r.custom]
+    assert len(kubernetes) > 60 and {r.provider for r in kubernetes} == {provider.urn}
+
+
+def test_vault_verifies_service_account_tokens_with_the_clusters_oidc_keys(prod: Graph) -> None:
+    (backend,) = [r for r in prod.resources if r.type == "vault:jwt/authBackend:AuthBackend"]
+    issuer = backend.inputs["oidcDiscoveryUrl"]
+    assert issuer.startswith("https://oidc.eks.us-east-1.amazonaws.com/id/") and backend.inputs["boundIssuer"] == issuer
+    roles = {r.inputs["roleName"]: r.inputs for r in prod.resources if r.type == JWT_ROLE}
+    assert roles[f"{APP}-prod-app"]["boundSubject"] == "system:serviceaccount:project-ai:project-ai-api"
+    operator = "system:serviceaccount:external-secrets:external-secrets"
+    assert roles[f"{APP}-prod-external-secrets"]["boundSubject"] == operator
+    assert all(role["boundAudiences"] == ["vault"] for role in roles.values())
+    assert not [r for r in prod.resources if r.type.startswith("vault:kubernetes/")]
+    (store,) = [s for s in objects(prod, "ClusterSecretStore") if s["metadata"]["name"] == "vault-kv"]
+    assert store["spec"]["provider"]["vault"]["auth"] == {
+        "jwt": {
+            "path": "kubernetes-prod",
+            "role": f"{APP}-prod-external-secrets",
+            "kubernetesServiceAccountToken": {
+                "serviceAccountRef": {"name": "external-secrets", "namespace": "external-secrets"},
+                "audiences": ["vault"],
+            },
+        }
+    }
+
+
+def test_the_database_engine_uses_the_regions_aurora_and_its_generated_root(prod: Graph) -> None:
+    (connection,) = [r for r in prod.resources if r.type == CONNECTION]
+    postgres = connection.secret_inputs["postgresql"]
+    url = postgres["connectionUrl"]
+    assert ".cluster-" in url and url.endswith("/project_ai?sslmode=require")
+    assert postgres["username"] == "project_ai_admin" and len(postgres["passwordWo"]) == 40
+    (database,) = [s for s in objects(prod, "ExternalSecret") if s["metadata"]["name"] == f"{APP}-database"]
+    template = database["spec"]["target"]["template"]["data"]["APP_DATABASE_URL"]
+    assert ".rds.amazonaws.com:5432/project_ai?sslmode=require" in template
+
+
+def test_the_cache_url_with_its_token_reaches_the_pods_only_through_vault(prod: Graph) -> None:
+    (entry,) = [r for r in prod.resources if r.type == "vault:kv/secretV2:SecretV2"]
+    assert entry.inputs["dataJson"] == "[secret]"
+    url = json.loads(entry.secret_inputs["dataJson"])["url"]
+    assert url.startswith("rediss://:") and url.endswith(".cache.amazonaws.com:6379/0")
+    rollout = next(r for r in objects(prod, "Rollout"))
+    env = rollout["spec"]["template"]["spec"]["containers"][0]["envFrom"]
+    assert {"secretRef": {"name": f"{APP}-cache"}} in env
+    settings = next(c for c in objects(prod, "ConfigMap") if c["metadata"].get("namespace") == "project-ai")
+    assert "APP_REDIS_URL" not in settings["data"]
+
+
+def test_a_secondary_region_reads_its_database_url_from_vault(project_synthesizer: Synthesizer) -> None:
+    eu = project_synthesizer.synthesize("prod-eu")
+    assert not [r for r in eu.resources if r.type.startswith("vault:database/")]
+    (database,) = [s for s in objects(eu, "ExternalSecret") if s["metadata"]["name"] == f"{APP}-database"]
+    assert database["spec"]["data"] == [
+        {"secretKey": "APP_DATABASE_URL", "remoteRef": {"key": f"{APP}/database", "property": "url"}}
+    ]
+
+
+def test_gcp_runs_the_same_workload_on_gke(project_synthesizer: Synthesizer) -> None:
+    gcp = project_synthesizer.synthesize("prod-gcp")
+    (backend,) = [r for r in gcp.resources if r.type == "vault:jwt/authBackend:AuthBackend"]
+    assert backend.inputs["oidcDiscoveryUrl"] == (
+        "https://container.googleapis.com/v1/projects/project-ai-prod/locations/us-central1/clusters/project-ai-prod-gcp"
+    )
+    (connection,) = [r for r in gcp.resources if r.type == CONNECTION]
+    assert connection.secret_inputs["postgresql"]["username"] == "postgres"
+    assert objects(gcp, "Rollout") and objects(gcp, "PodMonitor")
