@@ -530,6 +530,8 @@ class PlatformConfig(Model):
         "aws-ebs-csi-driver": "v1.44.0-eksbuild.1",
     }
     release_channel: Literal["RAPID", "REGULAR", "STABLE"] = "REGULAR"
+    # AWS: the cluster-autoscaler chart (GKE scales its node pools itself).
+    cluster_autoscaler_chart_version: str = "9.46.6"
     nat_per_zone: bool = False
     log_retention_days: Annotated[int, Field(ge=1, le=3653)] = 30
     budget_usd: Annotated[int, Field(ge=1)]

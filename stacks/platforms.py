@@ -11,6 +11,7 @@ import pulumi_aws as aws
 import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
+from components.aws.autoscaler import ClusterAutoscaler, ClusterAutoscalerArgs
 from components.aws.budget import BudgetArgs
 from components.aws.budget import monthly_budget as aws_budget
 from components.aws.cache import CacheArgs, RedisCache
@@ -117,6 +118,17 @@ def aws_platform(config: StackConfig, join_global: pulumi.Input[str] | None) -> 
             deletion_protection=prod,
         ),
         opts,
+    )
+    ClusterAutoscaler(
+        "autoscaler",
+        ClusterAutoscalerArgs(
+            owner=owner,
+            cluster_name=cluster.cluster.name,
+            region=config.region,
+            chart_version=platform.cluster_autoscaler_chart_version,
+        ),
+        pulumi.ResourceOptions(provider=provider, depends_on=list(cluster.node_groups.values())),
+        cluster.provider,
     )
     nodes = (cluster.cluster.vpc_config.cluster_security_group_id,)
     aurora = AuroraPostgres(

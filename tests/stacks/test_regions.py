@@ -94,3 +94,21 @@ def test_gcp_runs_the_same_workload_on_gke(project_synthesizer: Synthesizer) -> 
     (connection,) = [r for r in gcp.resources if r.type == CONNECTION]
     assert connection.secret_inputs["postgresql"]["username"] == "postgres"
     assert objects(gcp, "Rollout") and objects(gcp, "PodMonitor")
+
+
+def test_eks_scales_its_node_groups_with_the_cluster_autoscaler(prod: Graph) -> None:
+    by_name = {r.name: r for r in prod.resources}
+    release = by_name["autoscaler-release"]
+    assert (release.inputs["chart"], release.inputs["version"], release.inputs["namespace"]) == (
+        "cluster-autoscaler",
+        "9.46.6",
+        "kube-system",
+    )
+    assert release.inputs["values"]["autoDiscovery"] == {"clusterName": "project-ai-prod"}
+    identity = by_name["autoscaler-identity"]
+    assert (identity.inputs["namespace"], identity.inputs["serviceAccount"]) == ("kube-system", "cluster-autoscaler")
+    scaling = json.loads(by_name["autoscaler-policy"].inputs["policy"])["Statement"][1]
+    # It may resize only this cluster's groups.
+    assert scaling["Condition"] == {
+        "StringEquals": {"aws:ResourceTag/k8s.io/cluster-autoscaler/project-ai-prod": "owned"}
+    }
