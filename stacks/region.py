@@ -48,6 +48,19 @@ def build(config: StackConfig) -> None:
     api = deploy(config, pulumi.ResourceOptions(providers=[platform.provider]), side)
     pulumi.export("namespace", api.namespace.metadata.name)
     pulumi.export("url", api.url)
+    if side.database is not None:
+        # For the one-time bootstrap of the group roles (README), right after the first
+        # `pulumi up`; rotating the root in Vault afterwards makes this copy useless.
+        pulumi.export(
+            "databaseBootstrap",
+            pulumi.Output.secret(
+                {
+                    "host": side.database.host,
+                    "user": side.database.root_username,
+                    "password": side.database.root_password,
+                }
+            ),
+        )
 
 
 def _database(config: StackConfig, platform: RegionalPlatform) -> vault.DatabaseEndpoint | None:

@@ -49,12 +49,14 @@ class GroupRoles:
     def root_rotation(self) -> list[str]:
         return ["ALTER ROLE \"{{username}}\" WITH PASSWORD '{{password}}';"]
 
-    def bootstrap(self, database: str, vault_user: str) -> list[str]:
+    def bootstrap(self, database: str, vault_user: str, create_vault_user: bool = True) -> list[str]:
         """Run once by a database administrator, before Vault is configured. The Vault
         user gets CREATEROLE and admin of the two groups, and no other privilege; its
-        password is set by the administrator and rotated by Vault from then on."""
+        password is set by the administrator and rotated by Vault from then on. On a
+        cloud database Vault uses the master user, which exists already."""
         owner, runtime, schema = _identifier(self.owner), _identifier(self.runtime), _identifier(self.schema)
         vault = _identifier(vault_user)
+        vault_user_statement = f"CREATE ROLE {vault} WITH LOGIN CREATEROLE NOINHERIT PASSWORD :'vault_password';"
         return [
             f"CREATE ROLE {owner} NOLOGIN;",
             f"CREATE ROLE {runtime} NOLOGIN;",
@@ -66,7 +68,7 @@ class GroupRoles:
             f"ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA {schema} "
             f"GRANT USAGE, SELECT ON SEQUENCES TO {runtime};",
             # NOINHERIT: admin of the groups, without their privileges on the tables.
-            f"CREATE ROLE {vault} WITH LOGIN CREATEROLE NOINHERIT PASSWORD :'vault_password';",
+            *([vault_user_statement] if create_vault_user else []),
             f"GRANT {owner}, {runtime} TO {vault} WITH ADMIN OPTION;",
         ]
 
@@ -77,8 +79,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("--database", default="project_ai")
     parser.add_argument("--vault-user", default="vault")
+    parser.add_argument("--vault-user-exists", action="store_true", help="a cloud database's master user")
     args = parser.parse_args()
-    print("\n".join(GroupRoles().bootstrap(args.database, args.vault_user)))
+    print("\n".join(GroupRoles().bootstrap(args.database, args.vault_user, not args.vault_user_exists)))
 
 
 if __name__ == "__main__":
