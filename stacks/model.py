@@ -530,6 +530,9 @@ class PlatformConfig(Model):
         "aws-ebs-csi-driver": "v1.44.0-eksbuild.1",
     }
     release_channel: Literal["RAPID", "REGULAR", "STABLE"] = "REGULAR"
+    # AWS: regions whose clusters pull the API's images from replicas of this region's
+    # registry (the secondaries).
+    registry_replicas: list[str] = []
     # AWS: the cluster-autoscaler chart (GKE scales its node pools itself).
     cluster_autoscaler_chart_version: str = "9.46.6"
     nat_per_zone: bool = False

@@ -27,6 +27,7 @@ from components.gcp.network import GcpNetwork, GcpNetworkArgs
 from components.gcp.registry import ArtifactRegistryArgs, artifact_registry
 from components.gcp.sql import CloudSqlArgs, CloudSqlPostgres
 from components.labels import cloud_tags
+from stacks import contract
 from stacks.config import StackConfig
 from stacks.model import NodePoolConfig
 from stacks.workload import ownership
@@ -73,9 +74,11 @@ def _node_group(name: str, pool: NodePoolConfig, system: bool) -> NodeGroupArgs:
     )
 
 
-def aws_platform(config: StackConfig, join_global: pulumi.Input[str] | None) -> RegionalPlatform:
-    """EKS, Aurora, ElastiCache and ECR in the stack's region. A secondary region
-    (`join_global`) joins the primary's global database instead of starting one."""
+def aws_platform(config: StackConfig, primary: dict[str, pulumi.Output] | None) -> RegionalPlatform:
+    """EKS, Aurora, ElastiCache and ECR in the stack's region. A secondary region (with
+    its `primary`'s contract) joins the primary's global database instead of starting
+    one, and pulls images from its region's replica of the primary's registry."""
+    join_global = primary[contract.GLOBAL_DATABASE] if primary else None
     platform, database, cache = config.platform, config.database, config.cache
     assert platform and database and cache and config.region, "validated by StackConfig for this role"
     owner, name, prod = ownership(config), cluster_name(), config.environment == "prod"
@@ -164,7 +167,16 @@ def aws_platform(config: StackConfig, join_global: pulumi.Input[str] | None) -> 
         ),
         opts,
     )
-    registry = ContainerRegistry("registry", RegistryArgs(owner=owner, repository=f"{REPOSITORY}/api"), opts)
+    if primary is None:
+        images = RegistryArgs(
+            owner=owner, repository=f"{REPOSITORY}/api", replicate_to=tuple(platform.registry_replicas)
+        )
+        registry_url = ContainerRegistry("registry", images, opts).repository.repository_url
+    else:
+        # The primary replicates its repository here: the same URL, in this region.
+        registry_url = pulumi.Output.all(primary[contract.REGISTRY_URL], primary[contract.REGION]).apply(
+            lambda values: values[0].replace(f".{values[1]}.", f".{config.region}.", 1)
+        )
     alerts = BudgetArgs(owner=owner, monthly_usd=platform.budget_usd, alert_emails=tuple(platform.budget_emails))
     aws_budget("stack", alerts, opts)
     started = aurora.global_cluster.id if aurora.global_cluster else None
@@ -182,7 +194,7 @@ def aws_platform(config: StackConfig, join_global: pulumi.Input[str] | None) -> 
         database_root=("project_ai_admin", aurora.master_password) if join_global is None else None,
         global_database=global_database,
         cache_url=cache_url,
-        registry_url=registry.repository.repository_url,
+        registry_url=registry_url,
     )
 
 

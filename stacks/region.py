@@ -23,11 +23,7 @@ def build(config: StackConfig) -> None:
     # An AWS secondary joins the primary's global database, so it must have one.
     needs = (contract.GLOBAL_DATABASE,) if config.cloud == "aws" else ()
     primary = contract.read_region_contract(primary_stack, also_require=needs) if primary_stack else None
-    if config.cloud == "aws":
-        join = primary[contract.GLOBAL_DATABASE] if primary else None
-        platform = aws_platform(config, join_global=join)
-    else:
-        platform = gcp_platform(config)
+    platform = aws_platform(config, primary) if config.cloud == "aws" else gcp_platform(config)
     contract.export_region_contract(
         config,
         {

@@ -18,6 +18,8 @@ class RegistryArgs:
     repository: str
     # Tagged images kept (releases to roll back to); untagged ones go after a week.
     keep_tagged: int = 50
+    # Regions whose clusters pull from a replica of this repository (the same account).
+    replicate_to: tuple[str, ...] = ()
 
 
 def lifecycle(keep_tagged: int) -> str:
@@ -64,4 +66,27 @@ class ContainerRegistry(pulumi.ComponentResource):
         aws.ecr.LifecyclePolicy(
             f"{name}-lifecycle", repository=self.repository.name, policy=lifecycle(args.keep_tagged), opts=child
         )
+        if args.replicate_to:
+            # Every push lands in the other regions too, so their nodes pull locally.
+            aws.ecr.ReplicationConfiguration(
+                f"{name}-replication",
+                replication_configuration=aws.ecr.ReplicationConfigurationReplicationConfigurationArgs(
+                    rules=[
+                        aws.ecr.ReplicationConfigurationReplicationConfigurationRuleArgs(
+                            destinations=[
+                                aws.ecr.ReplicationConfigurationReplicationConfigurationRuleDestinationArgs(
+                                    region=region, registry_id=self.repository.registry_id
+                                )
+                                for region in args.replicate_to
+                            ],
+                            repository_filters=[
+                                aws.ecr.ReplicationConfigurationReplicationConfigurationRuleRepositoryFilterArgs(
+                                    filter=args.repository, filter_type="PREFIX_MATCH"
+                                )
+                            ],
+                        )
+                    ]
+                ),
+                opts=child,
+            )
         self.register_outputs({"url": self.repository.repository_url})

@@ -112,3 +112,18 @@ def test_eks_scales_its_node_groups_with_the_cluster_autoscaler(prod: Graph) -> 
     assert scaling["Condition"] == {
         "StringEquals": {"aws:ResourceTag/k8s.io/cluster-autoscaler/project-ai-prod": "owned"}
     }
+
+
+def test_prod_replicates_its_registry_to_the_secondary_which_pulls_from_the_replica(
+    project_synthesizer: Synthesizer, prod: Graph
+) -> None:
+    replications = "aws:ecr/replicationConfiguration:ReplicationConfiguration"
+    (replication,) = [r for r in prod.resources if r.type == replications]
+    (rule,) = replication.inputs["replicationConfiguration"]["rules"]
+    assert [d["region"] for d in rule["destinations"]] == ["eu-west-1"]
+    eu = project_synthesizer.synthesize("prod-eu")
+    assert not [r for r in eu.resources if r.type == "aws:ecr/repository:Repository"]
+    assert eu.outputs["registryUrl"] == "444455556666.dkr.ecr.eu-west-1.amazonaws.com/project-ai/api"
+    # The image the secondary runs comes from that replica.
+    image = next(iter(objects(eu, "Rollout")))["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert image.startswith(eu.outputs["registryUrl"] + ":")
