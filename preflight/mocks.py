@@ -231,7 +231,12 @@ def _gcp_outputs(type_token: str, inputs: dict[str, Any], project: str, seed: st
             "connectionName": f"{project}:{inputs.get('region')}:{inputs.get('name')}",
         }
     if type_token == "gcp:redis/instance:Instance":
-        return {"host": f"10.101.{octet}.{int(seed[2:4], 16) or 3}", "port": 6378, "authString": f"{seed}{seed}"}
+        return {
+            "host": f"10.101.{octet}.{int(seed[2:4], 16) or 3}",
+            "port": 6378,
+            "authString": f"{seed}{seed}",
+            "serverCaCerts": [{"cert": "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"}],
+        }
     if type_token == "gcp:artifactregistry/repository:Repository":
         location, repository = inputs.get("location"), inputs.get("repositoryId")
         return {"registryUri": f"{location}-docker.pkg.dev/{project}/{repository}"}

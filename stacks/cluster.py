@@ -71,6 +71,7 @@ def deploy(config: StackConfig, on_cluster: pulumi.ResourceOptions, side: vault.
         app_service_args(config),
         secret_env=names.app,
         migration_secret_env=names.migration,
+        secret_files=vault.secret_files(config, side),
         workload_annotations=vault.workload_annotations(config, side),
     )
     api = AppService(

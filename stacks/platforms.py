@@ -54,6 +54,8 @@ class RegionalPlatform:
     global_database: pulumi.Input[str] | None
     # redis(s):// URL with the AUTH token: a secret.
     cache_url: pulumi.Output[str]
+    # The cache's server CA, where clients must be told to trust it (Memorystore).
+    cache_ca: pulumi.Output[str] | None
     registry_url: pulumi.Output[str]
 
 
@@ -194,6 +196,8 @@ def aws_platform(config: StackConfig, primary: dict[str, pulumi.Output] | None) 
         database_root=("project_ai_admin", aurora.master_password) if join_global is None else None,
         global_database=global_database,
         cache_url=cache_url,
+        # ElastiCache presents a publicly trusted certificate.
+        cache_ca=None,
         registry_url=registry_url,
     )
 
@@ -303,5 +307,6 @@ def gcp_platform(config: StackConfig) -> RegionalPlatform:
         database_root=("postgres", sql.root_password),
         global_database=None,
         cache_url=cache_url,
+        cache_ca=redis.server_ca_certs.apply(lambda certificates: certificates[0].cert),
         registry_url=registry.registry_uri,
     )

@@ -38,7 +38,7 @@ def build(config: StackConfig) -> None:
         pulumi.export("primaryRegion", primary[contract.REGION])
     side = vault.ClusterSide(
         database=_database(config, platform),
-        cache=vault.CacheEndpoint(url=platform.cache_url),
+        cache=vault.CacheEndpoint(url=platform.cache_url, ca_certificate=platform.cache_ca),
         oidc_issuer=platform.oidc_issuer,
     )
     api = deploy(config, pulumi.ResourceOptions(providers=[platform.provider]), side)

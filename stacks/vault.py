@@ -90,9 +90,14 @@ class DatabaseEndpoint:
 @dataclass(frozen=True)
 class CacheEndpoint:
     """The app's Redis: its URL (with the AUTH token) goes into Vault, and reaches the
-    pods as APP_REDIS_URL through External Secrets."""
+    pods as APP_REDIS_URL through External Secrets; a server CA the clients must trust
+    (Memorystore's) reaches them as a file the URL names."""
 
     url: pulumi.Input[str]
+    ca_certificate: pulumi.Input[str] | None = None
+
+
+CACHE_CA_DIRECTORY = "/etc/project-ai/redis-ca"
 
 
 @dataclass(frozen=True)
@@ -182,6 +187,9 @@ def synced_secrets(config: StackConfig, where: policies.Layout, side: ClusterSid
     if side.cache:
         cache_entry = ("APP_REDIS_URL", f"{where.app}/cache", "url")
         secrets.append(kv_secret(f"{app.name}-cache", app.namespace, cache_entry))
+        if side.cache.ca_certificate is not None:
+            ca_entry = ("ca.pem", f"{where.app}/cache", "ca")
+            secrets.append(kv_secret(f"{app.name}-cache-ca", app.namespace, ca_entry))
     if config.delivery.strategy == "blueGreen":
         key_entry = ("api-key", f"{where.app}/smoke-test", "api-key")
         secrets.append(kv_secret(config.delivery.smoke_test_secret_name, app.namespace, key_entry))
@@ -209,8 +217,17 @@ def secret_names(config: StackConfig, side: ClusterSide) -> SecretNames:
     return SecretNames(app=(f"{name}-secrets", f"{name}-database", *cache), migration=migration)
 
 
+def secret_files(config: StackConfig, side: ClusterSide) -> tuple[tuple[str, str], ...]:
+    """Secrets the pods read as files: the cache's CA, where clients must trust one."""
+    assert config.app is not None
+    if side.cache is None or side.cache.ca_certificate is None:
+        return ()
+    return ((f"{config.app.name}-cache-ca", CACHE_CA_DIRECTORY),)
+
+
 def workload_annotations(config: StackConfig, side: ClusterSide) -> dict[str, str]:
-    return reloader.annotations(secret_names(config, side).app, rollout=config.delivery.strategy != "rolling")
+    watched = (*secret_names(config, side).app, *(secret for secret, _ in secret_files(config, side)))
+    return reloader.annotations(watched, rollout=config.delivery.strategy != "rolling")
 
 
 def vault_args(config: StackConfig, where: policies.Layout, kv_paths: tuple[str, ...], side: ClusterSide) -> VaultArgs:
@@ -319,11 +336,17 @@ def integrate(config: StackConfig, on_cluster: pulumi.ResourceOptions, side: Clu
         _seed_dev_values(secrets, configuration)
     if side.cache:
         # The URL holds the AUTH token: it reaches the pods only through Vault.
+        entry: dict[str, pulumi.Input[str]] = {"url": side.cache.url}
+        if side.cache.ca_certificate is not None:
+            # redis-py takes the CA file from the URL's `ssl_ca_certs`.
+            ca_path = f"{CACHE_CA_DIRECTORY}/ca.pem"
+            url = pulumi.Output.concat(side.cache.url, "?ssl_ca_certs=", ca_path)
+            entry = {"url": url, "ca": side.cache.ca_certificate}
         vault.kv.SecretV2(
             "vault-cache-url",
             mount=configuration.kv.path,
             name=f"{where.app}/cache",
-            data_json=pulumi.Output.secret(pulumi.Output.json_dumps({"url": side.cache.url})),
+            data_json=pulumi.Output.secret(pulumi.Output.json_dumps(entry)),
             opts=pulumi.ResourceOptions(parent=configuration),
         )
 

@@ -56,6 +56,8 @@ class AppServiceArgs:
     # and so win over the same keys (its database user may change the schema).
     secret_env: tuple[str, ...] = ()
     migration_secret_env: tuple[str, ...] = ()
+    # Secrets mounted as files, read-only: (Secret name, directory), e.g. a CA bundle.
+    secret_files: tuple[tuple[str, str], ...] = ()
     # On the Deployment or Rollout itself (not its pods), e.g. for the controller that
     # restarts the pods when those Secrets change.
     workload_annotations: dict[str, str] = field(default_factory=dict)

@@ -42,12 +42,24 @@ def _base_container(args: AppServiceArgs, config_map_name: object, secrets: tupl
             limits={"cpu": args.limits.cpu, "memory": args.limits.memory},
         ),
         "security_context": container_security(args.run_as_user),
-        "volume_mounts": [core.VolumeMountArgs(name=TMP_VOLUME, mount_path="/tmp")],
+        "volume_mounts": [
+            core.VolumeMountArgs(name=TMP_VOLUME, mount_path="/tmp"),
+            *(
+                core.VolumeMountArgs(name=secret, mount_path=directory, read_only=True)
+                for secret, directory in args.secret_files
+            ),
+        ],
     }
 
 
-def _tmp_volume() -> list[core.VolumeArgs]:
-    return [core.VolumeArgs(name=TMP_VOLUME, empty_dir=core.EmptyDirVolumeSourceArgs(size_limit="64Mi"))]
+def _volumes(args: AppServiceArgs) -> list[core.VolumeArgs]:
+    return [
+        core.VolumeArgs(name=TMP_VOLUME, empty_dir=core.EmptyDirVolumeSourceArgs(size_limit="64Mi")),
+        *(
+            core.VolumeArgs(name=secret, secret=core.SecretVolumeSourceArgs(secret_name=secret, default_mode=0o440))
+            for secret, _ in args.secret_files
+        ),
+    ]
 
 
 def container(args: AppServiceArgs, config_map_name: object) -> core.ContainerArgs:
@@ -98,7 +110,7 @@ def pod_spec(
         termination_grace_period_seconds=args.pre_stop_seconds + args.shutdown_seconds,
         security_context=pod_security(args.run_as_user),
         containers=[container(args, config_map_name)],
-        volumes=_tmp_volume(),
+        volumes=_volumes(args),
         topology_spread_constraints=[
             _spread("topology.kubernetes.io/zone", selector, _revision_label(args)),
             _spread("kubernetes.io/hostname", selector, _revision_label(args)),
@@ -133,5 +145,5 @@ def migration_pod_spec(args: AppServiceArgs, service_account: object, config_map
                 **_base_container(args, config_map_name, (*args.secret_env, *args.migration_secret_env)),
             )
         ],
-        volumes=_tmp_volume(),
+        volumes=_volumes(args),
     )

@@ -127,3 +127,18 @@ def test_prod_replicates_its_registry_to_the_secondary_which_pulls_from_the_repl
     # The image the secondary runs comes from that replica.
     image = next(iter(objects(eu, "Rollout")))["spec"]["template"]["spec"]["containers"][0]["image"]
     assert image.startswith(eu.outputs["registryUrl"] + ":")
+
+
+def test_memorystores_ca_reaches_the_pods_as_a_file_the_url_names(project_synthesizer: Synthesizer) -> None:
+    gcp = project_synthesizer.synthesize("prod-gcp")
+    (entry,) = [r for r in gcp.resources if r.type == "vault:kv/secretV2:SecretV2"]
+    data = json.loads(entry.secret_inputs["dataJson"])
+    assert data["url"].endswith(":6378/0?ssl_ca_certs=/etc/project-ai/redis-ca/ca.pem")
+    assert data["ca"].startswith("-----BEGIN CERTIFICATE-----")
+    pod = next(iter(objects(gcp, "Rollout")))["spec"]["template"]["spec"]
+    volume = {"name": f"{APP}-cache-ca", "secret": {"secretName": f"{APP}-cache-ca", "defaultMode": 0o440}}
+    assert volume in pod["volumes"]
+    mounts = pod["containers"][0]["volumeMounts"]
+    assert {"name": f"{APP}-cache-ca", "mountPath": "/etc/project-ai/redis-ca", "readOnly": True} in mounts
+    rollout = next(iter(objects(gcp, "Rollout")))
+    assert f"{APP}-cache-ca" in rollout["metadata"]["annotations"]["secret.reloader.stakater.com/reload"]
