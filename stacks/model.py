@@ -450,7 +450,10 @@ class VaultConfig(Model):
     # How often External Secrets re-reads Vault: the longest a rotated value takes to
     # reach the pods.
     refresh_interval: GoDuration = "1h"
-    audit_file_path: Annotated[str, StringConstraints(pattern=r"^/\S+$")] = "/vault/audit/audit.log"
+    # Default: /vault/audit/<stack>.log.
+    audit_file_path: Annotated[str, StringConstraints(pattern=r"^/\S+$")] | None = None
+    # False where another stack of the environment (the primary) owns the KV mount.
+    owns_kv_mount: bool = True
     database: VaultDatabaseConfig | None = None
     external_secrets_chart_version: str = "2.2.0"
     reloader_chart_version: str = "2.2.9"
@@ -515,6 +518,8 @@ class PlatformConfig(Model):
     pods_cidr: Cidr | None = None
     services_cidr: Cidr | None = None
     master_cidr: Cidr = "172.16.0.0/28"
+    # GCP: the range Cloud SQL and Memorystore get in the VPC (private service access).
+    private_services_cidr: Cidr = "10.40.16.0/20"
     # Who may reach the control plane from outside (empty: private only, on AWS).
     public_access_cidrs: list[Cidr] = []
     # AWS: roles given cluster-admin through access entries.

@@ -222,6 +222,7 @@ def gcp_platform(config: StackConfig) -> RegionalPlatform:
             nodes_cidr=platform.cidr,
             pods_cidr=platform.pods_cidr,
             services_cidr=platform.services_cidr,
+            private_services_cidr=platform.private_services_cidr,
         ),
         opts,
     )

@@ -185,10 +185,10 @@ def synced_secrets(config: StackConfig, where: policies.Layout, side: ClusterSid
         url_entry = ("APP_DATABASE_URL", f"{where.app}/database", "url")
         secrets.append(kv_secret(f"{app.name}-database", app.namespace, url_entry))
     if side.cache:
-        cache_entry = ("APP_REDIS_URL", f"{where.app}/cache", "url")
+        cache_entry = ("APP_REDIS_URL", cache_path(where), "url")
         secrets.append(kv_secret(f"{app.name}-cache", app.namespace, cache_entry))
         if side.cache.ca_certificate is not None:
-            ca_entry = ("ca.pem", f"{where.app}/cache", "ca")
+            ca_entry = ("ca.pem", cache_path(where), "ca")
             secrets.append(kv_secret(f"{app.name}-cache-ca", app.namespace, ca_entry))
     if config.delivery.strategy == "blueGreen":
         key_entry = ("api-key", f"{where.app}/smoke-test", "api-key")
@@ -215,6 +215,11 @@ def secret_names(config: StackConfig, side: ClusterSide) -> SecretNames:
     migration = (f"{name}-migration-database",) if side.database else ()
     cache = (f"{name}-cache",) if side.cache else ()
     return SecretNames(app=(f"{name}-secrets", f"{name}-database", *cache), migration=migration)
+
+
+def cache_path(where: policies.Layout) -> str:
+    """Each stack's own cache entry: the regions of one environment share the mount."""
+    return f"{where.app}/{where.scope}/cache"
 
 
 def secret_files(config: StackConfig, side: ClusterSide) -> tuple[tuple[str, str], ...]:
@@ -267,7 +272,8 @@ def vault_args(config: StackConfig, where: policies.Layout, kv_paths: tuple[str,
         rotator=Consumer(service_account=ROTATOR_ACCOUNT, namespace=ROTATION_NAMESPACE) if database else None,
         synced_kv_paths=kv_paths,
         database=database,
-        audit=AuditArgs(file_path=settings.audit_file_path),
+        audit=AuditArgs(file_path=settings.audit_file_path or f"/vault/audit/{pulumi.get_stack()}.log"),
+        owns_kv_mount=settings.owns_kv_mount,
     )
 
 
@@ -333,7 +339,7 @@ def integrate(config: StackConfig, on_cluster: pulumi.ResourceOptions, side: Clu
     on_vault = pulumi.ResourceOptions(provider=provider, depends_on=[dev.release] if dev else [])
     configuration = VaultConfiguration("vault", vault_args(config, where, kv_paths, side), on_vault)
     if dev:
-        _seed_dev_values(secrets, configuration)
+        _seed_dev_values(secrets, configuration, where.kv_mount)
     if side.cache:
         # The URL holds the AUTH token: it reaches the pods only through Vault.
         entry: dict[str, pulumi.Input[str]] = {"url": side.cache.url}
@@ -344,10 +350,10 @@ def integrate(config: StackConfig, on_cluster: pulumi.ResourceOptions, side: Clu
             entry = {"url": url, "ca": side.cache.ca_certificate}
         vault.kv.SecretV2(
             "vault-cache-url",
-            mount=configuration.kv.path,
-            name=f"{where.app}/cache",
+            mount=where.kv_mount,
+            name=cache_path(where),
             data_json=pulumi.Output.secret(pulumi.Output.json_dumps(entry)),
-            opts=pulumi.ResourceOptions(parent=configuration),
+            opts=pulumi.ResourceOptions(parent=configuration, depends_on=_mount_of(configuration)),
         )
 
     if settings.kubernetes_host and side.oidc_issuer is None:
@@ -445,7 +451,7 @@ class SyncedSecrets:
         return create
 
 
-def _seed_dev_values(secrets: list[SyncedSecret], configuration: VaultConfiguration) -> None:
+def _seed_dev_values(secrets: list[SyncedSecret], configuration: VaultConfiguration, mount: str) -> None:
     """A dev server starts empty: give every synced KV entry a random value, so that the
     Secrets sync and the pods start. Overwrite them in Vault to use real ones; Pulumi
     leaves the values alone after the first write."""
@@ -461,11 +467,18 @@ def _seed_dev_values(secrets: list[SyncedSecret], configuration: VaultConfigurat
         }
         vault.kv.SecretV2(
             f"vault-dev-{path}",
-            mount=configuration.kv.path,
+            mount=mount,
             name=path,
             data_json=pulumi.Output.secret(pulumi.Output.json_dumps(values)),
-            opts=pulumi.ResourceOptions(parent=configuration, ignore_changes=["dataJson"]),
+            opts=pulumi.ResourceOptions(
+                parent=configuration, depends_on=_mount_of(configuration), ignore_changes=["dataJson"]
+            ),
         )
+
+
+def _mount_of(configuration: VaultConfiguration) -> list[pulumi.Resource]:
+    """Entries wait for the KV mount where this stack creates it."""
+    return [configuration.kv] if configuration.kv is not None else []
 
 
 def _token_reviewer(config: StackConfig, on_cluster: pulumi.ResourceOptions) -> None:

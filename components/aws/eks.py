@@ -33,7 +33,8 @@ ADDON_IDENTITIES = {
     "vpc-cni": ("aws-node", "AmazonEKS_CNI_Policy"),
     "aws-ebs-csi-driver": ("ebs-csi-controller-sa", "service-role/AmazonEBSCSIDriverPolicy"),
 }
-# Add-ons that must run before any node joins: the others wait for the node groups.
+# Add-ons that must run before any node joins (it would stay NotReady without a CNI);
+# the others (CoreDNS, the CSI driver) need nodes to run on, so they come after.
 NODE_PREREQUISITES = ("vpc-cni", "kube-proxy", "eks-pod-identity-agent")
 
 
@@ -154,8 +155,11 @@ class EksCluster(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[entry]),
             )
 
-        self.node_groups = self._node_groups(name, args, tags)
-        self._addons(name, args, tags)
+        # The CNI, kube-proxy and the Pod Identity agent first: nodes join Ready with them.
+        prerequisites = self._addons(name, args, tags, NODE_PREREQUISITES, after=[])
+        self.node_groups = self._node_groups(name, args, tags, after=prerequisites)
+        others = tuple(addon for addon in args.addons if addon not in NODE_PREREQUISITES)
+        self._addons(name, args, tags, others, after=list(self.node_groups.values()))
         for identity in args.pod_identities:
             self._pod_identity(name, identity, tags)
 
@@ -169,7 +173,9 @@ class EksCluster(pulumi.ComponentResource):
             {"clusterName": self.cluster.name, "endpoint": self.cluster.endpoint, "version": self.cluster.version}
         )
 
-    def _node_groups(self, name: str, args: EksClusterArgs, tags: dict[str, str]) -> dict[str, aws.eks.NodeGroup]:
+    def _node_groups(
+        self, name: str, args: EksClusterArgs, tags: dict[str, str], after: list[pulumi.Resource]
+    ) -> dict[str, aws.eks.NodeGroup]:
         child = pulumi.ResourceOptions(parent=self)
         node_role = aws.iam.Role(f"{name}-nodes", assume_role_policy=_trust("ec2.amazonaws.com"), tags=tags, opts=child)
         attachments = [
@@ -225,15 +231,25 @@ class EksCluster(pulumi.ComponentResource):
                 tags=tags,
                 # The cluster autoscaler owns the size once the group exists.
                 opts=pulumi.ResourceOptions(
-                    parent=self, depends_on=attachments, ignore_changes=["scalingConfig.desiredSize"]
+                    parent=self, depends_on=[*attachments, *after], ignore_changes=["scalingConfig.desiredSize"]
                 ),
             )
         return groups
 
-    def _addons(self, name: str, args: EksClusterArgs, tags: dict[str, str]) -> None:
-        nodes = list(self.node_groups.values())
+    def _addons(
+        self,
+        name: str,
+        args: EksClusterArgs,
+        tags: dict[str, str],
+        which: tuple[str, ...],
+        after: list[pulumi.Resource],
+    ) -> list[aws.eks.Addon]:
+        """The managed add-ons named in `which` (those the cluster is configured with)."""
         child = pulumi.ResourceOptions(parent=self)
-        for addon, version in args.addons.items():
+        created = []
+        for addon in which:
+            if addon not in args.addons:
+                continue
             identities = None
             if addon in ADDON_IDENTITIES:
                 account, policy = ADDON_IDENTITIES[addon]
@@ -242,18 +258,20 @@ class EksCluster(pulumi.ComponentResource):
                     f"{name}-{addon}", role=role.name, policy_arn=f"{MANAGED}{policy}", opts=child
                 )
                 identities = [aws.eks.AddonPodIdentityAssociationArgs(role_arn=role.arn, service_account=account)]
-            aws.eks.Addon(
-                f"{name}-{addon}",
-                cluster_name=self.cluster.name,
-                addon_name=addon,
-                addon_version=version,
-                pod_identity_associations=identities,
-                resolve_conflicts_on_create="OVERWRITE",
-                resolve_conflicts_on_update="OVERWRITE",
-                tags=tags,
-                # CoreDNS and the CSI controller need nodes to schedule on.
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[] if addon in NODE_PREREQUISITES else nodes),
+            created.append(
+                aws.eks.Addon(
+                    f"{name}-{addon}",
+                    cluster_name=self.cluster.name,
+                    addon_name=addon,
+                    addon_version=args.addons[addon],
+                    pod_identity_associations=identities,
+                    resolve_conflicts_on_create="OVERWRITE",
+                    resolve_conflicts_on_update="OVERWRITE",
+                    tags=tags,
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=after),
+                )
             )
+        return created
 
     def _pod_identity(self, name: str, identity: PodIdentity, tags: dict[str, str]) -> None:
         child = pulumi.ResourceOptions(parent=self)

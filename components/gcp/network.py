@@ -22,8 +22,9 @@ class GcpNetworkArgs:
     nodes_cidr: str
     pods_cidr: str
     services_cidr: str
-    # Reserved for Google-managed services (Cloud SQL, Memorystore) peered into the VPC.
-    services_prefix_length: int = 20
+    # Reserved for Google-managed services (Cloud SQL, Memorystore) peered into the VPC:
+    # pinned, so the app's egress policy can name it.
+    private_services_cidr: str = "10.40.16.0/20"
 
 
 class GcpNetwork(pulumi.ComponentResource):
@@ -76,7 +77,8 @@ class GcpNetwork(pulumi.ComponentResource):
             name=f"{args.name}-private-services",
             purpose="VPC_PEERING",
             address_type="INTERNAL",
-            prefix_length=args.services_prefix_length,
+            address=args.private_services_cidr.split("/")[0],
+            prefix_length=int(args.private_services_cidr.split("/")[1]),
             network=self.network.id,
             labels=cloud_tags(args.owner, "network"),
             opts=child,

@@ -28,7 +28,8 @@ def artifact_registry(
         repository_id=args.repository,
         format="DOCKER",
         docker_config={"immutable_tags": True},
-        vulnerability_scanning_config={"enablement_config": "AUTOMATIC"},
+        # Scanning follows the project's Container Scanning API (enabled for the project).
+        vulnerability_scanning_config={"enablement_config": "INHERITED"},
         cleanup_policies=[
             {"id": "keep-releases", "action": "KEEP", "most_recent_versions": {"keep_count": args.keep_tagged}},
             {"id": "untagged", "action": "DELETE", "condition": {"tag_state": "UNTAGGED", "older_than": "604800s"}},

@@ -54,10 +54,12 @@ class CloudSqlPostgres(pulumi.ComponentResource):
             region=args.region,
             database_version=args.database_version,
             root_password_wo=self.root_password,
-            root_password_wo_version=1,
+            root_password_wo_version="1",
             deletion_protection=args.deletion_protection,
             settings={
                 "tier": args.tier,
+                # PostgreSQL 16+ defaults to Enterprise Plus, which refuses db-custom tiers.
+                "edition": "ENTERPRISE",
                 "availability_type": "REGIONAL" if args.high_availability else "ZONAL",
                 "ip_configuration": {
                     "ipv4_enabled": False,

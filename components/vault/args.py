@@ -79,3 +79,5 @@ class VaultArgs:
     database: DatabaseEngineArgs | None = None
     audit: AuditArgs = field(default_factory=AuditArgs)
     kv_max_versions: int = 10
+    # False where another stack of the environment owns the KV mount.
+    owns_kv_mount: bool = True

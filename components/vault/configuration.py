@@ -18,7 +18,7 @@ POSTGRES_PLUGIN = "postgresql-database-plugin"
 
 
 class VaultConfiguration(pulumi.ComponentResource):
-    kv: vault.Mount
+    kv: vault.Mount | None
     audit_devices: list[vault.Audit]
     auth: vault.AuthBackend | vault.jwt.AuthBackend
     policies: dict[str, vault.Policy]
@@ -32,25 +32,30 @@ class VaultConfiguration(pulumi.ComponentResource):
         layout = args.layout
         description = f"Project-AI {args.owner.environment} ({args.owner.team})"
 
-        self.kv = vault.Mount(
-            f"{name}-kv",
-            path=layout.kv_mount,
-            type="kv",
-            options={"version": "2"},
-            description=f"{description}: application secrets",
-            opts=child,
-        )
-        vault.kv.SecretBackendV2(
-            f"{name}-kv-config",
-            mount=self.kv.path,
-            max_versions=args.kv_max_versions,
-            opts=child,
-        )
+        # An environment's mount is shared by its stacks (prod, prod-eu, prod-gcp): one owns it.
+        self.kv = None
+        if args.owns_kv_mount:
+            self.kv = vault.Mount(
+                f"{name}-kv",
+                path=layout.kv_mount,
+                type="kv",
+                options={"version": "2"},
+                description=f"{description}: application secrets",
+                opts=child,
+            )
+            vault.kv.SecretBackendV2(
+                f"{name}-kv-config",
+                mount=self.kv.path,
+                max_versions=args.kv_max_versions,
+                opts=child,
+            )
+        # Audit devices are Vault-wide: each stack's carry its name, so stacks sharing a
+        # Vault add theirs instead of colliding.
         self.audit_devices = [
             vault.Audit(
                 f"{name}-audit-{path}",
                 type="file",
-                path=path,
+                path=f"{path}-{layout.scope}",
                 options={"file_path": file_path, "format": "json"},
                 description=f"{description}: audit log ({file_path})",
                 opts=child,
@@ -79,7 +84,7 @@ class VaultConfiguration(pulumi.ComponentResource):
 
         self.register_outputs(
             {
-                "kvMount": self.kv.path,
+                "kvMount": layout.kv_mount,
                 "authMount": self.auth.path,
                 "roles": {role: resource.role_name for role, resource in self.roles.items()},
                 "databaseMount": self.database.path if self.database else None,

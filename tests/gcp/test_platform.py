@@ -68,7 +68,7 @@ def test_data_services_are_private_encrypted_in_transit_and_highly_available_in_
     assert settings["ipConfiguration"]["ipv4Enabled"] is False
     assert settings["ipConfiguration"]["sslMode"] == "ENCRYPTED_ONLY"
     assert settings["availabilityType"] == "REGIONAL" and settings["backupConfiguration"]["pointInTimeRecoveryEnabled"]
-    assert "rootPassword" not in sql.inputs and sql.inputs["rootPasswordWoVersion"] == 1
+    assert "rootPassword" not in sql.inputs and sql.inputs["rootPasswordWoVersion"] == "1"
     (dev_sql,) = of(graphs["dev"], "gcp:sql/databaseInstance:DatabaseInstance")
     assert dev_sql.inputs["settings"]["availabilityType"] == "ZONAL"
     (redis,) = of(graphs["prod"], "gcp:redis/instance:Instance")
@@ -79,7 +79,7 @@ def test_data_services_are_private_encrypted_in_transit_and_highly_available_in_
     )
     (repository,) = of(graphs["prod"], "gcp:artifactregistry/repository:Repository")
     assert repository.inputs["dockerConfig"] == {"immutableTags": True}
-    assert repository.inputs["vulnerabilityScanningConfig"] == {"enablementConfig": "AUTOMATIC"}
+    assert repository.inputs["vulnerabilityScanningConfig"] == {"enablementConfig": "INHERITED"}
     assert graphs["prod"].outputs["registry"] == "us-central1-docker.pkg.dev/project-ai-prod/project-ai"
 
 

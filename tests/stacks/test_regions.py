@@ -142,3 +142,16 @@ def test_memorystores_ca_reaches_the_pods_as_a_file_the_url_names(project_synthe
     assert {"name": f"{APP}-cache-ca", "mountPath": "/etc/project-ai/redis-ca", "readOnly": True} in mounts
     rollout = next(iter(objects(gcp, "Rollout")))
     assert f"{APP}-cache-ca" in rollout["metadata"]["annotations"]["secret.reloader.stakater.com/reload"]
+
+
+def test_regions_sharing_one_vault_do_not_collide(project_synthesizer: Synthesizer, prod: Graph) -> None:
+    eu = project_synthesizer.synthesize("prod-eu")
+    mounts = [r.inputs["path"] for r in prod.resources if r.type == "vault:index/mount:Mount"]
+    assert "project-ai-prod" in mounts
+    # prod owns the environment's KV mount; the secondary only writes in it.
+    assert "project-ai-prod" not in [r.inputs["path"] for r in eu.resources if r.type == "vault:index/mount:Mount"]
+    for graph, stack in ((prod, "prod"), (eu, "prod-eu")):
+        audits = sorted(r.inputs["path"] for r in graph.resources if r.type == "vault:index/audit:Audit")
+        assert audits == [f"file-{stack}", f"stdout-{stack}"]
+        (cache,) = [r for r in graph.resources if r.type == "vault:kv/secretV2:SecretV2"]
+        assert cache.inputs["name"] == f"{APP}/{stack}/cache"

@@ -140,7 +140,7 @@ def test_the_database_engine_issues_short_lived_users_with_group_grants(with_dat
 
 def test_two_audit_devices(local_graph: Graph) -> None:
     devices = {r.inputs["path"]: r.inputs["options"]["file_path"] for r in vault_resources(local_graph, "Audit")}
-    assert devices == {"file": "/tmp/openbao-audit.log", "stdout": "stdout"}
+    assert devices == {"file-local": "/tmp/openbao-audit.log", "stdout-local": "stdout"}
 
 
 @pytest.mark.parametrize("graph", ["local_graph", "with_database"])
