@@ -18,7 +18,7 @@ from components.aws.cache import CacheArgs, RedisCache
 from components.aws.database import AuroraArgs, AuroraPostgres
 from components.aws.eks import EksCluster, EksClusterArgs, NodeGroupArgs
 from components.aws.network import AwsNetwork, AwsNetworkArgs
-from components.aws.registry import ContainerRegistry, RegistryArgs
+from components.aws.registry import ContainerRegistry, RegistryArgs, replica_settings
 from components.gcp.budget import GcpBudgetArgs
 from components.gcp.budget import monthly_budget as gcp_budget
 from components.gcp.gke import GkeCluster, GkeClusterArgs, NodePoolArgs
@@ -175,7 +175,9 @@ def aws_platform(config: StackConfig, primary: dict[str, pulumi.Output] | None) 
         )
         registry_url = ContainerRegistry("registry", images, opts).repository.repository_url
     else:
-        # The primary replicates its repository here: the same URL, in this region.
+        # The primary replicates its repository here: the same URL, in this region, with
+        # the source's settings.
+        replica_settings("registry", owner, f"{REPOSITORY}/", opts)
         registry_url = pulumi.Output.all(primary[contract.REGISTRY_URL], primary[contract.REGION]).apply(
             lambda values: values[0].replace(f".{values[1]}.", f".{config.region}.", 1)
         )

@@ -119,6 +119,9 @@ class AuroraPostgres(pulumi.ComponentResource):
             master_password_wo=self.master_password if primary else None,
             master_password_wo_version=1 if primary else None,
             global_cluster_identifier=global_id,
+            # A secondary forwards the app's writes to the primary (DML; roles and DDL
+            # happen on the primary and replicate).
+            enable_global_write_forwarding=True if not primary else None,
             db_subnet_group_name=subnets.name,
             vpc_security_group_ids=[security_group.id],
             db_cluster_parameter_group_name=parameters.name,

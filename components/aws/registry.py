@@ -90,3 +90,38 @@ class ContainerRegistry(pulumi.ComponentResource):
                 opts=child,
             )
         self.register_outputs({"url": self.repository.repository_url})
+
+
+def replica_settings(
+    name: str, owner: Ownership, prefix: str, opts: pulumi.ResourceOptions, keep_tagged: int = 50
+) -> None:
+    """In a region that receives replicas: the repositories ECR creates there get the
+    source's settings (immutable tags, KMS, lifecycle, tags), and every push is scanned."""
+    aws.ecr.RepositoryCreationTemplate(
+        f"{name}-replica-template",
+        prefix=prefix,
+        applied_fors=["REPLICATION"],
+        description="Replicas of the primary region's repositories",
+        image_tag_mutability="IMMUTABLE",
+        encryption_configurations=[
+            aws.ecr.RepositoryCreationTemplateEncryptionConfigurationArgs(encryption_type="KMS")
+        ],
+        lifecycle_policy=lifecycle(keep_tagged),
+        resource_tags=cloud_tags(owner, "registry"),
+        opts=opts,
+    )
+    aws.ecr.RegistryScanningConfiguration(
+        f"{name}-scanning",
+        scan_type="BASIC",
+        rules=[
+            aws.ecr.RegistryScanningConfigurationRuleArgs(
+                scan_frequency="SCAN_ON_PUSH",
+                repository_filters=[
+                    aws.ecr.RegistryScanningConfigurationRuleRepositoryFilterArgs(
+                        filter=f"{prefix}*", filter_type="WILDCARD"
+                    )
+                ],
+            )
+        ],
+        opts=opts,
+    )

@@ -155,3 +155,14 @@ def test_regions_sharing_one_vault_do_not_collide(project_synthesizer: Synthesiz
         assert audits == [f"file-{stack}", f"stdout-{stack}"]
         (cache,) = [r for r in graph.resources if r.type == "vault:kv/secretV2:SecretV2"]
         assert cache.inputs["name"] == f"{APP}/{stack}/cache"
+
+
+def test_the_secondary_gives_replicas_the_sources_settings_and_forwards_writes(
+    project_synthesizer: Synthesizer,
+) -> None:
+    eu = project_synthesizer.synthesize("prod-eu")
+    by_type = {r.type.rsplit(":", 1)[1]: r for r in eu.resources if r.type.startswith(("aws:ecr/", "aws:rds/cluster:"))}
+    template = by_type["RepositoryCreationTemplate"]
+    assert template.inputs["appliedFors"] == ["REPLICATION"] and template.inputs["imageTagMutability"] == "IMMUTABLE"
+    assert by_type["RegistryScanningConfiguration"].inputs["rules"][0]["scanFrequency"] == "SCAN_ON_PUSH"
+    assert by_type["Cluster"].inputs["enableGlobalWriteForwarding"] is True
