@@ -518,6 +518,8 @@ class PlatformConfig(Model):
     pods_cidr: Cidr | None = None
     services_cidr: Cidr | None = None
     master_cidr: Cidr = "172.16.0.0/28"
+    # Where Vault connects to the region's database from (its network, peered or routed).
+    vault_cidrs: list[Cidr] = []
     # GCP: the range Cloud SQL and Memorystore get in the VPC (private service access).
     private_services_cidr: Cidr = "10.40.16.0/20"
     # Who may reach the control plane from outside (empty: private only, on AWS).

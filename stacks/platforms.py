@@ -148,6 +148,7 @@ def aws_platform(config: StackConfig, primary: dict[str, pulumi.Output] | None) 
             subnet_ids=private,
             vpc_id=network.vpc.id,
             client_security_group_ids=nodes,
+            vault_cidrs=tuple(platform.vault_cidrs),
             backup_retention_days=database.backup_retention_days,
             deletion_protection=database.deletion_protection,
             performance_insights=prod,

@@ -39,6 +39,8 @@ class AuroraArgs:
     performance_insights: bool
     # The primary of a global database (prod), so secondary regions can join it.
     global_database: bool = False
+    # Where Vault's database engine connects from (its network, peered or routed).
+    vault_cidrs: tuple[str, ...] = ()
     # A secondary region: the global database to join (its data comes from the primary;
     # it has no credentials of its own).
     join_global: pulumi.Input[str] | None = None
@@ -70,7 +72,20 @@ class AuroraPostgres(pulumi.ComponentResource):
                     from_port=PORT,
                     to_port=PORT,
                     security_groups=list(args.client_security_group_ids),
-                )
+                ),
+                *(
+                    [
+                        aws.ec2.SecurityGroupIngressArgs(
+                            description="PostgreSQL from Vault's database engine",
+                            protocol="tcp",
+                            from_port=PORT,
+                            to_port=PORT,
+                            cidr_blocks=list(args.vault_cidrs),
+                        )
+                    ]
+                    if args.vault_cidrs
+                    else []
+                ),
             ],
             tags=tags,
             opts=child,

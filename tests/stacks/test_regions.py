@@ -166,3 +166,10 @@ def test_the_secondary_gives_replicas_the_sources_settings_and_forwards_writes(
     assert template.inputs["appliedFors"] == ["REPLICATION"] and template.inputs["imageTagMutability"] == "IMMUTABLE"
     assert by_type["RegistryScanningConfiguration"].inputs["rules"][0]["scanFrequency"] == "SCAN_ON_PUSH"
     assert by_type["Cluster"].inputs["enableGlobalWriteForwarding"] is True
+
+
+def test_vaults_network_reaches_the_database_and_nothing_else_does(prod: Graph) -> None:
+    (group,) = [r for r in prod.resources if r.name == "database-clients"]
+    cluster, vault_rule = group.inputs["ingress"]
+    assert cluster["securityGroups"][0].startswith("sg-") and "cidrBlocks" not in cluster
+    assert vault_rule["cidrBlocks"] == ["10.250.0.0/24"] and vault_rule["fromPort"] == vault_rule["toPort"] == 5432
