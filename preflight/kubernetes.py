@@ -21,7 +21,7 @@ import referencing
 import yaml
 from kubernetes_validate.utils import schema_contents
 
-from preflight.graph import Graph, Resource
+from preflight.graph import SECRET, Graph, Resource
 from preflight.mocks import kubernetes_object
 from preflight.project import PreflightError
 
@@ -45,10 +45,20 @@ class ObjectResult:
         return f"{self.kind} {where}{self.name}"
 
 
+def _redacted(value: Any) -> Any:
+    """A secret input's shape with every value hidden: valid against the schema, and
+    nothing secret in a manifest written to disk."""
+    if isinstance(value, dict):
+        return {key: _redacted(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_redacted(item) for item in value]
+    return SECRET
+
+
 def manifest(resource: Resource) -> dict[str, Any]:
     """The object as the API server receives it: inputs with the name the engine chose."""
     api_version, kind = kubernetes_object(resource.type) or ("", "")
-    body = dict(resource.inputs)
+    body = {**resource.inputs, **{key: _redacted(value) for key, value in resource.secret_inputs.items()}}
     metadata = dict(body.get("metadata") or {})
     assigned = resource.outputs.get("metadata") or {}
     for key in ("name", "namespace"):

@@ -79,4 +79,6 @@ def _database(config: StackConfig, platform: RegionalPlatform) -> vault.Database
         credential_ttl_seconds=defaults["credential_ttl_seconds"],
         credential_max_ttl_seconds=defaults["credential_max_ttl_seconds"],
         rotation_schedule=defaults["root_rotation_schedule"],
+        # The region created the database: it creates the group roles too.
+        bootstrap=True,
     )

@@ -27,7 +27,7 @@ import pulumi_random as random
 import pulumi_vault as vault
 
 from components.charts import NamespaceSetup
-from components.labels import kubernetes_labels, pod_security_labels
+from components.labels import kubernetes_labels, ownership_labels, pod_security_labels
 from components.monitoring.alerting import ESCALATION_SECRET, PAGERDUTY_SECRET, SLACK_SECRET
 from components.monitoring.stack import GRAFANA_ADMIN_SECRET
 from components.network_policies import EgressRule
@@ -39,7 +39,9 @@ from components.vault.args import (
     KubernetesAuthArgs,
     VaultArgs,
 )
+from components.vault.bootstrap import BootstrapArgs, database_bootstrap
 from components.vault.configuration import VaultConfiguration
+from components.vault.database import GroupRoles
 from components.vault.dev_server import PORT, RELEASE, DevVault, DevVaultArgs
 from components.vault.external_secrets import (
     SERVICE_ACCOUNT,
@@ -59,6 +61,7 @@ DEV_NAMESPACE = "vault"
 ROTATION_NAMESPACE = "vault-rotation"
 ROTATOR_ACCOUNT = "vault-root-rotator"
 ESO_NAMESPACE = "external-secrets"
+DATABASE_STORE = ExternalSecretsOperator.DATABASE_STORE
 REVIEWER = "vault-token-reviewer"
 REVIEWER_NAMESPACE = "vault-auth"
 
@@ -85,6 +88,9 @@ class DatabaseEndpoint:
     credential_ttl_seconds: int
     credential_max_ttl_seconds: int
     rotation_schedule: str
+    # Create the group roles from the cluster before any user is issued (a database
+    # the stack itself created); otherwise an administrator ran the bootstrap.
+    bootstrap: bool = False
 
 
 @dataclass(frozen=True)
@@ -415,7 +421,7 @@ def integrate(config: StackConfig, on_cluster: pulumi.ResourceOptions, side: Clu
             pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=[configuration])),
         )
     pulumi.export("vault", {"address": address, "kvMount": where.kv_mount, "authMount": auth_mount(config)})
-    return SyncedSecrets(config, secrets, operator, on_cluster)
+    return SyncedSecrets(config, secrets, operator, on_cluster, side)
 
 
 class SyncedSecrets:
@@ -428,10 +434,13 @@ class SyncedSecrets:
         secrets: list[SyncedSecret],
         operator: ExternalSecretsOperator,
         on_cluster: pulumi.ResourceOptions,
+        side: ClusterSide,
     ) -> None:
+        self._config = config
         self._secrets = secrets
         self._operator = operator
         self._on_cluster = on_cluster
+        self._side = side
         self._labels = kubernetes_labels(
             ownership(config), name="project-ai-secrets", instance="vault", component="secrets"
         )
@@ -442,13 +451,58 @@ class SyncedSecrets:
                 self._on_cluster,
                 pulumi.ResourceOptions(parent=self._operator, depends_on=[created, *self._operator.stores.values()]),
             )
+            bootstrap = self._bootstrap(namespace, created)
             return [
-                external_secret(f"secret-{secret.namespace}-{secret.name}", secret, self._labels, opts)
+                external_secret(
+                    f"secret-{secret.namespace}-{secret.name}",
+                    secret,
+                    self._labels,
+                    # Users of the database engine join group roles the bootstrap creates.
+                    pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=bootstrap))
+                    if secret.store == DATABASE_STORE
+                    else opts,
+                )
                 for secret in self._secrets
                 if secret.namespace == namespace
             ]
 
         return create
+
+    def _bootstrap(self, namespace: str, created: k8s.core.v1.Namespace) -> list[pulumi.Resource]:
+        config, database = self._config, self._side.database
+        if database is None or not database.bootstrap or config.app is None or namespace != config.app.namespace:
+            return []
+        url = pulumi.Output.format(
+            "postgresql://{0}:{1}@{2}:{3}/{4}?sslmode={5}",
+            database.root_username,
+            database.root_password,
+            database.host,
+            database.port,
+            database.name,
+            database.ssl_mode,
+        )
+        labels = {
+            **ownership_labels(ownership(config)),
+            # The API's family: its egress policies (DNS, the database) apply.
+            "app.kubernetes.io/name": config.app.name,
+            "app.kubernetes.io/component": "database-bootstrap",
+        }
+        statements = GroupRoles().bootstrap(database.name, database.root_username, create_vault_user=False)
+        job = database_bootstrap(
+            "database-bootstrap",
+            BootstrapArgs(
+                namespace=namespace,
+                image=config.app.image.reference,
+                labels=labels,
+                url=url,
+                statements=tuple(statements),
+                run_as_user=config.app.run_as_user,
+            ),
+            pulumi.ResourceOptions.merge(
+                self._on_cluster, pulumi.ResourceOptions(parent=self._operator, depends_on=[created])
+            ),
+        )
+        return [job]
 
 
 def _seed_dev_values(secrets: list[SyncedSecret], configuration: VaultConfiguration, mount: str) -> None:

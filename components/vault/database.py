@@ -58,8 +58,8 @@ class GroupRoles:
         vault = _identifier(vault_user)
         vault_user_statement = f"CREATE ROLE {vault} WITH LOGIN CREATEROLE NOINHERIT PASSWORD :'vault_password';"
         return [
-            f"CREATE ROLE {owner} NOLOGIN;",
-            f"CREATE ROLE {runtime} NOLOGIN;",
+            # Idempotent: a second run (a re-created bootstrap Job) changes nothing.
+            *(_create_once(role) for role in (owner, runtime)),
             f"GRANT CONNECT, TEMPORARY ON DATABASE {_identifier(database)} TO {owner}, {runtime};",
             f"GRANT USAGE, CREATE ON SCHEMA {schema} TO {owner};",
             f"GRANT USAGE ON SCHEMA {schema} TO {runtime};",
@@ -71,6 +71,10 @@ class GroupRoles:
             *([vault_user_statement] if create_vault_user else []),
             f"GRANT {owner}, {runtime} TO {vault} WITH ADMIN OPTION;",
         ]
+
+
+def _create_once(role: str) -> str:
+    return f"DO $$ BEGIN CREATE ROLE {role} NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;"
 
 
 def main() -> None:

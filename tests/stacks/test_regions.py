@@ -173,3 +173,17 @@ def test_vaults_network_reaches_the_database_and_nothing_else_does(prod: Graph) 
     cluster, vault_rule = group.inputs["ingress"]
     assert cluster["securityGroups"][0].startswith("sg-") and "cidrBlocks" not in cluster
     assert vault_rule["cidrBlocks"] == ["10.250.0.0/24"] and vault_rule["fromPort"] == vault_rule["toPort"] == 5432
+
+
+def test_a_region_creates_the_group_roles_before_vault_issues_users(prod: Graph) -> None:
+    (job,) = [j for j in objects(prod, "Job") if j["metadata"]["name"].startswith("database-bootstrap-")]
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"].startswith("444455556666.dkr.ecr.us-east-1.amazonaws.com/project-ai/api:")
+    sql = next(e["value"] for e in container["env"] if e["name"] == "BOOTSTRAP_SQL").splitlines()
+    assert sql[0].startswith('DO $$ BEGIN CREATE ROLE "project_ai_owner" NOLOGIN;')
+    assert sql[-1] == 'GRANT "project_ai_owner", "project_ai_app" TO "project_ai_admin" WITH ADMIN OPTION;'
+    url = next(e for e in container["env"] if e["name"] == "BOOTSTRAP_URL")
+    assert url["valueFrom"]["secretKeyRef"]["key"] == "url"
+    job_urn = next(r.urn for r in prod.resources if r.name == "database-bootstrap-job")
+    database_secrets = [r for r in prod.resources if r.type.endswith(":ExternalSecret") and "database" in r.name]
+    assert len(database_secrets) == 2 and all(job_urn in r.dependencies for r in database_secrets)

@@ -21,6 +21,7 @@ import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 
+from components.vault import bootstrap
 from components.vault.database import GroupRoles
 from preflight.graph import Graph
 from preflight.project import SECRET_PLACEHOLDER
@@ -257,3 +258,16 @@ def test_users_fetched_by_external_secrets_outlive_its_token_revocation(
     time.sleep(1)
     with pytest.raises(psycopg.OperationalError):
         _connect(doomed, database[1])
+
+
+def test_the_bootstrap_jobs_script_is_idempotent_on_a_real_database(database: tuple[str, int]) -> None:
+    """What a region's bootstrap Job runs: the same script and statements, twice."""
+    url = make_url(database[0])
+    target = f"postgresql://{url.username}@/project_ai?host={url.query['host']}&port={url.query['port']}"
+    statements = GroupRoles().bootstrap("project_ai", VAULT_USER, create_vault_user=False)
+    environment = {**os.environ, "BOOTSTRAP_URL": target, "BOOTSTRAP_SQL": "\n".join(statements)}
+    for _ in range(2):
+        subprocess.run([sys.executable, "-c", bootstrap.SCRIPT], env=environment, check=True, timeout=60)
+    with psycopg.connect(host=url.query["host"], port=url.query["port"], user=url.username, dbname="project_ai") as c:
+        roles = c.execute("SELECT rolname FROM pg_roles WHERE rolname LIKE 'project_ai_%' ORDER BY 1").fetchall()
+    assert roles == [("project_ai_app",), ("project_ai_owner",)]
