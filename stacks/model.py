@@ -540,6 +540,14 @@ class PlatformConfig(Model):
     # AWS: regions whose clusters pull the API's images from replicas of this region's
     # registry (the secondaries).
     registry_replicas: list[str] = []
+    # AWS: the account the stack deploys to; the provider refuses any other.
+    account_id: Annotated[str, StringConstraints(pattern=r"^\d{12}$")] | None = None
+    # False where another stack of the account and region owns the API's repository
+    # (staging pulls dev's); the app image's repository is then the registry.
+    owns_registry: bool = True
+    # False for the first `pulumi up` of a region: the platform only, so the image can be
+    # pushed and Vault seeded before the workload waits on them (README).
+    deploy_workload: bool = True
     # AWS: the cluster-autoscaler chart (GKE scales its node pools itself).
     cluster_autoscaler_chart_version: str = "9.46.6"
     nat_per_zone: bool = False
@@ -630,6 +638,8 @@ class StackConfig(Model):
             for key in ("platform", "database", "cache"):
                 if getattr(self, key) is None:
                     raise ValueError(f"{key}: missing required key for the region role")
+        if self.role == "region" and self.cloud == "aws" and self.platform is not None and not self.platform.account_id:
+            raise ValueError("platform: an AWS platform needs accountId (the provider refuses any other account)")
         if self.role == "region" and self.cloud == "gcp" and self.platform is not None:
             missing = [
                 key

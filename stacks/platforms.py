@@ -86,7 +86,10 @@ def aws_platform(config: StackConfig, primary: dict[str, pulumi.Output] | None) 
     owner, name, prod = ownership(config), cluster_name(), config.environment == "prod"
     # Default tags reach every taggable resource, whatever a component sets itself.
     provider = aws.Provider(
-        "aws", region=config.region, default_tags=aws.ProviderDefaultTagsArgs(tags=cloud_tags(owner, "project-ai"))
+        "aws",
+        region=config.region,
+        allowed_account_ids=[platform.account_id],
+        default_tags=aws.ProviderDefaultTagsArgs(tags=cloud_tags(owner, "project-ai")),
     )
     opts = pulumi.ResourceOptions(provider=provider)
     zones = tuple(f"{config.region}{zone}" for zone in "abc")
@@ -170,7 +173,11 @@ def aws_platform(config: StackConfig, primary: dict[str, pulumi.Output] | None) 
         ),
         opts,
     )
-    if primary is None:
+    if primary is None and not platform.owns_registry:
+        # Another stack of this account and region owns the repository the app pulls from.
+        assert config.app is not None
+        registry_url = pulumi.Output.from_input(config.app.image.repository)
+    elif primary is None:
         images = RegistryArgs(
             owner=owner, repository=f"{REPOSITORY}/api", replicate_to=tuple(platform.registry_replicas)
         )
@@ -193,8 +200,8 @@ def aws_platform(config: StackConfig, primary: dict[str, pulumi.Output] | None) 
         provider=cluster.provider,
         cluster_name=cluster.cluster.name,
         oidc_issuer=cluster.cluster.identities.apply(lambda identities: identities[0].oidcs[0].issuer),
-        database_writer=aurora.cluster.endpoint,
-        database_reader=aurora.cluster.reader_endpoint,
+        database_writer=aurora.writer,
+        database_reader=aurora.reader,
         # A secondary region's cluster is a read-only member of the global database.
         database_root=("project_ai_admin", aurora.master_password) if join_global is None else None,
         global_database=global_database,
@@ -296,7 +303,11 @@ def gcp_platform(config: StackConfig) -> RegionalPlatform:
         opts,
     )
     address = sql.instance.private_ip_address
-    url = pulumi.Output.format("rediss://:{0}@{1}:{2}/0", redis.auth_string, redis.host, redis.port)
+    # Memorystore's certificate names the address in its CN, not a SAN: Python's check of
+    # the name fails, while the chain stays pinned to the instance's own CA.
+    url = pulumi.Output.format(
+        "rediss://:{0}@{1}:{2}/0?ssl_check_hostname=false", redis.auth_string, redis.host, redis.port
+    )
     cache_url = pulumi.Output.secret(url)
     issuer = (
         f"https://container.googleapis.com/v1/projects/{platform.project}/locations/{config.region}/clusters/{name}"
@@ -311,6 +322,7 @@ def gcp_platform(config: StackConfig) -> RegionalPlatform:
         database_root=("postgres", sql.root_password),
         global_database=None,
         cache_url=cache_url,
-        cache_ca=redis.server_ca_certs.apply(lambda certificates: certificates[0].cert),
+        # Every CA the instance may present, so a CA rotation does not break clients.
+        cache_ca=redis.server_ca_certs.apply(lambda certificates: "".join(c.cert for c in certificates)),
         registry_url=registry.registry_uri,
     )

@@ -36,6 +36,9 @@ def build(config: StackConfig) -> None:
     )
     if primary is not None:
         pulumi.export("primaryRegion", primary[contract.REGION])
+    assert config.platform is not None
+    if not config.platform.deploy_workload:
+        return
     side = vault.ClusterSide(
         database=_database(config, platform),
         cache=vault.CacheEndpoint(url=platform.cache_url, ca_certificate=platform.cache_ca),

@@ -352,7 +352,8 @@ def integrate(config: StackConfig, on_cluster: pulumi.ResourceOptions, side: Clu
         if side.cache.ca_certificate is not None:
             # redis-py takes the CA file from the URL's `ssl_ca_certs`.
             ca_path = f"{CACHE_CA_DIRECTORY}/ca.pem"
-            url = pulumi.Output.concat(side.cache.url, "?ssl_ca_certs=", ca_path)
+            separator = pulumi.Output.from_input(side.cache.url).apply(lambda url: "&" if "?" in url else "?")
+            url = pulumi.Output.concat(side.cache.url, separator, "ssl_ca_certs=", ca_path)
             entry = {"url": url, "ca": side.cache.ca_certificate}
         vault.kv.SecretV2(
             "vault-cache-url",

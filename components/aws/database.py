@@ -52,6 +52,8 @@ def _family(engine_version: str) -> str:
 
 class AuroraPostgres(pulumi.ComponentResource):
     cluster: aws.rds.Cluster
+    writer: pulumi.Output[str]
+    reader: pulumi.Output[str]
     global_cluster: aws.rds.GlobalCluster | None
     master_password: pulumi.Output[str]
 
@@ -153,8 +155,9 @@ class AuroraPostgres(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
+        instances = []
         for index in range(args.instances):
-            aws.rds.ClusterInstance(
+            instance = aws.rds.ClusterInstance(
                 f"{name}-{index}",
                 identifier=f"{args.identifier}-{index}",
                 cluster_identifier=self.cluster.id,
@@ -167,4 +170,8 @@ class AuroraPostgres(pulumi.ComponentResource):
                 tags=tags,
                 opts=child,
             )
+            instances.append(instance)
+        # The cluster is "available" before any instance is: who connects waits for them.
+        self.writer = pulumi.Output.all(self.cluster.endpoint, *(i.id for i in instances)).apply(lambda v: v[0])
+        self.reader = pulumi.Output.all(self.cluster.reader_endpoint, *(i.id for i in instances)).apply(lambda v: v[0])
         self.register_outputs({"writer": self.cluster.endpoint, "reader": self.cluster.reader_endpoint, "port": PORT})

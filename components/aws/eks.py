@@ -33,6 +33,7 @@ ADDON_IDENTITIES = {
     "vpc-cni": ("aws-node", "AmazonEKS_CNI_Policy"),
     "aws-ebs-csi-driver": ("ebs-csi-controller-sa", "service-role/AmazonEBSCSIDriverPolicy"),
 }
+ADDON_CONFIGURATION = {"vpc-cni": json.dumps({"enableNetworkPolicy": "true"})}
 # Add-ons that must run before any node joins (it would stay NotReady without a CNI);
 # the others (CoreDNS, the CSI driver) need nodes to run on, so they come after.
 NODE_PREREQUISITES = ("vpc-cni", "kube-proxy", "eks-pod-identity-agent")
@@ -265,6 +266,9 @@ class EksCluster(pulumi.ComponentResource):
                     addon_name=addon,
                     addon_version=args.addons[addon],
                     pod_identity_associations=identities,
+                    # The VPC CNI enforces NetworkPolicies only when asked: every namespace here
+                    # relies on them.
+                    configuration_values=ADDON_CONFIGURATION.get(addon),
                     resolve_conflicts_on_create="OVERWRITE",
                     resolve_conflicts_on_update="OVERWRITE",
                     tags=tags,

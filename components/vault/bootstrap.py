@@ -77,11 +77,13 @@ def database_bootstrap(name: str, args: BootstrapArgs, opts: pulumi.ResourceOpti
     return k8s.batch.v1.Job(
         f"{name}-job",
         metadata=meta.ObjectMetaArgs(name=f"{name}-{version}", namespace=args.namespace, labels=args.labels),
+        # Kept after it completes (no TTL), and never replaced by a later release: a re-run
+        # would log in with a root password Vault has rotated since.
         spec=k8s.batch.v1.JobSpecArgs(
             backoff_limit=6,
-            active_deadline_seconds=600,
-            ttl_seconds_after_finished=86400,
+            # Its first tries may meet the namespace's policies still being applied.
+            active_deadline_seconds=900,
             template=core.PodTemplateSpecArgs(metadata=meta.ObjectMetaArgs(labels=args.labels), spec=pod),
         ),
-        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[secret])),
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[secret], ignore_changes=["spec"])),
     )

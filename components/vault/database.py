@@ -63,13 +63,20 @@ class GroupRoles:
             f"GRANT CONNECT, TEMPORARY ON DATABASE {_identifier(database)} TO {owner}, {runtime};",
             f"GRANT USAGE, CREATE ON SCHEMA {schema} TO {owner};",
             f"GRANT USAGE ON SCHEMA {schema} TO {runtime};",
-            f"ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA {schema} "
-            f"GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {runtime};",
-            f"ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA {schema} "
-            f"GRANT USAGE, SELECT ON SEQUENCES TO {runtime};",
-            # NOINHERIT: admin of the groups, without their privileges on the tables.
-            *([vault_user_statement] if create_vault_user else []),
-            f"GRANT {owner}, {runtime} TO {vault} WITH ADMIN OPTION;",
+            # Default privileges are set as the owner: a cloud database's master user is
+            # no superuser, and PostgreSQL 16 lets it change them only for a role it is.
+            f"GRANT {owner} TO CURRENT_USER;",
+            f"SET ROLE {owner};",
+            f"ALTER DEFAULT PRIVILEGES IN SCHEMA {schema} GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {runtime};",
+            f"ALTER DEFAULT PRIVILEGES IN SCHEMA {schema} GRANT USAGE, SELECT ON SEQUENCES TO {runtime};",
+            "RESET ROLE;",
+            # NOINHERIT: admin of the groups, without their privileges on the tables. A
+            # cloud database's master user created the groups, so it administers them.
+            *(
+                [vault_user_statement, f"GRANT {owner}, {runtime} TO {vault} WITH ADMIN OPTION;"]
+                if create_vault_user
+                else []
+            ),
         ]
 
 

@@ -133,7 +133,7 @@ def test_memorystores_ca_reaches_the_pods_as_a_file_the_url_names(project_synthe
     gcp = project_synthesizer.synthesize("prod-gcp")
     (entry,) = [r for r in gcp.resources if r.type == "vault:kv/secretV2:SecretV2"]
     data = json.loads(entry.secret_inputs["dataJson"])
-    assert data["url"].endswith(":6378/0?ssl_ca_certs=/etc/project-ai/redis-ca/ca.pem")
+    assert data["url"].endswith(":6378/0?ssl_check_hostname=false&ssl_ca_certs=/etc/project-ai/redis-ca/ca.pem")
     assert data["ca"].startswith("-----BEGIN CERTIFICATE-----")
     pod = next(iter(objects(gcp, "Rollout")))["spec"]["template"]["spec"]
     volume = {"name": f"{APP}-cache-ca", "secret": {"secretName": f"{APP}-cache-ca", "defaultMode": 0o440}}
@@ -181,9 +181,34 @@ def test_a_region_creates_the_group_roles_before_vault_issues_users(prod: Graph)
     assert container["image"].startswith("444455556666.dkr.ecr.us-east-1.amazonaws.com/project-ai/api:")
     sql = next(e["value"] for e in container["env"] if e["name"] == "BOOTSTRAP_SQL").splitlines()
     assert sql[0].startswith('DO $$ BEGIN CREATE ROLE "project_ai_owner" NOLOGIN;')
-    assert sql[-1] == 'GRANT "project_ai_owner", "project_ai_app" TO "project_ai_admin" WITH ADMIN OPTION;'
+    # Default privileges are set as the owner (the master user is no superuser).
+    assert sql[-4:] == [
+        'SET ROLE "project_ai_owner";',
+        'ALTER DEFAULT PRIVILEGES IN SCHEMA "public" '
+        'GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO "project_ai_app";',
+        'ALTER DEFAULT PRIVILEGES IN SCHEMA "public" GRANT USAGE, SELECT ON SEQUENCES TO "project_ai_app";',
+        "RESET ROLE;",
+    ]
     url = next(e for e in container["env"] if e["name"] == "BOOTSTRAP_URL")
     assert url["valueFrom"]["secretKeyRef"]["key"] == "url"
     job_urn = next(r.urn for r in prod.resources if r.name == "database-bootstrap-job")
     database_secrets = [r for r in prod.resources if r.type.endswith(":ExternalSecret") and "database" in r.name]
     assert len(database_secrets) == 2 and all(job_urn in r.dependencies for r in database_secrets)
+
+
+def test_review_fixes_for_the_regions(project_synthesizer: Synthesizer, prod: Graph) -> None:
+    addons = {r.inputs["addonName"]: r.inputs for r in prod.resources if r.type == "aws:eks/addon:Addon"}
+    # NetworkPolicies are enforced on EKS only when the VPC CNI is told to.
+    assert json.loads(addons["vpc-cni"]["configurationValues"]) == {"enableNetworkPolicy": "true"}
+    (provider,) = [r for r in prod.resources if r.type == "pulumi:providers:aws"]
+    assert json.loads(provider.inputs["allowedAccountIds"]) == ["444455556666"]
+    # Vault and the bootstrap connect once the database has instances.
+    (connection,) = [r for r in prod.resources if r.type == CONNECTION]
+    instances = {r.urn for r in prod.resources if r.type == "aws:rds/clusterInstance:ClusterInstance"}
+    assert instances and instances <= set(connection.dependencies)
+    # The bootstrap Job is never replaced by a later release.
+    job = next(r for r in prod.resources if r.name == "database-bootstrap-job")
+    assert "ttlSecondsAfterFinished" not in job.inputs["spec"]
+    staging = project_synthesizer.synthesize("staging")
+    assert not [r for r in staging.resources if r.type == "aws:ecr/repository:Repository"]
+    assert staging.outputs["registryUrl"] == "111122223333.dkr.ecr.us-east-1.amazonaws.com/project-ai/api"

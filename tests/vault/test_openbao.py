@@ -260,14 +260,33 @@ def test_users_fetched_by_external_secrets_outlive_its_token_revocation(
         _connect(doomed, database[1])
 
 
-def test_the_bootstrap_jobs_script_is_idempotent_on_a_real_database(database: tuple[str, int]) -> None:
-    """What a region's bootstrap Job runs: the same script and statements, twice."""
-    url = make_url(database[0])
-    target = f"postgresql://{url.username}@/project_ai?host={url.query['host']}&port={url.query['port']}"
-    statements = GroupRoles().bootstrap("project_ai", VAULT_USER, create_vault_user=False)
+def test_the_bootstrap_job_works_for_a_master_user_that_is_no_superuser(database: tuple[str, int]) -> None:
+    """What a region's bootstrap Job runs, as a cloud database's master user runs it (a
+    CREATEROLE user owning the database, not a superuser), twice; then a migration user
+    creates a table as the owner, and a runtime user may use it."""
+    superuser_url, port = database
+    url = make_url(superuser_url)
+    with psycopg.connect(host=url.query["host"], port=url.query["port"], user=url.username, dbname="postgres") as c:
+        c.autocommit = True
+        c.execute("CREATE ROLE cloud_master WITH LOGIN CREATEROLE PASSWORD 'master-pw'")
+        c.execute("CREATE DATABASE cloud_db OWNER cloud_master")
+    groups = GroupRoles(owner="cloud_owner", runtime="cloud_app")
+    statements = groups.bootstrap("cloud_db", "cloud_master", create_vault_user=False)
+    target = f"postgresql://cloud_master:master-pw@127.0.0.1:{port}/cloud_db"
     environment = {**os.environ, "BOOTSTRAP_URL": target, "BOOTSTRAP_SQL": "\n".join(statements)}
     for _ in range(2):
         subprocess.run([sys.executable, "-c", bootstrap.SCRIPT], env=environment, check=True, timeout=60)
-    with psycopg.connect(host=url.query["host"], port=url.query["port"], user=url.username, dbname="project_ai") as c:
-        roles = c.execute("SELECT rolname FROM pg_roles WHERE rolname LIKE 'project_ai_%' ORDER BY 1").fetchall()
-    assert roles == [("project_ai_app",), ("project_ai_owner",)]
+    # As Vault would: a migration user and a runtime user, created by the master user.
+    with psycopg.connect(target, autocommit=True) as master:
+        for statement in groups.migration_creation() + groups.runtime_creation():
+            name = "migrator" if "cloud_owner" in statement else "reader"
+            master.execute(
+                statement.replace("{{name}}", name).replace("{{password}}", "pw").replace("{{expiration}}", "infinity")
+            )
+    with psycopg.connect(f"postgresql://migrator:pw@127.0.0.1:{port}/cloud_db", autocommit=True) as migrator:
+        migrator.execute("CREATE TABLE things (id int)")
+    with psycopg.connect(f"postgresql://reader:pw@127.0.0.1:{port}/cloud_db", autocommit=True) as reader:
+        reader.execute("INSERT INTO things VALUES (1)")
+        assert reader.execute("SELECT count(*) FROM things").fetchone() == (1,)
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            reader.execute("DROP TABLE things")
