@@ -10,6 +10,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
+from components.aws.access import service_access
 from components.aws.kms import rotating_key
 from components.labels import Ownership, cloud_tags
 
@@ -40,22 +41,7 @@ class RedisCache(pulumi.ComponentResource):
         subnets = aws.elasticache.SubnetGroup(
             f"{name}-subnets", description="Private subnets", subnet_ids=args.subnet_ids, tags=tags, opts=child
         )
-        security_group = aws.ec2.SecurityGroup(
-            f"{name}-clients",
-            description="Redis protocol from the cluster's nodes only",
-            vpc_id=args.vpc_id,
-            ingress=[
-                aws.ec2.SecurityGroupIngressArgs(
-                    description="Redis from the cluster",
-                    protocol="tcp",
-                    from_port=PORT,
-                    to_port=PORT,
-                    security_groups=list(args.client_security_group_ids),
-                )
-            ],
-            tags=tags,
-            opts=child,
-        )
+        security_group = service_access(name, "Redis", PORT, args.vpc_id, args.client_security_group_ids, tags, self)
         token = random.RandomPassword(f"{name}-auth", length=64, special=False, opts=child)
         self.auth_token = pulumi.Output.secret(token.result)
         replicated = args.replicas > 0

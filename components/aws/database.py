@@ -15,6 +15,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
+from components.aws.access import service_access
 from components.aws.kms import rotating_key
 from components.labels import Ownership, cloud_tags
 
@@ -63,34 +64,15 @@ class AuroraPostgres(pulumi.ComponentResource):
         tags = cloud_tags(args.owner, "database")
         key = rotating_key(f"{args.identifier}-database", "Aurora storage and Performance Insights", tags, self)
         subnets = aws.rds.SubnetGroup(f"{name}-subnets", subnet_ids=args.subnet_ids, tags=tags, opts=child)
-        security_group = aws.ec2.SecurityGroup(
-            f"{name}-clients",
-            description="PostgreSQL from the cluster's nodes only",
-            vpc_id=args.vpc_id,
-            ingress=[
-                aws.ec2.SecurityGroupIngressArgs(
-                    description="PostgreSQL from the cluster",
-                    protocol="tcp",
-                    from_port=PORT,
-                    to_port=PORT,
-                    security_groups=list(args.client_security_group_ids),
-                ),
-                *(
-                    [
-                        aws.ec2.SecurityGroupIngressArgs(
-                            description="PostgreSQL from Vault's database engine",
-                            protocol="tcp",
-                            from_port=PORT,
-                            to_port=PORT,
-                            cidr_blocks=list(args.vault_cidrs),
-                        )
-                    ]
-                    if args.vault_cidrs
-                    else []
-                ),
-            ],
-            tags=tags,
-            opts=child,
+        security_group = service_access(
+            name,
+            "PostgreSQL",
+            PORT,
+            args.vpc_id,
+            args.client_security_group_ids,
+            tags,
+            self,
+            cidrs={"Vault's database engine": args.vault_cidrs},
         )
         parameters = aws.rds.ClusterParameterGroup(
             f"{name}-parameters",
