@@ -29,6 +29,11 @@ class Resource:
     # process (under preflight they hold placeholders and mock values); never written out.
     secret_inputs: dict[str, Any] = field(default_factory=dict, repr=False)
 
+    @property
+    def revealed_inputs(self) -> dict[str, Any]:
+        """The inputs with secrets in the clear, for checks run in this process."""
+        return {**self.inputs, **self.secret_inputs}
+
 
 @dataclass
 class Graph:

@@ -46,9 +46,7 @@ def artefacts(graph: Graph) -> list[tuple[str, str, dict[str, Any]]]:
             subject = f"PrometheusRule {body['metadata'].get('namespace')}/{body['metadata'].get('name')}"
             found.append(("rules", subject, {"groups": body.get("spec", {}).get("groups", [])}))
         elif resource.type == "kubernetes:helm.sh/v3:Release":
-            values = resource.inputs.get("values")
-            # A Release with a secret anywhere in its values has them all redacted.
-            config = ((values if isinstance(values, dict) else {}).get("alertmanager") or {}).get("config")
+            config = ((resource.revealed_inputs.get("values") or {}).get("alertmanager") or {}).get("config")
             if isinstance(config, dict):
                 found.append(("alertmanager", f"Alertmanager config of Release {resource.name}", config))
     return found

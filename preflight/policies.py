@@ -80,7 +80,7 @@ def stack_view(graph: Graph) -> Stack:
                 type=resource.type,
                 name=resource.name,
                 urn=resource.urn,
-                props=DeferredView({**resource.inputs, **resource.secret_inputs}),
+                props=DeferredView(resource.revealed_inputs),
                 provider_props=DeferredView(provider.inputs) if provider else {},
                 dependencies=tuple(resource.dependencies),
             )

@@ -61,7 +61,6 @@ DEV_NAMESPACE = "vault"
 ROTATION_NAMESPACE = "vault-rotation"
 ROTATOR_ACCOUNT = "vault-root-rotator"
 ESO_NAMESPACE = "external-secrets"
-DATABASE_STORE = ExternalSecretsOperator.DATABASE_STORE
 REVIEWER = "vault-token-reviewer"
 REVIEWER_NAMESPACE = "vault-auth"
 
@@ -157,7 +156,7 @@ def synced_secrets(config: StackConfig, where: policies.Layout, side: ClusterSid
     """Every Secret External Secrets writes for this stack, from the table above."""
     assert config.vault is not None and config.app is not None
     app, refresh = config.app, config.vault.refresh_interval
-    kv, database = "vault-kv", "vault-database"
+    kv, database = ExternalSecretsOperator.KV_STORE, ExternalSecretsOperator.DATABASE_STORE
 
     def kv_secret(name: str, namespace: str, *entries: tuple[str, str, str]) -> SyncedSecret:
         return SyncedSecret(
@@ -315,7 +314,8 @@ def integrate(config: StackConfig, on_cluster: pulumi.ResourceOptions, side: Clu
     owner = ownership(config)
     where = layout(config, side)
     secrets = synced_secrets(config, where, side)
-    kv_paths = tuple(entry.vault_path for secret in secrets if secret.store == "vault-kv" for entry in secret.entries)
+    from_kv = (secret for secret in secrets if secret.store == ExternalSecretsOperator.KV_STORE)
+    kv_paths = tuple(entry.vault_path for secret in from_kv for entry in secret.entries)
 
     dev: DevVault | None = None
     if settings.mode == "dev":
@@ -460,7 +460,7 @@ class SyncedSecrets:
                     self._labels,
                     # Users of the database engine join group roles the bootstrap creates.
                     pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=bootstrap))
-                    if secret.store == DATABASE_STORE
+                    if secret.store == ExternalSecretsOperator.DATABASE_STORE
                     else opts,
                 )
                 for secret in self._secrets

@@ -22,6 +22,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.aws.kms import rotating_key
+from components.kubeconfig import exec_kubeconfig
 from components.labels import Ownership, cloud_tags
 
 CONTROL_PLANE_LOGS = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
@@ -293,23 +294,5 @@ class EksCluster(pulumi.ComponentResource):
 
 
 def kubeconfig(endpoint: str, certificate: str, cluster: str, region: str) -> str:
-    """A kubeconfig that gets a short-lived token from `aws eks get-token` on each use:
-    no static credential lands in Pulumi's state."""
-    user = {
-        "exec": {
-            "apiVersion": "client.authentication.k8s.io/v1beta1",
-            "command": "aws",
-            "args": ["eks", "get-token", "--cluster-name", cluster, "--region", region, "--output", "json"],
-            "interactiveMode": "Never",
-        }
-    }
-    return json.dumps(
-        {
-            "apiVersion": "v1",
-            "kind": "Config",
-            "clusters": [{"name": cluster, "cluster": {"server": endpoint, "certificate-authority-data": certificate}}],
-            "users": [{"name": cluster, "user": user}],
-            "contexts": [{"name": cluster, "context": {"cluster": cluster, "user": cluster}}],
-            "current-context": cluster,
-        }
-    )
+    args = ["eks", "get-token", "--cluster-name", cluster, "--region", region, "--output", "json"]
+    return exec_kubeconfig(cluster, endpoint, certificate, {"command": "aws", "args": args})

@@ -12,7 +12,6 @@ provider built from its outputs.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
 import pulumi
@@ -21,6 +20,7 @@ import pulumi_kubernetes as k8s
 
 from components.gcp import kms
 from components.gcp.network import PODS, SERVICES
+from components.kubeconfig import exec_kubeconfig
 from components.labels import Ownership, cloud_tags
 
 # What a node needs: write logs and metrics, read images. Nothing else.
@@ -163,23 +163,5 @@ class GkeCluster(pulumi.ComponentResource):
 
 
 def kubeconfig(endpoint: str, certificate: str, cluster: str) -> str:
-    """Short-lived tokens from gke-gcloud-auth-plugin on each use: no static credential."""
-    server = f"https://{endpoint}"
-    user = {
-        "exec": {
-            "apiVersion": "client.authentication.k8s.io/v1beta1",
-            "command": "gke-gcloud-auth-plugin",
-            "provideClusterInfo": True,
-            "interactiveMode": "Never",
-        }
-    }
-    return json.dumps(
-        {
-            "apiVersion": "v1",
-            "kind": "Config",
-            "clusters": [{"name": cluster, "cluster": {"server": server, "certificate-authority-data": certificate}}],
-            "users": [{"name": cluster, "user": user}],
-            "contexts": [{"name": cluster, "context": {"cluster": cluster, "user": cluster}}],
-            "current-context": cluster,
-        }
-    )
+    plugin = {"command": "gke-gcloud-auth-plugin", "provideClusterInfo": True}
+    return exec_kubeconfig(cluster, f"https://{endpoint}", certificate, plugin)

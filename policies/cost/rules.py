@@ -143,14 +143,8 @@ class TagParams(Params):
     defaults: Mapping[str, str] = {}
 
 
-_TAGGABLE: dict[str, str] | None = None
-
-
-def _taggable() -> dict[str, str]:
-    global _TAGGABLE
-    if _TAGGABLE is None:
-        _TAGGABLE = taggable.load()
-    return _TAGGABLE
+# Read once: the rule's types and each resource's tag property come from it.
+TAGGABLE = taggable.load()
 
 
 def _as_dict(tags: Any) -> dict[str, Any]:
@@ -161,7 +155,7 @@ def _as_dict(tags: Any) -> dict[str, Any]:
 
 
 def _effective_tags(resource: Resource) -> dict[str, Any]:
-    key = _taggable()[resource.type]
+    key = TAGGABLE[resource.type]
     provider = resource.provider_props
     # Providers hold their default tags as JSON text (the SDK serializes them).
     default_tags = json_document(get(provider, "defaultTags")) or {}
@@ -180,7 +174,7 @@ def _add_tags(resource: Resource, params: TagParams) -> Mapping[str, Any] | None
     filled = {key: params.defaults[key] for key in missing if key in params.defaults}
     if not filled:
         return None
-    key = _taggable()[resource.type]
+    key = TAGGABLE[resource.type]
     current = get(resource.props, key)
     if current is not None and not isinstance(current, Mapping):
         return None  # list-shaped tags: not a safe edit
@@ -194,7 +188,7 @@ def _add_tags(resource: Resource, params: TagParams) -> Mapping[str, Any] | None
     description="Every taggable AWS and GCP resource carries team, cost-center, environment and service.",
     severity="medium",
     remediation="Tag through the one labels helper (components/labels.py) or the provider's default tags.",
-    types=tuple(sorted(taggable.load())),
+    types=tuple(sorted(TAGGABLE)),
     params=TagParams,
     fix=_add_tags,
 )
