@@ -6,10 +6,7 @@ import json
 import time
 from typing import Any, Protocol
 
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
-
-from app.logs import log
+from app.guarded_redis import GuardedRedis, RedisUnavailable
 from app.metrics import CACHE_ERRORS
 
 
@@ -46,34 +43,33 @@ class RedisCache:
     """JSON values under a prefix, so the cache shares a Redis with the rate limiter.
 
     A cache is an optimisation: when Redis fails, a read is a miss and a write is
-    skipped (logged and counted), and the request goes on to the database.
+    skipped (counted; the breaker logs the outage once), and the request goes on to the
+    database.
     """
 
-    def __init__(self, redis: Redis, prefix: str = "cache:") -> None:
+    def __init__(self, redis: GuardedRedis, prefix: str = "cache:") -> None:
         self.redis = redis
         self.prefix = prefix
 
     async def get(self, key: str) -> Any | None:
         try:
-            raw = await self.redis.get(self.prefix + key)
-        except (RedisError, OSError) as error:
-            self._failed("get", error)
+            raw = await self.redis.run(lambda redis: redis.get(self.prefix + key))
+        except RedisUnavailable:
+            CACHE_ERRORS.labels("get").inc()
             return None
         return None if raw is None else json.loads(raw)
 
     async def set(self, key: str, value: Any, ttl_seconds: int) -> None:
         try:
-            await self.redis.set(self.prefix + key, json.dumps(value), ex=ttl_seconds)
-        except (RedisError, OSError) as error:
-            self._failed("set", error)
-
-    @staticmethod
-    def _failed(operation: str, error: Exception) -> None:
-        CACHE_ERRORS.labels(operation).inc()
-        log.warning("cache unavailable, going without", operation=operation, error=str(error))
+            await self.redis.run(lambda redis: redis.set(self.prefix + key, json.dumps(value), ex=ttl_seconds))
+        except RedisUnavailable:
+            CACHE_ERRORS.labels("set").inc()
 
     async def ping(self) -> bool:
-        return bool(await self.redis.ping())
+        try:
+            return bool(await self.redis.run(lambda redis: redis.ping()))
+        except RedisUnavailable:
+            return False
 
     async def close(self) -> None:
-        await self.redis.aclose()
+        await self.redis.close()

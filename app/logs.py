@@ -34,12 +34,23 @@ def configure(level: str) -> None:
     )
     # Libraries log through the standard library: route them to the same JSON lines.
     handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(structlog.stdlib.ProcessorFormatter(processors=[*shared, structlog.processors.JSONRenderer()]))
+    # remove_processors_meta drops the formatter's own `_record` and `_from_structlog` keys.
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            processors=[
+                *shared,
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.JSONRenderer(),
+            ]
+        )
+    )
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(numeric)
-    # uvicorn's own access log duplicates ours (which has the route and request id).
+    # uvicorn's own access log duplicates ours (which has the route and request id), and
+    # httpx's line per upstream call repeats what the upstream metrics and traces hold.
     logging.getLogger("uvicorn.access").disabled = True
+    logging.getLogger("httpx").setLevel(max(numeric, logging.WARNING))
 
 
 log = structlog.get_logger("app")

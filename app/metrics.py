@@ -29,7 +29,14 @@ LATENCY = Histogram(
 )
 IN_FLIGHT = Gauge("http_requests_in_flight", "Requests being served", multiprocess_mode="livesum")
 RATE_LIMIT_DECISIONS = Counter("rate_limit_decisions_total", "Rate limiter decisions", ["scope", "decision"])
-RATE_LIMITER_ERRORS = Counter("rate_limiter_errors_total", "Limiter storage failures (the limiter failed open)")
+RATE_LIMITER_ERRORS = Counter(
+    "rate_limiter_errors_total", "Decisions made without the shared storage (per-process fallback)"
+)
+RATE_LIMITER_FALLBACK = Gauge(
+    "rate_limiter_fallback",
+    "1 while this process limits on its own because Redis is unavailable",
+    multiprocess_mode="max",
+)
 CACHE_ERRORS = Counter("cache_errors_total", "Cache operations that failed (served without the cache)", ["operation"])
 AUTH_FAILURES = Counter("auth_failures_total", "Requests refused for a missing or wrong API key", ["reason"])
 BLOCKED_REQUESTS = Counter("blocked_requests_total", "Requests refused by validation or screening", ["reason"])
@@ -43,6 +50,15 @@ UPSTREAM_LATENCY = Histogram(
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
 )
 DB_POOL = Gauge("db_pool_connections", "Database pool connections", ["state"], multiprocess_mode="livesum")
+DB_UNAVAILABLE = Counter(
+    "db_unavailable_total", "Database calls that failed (error) or missed their deadline (timeout)", ["reason"]
+)
+USAGE_SETTLEMENTS = Counter(
+    "usage_settlements_total", "Usage reservations settled or released, now or after a retry", ["outcome"]
+)
+USAGE_SETTLEMENTS_PENDING = Gauge(
+    "usage_settlements_pending", "Settlements waiting for the database to answer again", multiprocess_mode="livesum"
+)
 TOKENS = Counter("completion_tokens_total", "Tokens served", ["model", "kind"])
 
 

@@ -11,7 +11,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 from starlette.types import Send
 
+from app.db.database import DatabaseUnavailable
+
 PROBLEM_JSON = "application/problem+json"
+# Problem types a client can branch on (RFC 9457 `type`); the rest are `about:blank`.
+PROBLEM_TYPES = "https://api.project-ai.dev/problems/"
 TITLES = {
     400: "Bad Request",
     401: "Unauthorized",
@@ -19,6 +23,7 @@ TITLES = {
     404: "Not Found",
     405: "Method Not Allowed",
     413: "Content Too Large",
+    414: "URI Too Long",
     415: "Unsupported Media Type",
     422: "Unprocessable Content",
     429: "Too Many Requests",
@@ -31,12 +36,15 @@ TITLES = {
 class Problem(Exception):
     """An error with a status, a detail for the client, and headers (Retry-After, ...)."""
 
-    def __init__(self, status: int, detail: str, headers: dict[str, str] | None = None, **extra: Any) -> None:
+    def __init__(
+        self, status: int, detail: str, headers: dict[str, str] | None = None, kind: str | None = None, **extra: Any
+    ) -> None:
         super().__init__(detail)
         self.status = status
         self.detail = detail
         self.headers = headers or {}
-        self.extra = extra
+        self.extra = {"type": PROBLEM_TYPES + kind} if kind else {}
+        self.extra.update(extra)
 
 
 def body(status: int, detail: str, instance: str, **extra: Any) -> dict[str, Any]:
@@ -73,8 +81,21 @@ def install(app: FastAPI) -> None:
     async def _http(request: Request, error: StarletteHTTPException) -> Response:
         return response(error.status_code, str(error.detail), request.url.path, dict(error.headers or {}))
 
+    @app.exception_handler(DatabaseUnavailable)
+    async def _database(request: Request, error: DatabaseUnavailable) -> Response:
+        retry_after = request.app.state.services.settings.db_retry_after_seconds
+        return response(
+            503,
+            "the database is unavailable; retry later",
+            request.url.path,
+            {"Retry-After": str(retry_after)},
+            type=PROBLEM_TYPES + "database-unavailable",
+        )
+
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, error: RequestValidationError) -> Response:
+        if any(item["type"] == "json_invalid" for item in error.errors()):
+            return response(400, "the body is not valid JSON", request.url.path)
         errors = [
             {"location": ".".join(str(part) for part in item["loc"]), "message": item["msg"]} for item in error.errors()
         ]

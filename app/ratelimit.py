@@ -3,8 +3,9 @@
 Each bucket holds up to `burst` tokens and refills at `per_second`; a request takes one.
 In Redis the refill-and-take runs as one Lua script on the server's clock, so replicas
 share buckets without races. Without Redis the same arithmetic runs in memory (one
-process). If Redis fails, the limiter lets the request through: an outage of the
-limiter must not become an outage of the API.
+process). If Redis fails (or its breaker is open), each replica limits on its own with
+1/N of every limit, N being the replicas it usually runs with: an outage of the
+limiter must neither become an outage of the API nor switch limiting off.
 
 (The `limits` package has no token bucket, and pyrate-limiter's buckets do not report
 the tokens left and time to refill that the RateLimit headers need.)
@@ -18,11 +19,8 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
-
-from app.logs import log
-from app.metrics import RATE_LIMIT_DECISIONS, RATE_LIMITER_ERRORS
+from app.guarded_redis import GuardedRedis, RedisUnavailable
+from app.metrics import RATE_LIMIT_DECISIONS, RATE_LIMITER_ERRORS, RATE_LIMITER_FALLBACK
 from app.settings import RouteLimit
 
 
@@ -101,27 +99,39 @@ return {allowed, tostring(tokens)}
 
 
 class RedisBuckets:
-    def __init__(self, redis: Redis, prefix: str = "ratelimit:") -> None:
+    def __init__(self, redis: GuardedRedis, prefix: str = "ratelimit:") -> None:
         self.prefix = prefix
-        self._script = redis.register_script(TOKEN_BUCKET)
+        self.redis = redis
+        self._script = redis.redis.register_script(TOKEN_BUCKET)
 
     async def take(self, key: str, limit: RouteLimit) -> tuple[bool, float]:
-        allowed, tokens = await self._script(keys=[self.prefix + key], args=[limit.per_second, limit.burst])
+        allowed, tokens = await self.redis.run(
+            lambda _: self._script(keys=[self.prefix + key], args=[limit.per_second, limit.burst])
+        )
         return bool(int(allowed)), float(tokens)
 
 
-class RateLimiter:
-    def __init__(self, buckets: Buckets) -> None:
-        self.buckets = buckets
+def share(limit: RouteLimit, replicas: int) -> RouteLimit:
+    """One replica's part of a limit that all replicas enforce together."""
+    return RouteLimit(per_second=limit.per_second / replicas, burst=max(1, math.ceil(limit.burst / replicas)))
 
-    async def check(self, scope: str, subject: str, route: str, limit: RouteLimit) -> Decision | None:
-        """A decision, or None when the storage failed (and the request goes through)."""
+
+class RateLimiter:
+    def __init__(self, buckets: Buckets, fallback_replicas: int = 1) -> None:
+        self.buckets = buckets
+        # Used only while `buckets` is unavailable.
+        self.fallback = MemoryBuckets()
+        self.fallback_replicas = fallback_replicas
+
+    async def check(self, scope: str, subject: str, route: str, limit: RouteLimit) -> Decision:
+        key = f"{scope}:{subject}:{route}"
         try:
-            allowed, tokens = await self.buckets.take(f"{scope}:{subject}:{route}", limit)
-        except (RedisError, OSError) as error:
+            allowed, tokens = await self.buckets.take(key, limit)
+            RATE_LIMITER_FALLBACK.set(0)
+        except RedisUnavailable:
             RATE_LIMITER_ERRORS.inc()
-            RATE_LIMIT_DECISIONS.labels(scope, "error").inc()
-            log.warning("rate limiter unavailable, failing open", scope=scope, error=str(error))
-            return None
+            RATE_LIMITER_FALLBACK.set(1)
+            limit = share(limit, self.fallback_replicas)
+            allowed, tokens = await self.fallback.take(key, limit)
         RATE_LIMIT_DECISIONS.labels(scope, "allowed" if allowed else "limited").inc()
         return decide(tokens, allowed, limit)

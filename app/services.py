@@ -1,5 +1,5 @@
-"""What the app holds while it runs: engine, cache, limiter, upstream. Owned by the
-lifespan: created at start, warmed, closed at shutdown."""
+"""What the app holds while it runs: database, cache, limiter, upstream, readiness.
+Owned by the lifespan: created at start, warmed, closed at shutdown."""
 
 from __future__ import annotations
 
@@ -8,23 +8,27 @@ import contextlib
 from dataclasses import dataclass, field
 
 import httpx
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.breaker import CircuitBreaker
 from app.cache import Cache, MemoryCache, RedisCache
-from app.db.engine import create_engine, session_factory
+from app.db.database import Database, DatabaseUnavailable
+from app.db.engine import create_engine
 from app.db.models import ApiKey
+from app.db.settlements import Settlements
+from app.guarded_redis import GuardedRedis, connect
 from app.logs import log
 from app.metrics import DB_POOL
 from app.ratelimit import MemoryBuckets, RateLimiter, RedisBuckets
+from app.readiness import Readiness
 from app.settings import Settings
 from app.upstream import Upstream, UpstreamRejected, http_client
 
 MODELS_KEY = "models"
 POOL_REFRESH_SECONDS = 5.0
+# A database that froze must not hold shutdown past the grace period.
+DISPOSE_TIMEOUT_SECONDS = 3.0
 
 
 def key_cache_key(key_id: str) -> str:
@@ -34,13 +38,14 @@ def key_cache_key(key_id: str) -> str:
 @dataclass
 class Services:
     settings: Settings
-    engine: AsyncEngine
-    sessions: async_sessionmaker
+    database: Database
     cache: Cache
     limiter: RateLimiter
     upstream: Upstream
     client: httpx.AsyncClient
-    redis: Redis | None = None
+    settlements: Settlements
+    readiness: Readiness
+    redis: GuardedRedis | None = None
     started: bool = False
     # Set when shutdown begins: /readyz answers 503 so traffic drains away.
     draining: bool = False
@@ -48,9 +53,14 @@ class Services:
 
     @classmethod
     def create(cls, settings: Settings) -> Services:
-        redis = Redis.from_url(settings.redis_url, socket_timeout=0.5) if settings.redis_url else None
-        engine = create_engine(settings)
-        client = http_client(settings)
+        redis = None
+        if settings.redis_url:
+            client = connect(settings.redis_url, settings.redis_timeout_seconds)
+            redis = GuardedRedis(client, settings.redis_breaker_reset_seconds)
+        # The server's statement timeout ends a query first; the client's deadline is
+        # for a server that cannot even say so.
+        database = Database(create_engine(settings), settings.db_statement_timeout_seconds + 1.0)
+        upstream_client = http_client(settings)
         breaker = CircuitBreaker(
             "inference",
             settings.breaker_failure_threshold,
@@ -59,31 +69,38 @@ class Services:
         )
         return cls(
             settings=settings,
-            engine=engine,
-            sessions=session_factory(engine),
+            database=database,
             cache=RedisCache(redis) if redis else MemoryCache(),
-            limiter=RateLimiter(RedisBuckets(redis) if redis else MemoryBuckets()),
-            upstream=Upstream(settings, client, breaker),
-            client=client,
+            limiter=RateLimiter(
+                RedisBuckets(redis) if redis else MemoryBuckets(), settings.rate_limit_fallback_replicas
+            ),
+            upstream=Upstream(settings, upstream_client, breaker),
+            client=upstream_client,
+            settlements=Settlements(database),
+            readiness=Readiness(database, settings.readiness_cache_seconds),
             redis=redis,
         )
 
+    @property
+    def engine(self) -> AsyncEngine:
+        return self.database.engine
+
     async def start(self) -> None:
         """Warm the caches: the model list and every active key, so first requests are fast.
-        Best effort: with the cache down the app starts cold and reads the database."""
+        Best effort: with the cache or the database down the app starts cold."""
         keys: list[ApiKey] = []
-        try:
-            cache_up = await self.cache.ping()
-        except (RedisError, OSError) as error:
-            log.warning("cache unavailable at start-up, starting cold", error=str(error))
-            cache_up = False
-        if cache_up:
+        if await self.cache.ping():
             await self.cache.set(MODELS_KEY, self.settings.models, self.settings.cache_ttl_seconds)
-            async with self.sessions() as session:
-                keys = list((await session.execute(select(ApiKey).where(ApiKey.revoked_at.is_(None)))).scalars().all())
+            try:
+                keys = await self.database.run(_active_keys, "key warm-up")
+            except DatabaseUnavailable as error:
+                log.warning("database unavailable at start-up, starting cold", error=str(error))
             for key in keys:
                 await self.cache.set(key_cache_key(key.id), key.secret_hash, self.settings.cache_ttl_seconds)
+        else:
+            log.warning("cache unavailable at start-up, starting cold")
         self._tasks.append(asyncio.create_task(self._refresh_pool_metrics()))
+        self._tasks.append(asyncio.create_task(self.settlements.keep_retrying()))
         self.started = True
         log.info("started", keys_cached=len(keys), models=len(self.settings.models))
 
@@ -93,9 +110,11 @@ class Services:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if left := await self.settlements.retry_pending():
+            log.warning("usage settlements left at their reservations", count=left)
         await self.client.aclose()
         await self.cache.close()
-        await self.engine.dispose()
+        await self.database.dispose(DISPOSE_TIMEOUT_SECONDS)
 
     async def _refresh_pool_metrics(self) -> None:
         pool = self.engine.sync_engine.pool
@@ -105,3 +124,7 @@ class Services:
                 if callable(value):
                     DB_POOL.labels(state).set(value())
             await asyncio.sleep(POOL_REFRESH_SECONDS)
+
+
+async def _active_keys(session: AsyncSession) -> list[ApiKey]:
+    return list((await session.execute(select(ApiKey).where(ApiKey.revoked_at.is_(None)))).scalars().all())

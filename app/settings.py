@@ -6,6 +6,7 @@ development, so a production pod cannot start with a default pepper.
 
 from __future__ import annotations
 
+from ipaddress import IPv4Network, IPv6Network
 from typing import Annotated, Literal
 
 from pydantic import AliasChoices, BaseModel, Field, HttpUrl, SecretStr, field_validator, model_validator
@@ -52,7 +53,15 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(10, ge=1)
     db_max_overflow: int = Field(10, ge=0)
     db_pool_recycle_seconds: int = Field(1800, ge=1)
-    db_pool_timeout_seconds: float = Field(5.0, gt=0)
+    db_pool_timeout_seconds: float = Field(2.0, gt=0)
+    db_connect_timeout_seconds: int = Field(3, ge=1)  # libpq counts whole seconds
+    # Bounds every query: the server's statement_timeout, and the same bound (plus a
+    # moment for the server's own answer) on the client, for a server that cannot answer.
+    db_statement_timeout_seconds: float = Field(3.0, gt=0)
+    # What a 503 for an unavailable database tells the client.
+    db_retry_after_seconds: int = Field(5, ge=1)
+    # Readiness reuses one database check for this long, however often it is probed.
+    readiness_cache_seconds: float = Field(1.0, ge=0)
     # Migrations on PostgreSQL: never wait long for a lock or run away.
     migration_lock_timeout: str = "5s"
     migration_statement_timeout: str = "60s"
@@ -60,6 +69,10 @@ class Settings(BaseSettings):
     # Cache and rate-limit storage: Redis when set, memory otherwise.
     redis_url: str | None = None
     cache_ttl_seconds: int = Field(300, ge=1)
+    # A Redis call that takes longer than this fails; after one failure the breaker keeps
+    # Redis out of requests for `redis_breaker_reset_seconds`, then lets one call probe.
+    redis_timeout_seconds: float = Field(0.25, gt=0)
+    redis_breaker_reset_seconds: float = Field(5.0, gt=0)
 
     # API keys are stored as HMAC-SHA256(pepper, secret); the pepper comes from Vault.
     api_key_pepper: SecretStr = SecretStr(PLACEHOLDER_PEPPER)
@@ -67,7 +80,8 @@ class Settings(BaseSettings):
     # The inference upstream (OpenAI-compatible); `echo` serves answers in-process.
     upstream_url: HttpUrl | Literal["echo"] = "echo"
     upstream_token: SecretStr | None = None
-    upstream_timeout_seconds: float = Field(30.0, gt=0)
+    # The whole upstream call; it must end before the shutdown grace does.
+    upstream_timeout_seconds: float = Field(15.0, gt=0)
     upstream_connect_timeout_seconds: float = Field(2.0, gt=0)
     models: Annotated[list[str], NoDecode] = ["echo-1"]
 
@@ -83,11 +97,14 @@ class Settings(BaseSettings):
     }
     # Per client IP, across routes: stops one address from cycling keys.
     rate_limit_per_ip: Annotated[RouteLimit, NoDecode] = RouteLimit(per_second=50, burst=100)
-    # Proxies whose X-Forwarded-For is trusted (the ingress controller's pods).
-    trusted_proxies: Annotated[list[str], NoDecode] = ["127.0.0.1"]
+    # With Redis down, each replica limits on its own with 1/N of every limit: N is the
+    # replica count it usually runs with (the workload sets the autoscaler's minimum).
+    rate_limit_fallback_replicas: int = Field(1, ge=1)
+    # Proxies whose X-Forwarded-For is trusted: the ingress controller's pods, as address
+    # ranges (CIDR), since pods come and go; a bare address is a /32 or /128.
+    trusted_proxies: Annotated[tuple[IPv4Network | IPv6Network, ...], NoDecode] = (IPv4Network("127.0.0.1/32"),)
 
-    # Request validation.
-    max_body_bytes: int = Field(64 * 1024, ge=1024)
+    # Request validation (the body limit follows from the request schema, not a setting).
     screening_mode: Literal["block", "log", "off"] = "block"
 
     # API versions: `beta` ones say so in a header; `deprecated` ones carry
@@ -140,6 +157,16 @@ class Settings(BaseSettings):
         if self.environment not in DEVELOPMENT and self.api_key_pepper.get_secret_value() == PLACEHOLDER_PEPPER:
             raise ValueError(
                 f"APP_API_KEY_PEPPER is the development placeholder; in {self.environment} it must come from Vault"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _upstream_fits_in_the_shutdown_grace(self) -> Settings:
+        if self.upstream_timeout_seconds >= self.shutdown_grace_seconds:
+            raise ValueError(
+                f"APP_UPSTREAM_TIMEOUT_SECONDS ({self.upstream_timeout_seconds:g}) must be below "
+                f"APP_SHUTDOWN_GRACE_SECONDS ({self.shutdown_grace_seconds:g}), so a request in flight "
+                "at shutdown ends before the pod is killed"
             )
         return self
 

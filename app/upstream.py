@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 
@@ -17,7 +18,16 @@ class UpstreamError(Exception):
 
 
 class UpstreamRejected(UpstreamError):
-    """The upstream is up and refused this request (a 4xx): not a reason to open the breaker."""
+    """The upstream is up and refused this request (a 4xx about the request itself): the
+    client's to fix, and no reason to open the breaker."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"the model refused the request ({status})")
+        self.status = status
+
+
+# Upstream answers that are our fault, not the client's: a wrong token or a wrong URL.
+OUR_FAULT = frozenset({401, 403, 404, 405, 407})
 
 
 @dataclass(frozen=True)
@@ -59,15 +69,21 @@ class Upstream:
             headers["Authorization"] = f"Bearer {self.settings.upstream_token.get_secret_value()}"
         body = {"model": model, "prompt": prompt, "max_tokens": max_tokens, "temperature": temperature}
         try:
-            response = await self.client.post(
-                f"{str(self.settings.upstream_url).rstrip('/')}/v1/completions", json=body, headers=headers
-            )
+            # httpx bounds each read; this bounds the whole call, so an upstream that
+            # drips its answer still ends before the shutdown grace.
+            async with asyncio.timeout(self.settings.upstream_timeout_seconds):
+                response = await self.client.post(
+                    f"{str(self.settings.upstream_url).rstrip('/')}/v1/completions", json=body, headers=headers
+                )
+        except TimeoutError as error:
+            limit = self.settings.upstream_timeout_seconds
+            raise UpstreamError(f"upstream did not answer within {limit:g} s") from error
         except httpx.HTTPError as error:
             raise UpstreamError(f"upstream unreachable: {type(error).__name__}") from error
-        if response.status_code >= 500 or response.status_code == 429:
+        if response.status_code >= 500 or response.status_code in {408, 429} | OUR_FAULT:
             raise UpstreamError(f"upstream answered {response.status_code}")
         if response.status_code >= 400:
-            raise UpstreamRejected(f"upstream refused the request ({response.status_code})")
+            raise UpstreamRejected(response.status_code)
         try:
             data = response.json()
             choice = data["choices"][0]

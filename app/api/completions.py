@@ -9,7 +9,7 @@ from app.db import usage
 from app.metrics import TOKENS
 from app.problems import Problem
 from app.services import MODELS_KEY
-from app.upstream import Completion, UpstreamError
+from app.upstream import Completion, UpstreamError, UpstreamRejected, count_tokens
 
 
 async def available_models(services: Services) -> list[str]:
@@ -20,23 +20,35 @@ async def available_models(services: Services) -> list[str]:
     return list(cached)
 
 
-async def complete(services: Services, db, key_id: str, request: CompletionRequest) -> Completion:
+async def complete(services: Services, key_id: str, request: CompletionRequest) -> Completion:
+    """Reserve, call the upstream, settle (app/db/usage.py says why in that order)."""
     models = await available_models(services)
     if request.model not in models:
         raise Problem(400, f"unknown model {request.model!r}; available: {', '.join(models)}")
+    # The most this can cost; a database that is down fails here, before the upstream is paid.
+    record_id = await services.database.run(
+        lambda db: usage.reserve(db, key_id, request.model, count_tokens(request.prompt), request.max_tokens),
+        "usage reservation",
+    )
     try:
         completion = await services.upstream.complete(
             request.model, request.prompt, request.max_tokens, request.temperature
         )
     except BreakerOpen as error:
+        await services.settlements.release(record_id)
         raise Problem(
             503,
             "the inference upstream is unavailable; retry later",
             headers={"Retry-After": str(max(1, round(error.retry_after)))},
         ) from error
+    except UpstreamRejected as error:
+        await services.settlements.release(record_id)
+        raise Problem(422, str(error), kind="upstream-rejected", upstream_status=error.status) from error
     except UpstreamError as error:
+        await services.settlements.release(record_id)
         raise Problem(502, str(error)) from error
-    await usage.record(db, key_id, request.model, completion.prompt_tokens, completion.completion_tokens)
+    # Never raises for the database: the answer is given even if settling must wait.
+    await services.settlements.settle(record_id, completion.prompt_tokens, completion.completion_tokens)
     TOKENS.labels(request.model, "prompt").inc(completion.prompt_tokens)
     TOKENS.labels(request.model, "completion").inc(completion.completion_tokens)
     return completion

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from ipaddress import IPv4Network, IPv6Network, ip_address
 from typing import Annotated
 
-from fastapi import Depends, Request, Response
+from fastapi import Depends, Request, Response, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,23 +28,24 @@ def services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(services)]
 
 
-async def session(services: ServicesDep):
-    async with services.sessions() as db:
-        yield db
-
-
-SessionDep = Annotated[AsyncSession, Depends(session)]
-
-
 def _unauthorized(reason: str, detail: str) -> Problem:
     AUTH_FAILURES.labels(reason).inc()
     return Problem(401, detail, headers={"WWW-Authenticate": 'Bearer realm="project-ai"'})
 
 
-async def api_key(request: Request, services: ServicesDep) -> str:
+# Declared as security schemes, so the OpenAPI document says how to authenticate;
+# neither refuses on its own (auto_error=False): api_key() answers with a problem.
+BEARER = HTTPBearer(auto_error=False, description="`Authorization: Bearer pai_<id>_<secret>`")
+KEY_HEADER = APIKeyHeader(name="X-API-Key", auto_error=False, description="the same key in `X-API-Key`")
+
+
+async def api_key(
+    services: ServicesDep,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)],
+    header_key: Annotated[str | None, Security(KEY_HEADER)],
+) -> str:
     """The caller's key id, from `Authorization: Bearer pai_...` or `X-API-Key`."""
-    header = request.headers.get("authorization", "")
-    presented = header[7:].strip() if header[:7].lower() == "bearer " else request.headers.get("x-api-key", "")
+    presented = (bearer.credentials.strip() if bearer else "") or (header_key or "")
     if not presented:
         raise _unauthorized("missing", "an API key is required (Authorization: Bearer <key>)")
     parts = keys.split(presented)
@@ -51,9 +54,8 @@ async def api_key(request: Request, services: ServicesDep) -> str:
     key_id, secret = parts
     stored = await services.cache.get(key_cache_key(key_id))
     if stored is None:
-        # Only a cache miss opens a session: most requests never touch the database here.
-        async with services.sessions() as db:
-            row = await db.scalar(select(ApiKey).where(ApiKey.id == key_id, ApiKey.revoked_at.is_(None)))
+        # Only a cache miss reads the database: most requests never touch it here.
+        row = await services.database.run(lambda db: _active_key(db, key_id), "key lookup")
         stored = row.secret_hash if row else ""
         # Unknown ids are remembered briefly too, so guessing keys cannot hammer the database.
         ttl = services.settings.cache_ttl_seconds if row else UNKNOWN_KEY_TTL_SECONDS
@@ -67,17 +69,29 @@ async def api_key(request: Request, services: ServicesDep) -> str:
 ApiKeyDep = Annotated[str, Depends(api_key)]
 
 
-def client_ip(request: Request, trusted: list[str]) -> str:
+async def _active_key(db: AsyncSession, key_id: str) -> ApiKey | None:
+    return await db.scalar(select(ApiKey).where(ApiKey.id == key_id, ApiKey.revoked_at.is_(None)))
+
+
+def _trusted(address: str, trusted: tuple[IPv4Network | IPv6Network, ...]) -> bool:
+    try:
+        ip = ip_address(address)
+    except ValueError:
+        return False  # not an address (a forged hop, "unknown"): never a proxy of ours
+    return any(ip in network for network in trusted)
+
+
+def client_ip(request: Request, trusted: tuple[IPv4Network | IPv6Network, ...]) -> str:
     """The client address. X-Forwarded-For counts only from a trusted proxy, read from the
     right: each proxy appends the address it saw, so the right-most entry that is not a
     trusted proxy is the client; anything to its left the client could have written."""
     peer = request.client.host if request.client else "unknown"
     forwarded = request.headers.get("x-forwarded-for")
-    if not forwarded or peer not in trusted:
+    if not forwarded or not _trusted(peer, trusted):
         return peer
     hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
     for hop in reversed(hops):
-        if hop not in trusted:
+        if not _trusted(hop, trusted):
             return hop
     return hops[0] if hops else peer
 
@@ -90,12 +104,12 @@ def _headers(decision: Decision) -> dict[str, str]:
     }
 
 
-async def _enforce(services: Services, scope: str, subject: str, route: str, limit: RouteLimit) -> Decision | None:
+async def _enforce(services: Services, scope: str, subject: str, route: str, limit: RouteLimit) -> Decision:
     decision = await services.limiter.check(scope, subject, route, limit)
-    if decision is not None and not decision.allowed:
+    if not decision.allowed:
         headers = {**_headers(decision), "Retry-After": str(decision.retry_after_seconds)}
-        raise Problem(429, f"rate limit of {limit.burst} requests exceeded for this {scope}", headers=headers)
-    return decision  # None: the limiter's storage is down, and it fails open
+        raise Problem(429, f"rate limit of {decision.limit} requests exceeded for this {scope}", headers=headers)
+    return decision
 
 
 async def limit_client_ip(request: Request, services: ServicesDep) -> None:
@@ -107,8 +121,7 @@ async def limit_client_ip(request: Request, services: ServicesDep) -> None:
 async def limit_key(request: Request, response: Response, services: ServicesDep, key_id: ApiKeyDep) -> None:
     route = f"{request.method} {request.scope['route'].path}"
     decision = await _enforce(services, "key", key_id, route, services.settings.limit_for(route))
-    if decision is not None:
-        response.headers.update(_headers(decision))
+    response.headers.update(_headers(decision))
 
 
 # In this order: the address first, then the key on this route.

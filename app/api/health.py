@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy import text
 
 from app import metrics
 from app.api.deps import ServicesDep
-from app.db.engine import schema_is_at_head
+from app.readiness import ready
 
 router = APIRouter(include_in_schema=False)
 PATHS = frozenset({"/livez", "/readyz", "/startupz", "/metrics"})
-CHECK_TIMEOUT_SECONDS = 2.0
 
 
 @router.api_route("/livez", methods=["GET", "HEAD"])
@@ -29,35 +25,14 @@ async def startupz(services: ServicesDep) -> Response:
     return JSONResponse({"status": "ok" if ok else "starting"}, status_code=200 if ok else 503)
 
 
-async def _check(name: str, probe) -> tuple[str, str]:
-    try:
-        ok = await asyncio.wait_for(probe(), CHECK_TIMEOUT_SECONDS)
-    except Exception as error:  # noqa: BLE001 - any failure makes the check fail, named
-        return name, f"failed: {type(error).__name__}"
-    return name, "ok" if ok else "failed"
-
-
 @router.api_route("/readyz", methods=["GET", "HEAD"])
 async def readyz(services: ServicesDep) -> Response:
+    """The database only, checked at most once per `APP_READINESS_CACHE_SECONDS`."""
     if services.draining:
         return JSONResponse({"status": "draining"}, status_code=503)
-
-    async def database() -> bool:
-        async with services.engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
-        return True
-
-    results = dict(
-        await asyncio.gather(
-            _check("database", database),
-            _check("cache", services.cache.ping),
-            _check("schema", lambda: schema_is_at_head(services.engine)),
-        )
-    )
-    ready = all(result == "ok" for result in results.values())
-    return JSONResponse(
-        {"status": "ok" if ready else "unavailable", "checks": results}, status_code=200 if ready else 503
-    )
+    checks = await services.readiness.checks()
+    ok = ready(checks)
+    return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503)
 
 
 @router.get("/metrics")

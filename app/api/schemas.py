@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Literal
 
+import annotated_types
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.fields import FieldInfo
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+    # Strict: "10" is no max_tokens and true no temperature.
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False, strict=True)
 
 
 class CompletionRequest(Strict):
@@ -17,6 +21,42 @@ class CompletionRequest(Strict):
     prompt: str = Field(min_length=1, max_length=32_000)
     max_tokens: int = Field(256, ge=1, le=4096)
     temperature: float = Field(1.0, ge=0, le=2)
+
+
+# JSON escapes a character outside the Basic Multilingual Plane as a surrogate pair,
+# `\ud83d\ude00`: 12 bytes for what the schema counts as one character.
+WORST_BYTES_PER_CHARACTER = 12
+# The longest repr of a float (`-2.2250738585072014e-308`), and room for a client that
+# pretty-prints its JSON.
+LONGEST_NUMBER = 24
+FORMATTING_ALLOWANCE = 1024
+
+
+def _max_length(field: FieldInfo) -> int | None:
+    return next((rule.max_length for rule in field.metadata if isinstance(rule, annotated_types.MaxLen)), None)
+
+
+def max_json_bytes(model: type[BaseModel]) -> int:
+    """The most bytes a valid instance can take as JSON: every string at its longest and
+    escaped at its widest, every number at its longest. The body limit is derived from
+    this, so a request the schema accepts is never refused as too large."""
+    total = 2 + FORMATTING_ALLOWANCE  # the braces
+    for name, field in model.model_fields.items():
+        total += len(json.dumps(name)) + len(": ") + len(", ")
+        if field.annotation is str:
+            longest = _max_length(field)
+            if longest is None:
+                raise TypeError(f"{model.__name__}.{name} has no max_length, so no body limit can hold it")
+            total += 2 + WORST_BYTES_PER_CHARACTER * longest
+        elif field.annotation in (int, float):
+            total += LONGEST_NUMBER
+        else:
+            raise TypeError(f"{model.__name__}.{name}: no JSON size known for {field.annotation}")
+    return total
+
+
+# The request body limit, by construction from the largest request schema.
+MAX_BODY_BYTES = max_json_bytes(CompletionRequest)
 
 
 class Usage(BaseModel):

@@ -6,9 +6,10 @@ import time
 import uuid
 
 from fastapi import APIRouter
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.completions import available_models, complete
-from app.api.deps import RATE_LIMITS, ApiKeyDep, ServicesDep, SessionDep
+from app.api.deps import RATE_LIMITS, ApiKeyDep, ServicesDep
 from app.api.schemas import (
     BODY_PROBLEMS,
     COMMON_PROBLEMS,
@@ -37,10 +38,8 @@ SUMMARY_WINDOWS = (300, 3600, 86400)
     response_model=CompletionV1,
     responses=problem_responses(*BODY_PROBLEMS, *UPSTREAM_PROBLEMS),
 )
-async def create_completion(
-    body: CompletionRequest, services: ServicesDep, db: SessionDep, key_id: ApiKeyDep
-) -> CompletionV1:
-    completion = await complete(services, db, key_id, body)
+async def create_completion(body: CompletionRequest, services: ServicesDep, key_id: ApiKeyDep) -> CompletionV1:
+    completion = await complete(services, key_id, body)
     return CompletionV1(
         id=f"cmpl-{uuid.uuid4().hex}",
         created=int(time.time()),
@@ -60,10 +59,10 @@ async def list_models(services: ServicesDep) -> ModelListV1:
 
 
 @router.get("/usage", response_model=UsageReport)
-async def get_usage(db: SessionDep, key_id: ApiKeyDep) -> UsageReport:
+async def get_usage(services: ServicesDep, key_id: ApiKeyDep) -> UsageReport:
     rows = [
         ModelUsage(model=m, requests=r, prompt_tokens=p, completion_tokens=c)
-        for m, r, p, c in await usage.by_model(db, key_id)
+        for m, r, p, c in await services.database.run(lambda db: usage.by_model(db, key_id), "usage report")
     ]
     return UsageReport(
         key_id=key_id,
@@ -74,8 +73,7 @@ async def get_usage(db: SessionDep, key_id: ApiKeyDep) -> UsageReport:
     )
 
 
-@router.get("/metrics/summary", response_model=MetricsSummary)
-async def metrics_summary(db: SessionDep, key_id: ApiKeyDep) -> MetricsSummary:
+async def _summary(db: AsyncSession, key_id: str) -> MetricsSummary:
     windows = []
     for seconds in SUMMARY_WINDOWS:
         requests, tokens = await usage.window(db, key_id, seconds)
@@ -89,3 +87,8 @@ async def metrics_summary(db: SessionDep, key_id: ApiKeyDep) -> MetricsSummary:
         )
     first, last = await usage.first_and_last(db, key_id)
     return MetricsSummary(key_id=key_id, windows=windows, first_request_at=first, last_request_at=last)
+
+
+@router.get("/metrics/summary", response_model=MetricsSummary)
+async def metrics_summary(services: ServicesDep, key_id: ApiKeyDep) -> MetricsSummary:
+    return await services.database.run(lambda db: _summary(db, key_id), "usage summary")

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from fastapi import APIRouter
 
 from app.api.completions import available_models, complete
-from app.api.deps import RATE_LIMITS, ApiKeyDep, ServicesDep, SessionDep
+from app.api.deps import RATE_LIMITS, ApiKeyDep, ServicesDep
 from app.api.schemas import (
     BODY_PROBLEMS,
     COMMON_PROBLEMS,
@@ -28,10 +28,8 @@ router = APIRouter(prefix="/v2", dependencies=RATE_LIMITS, responses=problem_res
     response_model=CompletionV2,
     responses=problem_responses(*BODY_PROBLEMS, *UPSTREAM_PROBLEMS),
 )
-async def create_completion(
-    body: CompletionRequest, services: ServicesDep, db: SessionDep, key_id: ApiKeyDep
-) -> CompletionV2:
-    completion = await complete(services, db, key_id, body)
+async def create_completion(body: CompletionRequest, services: ServicesDep, key_id: ApiKeyDep) -> CompletionV2:
+    completion = await complete(services, key_id, body)
     return CompletionV2(
         id=f"cmpl-{uuid.uuid4().hex}",
         model=body.model,

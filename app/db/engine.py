@@ -6,9 +6,7 @@ import functools
 from pathlib import Path
 
 from alembic.config import Config as AlembicConfig
-from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from app.settings import Settings
@@ -28,6 +26,11 @@ def create_engine(settings: Settings) -> AsyncEngine:
         pool_timeout=settings.db_pool_timeout_seconds,
         # A connection the server or a proxy dropped is replaced, not handed out.
         pool_pre_ping=True,
+        connect_args={
+            "connect_timeout": settings.db_connect_timeout_seconds,
+            # The server ends any statement of ours that runs longer than this.
+            "options": f"-c statement_timeout={round(settings.db_statement_timeout_seconds * 1000)}",
+        },
     )
 
 
@@ -47,10 +50,15 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
 
 
-def _current_revision(connection: Connection) -> str | None:
-    return MigrationContext.configure(connection).get_current_revision()
+@functools.cache
+def known_revisions() -> frozenset[str]:
+    return frozenset(
+        revision.revision for revision in ScriptDirectory.from_config(alembic_config("sqlite://")).walk_revisions()
+    )
 
 
-async def schema_is_at_head(engine: AsyncEngine) -> bool:
-    async with engine.connect() as connection:
-        return await connection.run_sync(_current_revision) == head_revision()
+def schema_serves_this_release(current: str | None) -> bool:
+    """At this release's head, or at a revision this release does not know: a newer
+    release migrated (expand/contract keeps the schema compatible), so old pods stay
+    ready through a rollout."""
+    return current == head_revision() or (current is not None and current not in known_revisions())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, MetaData, String, func
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, MetaData, String, func, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # Named constraints, so migrations can refer to them on every database.
@@ -15,6 +15,9 @@ NAMING = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+RESERVED, SETTLED = "reserved", "settled"
 
 
 def _now() -> datetime:
@@ -38,7 +41,8 @@ class ApiKey(Base):
 
 
 class UsageRecord(Base):
-    """One completion served: who asked, which model, how many tokens."""
+    """One completion: who asked, which model, how many tokens. `reserved` before the
+    upstream call, with the most it can cost; `settled` with what it did cost."""
 
     __tablename__ = "usage_records"
     # BigInteger ids on PostgreSQL; SQLite only auto-increments an INTEGER primary key.
@@ -47,6 +51,7 @@ class UsageRecord(Base):
     model: Mapped[str] = mapped_column(String(100))
     prompt_tokens: Mapped[int] = mapped_column(Integer)
     completion_tokens: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16), default=SETTLED, server_default=text("'settled'"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now, server_default=func.now())
 
     __table_args__ = (Index("ix_usage_records_key_id_created_at", "key_id", "created_at"),)

@@ -1,17 +1,45 @@
-"""Usage queries: recording a completion and aggregating per key. Bound parameters only."""
+"""Usage queries: reserving and settling a completion, and aggregating per key. Bound
+parameters only.
+
+A completion is reserved before the upstream is called, at the most it can cost, and
+settled afterwards with what it did cost (or released if the upstream failed). So a
+database that is down is found before an answer is paid for, and one that fails after
+the answer leaves the request billed at its reservation: never an answer thrown away,
+never a completion unrecorded. Reports count reservations at their estimate.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.models import UsageRecord
+from app.db.models import RESERVED, SETTLED, UsageRecord
 
 
-async def record(db: AsyncSession, key_id: str, model: str, prompt_tokens: int, completion_tokens: int) -> None:
-    db.add(UsageRecord(key_id=key_id, model=model, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens))
+async def reserve(db: AsyncSession, key_id: str, model: str, prompt_tokens: int, completion_tokens: int) -> int:
+    """A reservation at the estimate given; its id."""
+    record = UsageRecord(
+        key_id=key_id, model=model, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, state=RESERVED
+    )
+    db.add(record)
+    await db.commit()
+    return record.id
+
+
+async def settle(db: AsyncSession, record_id: int, prompt_tokens: int, completion_tokens: int) -> None:
+    await db.execute(
+        update(UsageRecord)
+        .where(UsageRecord.id == record_id)
+        .values(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, state=SETTLED)
+    )
+    await db.commit()
+
+
+async def release(db: AsyncSession, record_id: int) -> None:
+    """The upstream served nothing: the reservation goes."""
+    await db.execute(delete(UsageRecord).where(UsageRecord.id == record_id, UsageRecord.state == RESERVED))
     await db.commit()
 
 

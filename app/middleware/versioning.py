@@ -20,10 +20,19 @@ PREFIX = re.compile(r"^/(v\d+)(?=/|$)")
 
 
 class Versioning:
-    def __init__(self, app: ASGIApp, settings: Settings, versions: frozenset[str], unversioned: frozenset[str]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        settings: Settings,
+        versions: frozenset[str],
+        unversioned: frozenset[str],
+        versioned_paths: frozenset[str],
+    ) -> None:
         self.app = app
         self.versions = versions
         self.unversioned = unversioned
+        # Paths some version serves, without the prefix: any other path is a 404.
+        self.versioned_paths = versioned_paths
         self.beta = frozenset(settings.beta_versions)
         self.deprecated = frozenset(settings.deprecated_versions)
         self.deprecation_headers: list[tuple[bytes, bytes]] = []
@@ -54,6 +63,9 @@ class Versioning:
             await problems.send_problem(send, 400, detail, path)
             return
         version = next(iter(asked), None)
+        if url_version is None and path not in self.versioned_paths:
+            await problems.send_problem(send, 404, "no such resource", path)
+            return
         if version is None:
             await problems.send_problem(
                 send, 400, "no API version: use a /v1/ prefix, an API-Version header or ?api-version=v1", path

@@ -77,6 +77,10 @@ async def test_an_upstream_that_refuses_a_request_is_not_down(start) -> None:
 
     async with start(upstream_url="http://upstream.test", breaker_failure_threshold=2) as api:
         api.services.upstream.client = httpx.AsyncClient(transport=httpx.MockTransport(refuse))
-        statuses = [(await api.complete()).status_code for _ in range(4)]
-        assert statuses == [502, 502, 502, 502]
+        responses = [await api.complete() for _ in range(4)]
+        # The client's to fix: a 422 of its own type, not a 502 against the SLO.
+        assert [response.status_code for response in responses] == [422, 422, 422, 422]
+        assert {response.json()["type"] for response in responses} == {
+            "https://api.project-ai.dev/problems/upstream-rejected"
+        }
         assert api.services.upstream.breaker.state == State.CLOSED

@@ -60,16 +60,16 @@ def test_postgres_upgrades_downgrades_and_upgrades_again(postgres_db: str) -> No
 
 def test_every_migration_has_a_working_downgrade(postgres_db: str) -> None:
     config = alembic_config(postgres_db)
-    for revision in ("0001", "0002", "0003"):
+    for revision in ("0001", "0002", "0003", "0004"):
         command.upgrade(config, revision)
-    for revision in ("0002", "0001", "base"):
+    for revision in ("0003", "0002", "0001", "base"):
         command.downgrade(config, revision)
-    assert head_revision() == "0003"
+    assert head_revision() == "0004"
 
 
 def test_a_drift_between_models_and_migrations_is_caught(postgres_db: str) -> None:
     config = alembic_config(postgres_db)
-    command.upgrade(config, "0002")  # the models are at 0003
+    command.upgrade(config, "0003")  # the models are at 0004
     command.stamp(config, "head")
     with pytest.raises(CommandError, match="New upgrade operations detected"):
         command.check(config)

@@ -1,4 +1,5 @@
-"""Token buckets per key and per IP; 429 with Retry-After and RateLimit headers; fail open."""
+"""Token buckets per key and per IP; 429 with Retry-After and RateLimit headers; a
+per-replica fallback when Redis is down."""
 
 from __future__ import annotations
 
@@ -55,30 +56,51 @@ def test_forwarded_for_counts_only_from_trusted_proxies() -> None:
         headers = [(b"x-forwarded-for", forwarded.encode())]
         return Request({"type": "http", "headers": headers, "client": (peer, 1234)})
 
-    proxies = ["10.0.0.9", "10.0.0.1"]
+    # The ingress controller's pods: a range, as a pod network is.
+    proxies = Settings(trusted_proxies="10.0.0.0/24, fd00::/64").trusted_proxies
     assert client_ip(request("10.0.0.9"), proxies) == "203.0.113.7"
+    assert client_ip(request("fd00::17", "203.0.113.7"), proxies) == "203.0.113.7"
     assert client_ip(request("198.51.100.1"), proxies) == "198.51.100.1"  # not a proxy: its header is ignored
+    assert client_ip(request("10.0.1.9"), proxies) == "10.0.1.9"  # just outside the range
     # A client that writes its own X-Forwarded-For only adds entries on the left.
     assert client_ip(request("10.0.0.9", "6.6.6.6, 203.0.113.7, 10.0.0.1"), proxies) == "203.0.113.7"
+    # A forged hop that is no address is the client, never a proxy to skip over.
+    assert client_ip(request("10.0.0.9", "203.0.113.7, not-an-ip"), proxies) == "not-an-ip"
 
 
-async def test_an_unreachable_redis_fails_open_with_a_metric(tmp_path) -> None:
-    from tests.app.conftest import running, settings_for
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [("10.0.0.1/8", "network"), ("ten.zero", "network"), ("10.0.0.0/33", "network")],
+)
+def test_trusted_proxies_must_be_networks(value: str, message: str) -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match=message):
+        Settings(trusted_proxies=value)
+
+
+async def test_an_unreachable_redis_falls_back_to_a_per_replica_share(start) -> None:
+    from app.guarded_redis import GuardedRedis, connect
+    from app.metrics import RATE_LIMITER_FALLBACK
+    from app.ratelimit import RedisBuckets
 
     dead = f"redis://127.0.0.1:{free_port()}/0"
-    settings = settings_for(tmp_path, redis_url=dead)
     errors_before = RATE_LIMITER_ERRORS._value.get()
-    # Start with memory (Redis is down), then point the limiter at the dead Redis.
-    async with running(settings_for(tmp_path)) as api:
-        from redis.asyncio import Redis
+    # Ten per key on this route across four replicas: each replica allows ceil(10/4) = 3.
+    async with start(rate_limits="GET /v1/models=0.001/10", rate_limit_fallback_replicas=4) as api:
+        api.services.limiter.buckets = RedisBuckets(GuardedRedis(connect(dead, 0.2), reset_seconds=60))
+        responses = [await api.client.get("/v1/models") for _ in range(5)]
+        assert [response.status_code for response in responses] == [200, 200, 200, 429, 429]
+        assert responses[0].headers["ratelimit-limit"] == "3"
+        assert RATE_LIMITER_FALLBACK._value.get() == 1
+    assert RATE_LIMITER_ERRORS._value.get() >= errors_before + 5
 
-        from app.ratelimit import RedisBuckets
 
-        api.services.limiter.buckets = RedisBuckets(Redis.from_url(settings.redis_url, socket_timeout=0.2))
-        response = await api.client.get("/v1/models")
-        assert response.status_code == 200
-        assert "ratelimit-limit" not in response.headers
-    assert RATE_LIMITER_ERRORS._value.get() >= errors_before + 2  # key and ip buckets
+def test_a_share_never_rounds_a_limit_down_to_nothing() -> None:
+    from app.ratelimit import share
+
+    assert share(RouteLimit(per_second=5, burst=10), 3) == RouteLimit(per_second=5 / 3, burst=4)
+    assert share(RouteLimit(per_second=1, burst=1), 50).burst == 1
 
 
 async def test_memory_buckets_refill_at_the_configured_rate() -> None:

@@ -42,7 +42,6 @@ async def test_models_and_keys_are_cached_in_redis(tmp_path: Path, redis_url: st
         assert await redis.get("cache:models") == b'["echo-1"]'
         key_id = api.key.split("_")[1]
         assert await redis.exists(f"cache:key:{key_id}")  # warmed at start-up
-        assert (await api.client.get("/readyz")).json()["checks"]["cache"] == "ok"
 
 
 async def test_the_app_starts_and_serves_with_redis_down(tmp_path: Path) -> None:
@@ -52,8 +51,7 @@ async def test_the_app_starts_and_serves_with_redis_down(tmp_path: Path) -> None
     dead = f"redis://127.0.0.1:{free_port()}/0"
     before = CACHE_ERRORS.labels("get")._value.get()
     async with running(settings_for(tmp_path, redis_url=dead)) as api:
-        assert (await api.client.get("/v1/models")).status_code == 200  # cache misses, limiter fails open
+        assert (await api.client.get("/v1/models")).status_code == 200  # cache misses, limits per replica
         assert (await api.complete()).status_code == 200
-        ready = await api.client.get("/readyz")
-        assert ready.status_code == 503 and ready.json()["checks"]["cache"].startswith("failed")
+        assert (await api.client.get("/readyz")).status_code == 200  # the pod can serve: it stays in rotation
     assert CACHE_ERRORS.labels("get")._value.get() > before

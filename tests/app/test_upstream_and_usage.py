@@ -51,7 +51,10 @@ async def test_completions_are_forwarded_with_the_upstream_token(start) -> None:
     ("status", "body", "detail"),
     [
         (500, {"error": "x"}, "upstream answered 500"),
-        (400, {"error": "x"}, "upstream refused the request (400)"),
+        # A wrong token or URL is ours to fix, not the client's.
+        (401, {"error": "x"}, "upstream answered 401"),
+        (404, {"error": "x"}, "upstream answered 404"),
+        (429, {"error": "x"}, "upstream answered 429"),
         (200, {"unexpected": True}, "upstream answered with an unexpected body"),
     ],
 )
@@ -60,6 +63,24 @@ async def test_upstream_failures_are_502s(start, status: int, body: object, deta
         api.services.upstream.client = fake_upstream([], status, body)
         response = await api.complete()
         assert response.status_code == 502 and response.json()["detail"] == detail
+
+
+@pytest.mark.parametrize("status", [400, 409, 413, 422])
+async def test_an_upstream_refusing_the_request_is_a_client_error_of_its_own_type(start, status: int) -> None:
+    async with start(upstream_url="http://upstream.test") as api:
+        api.services.upstream.client = fake_upstream([], status, {"error": "context too long"})
+        response = await api.complete()
+        assert response.status_code == 422
+        assert response.json() == {
+            "type": "https://api.project-ai.dev/problems/upstream-rejected",
+            "title": "Unprocessable Content",
+            "status": 422,
+            "detail": f"the model refused the request ({status})",
+            "instance": "/v1/completions",
+            "upstream_status": status,
+        }
+        usage = (await api.client.get("/v1/usage")).json()
+        assert usage["requests"] == 0  # the reservation was released: nothing served, nothing billed
 
 
 async def test_usage_is_recorded_and_aggregated_per_key(api: Api) -> None:
