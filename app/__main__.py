@@ -9,7 +9,7 @@ import sys
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
 
-from app.settings import Settings
+from app.settings import Settings, load_settings
 
 
 def serve(settings: Settings) -> None:
@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     create.add_argument("--name", required=True, help="who the key is for")
     args = cli.parse_args(argv)
     try:
-        settings = Settings()
+        settings = load_settings()
     except ValidationError as error:
         for item in error.errors():
             print(f"invalid setting {_variable(item['loc'])}: {item['msg']}", file=sys.stderr)

@@ -18,6 +18,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from app.breaker import BreakerOpen, CircuitBreaker, State
+from app.metrics import REDIS_CALLS
 
 T = TypeVar("T")
 
@@ -45,11 +46,15 @@ class GuardedRedis:
 
     async def run(self, operation: Callable[[Redis], Awaitable[T]]) -> T:
         try:
-            return await self.breaker.call(lambda: operation(self.redis))  # type: ignore[return-value]
+            result = await self.breaker.call(lambda: operation(self.redis))
         except BreakerOpen as error:
+            REDIS_CALLS.labels("skipped").inc()
             raise RedisUnavailable("redis circuit open") from error
         except Exception as error:
+            REDIS_CALLS.labels("failed").inc()
             raise RedisUnavailable(f"redis failed: {type(error).__name__}") from error
+        REDIS_CALLS.labels("ok").inc()
+        return result  # type: ignore[return-value]
 
     async def close(self) -> None:
         await self.redis.aclose()

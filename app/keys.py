@@ -12,6 +12,11 @@ import hmac
 import secrets
 from dataclasses import dataclass
 
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.models import ApiKey
+
 PREFIX = "pai"
 
 
@@ -43,3 +48,8 @@ def split(presented: str) -> tuple[str, str] | None:
 
 def matches(secret: str, stored_hash: str, pepper: str) -> bool:
     return hmac.compare_digest(hash_secret(secret, pepper), stored_hash)
+
+
+async def store_hash(db: AsyncSession, key_id: str, secret_hash: str) -> None:
+    await db.execute(update(ApiKey).where(ApiKey.id == key_id).values(secret_hash=secret_hash))
+    await db.commit()

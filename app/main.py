@@ -17,7 +17,7 @@ from app.middleware.request_context import RequestContext
 from app.middleware.security_headers import SecurityHeaders
 from app.middleware.versioning import Versioning
 from app.services import Services
-from app.settings import Settings
+from app.settings import Settings, load_settings
 
 VERSIONS = frozenset({"v1", "v2"})
 UNVERSIONED = health.PATHS | {"/openapi.json"}
@@ -38,7 +38,7 @@ def _with_model_enum(app: FastAPI, models: list[str]) -> Any:
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or Settings()
+    settings = settings or load_settings()
     logs.configure(settings.log_level)
     tracing = telemetry.tracer_provider(settings)
 

@@ -37,6 +37,9 @@ RATE_LIMITER_FALLBACK = Gauge(
     "1 while this process limits on its own because Redis is unavailable",
     multiprocess_mode="max",
 )
+REDIS_CALLS = Counter(
+    "redis_calls_total", "Redis calls: ok, failed (reached Redis), skipped (breaker open)", ["outcome"]
+)
 CACHE_ERRORS = Counter("cache_errors_total", "Cache operations that failed (served without the cache)", ["operation"])
 AUTH_FAILURES = Counter("auth_failures_total", "Requests refused for a missing or wrong API key", ["reason"])
 BLOCKED_REQUESTS = Counter("blocked_requests_total", "Requests refused by validation or screening", ["reason"])
@@ -59,6 +62,8 @@ USAGE_SETTLEMENTS = Counter(
 USAGE_SETTLEMENTS_PENDING = Gauge(
     "usage_settlements_pending", "Settlements waiting for the database to answer again", multiprocess_mode="livesum"
 )
+SECRET_RELOADS = Counter("secret_reloads_total", "Secrets taken from changed files without a restart", ["file"])
+API_KEYS_REHASHED = Counter("api_keys_rehashed_total", "Keys that matched the previous pepper and were re-hashed")
 TOKENS = Counter("completion_tokens_total", "Tokens served", ["model", "kind"])
 
 

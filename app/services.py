@@ -22,6 +22,7 @@ from app.logs import log
 from app.metrics import DB_POOL
 from app.ratelimit import MemoryBuckets, RateLimiter, RedisBuckets
 from app.readiness import Readiness
+from app.secret_files import Credentials, SecretFiles
 from app.settings import Settings
 from app.upstream import Upstream, UpstreamRejected, http_client
 
@@ -45,6 +46,7 @@ class Services:
     client: httpx.AsyncClient
     settlements: Settlements
     readiness: Readiness
+    credentials: Credentials
     redis: GuardedRedis | None = None
     started: bool = False
     # Set when shutdown begins: /readyz answers 503 so traffic drains away.
@@ -61,6 +63,7 @@ class Services:
         # for a server that cannot even say so.
         database = Database(create_engine(settings), settings.db_statement_timeout_seconds + 1.0)
         upstream_client = http_client(settings)
+        credentials = Credentials.from_settings(settings)
         breaker = CircuitBreaker(
             "inference",
             settings.breaker_failure_threshold,
@@ -74,10 +77,11 @@ class Services:
             limiter=RateLimiter(
                 RedisBuckets(redis) if redis else MemoryBuckets(), settings.rate_limit_fallback_replicas
             ),
-            upstream=Upstream(settings, upstream_client, breaker),
+            upstream=Upstream(settings, upstream_client, breaker, credentials),
             client=upstream_client,
             settlements=Settlements(database),
             readiness=Readiness(database, settings.readiness_cache_seconds),
+            credentials=credentials,
             redis=redis,
         )
 
@@ -101,6 +105,9 @@ class Services:
             log.warning("cache unavailable at start-up, starting cold")
         self._tasks.append(asyncio.create_task(self._refresh_pool_metrics()))
         self._tasks.append(asyncio.create_task(self.settlements.keep_retrying()))
+        if self.settings.secrets_dir is not None:
+            watcher = SecretFiles(self.settings.secrets_dir, self.credentials)
+            self._tasks.append(asyncio.create_task(watcher.keep_watching()))
         self.started = True
         log.info("started", keys_cached=len(keys), models=len(self.settings.models))
 

@@ -1,12 +1,18 @@
-"""Every setting of the API, from the environment (prefix `APP_` unless noted).
+"""Every setting of the API, from the environment (prefix `APP_` unless noted), and the
+secret ones from files.
 
-The table in app/README.md lists them; `Settings()` refuses placeholder secrets outside
+The table in app/README.md lists them. In Kubernetes no secret is an environment
+variable (those leak into crash dumps and child processes): `APP_SECRETS_DIR` names a
+read-only directory with one file per secret setting, named like its variable
+(`APP_API_KEY_PEPPER`, ...). `Settings()` refuses placeholder secrets outside
 development, so a production pod cannot start with a default pepper.
 """
 
 from __future__ import annotations
 
+import os
 from ipaddress import IPv4Network, IPv6Network
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import AliasChoices, BaseModel, Field, HttpUrl, SecretStr, field_validator, model_validator
@@ -74,8 +80,13 @@ class Settings(BaseSettings):
     redis_timeout_seconds: float = Field(0.25, gt=0)
     redis_breaker_reset_seconds: float = Field(5.0, gt=0)
 
+    # The directory of secret files (see the module's docstring); re-read while running.
+    secrets_dir: Path | None = None
+
     # API keys are stored as HMAC-SHA256(pepper, secret); the pepper comes from Vault.
+    # After a rotation the previous pepper is still accepted (and the key re-hashed).
     api_key_pepper: SecretStr = SecretStr(PLACEHOLDER_PEPPER)
+    api_key_pepper_previous: SecretStr | None = None
 
     # The inference upstream (OpenAI-compatible); `echo` serves answers in-process.
     upstream_url: HttpUrl | Literal["echo"] = "echo"
@@ -176,3 +187,11 @@ class Settings(BaseSettings):
 
     def limit_for(self, route: str) -> RouteLimit:
         return self.rate_limits.get(route, self.rate_limit_default)
+
+
+SECRETS_DIR = "APP_SECRETS_DIR"
+
+
+def load_settings() -> Settings:
+    """Settings from the environment, and secrets from the files in `APP_SECRETS_DIR`."""
+    return Settings(_secrets_dir=os.environ.get(SECRETS_DIR) or None)

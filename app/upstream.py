@@ -10,6 +10,7 @@ import httpx
 
 from app.breaker import CircuitBreaker
 from app.metrics import UPSTREAM_LATENCY
+from app.secret_files import Credentials
 from app.settings import Settings
 
 
@@ -44,10 +45,13 @@ def count_tokens(text: str) -> int:
 
 
 class Upstream:
-    def __init__(self, settings: Settings, client: httpx.AsyncClient, breaker: CircuitBreaker) -> None:
+    def __init__(
+        self, settings: Settings, client: httpx.AsyncClient, breaker: CircuitBreaker, credentials: Credentials
+    ) -> None:
         self.settings = settings
         self.client = client
         self.breaker = breaker
+        self.credentials = credentials
 
     async def complete(self, model: str, prompt: str, max_tokens: int, temperature: float) -> Completion:
         started = time.perf_counter()
@@ -65,8 +69,8 @@ class Upstream:
             finish = "length" if len(prompt.split()) > max_tokens else "stop"
             return Completion(" ".join(words), finish, count_tokens(prompt), len(words))
         headers = {}
-        if self.settings.upstream_token is not None:
-            headers["Authorization"] = f"Bearer {self.settings.upstream_token.get_secret_value()}"
+        if self.credentials.upstream_token is not None:
+            headers["Authorization"] = f"Bearer {self.credentials.upstream_token}"
         body = {"model": model, "prompt": prompt, "max_tokens": max_tokens, "temperature": temperature}
         try:
             # httpx bounds each read; this bounds the whole call, so an upstream that

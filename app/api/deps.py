@@ -11,8 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import keys
+from app.db.database import DatabaseUnavailable
 from app.db.models import ApiKey
-from app.metrics import AUTH_FAILURES
+from app.metrics import API_KEYS_REHASHED, AUTH_FAILURES
 from app.problems import Problem
 from app.ratelimit import Decision
 from app.services import Services, key_cache_key
@@ -60,10 +61,26 @@ async def api_key(
         # Unknown ids are remembered briefly too, so guessing keys cannot hammer the database.
         ttl = services.settings.cache_ttl_seconds if row else UNKNOWN_KEY_TTL_SECONDS
         await services.cache.set(key_cache_key(key_id), stored, ttl)
-    pepper = services.settings.api_key_pepper.get_secret_value()
-    if not stored or not keys.matches(secret, stored, pepper):
-        raise _unauthorized("invalid", "the API key is not valid")
-    return key_id
+    credentials = services.credentials
+    if stored and keys.matches(secret, stored, credentials.pepper):
+        return key_id
+    previous = credentials.previous_pepper
+    if stored and previous and keys.matches(secret, stored, previous):
+        await _rehash(services, key_id, keys.hash_secret(secret, credentials.pepper))
+        return key_id
+    raise _unauthorized("invalid", "the API key is not valid")
+
+
+async def _rehash(services: Services, key_id: str, secret_hash: str) -> None:
+    """A key hashed under the previous pepper moves to the current one on its first use
+    after a rotation, so the previous pepper can be retired once its grace period ends.
+    Best effort: if the database is down, the next use tries again."""
+    try:
+        await services.database.run(lambda db: keys.store_hash(db, key_id, secret_hash), "key re-hash")
+    except DatabaseUnavailable:
+        return
+    API_KEYS_REHASHED.inc()
+    await services.cache.set(key_cache_key(key_id), secret_hash, services.settings.cache_ttl_seconds)
 
 
 ApiKeyDep = Annotated[str, Depends(api_key)]

@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, text
 
 from app.db.models import Base
 from app.migrations_lock import ADVISORY_LOCK_ID
-from app.settings import Settings
+from app.settings import load_settings
 
 
 def sync_url(url: str) -> str:
@@ -21,7 +21,7 @@ def sync_url(url: str) -> str:
 
 
 def run_migrations() -> None:
-    settings = Settings()
+    settings = load_settings()
     url = context.config.get_main_option("sqlalchemy.url") or settings.database_url
     engine = create_engine(sync_url(url))
     postgres = engine.dialect.name == "postgresql"
