@@ -5,6 +5,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 CRD_SCHEMAS ?= ../shared/crd-schemas
 PREFLIGHT_OUT ?= build/preflight
 
@@ -16,6 +18,12 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $(STAMP)
 
+# Checkov in a venv of its own: its pins cannot share one with the Pulumi SDK.
+$(CHECKOV_STAMP): requirements-checkov.txt
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+	touch $(CHECKOV_STAMP)
+
 preflight: $(STAMP)
 	$(BIN)/python -m preflight --all --out $(PREFLIGHT_OUT) $(if $(wildcard $(CRD_SCHEMAS)),--crd-schemas $(CRD_SCHEMAS))
 
@@ -23,7 +31,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: lint
+test: lint $(CHECKOV_STAMP)
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)

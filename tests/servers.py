@@ -8,11 +8,12 @@ import glob
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 
@@ -40,9 +41,68 @@ def _postgres_bin() -> Path:
     return Path(found[-1]).parent
 
 
+def _process_tree(pid: int) -> list[int]:
+    """A process and all its descendants (PostgreSQL forks a backend per connection)."""
+    found, queue = [], [pid]
+    while queue:
+        current = queue.pop()
+        found.append(current)
+        with contextlib.suppress(OSError):
+            for task in Path(f"/proc/{current}/task").iterdir():
+                queue.extend(int(child) for child in (task / "children").read_text().split())
+    return found
+
+
+class Server:
+    """A server the tests can stop, start again on the same port, freeze and thaw, as an
+    outage or a hung host would. `pid` reads the server's own process id (not a wrapper's),
+    which `stop_signal` goes to."""
+
+    def __init__(
+        self,
+        what: str,
+        command: list[str],
+        port: int,
+        pid: Callable[[subprocess.Popen], int],
+        stop_signal: int = signal.SIGTERM,
+    ) -> None:
+        self.what, self.command, self.port, self._pid = what, command, port, pid
+        self.stop_signal = stop_signal
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(self.command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _wait_for_port(self.port, self.what, self.process)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.thaw()
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self._pid(self.process), self.stop_signal)
+            self.process.wait(timeout=30)
+            self.process = None
+
+    def _signal(self, signal_number: int) -> None:
+        # The whole tree from the process we started: a wrapper such as runuser stops
+        # itself when its child stops, and must be continued too.
+        assert self.process is not None, f"{self.what} is not running"
+        for pid in _process_tree(self.process.pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal_number)
+
+    def freeze(self) -> None:
+        """SIGSTOP: connections stay open and the kernel still accepts new ones, but
+        nothing answers, as with a hung host."""
+        self._signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        if self.process is not None:
+            self._signal(signal.SIGCONT)
+
+
 @contextlib.contextmanager
-def postgres(passwords: bool = False) -> Iterator[str]:
-    """A throwaway cluster; yields a SQLAlchemy URL (psycopg, async-capable) for its
+def postgres_server(passwords: bool = False) -> Iterator[tuple[Server, str]]:
+    """A throwaway cluster and a SQLAlchemy URL (psycopg, async-capable) for its
     superuser. With `passwords`, TCP logins need a password (the superuser still logs in
     through the Unix socket the URL names), so a wrong or expired one is refused."""
     binaries = _postgres_bin()
@@ -65,51 +125,67 @@ def postgres(passwords: bool = False) -> Iterator[str]:
         capture_output=True,
     )
     port = free_port()
-    server = subprocess.Popen(
-        [
-            *run_as,
-            str(binaries / "postgres"),
-            "-D",
-            str(data),
-            "-p",
-            str(port),
-            "-c",
-            "listen_addresses=127.0.0.1",
-            "-c",
-            f"unix_socket_directories={folder}",
-            "-c",
-            "fsync=off",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    command = [
+        *run_as,
+        str(binaries / "postgres"),
+        *("-D", str(data), "-p", str(port)),
+        *("-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={folder}", "-c", "fsync=off"),
+    ]
+
+    def postmaster(process: subprocess.Popen) -> int:
+        # runuser is the parent; the postmaster writes its own pid first in this file.
+        return int((data / "postmaster.pid").read_text().split()[0]) if run_as else process.pid
+
+    # SIGINT is PostgreSQL's fast shutdown: it ends open sessions instead of waiting for them.
+    server = Server("postgres", command, port, postmaster, stop_signal=signal.SIGINT)
+    server.start()
     try:
-        _wait_for_port(port, "postgres", server)
-        time.sleep(0.3)  # listening comes a moment before accepting logins
+        _wait_for_login(server, folder)
         if passwords:
-            yield f"postgresql+psycopg://projectai@/postgres?host={folder}&port={port}"
+            yield server, f"postgresql+psycopg://projectai@/postgres?host={folder}&port={port}"
         else:
-            yield f"postgresql+psycopg://projectai@127.0.0.1:{port}/postgres"
+            yield server, f"postgresql+psycopg://projectai@127.0.0.1:{port}/postgres"
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        server.stop()
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def _wait_for_login(server: Server, socket_folder: Path, seconds: float = 30) -> None:
+    """Listening comes a moment before accepting logins."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        ready = subprocess.run(
+            [str(_postgres_bin() / "pg_isready"), "-h", str(socket_folder), "-p", str(server.port)],
+            capture_output=True,
+        )
+        if ready.returncode == 0:
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"postgres on port {server.port} did not accept logins within {seconds} s")
+
+
 @contextlib.contextmanager
-def redis() -> Iterator[str]:
+def postgres(passwords: bool = False) -> Iterator[str]:
+    with postgres_server(passwords) as (_, url):
+        yield url
+
+
+@contextlib.contextmanager
+def redis_server() -> Iterator[tuple[Server, str]]:
     binary = shutil.which("redis-server")
     if binary is None:
         raise RuntimeError("redis-server is not installed (Debian package redis-server; .ci/run installs it)")
     port = free_port()
-    server = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    server = Server("redis-server", command, port, lambda process: process.pid)
+    server.start()
     try:
-        _wait_for_port(port, "redis-server", server)
-        yield f"redis://127.0.0.1:{port}/0"
+        yield server, f"redis://127.0.0.1:{port}/0"
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        server.stop()
+
+
+@contextlib.contextmanager
+def redis() -> Iterator[str]:
+    with redis_server() as (_, url):
+        yield url
