@@ -12,7 +12,7 @@ worker thread, so one request cannot hold the event loop (and /livez) for its le
 from __future__ import annotations
 
 import json
-from urllib.parse import parse_qsl
+from urllib.parse import unquote_plus
 
 import anyio.to_thread
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -34,9 +34,18 @@ class TooDeep(Exception):
     """The JSON body nests deeper than the parser's recursion allows."""
 
 
+def query_text(query: str) -> str:
+    """The query decoded, a parameter a line, twice: once whole (`a=x' OR '1'='1`), once
+    with every `=` a line break too, so a value starts a line as `^` expects (`cmd=rm
+    -rf /`). Split with str.replace, in C, rather than per pair as parse_qsl does, so
+    thousands of empty pairs cost no more than one long value."""
+    lines = query.replace("&", "\n")
+    return unquote_plus(lines + "\n" + lines.replace("=", "\n"))
+
+
 def texts_of(query: str, body: bytes | None) -> list[str]:
     """Every string a request carries: query names and values, JSON keys and values."""
-    texts = [text for pair in parse_qsl(query, keep_blank_values=True) for text in pair]
+    texts = [query_text(query)]
     if body is not None:
         try:
             texts.extend(strings_in(json.loads(body)))

@@ -56,9 +56,9 @@ async def test_a_failed_redis_costs_one_timeout_per_window_and_is_logged_once(
         failed, skipped = calls("failed"), calls("skipped")
         getattr(server, fault)()
         with capture_logs() as logs:
-            responses = [
-                await asyncio.wait_for(api.client.get("/v1/models"), BOUND_SECONDS) for _ in range(20)
-            ] + [await asyncio.wait_for(api.complete(), BOUND_SECONDS) for _ in range(5)]
+            responses = [await asyncio.wait_for(api.client.get("/v1/models"), BOUND_SECONDS) for _ in range(20)] + [
+                await asyncio.wait_for(api.complete(), BOUND_SECONDS) for _ in range(5)
+            ]
         assert {response.status_code for response in responses} == {200}
         # One call reached the failed Redis; every later one was kept away by the breaker.
         assert calls("failed") - failed == 1

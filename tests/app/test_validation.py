@@ -121,7 +121,16 @@ async def test_ordinary_prose_passes(api: Api, prompt: str) -> None:
     assert (await api.complete(prompt)).status_code == 200, prompt
 
 
-@pytest.mark.parametrize("query", ["filter=x' OR '1'='1", "<script>alert(document.cookie)</script>"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "filter=x' OR '1'='1",
+        "<script>alert(document.cookie)</script>",
+        "cmd=rm -rf /",
+        "a=1&b=2&cmd=%3Bwhoami",
+        "q=%27%20OR%20%271%27%3D%271",
+    ],
+)
 async def test_query_strings_are_screened_too(api: Api, query: str) -> None:
     # A query without "=" is screened as well.
     assert (await api.client.get(f"/v1/usage?{query}")).status_code == 400
