@@ -13,6 +13,7 @@ from app import logs, problems, telemetry
 from app.api import health, v1, v2
 from app.api.schemas import MAX_BODY_BYTES
 from app.middleware.body_guard import BodyGuard
+from app.middleware.head import HeadAsGet
 from app.middleware.request_context import RequestContext
 from app.middleware.security_headers import SecurityHeaders
 from app.middleware.versioning import Versioning
@@ -81,7 +82,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     versioned_paths = frozenset(match.group(1) for path in operations if (match := VERSIONED_PATH.match(path)))
     # Added innermost first: requests pass SecurityHeaders, RequestContext, Versioning,
-    # BodyGuard, then the routes.
+    # BodyGuard, HeadAsGet, then the routes.
+    app.add_middleware(HeadAsGet)
     app.add_middleware(BodyGuard, settings=settings, body_routes=body_routes, max_body_bytes=MAX_BODY_BYTES)
     app.add_middleware(
         Versioning, settings=settings, versions=VERSIONS, unversioned=UNVERSIONED, versioned_paths=versioned_paths

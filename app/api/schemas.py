@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 import annotated_types
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic.fields import FieldInfo
 
 
@@ -16,10 +16,21 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False, strict=True)
 
 
+def _whole_number(value: object) -> object:
+    """JSON Schema's `integer` includes 10.0; a strict int alone would refuse it."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# An integer as JSON Schema means it: 10 and 10.0, never "10", 10.5 or true.
+JsonInt = Annotated[int, BeforeValidator(_whole_number)]
+
+
 class CompletionRequest(Strict):
     model: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:/-]+$")
     prompt: str = Field(min_length=1, max_length=32_000)
-    max_tokens: int = Field(256, ge=1, le=4096)
+    max_tokens: JsonInt = Field(256, ge=1, le=4096)
     temperature: float = Field(1.0, ge=0, le=2)
 
 

@@ -11,8 +11,8 @@ worker thread, so one request cannot hold the event loop (and /livez) for its le
 
 from __future__ import annotations
 
+import binascii
 import json
-from urllib.parse import unquote_plus
 
 import anyio.to_thread
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -34,16 +34,21 @@ class TooDeep(Exception):
     """The JSON body nests deeper than the parser's recursion allows."""
 
 
-def query_text(query: str) -> str:
+def query_text(query: bytes) -> str:
     """The query decoded, a parameter a line, twice: once whole (`a=x' OR '1'='1`), once
     with every `=` a line break too, so a value starts a line as `^` expects (`cmd=rm
-    -rf /`). Split with str.replace, in C, rather than per pair as parse_qsl does, so
-    thousands of empty pairs cost no more than one long value."""
-    lines = query.replace("&", "\n")
-    return unquote_plus(lines + "\n" + lines.replace("=", "\n"))
+    -rf /`).
+
+    All in C, whatever the query holds: parse_qsl and unquote loop in Python per pair and
+    per escape, 100 times slower on a query of nothing but `&` or `%ZZ`. Percent-escapes
+    are decoded as quoted-printable (`%27` is written `=27`, a literal `=` as `=3D`);
+    they differ only on malformed escapes, which stay in the text as `=ZZ`."""
+    lines = query.replace(b"&", b"\n").replace(b"+", b" ")
+    both = lines + b"\n" + lines.replace(b"=", b"\n")
+    return binascii.a2b_qp(both.replace(b"=", b"=3D").replace(b"%", b"=")).decode("utf-8", "replace")
 
 
-def texts_of(query: str, body: bytes | None) -> list[str]:
+def texts_of(query: bytes, body: bytes | None) -> list[str]:
     """Every string a request carries: query names and values, JSON keys and values."""
     texts = [query_text(query)]
     if body is not None:
@@ -56,7 +61,7 @@ def texts_of(query: str, body: bytes | None) -> list[str]:
     return texts
 
 
-def inspect(query: str, body: bytes | None) -> str | None:
+def inspect(query: bytes, body: bytes | None) -> str | None:
     """The injection a request looks like, or None."""
     return screen(texts_of(query, body))
 
@@ -86,13 +91,12 @@ class BodyGuard:
             if body is None:
                 return  # refused, or the client went away
         if self.mode != "off":
-            query = raw_query.decode("latin-1")
-            size = len(query) + len(body or b"")
+            size = len(raw_query) + len(body or b"")
             try:
                 if size > OFFLOAD_ABOVE_BYTES:
-                    reason = await anyio.to_thread.run_sync(inspect, query, body)
+                    reason = await anyio.to_thread.run_sync(inspect, raw_query, body)
                 else:
-                    reason = inspect(query, body)
+                    reason = inspect(raw_query, body)
             except TooDeep:
                 await self._refuse(send, 400, "nesting", "the JSON body is nested too deeply", path)
                 return

@@ -57,8 +57,6 @@ async def test_every_log_line_of_a_request_carries_its_id(start, capsys) -> None
             headers={"X-Request-ID": "req-abcdef-42"},
         )
         lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    # The test client's own httpx line comes after the response, outside the request.
-    lines = [line for line in lines if not line["event"].startswith("HTTP Request")]
     assert [line["event"] for line in lines] == ["screening flagged a request (log-only mode)", "request"]
     assert {line["request_id"] for line in lines} == {"req-abcdef-42"}
     assert lines[1]["route"] == "/v1/completions" and lines[1]["status"] == 200 and lines[1]["level"] == "info"
@@ -149,3 +147,23 @@ async def test_a_client_that_leaves_before_the_answer_is_a_499_not_a_500(api: Ap
     before = REQUESTS.labels("unrouted", "POST", "499")._value.get()
     await api.app(scope, receive, send)
     assert REQUESTS.labels("unrouted", "POST", "499")._value.get() == before + 1
+
+
+async def test_library_log_lines_carry_no_formatter_internals(start, capsys) -> None:
+    import logging
+
+    async with start():
+        capsys.readouterr()
+        logging.getLogger("some.library").warning("disk %s", "full")
+        (line,) = [json.loads(text) for text in capsys.readouterr().out.splitlines()]
+    assert line["event"] == "disk full" and line["level"] == "warning"
+    assert not [key for key in line if key.startswith("_")], line
+
+
+async def test_probes_log_nothing_at_info_not_even_a_library_line(start, capsys) -> None:
+    async with start(readiness_cache_seconds=0) as api:
+        capsys.readouterr()
+        for _ in range(3):
+            for path in ("/readyz", "/livez", "/startupz"):
+                assert (await api.client.get(path)).status_code == 200
+        assert capsys.readouterr().out == ""  # no alembic lines, no access lines
