@@ -22,7 +22,8 @@ from app.settings import RouteLimit
 UNKNOWN_KEY_TTL_SECONDS = 30
 
 
-def services(request: Request) -> Services:
+async def services(request: Request) -> Services:
+    # async: FastAPI runs a plain `def` dependency on a worker thread, per request.
     return request.app.state.services
 
 

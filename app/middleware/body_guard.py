@@ -90,7 +90,7 @@ class BodyGuard:
             body = await self._read_body(scope, receive, send, path)
             if body is None:
                 return  # refused, or the client went away
-        if self.mode != "off":
+        if self.mode != "off" and (raw_query or body):
             size = len(raw_query) + len(body or b"")
             try:
                 if size > OFFLOAD_ABOVE_BYTES:

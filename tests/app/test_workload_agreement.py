@@ -5,10 +5,12 @@ from __future__ import annotations
 import pytest
 from pydantic import AliasChoices
 
+from app.secret_files import RELOADABLE
 from app.settings import Settings
+from components.vault.reloader import RELOAD_SECRETS
 from preflight.graph import Graph
 from tests.app.conftest import Api
-from tests.conftest import objects, one
+from tests.conftest import objects, one, synced_keys
 
 
 def environment_names() -> set[str]:
@@ -25,6 +27,21 @@ def test_every_configmap_setting_is_one_the_app_reads(local_graph: Graph) -> Non
     (settings,) = [c for c in objects(local_graph, "ConfigMap") if c["metadata"]["name"].startswith("api-settings-")]
     data = settings["data"]
     assert set(data) <= environment_names(), set(data) - environment_names()
+
+
+def test_every_secret_file_is_a_setting_and_reloader_restarts_only_for_those_the_app_cannot_reload(
+    local_graph: Graph,
+) -> None:
+    deployment = one(local_graph, "Deployment")
+    (volume,) = [v for v in deployment["spec"]["template"]["spec"]["volumes"] if v["name"] == "secrets"]
+    projected = [source["secret"]["name"] for source in volume["projected"]["sources"]]
+    keys = synced_keys(local_graph)
+    assert {key for secret in projected for key in keys[secret]} <= environment_names()
+    restarted = set(deployment["metadata"]["annotations"][RELOAD_SECRETS].split(","))
+    for secret in projected:
+        # A Secret whose every file the app re-reads on change needs no restart.
+        reloads_itself = set(keys[secret]) <= set(RELOADABLE)
+        assert (secret in restarted) is not reloads_itself, secret
 
 
 @pytest.mark.anyio
