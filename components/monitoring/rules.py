@@ -53,6 +53,10 @@ class RuleArgs:
     pool_saturation: float = 0.9
     # A critical alert firing this long escalates to a second receiver.
     escalate_after: str = "30m"
+    # Secrets a third party issues, with when they expire (unix seconds): each is
+    # recorded as a series, and alerts `secret_warning_days` ahead.
+    secret_expiry: tuple[tuple[str, int], ...] = ()
+    secret_warning_days: int = 30
 
 
 def _selector(args: RuleArgs, extra: str = "") -> str:
@@ -226,6 +230,24 @@ def service_alerts(args: RuleArgs) -> list[dict[str, Any]]:
         ),
         _alert(
             args,
+            "ApiRedisUnavailable",
+            f"max(rate_limiter_fallback{{{ns}}}) == 1",
+            "5m",
+            "warning",
+            "Redis is unavailable to the API",
+            "Requests are served without the cache, and each replica enforces its share of the rate limits alone.",
+        ),
+        _alert(
+            args,
+            "ApiUsageSettlementsPending",
+            f"sum(usage_settlements_pending{{{ns}}}) > 0",
+            "15m",
+            "warning",
+            "Usage settlements wait for the database",
+            "Completions were served but their usage is still billed at the reservation: the database fails writes.",
+        ),
+        _alert(
+            args,
             "ApiDatabasePoolSaturated",
             f'sum(db_pool_connections{{{ns},state="checked_out"}}) / sum(db_pool_connections{{{ns}}}) '
             f"> {args.pool_saturation}",
@@ -234,6 +256,33 @@ def service_alerts(args: RuleArgs) -> list[dict[str, Any]]:
             "The database pool is nearly exhausted",
             "Requests will queue for connections: raise the pool or find slow queries.",
         ),
+    ]
+
+
+SECRET_EXPIRY = "projectai_secret_expiry_timestamp_seconds"
+
+
+def secret_expiry_rules(args: RuleArgs) -> list[dict[str, Any]]:
+    """The expiry dates the stack config records for third-party secrets, as series the
+    expiry alert reads (Prometheus has no other way to know them)."""
+    return [
+        {"record": SECRET_EXPIRY, "expr": f"vector({expires})", "labels": {"secret": name, "namespace": args.namespace}}
+        for name, expires in args.secret_expiry
+    ]
+
+
+def secret_alerts(args: RuleArgs) -> list[dict[str, Any]]:
+    return [
+        _alert(
+            args,
+            "SecretExpiringSoon",
+            f'({SECRET_EXPIRY}{{namespace="{args.namespace}"}} - time()) / 86400 < {args.secret_warning_days}',
+            "1h",
+            "warning",
+            "The {{ $labels.secret }} secret expires soon",
+            f"A secret a third party issued expires within {args.secret_warning_days} days: get a new one, "
+            "write it to Vault, and record its new expiry in the stack config.",
+        )
     ]
 
 
@@ -261,4 +310,5 @@ def groups(args: RuleArgs) -> list[dict[str, Any]]:
         {"name": "project-ai-api-slo-alerts", "rules": slo_alerts(args)},
         {"name": "project-ai-api-alerts", "rules": service_alerts(args)},
         {"name": "project-ai-api-escalation", "rules": escalation_rules(args)},
+        {"name": "project-ai-secrets", "rules": [*secret_expiry_rules(args), *secret_alerts(args)]},
     ]

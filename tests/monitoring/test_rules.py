@@ -133,6 +133,22 @@ CASES: dict[str, Case] = {
         eval_minutes=45,
         labels={"escalated": "ApiCircuitBreakerOpen"},
     ),
+    "ApiRedisUnavailable": Case(
+        gauge("rate_limiter_fallback", f'{NS},pod="a"', 1, 20),
+        gauge("rate_limiter_fallback", f'{NS},pod="a"', 0, 20),
+        eval_minutes=10,
+    ),
+    "ApiUsageSettlementsPending": Case(
+        gauge("usage_settlements_pending", f'{NS},pod="a"', 3, 40),
+        gauge("usage_settlements_pending", f'{NS},pod="a"', 0, 40),
+        eval_minutes=30,
+    ),
+    "SecretExpiringSoon": Case(
+        gauge("projectai_secret_expiry_timestamp_seconds", f'{NS},secret="upstream-token"', 20 * 86400, 120),
+        gauge("projectai_secret_expiry_timestamp_seconds", f'{NS},secret="upstream-token"', 90 * 86400, 120),
+        eval_minutes=90,
+        labels={"secret": "upstream-token"},
+    ),
     "ApiDatabasePoolSaturated": Case(
         {
             **gauge("db_pool_connections", f'{NS},state="checked_out",pod="a"', 19, 30),
@@ -217,5 +233,31 @@ def test_alert_fires_when_it_should_and_stays_silent_when_it_should_not(
             sort_keys=False,
         )
     )
+    result = subprocess.run(["promtool", "test", "rules", str(tests)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_recorded_secret_expiries_drive_the_expiry_alert(tmp_path: Path) -> None:
+    """The stack config's dates become series: one 10 days out fires, one 200 out does not."""
+    args = RuleArgs(
+        namespace="project-ai",
+        team="ai-platform",
+        runbook_base="https://runbooks.project-ai.dev/api",
+        secret_expiry=(("pagerduty", 10 * 86400), ("slack", 200 * 86400)),
+    )
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(yaml.safe_dump({"groups": groups(args)}, sort_keys=False))
+    alert = next(rule for group in groups(args) for rule in group["rules"] if rule.get("alert") == "SecretExpiringSoon")
+    firing = {"exp_labels": {**alert["labels"], "alertname": "SecretExpiringSoon", "secret": "pagerduty"}}
+    firing["exp_annotations"] = {
+        k: v.replace("{{ $labels.secret }}", "pagerduty") for k, v in alert["annotations"].items()
+    }
+    test = {
+        "interval": "1m",
+        "input_series": [],
+        "alert_rule_test": [{"eval_time": "90m", "alertname": "SecretExpiringSoon", "exp_alerts": [firing]}],
+    }
+    tests = tmp_path / "tests.yaml"
+    tests.write_text(yaml.safe_dump({"rule_files": [str(rules)], "evaluation_interval": "1m", "tests": [test]}))
     result = subprocess.run(["promtool", "test", "rules", str(tests)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
