@@ -86,3 +86,24 @@ def postgres_url() -> Iterator[str]:
 def redis_url() -> Iterator[str]:
     with servers.redis() as url:
         yield url
+
+
+# Servers of one test module's own, for tests that stop and freeze them.
+@pytest.fixture(scope="module")
+def own_postgres() -> Iterator[tuple[servers.Server, str]]:
+    with servers.postgres_server() as server_and_url:
+        yield server_and_url
+
+
+@pytest.fixture(scope="module")
+def own_redis() -> Iterator[tuple[servers.Server, str]]:
+    with servers.redis_server() as server_and_url:
+        yield server_and_url
+
+
+def healed(server: servers.Server) -> Iterator[servers.Server]:
+    """Yields the server, then leaves it running and thawed for the next test."""
+    yield server
+    server.thaw()
+    if server.process is None:
+        server.start()

@@ -13,8 +13,8 @@ from sqlalchemy import create_engine, text
 
 from app.metrics import DB_UNAVAILABLE
 from app.upstream import Completion
-from tests.app.conftest import Api, running, settings_for
-from tests.servers import Server, postgres_server
+from tests.app.conftest import Api, healed, running, settings_for
+from tests.servers import Server
 
 pytestmark = pytest.mark.anyio
 
@@ -24,20 +24,14 @@ FAST = {"db_statement_timeout_seconds": 0.5, "db_connect_timeout_seconds": 1, "d
 BOUND_SECONDS = 30
 
 
-@pytest.fixture(scope="module")
-def database() -> Iterator[tuple[Server, str]]:
-    """A PostgreSQL of this module's own: the tests stop and freeze it."""
-    with postgres_server() as server_and_url:
-        yield server_and_url
+@pytest.fixture
+def database(own_postgres: tuple[Server, str]) -> tuple[Server, str]:
+    return own_postgres
 
 
 @pytest.fixture
-def server(database: tuple[Server, str]) -> Iterator[Server]:
-    server = database[0]
-    yield server
-    server.thaw()
-    if server.process is None:
-        server.start()
+def server(own_postgres: tuple[Server, str]) -> Iterator[Server]:
+    yield from healed(own_postgres[0])
 
 
 def app_on(database: tuple[Server, str], **overrides: object):

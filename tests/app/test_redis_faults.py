@@ -15,28 +15,22 @@ from structlog.testing import capture_logs
 
 from app.breaker import State
 from app.metrics import RATE_LIMITER_FALLBACK, REDIS_CALLS
-from tests.app.conftest import running, settings_for
-from tests.servers import Server, redis_server
+from tests.app.conftest import healed, running, settings_for
+from tests.servers import Server
 
 pytestmark = pytest.mark.anyio
 
 BOUND_SECONDS = 30
 
 
-@pytest.fixture(scope="module")
-def redis() -> Iterator[tuple[Server, str]]:
-    """A Redis of this module's own: the tests stop and freeze it."""
-    with redis_server() as server_and_url:
-        yield server_and_url
+@pytest.fixture
+def redis(own_redis: tuple[Server, str]) -> tuple[Server, str]:
+    return own_redis
 
 
 @pytest.fixture
-def server(redis: tuple[Server, str]) -> Iterator[Server]:
-    server = redis[0]
-    yield server
-    server.thaw()
-    if server.process is None:
-        server.start()
+def server(own_redis: tuple[Server, str]) -> Iterator[Server]:
+    yield from healed(own_redis[0])
 
 
 def calls(outcome: str) -> float:
