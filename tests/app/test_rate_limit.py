@@ -58,6 +58,7 @@ def test_forwarded_for_counts_only_from_trusted_proxies() -> None:
 
     # The ingress controller's pods: a range, as a pod network is.
     proxies = Settings(trusted_proxies="10.0.0.0/24, fd00::/64").trusted_proxies
+    assert Settings(trusted_proxies="100.64.0.0/14,127.0.0.1").trusted_proxies  # shared space, loopback
     assert client_ip(request("10.0.0.9"), proxies) == "203.0.113.7"
     assert client_ip(request("fd00::17", "203.0.113.7"), proxies) == "203.0.113.7"
     assert client_ip(request("198.51.100.1"), proxies) == "198.51.100.1"  # not a proxy: its header is ignored
@@ -70,7 +71,16 @@ def test_forwarded_for_counts_only_from_trusted_proxies() -> None:
 
 @pytest.mark.parametrize(
     ("value", "message"),
-    [("10.0.0.1/8", "network"), ("ten.zero", "network"), ("10.0.0.0/33", "network")],
+    [
+        ("10.0.0.1/8", "network"),
+        ("ten.zero", "network"),
+        ("10.0.0.0/33", "network"),
+        # Trusting the internet would let every client choose its own bucket.
+        ("0.0.0.0/0", "must be internal ranges"),
+        ("10.0.0.0/8, 8.8.8.0/24", "got 8.8.8.0/24"),
+        ("::/0", "must be internal ranges"),
+        ("100.0.0.0/8", "must be internal ranges"),
+    ],
 )
 def test_trusted_proxies_must_be_networks(value: str, message: str) -> None:
     from pydantic import ValidationError
