@@ -18,9 +18,13 @@ class Cache(Protocol):
 
 
 class MemoryCache:
-    def __init__(self, clock=time.monotonic) -> None:
+    """One process's cache. Bounded: past `max_entries` the expired entries go, then the
+    oldest, so keys an attacker invents cannot grow it without limit."""
+
+    def __init__(self, clock=time.monotonic, max_entries: int = 100_000) -> None:
         self._entries: dict[str, tuple[float, Any]] = {}
         self._clock = clock
+        self.max_entries = max_entries
 
     async def get(self, key: str) -> Any | None:
         entry = self._entries.get(key)
@@ -30,7 +34,16 @@ class MemoryCache:
         return entry[1]
 
     async def set(self, key: str, value: Any, ttl_seconds: int) -> None:
+        self._entries.pop(key, None)  # re-inserted last: the dict's order is the age
         self._entries[key] = (self._clock() + ttl_seconds, value)
+        if len(self._entries) > self.max_entries:
+            now = self._clock()
+            self._entries = {k: entry for k, entry in self._entries.items() if entry[0] >= now}
+            while len(self._entries) > self.max_entries:
+                del self._entries[next(iter(self._entries))]
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
     async def ping(self) -> bool:
         return True
@@ -42,21 +55,22 @@ class MemoryCache:
 class RedisCache:
     """JSON values under a prefix, so the cache shares a Redis with the rate limiter.
 
-    A cache is an optimisation: when Redis fails, a read is a miss and a write is
-    skipped (counted; the breaker logs the outage once), and the request goes on to the
-    database.
+    A cache is an optimisation: when Redis fails (counted; the breaker logs the outage
+    once), reads and writes go to a small cache of this process instead, so an outage
+    of Redis does not turn every key check into a database query.
     """
 
-    def __init__(self, redis: GuardedRedis, prefix: str = "cache:") -> None:
+    def __init__(self, redis: GuardedRedis, prefix: str = "cache:", fallback_max_entries: int = 10_000) -> None:
         self.redis = redis
         self.prefix = prefix
+        self.fallback = MemoryCache(max_entries=fallback_max_entries)
 
     async def get(self, key: str) -> Any | None:
         try:
             raw = await self.redis.run(lambda redis: redis.get(self.prefix + key))
         except RedisUnavailable:
             CACHE_ERRORS.labels("get").inc()
-            return None
+            return await self.fallback.get(key)
         return None if raw is None else json.loads(raw)
 
     async def set(self, key: str, value: Any, ttl_seconds: int) -> None:
@@ -64,6 +78,7 @@ class RedisCache:
             await self.redis.run(lambda redis: redis.set(self.prefix + key, json.dumps(value), ex=ttl_seconds))
         except RedisUnavailable:
             CACHE_ERRORS.labels("set").inc()
+            await self.fallback.set(key, value, ttl_seconds)
 
     async def ping(self) -> bool:
         try:

@@ -47,6 +47,9 @@ async def complete(services: Services, key_id: str, request: CompletionRequest) 
     except UpstreamError as error:
         await services.settlements.release(record_id)
         raise Problem(502, str(error)) from error
+    except Exception:
+        await services.settlements.release(record_id)  # nothing was served
+        raise
     # Never raises for the database: the answer is given even if settling must wait.
     await services.settlements.settle(record_id, completion.prompt_tokens, completion.completion_tokens)
     TOKENS.labels(request.model, "prompt").inc(completion.prompt_tokens)

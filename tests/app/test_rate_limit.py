@@ -136,3 +136,14 @@ def test_route_limits_parse_from_the_environment(monkeypatch) -> None:
     settings = Settings(environment="test")
     assert settings.limit_for("POST /v1/completions") == RouteLimit(per_second=2, burst=4)
     assert settings.limit_for("GET /v1/usage") == settings.rate_limit_default
+
+
+async def test_the_memory_cache_stays_bounded_whatever_keys_it_is_given() -> None:
+    from app.cache import MemoryCache
+
+    now = [0.0]
+    cache = MemoryCache(clock=lambda: now[0], max_entries=100)
+    for index in range(1000):
+        await cache.set(f"invented-{index}", "", 30)
+    assert len(cache) == 100
+    assert await cache.get("invented-999") == "" and await cache.get("invented-0") is None  # the oldest went

@@ -100,3 +100,21 @@ async def test_redis_back_closes_the_breaker_and_shared_limits_resume(
         assert (await api.client.get("/v1/models")).status_code == 200
         assert RATE_LIMITER_FALLBACK._value.get() == 0
         assert await Redis.from_url(redis[1]).keys("ratelimit:*")  # decided in Redis again
+
+
+async def test_with_redis_down_a_key_is_read_from_the_database_once_not_per_request(
+    tmp_path: Path, redis: tuple[Server, str], server: Server
+) -> None:
+    async with app_on(tmp_path, redis) as api:
+        server.stop()
+        database = api.services.database
+        real_run, reads = database.run, []
+
+        async def counting(operation, what: str = "query"):
+            reads.append(what)
+            return await real_run(operation, what)
+
+        database.run = counting  # type: ignore[method-assign]
+        for _ in range(10):
+            assert (await api.client.get("/v1/models")).status_code == 200
+        assert reads.count("key lookup") == 1
