@@ -69,8 +69,8 @@ def deploy(config: StackConfig, on_cluster: pulumi.ResourceOptions, side: vault.
     names = vault.secret_names(config, side)
     api_args = dataclasses.replace(
         app_service_args(config),
-        secret_env=names.app,
-        migration_secret_env=names.migration,
+        secrets=names.app,
+        migration_secrets=names.migration,
         secret_files=vault.secret_files(config, side),
         workload_annotations=vault.workload_annotations(config, side),
     )

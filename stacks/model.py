@@ -9,9 +9,19 @@ from __future__ import annotations
 import difflib
 import ipaddress
 import re
+from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 from components.delivery.args import DEFAULT_PROMETHEUS
@@ -43,8 +53,16 @@ LABEL_KEY = re.compile(r"^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?/)?[A-Za-z0-9]([-
 LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
 # Namespaces the cluster owns: default deny and restricted PSA there would break it.
 SYSTEM_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
-# ConfigMap keys AppService derives from other settings.
-COMPONENT_SETTINGS = frozenset({"PORT", "APP_ENVIRONMENT", "LOG_LEVEL"})
+# ConfigMap keys the program sets itself, and from what.
+COMPONENT_SETTINGS = {
+    "PORT": "port",
+    "APP_ENVIRONMENT": "environment",
+    "LOG_LEVEL": "logLevel",
+    "APP_TRUSTED_PROXIES": "ingress.controllerCidrs",
+    "APP_SECRETS_DIR": "the secrets volume",
+}
+# kind's and minikube's default pod range.
+CLUSTER_POD_CIDR = "10.244.0.0/16"
 Hostname = Annotated[
     str,
     StringConstraints(pattern=r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$", max_length=253),
@@ -67,6 +85,18 @@ def _number_as_text(value: object) -> object:
     return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
 
 
+def _network(value: str) -> str:
+    try:
+        ipaddress.ip_network(value, strict=True)
+    except ValueError:
+        raise ValueError(f"'{value}' is not a CIDR such as 10.0.0.0/16") from None
+    return value
+
+
+# An IPv4 or IPv6 network without host bits, e.g. 10.244.0.0/16 or fd00::/64.
+Network = Annotated[str, AfterValidator(_network)]
+
+
 class Model(BaseModel):
     """Config keys are camelCase in stack files; unknown keys are errors."""
 
@@ -83,17 +113,7 @@ class KubernetesConfig(Model):
     # reach only these on 443/6443, and only these may call their webhooks. The default
     # suits a laptop cluster whose node address is not known in advance; a cloud stack
     # names its control plane's range.
-    api_server_cidrs: list[str] = ["0.0.0.0/0"]
-
-    @field_validator("api_server_cidrs")
-    @classmethod
-    def _cidrs(cls, values: list[str]) -> list[str]:
-        for value in values:
-            try:
-                ipaddress.ip_network(value, strict=True)
-            except ValueError:
-                raise ValueError(f"'{value}' is not a CIDR such as 10.0.0.0/16") from None
-        return values
+    api_server_cidrs: list[Network] = ["0.0.0.0/0"]
 
 
 class ImageConfig(Model):
@@ -232,11 +252,10 @@ class AppConfig(Model):
     @field_validator("settings")
     @classmethod
     def _settings_not_owned_by_the_component(cls, value: dict[str, str]) -> dict[str, str]:
-        taken = sorted(COMPONENT_SETTINGS & set(value))
+        taken = sorted(set(COMPONENT_SETTINGS) & set(value))
         if taken:
-            raise ValueError(
-                f"{', '.join(taken)} set from other keys (port, environment, logLevel); expected other names"
-            )
+            sources = ", ".join(COMPONENT_SETTINGS[key] for key in taken)
+            raise ValueError(f"{', '.join(taken)} set by the program from {sources}; expected other names")
         return value
 
 
@@ -247,6 +266,11 @@ class IngressConfig(Model):
     cluster_issuer: DnsLabel
     # Namespace of the ingress controller, the only source of ingress traffic.
     controller_namespace: DnsLabel = "ingress-nginx"
+    # Where the controller's pods get their addresses: the app believes X-Forwarded-For
+    # from these only (APP_TRUSTED_PROXIES). Unset: a region's platform range (the VPC
+    # on EKS, whose CNI gives pods VPC addresses; the pods' range on GKE), else
+    # CLUSTER_POD_CIDR. Set it to the cluster's pod range where that differs.
+    controller_cidrs: Annotated[list[Network], Field(min_length=1)] | None = None
 
 
 class EgressEndpoint(Model):
@@ -575,6 +599,19 @@ class EdgeConfig(Model):
     steering: Literal["geo", "dynamic_latency", "off"] = "geo"
 
 
+# Third-party-issued secrets whose expiry the stack records, as their alerts name them.
+ThirdPartySecret = Literal["upstream-token", "pagerduty", "pagerduty-escalation", "slack"]
+
+
+class SecretsConfig(Model):
+    # Secrets the program generates (API-key pepper, Grafana admin password, the cache's
+    # AUTH token) are renewed by the first `pulumi up` of every period this long.
+    rotation_days: Annotated[int, Field(ge=7, le=365)] = 90
+    # Secrets a third party issues, with their expiry dates: an alert fires ahead of each.
+    expiry: dict[ThirdPartySecret, date] = {}
+    warning_days: Annotated[int, Field(ge=1, le=180)] = 30
+
+
 class StackConfig(Model):
     environment: Environment
     role: Role
@@ -589,6 +626,7 @@ class StackConfig(Model):
     network: NetworkConfig = NetworkConfig()
     delivery: DeliveryConfig = DeliveryConfig()
     monitoring: MonitoringConfig = MonitoringConfig()
+    secrets: SecretsConfig = SecretsConfig()
     vault: VaultConfig | None = None
     # Set with `pulumi config set --secret`: the first password of vault.database's
     # root user. Vault rotates it from then on.

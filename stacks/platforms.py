@@ -27,7 +27,7 @@ from components.gcp.network import GcpNetwork, GcpNetworkArgs
 from components.gcp.registry import ArtifactRegistryArgs, artifact_registry
 from components.gcp.sql import CloudSqlArgs, CloudSqlPostgres
 from components.labels import cloud_tags
-from stacks import contract
+from stacks import contract, rotation
 from stacks.config import StackConfig
 from stacks.model import NodePoolConfig
 from stacks.workload import ownership
@@ -170,6 +170,7 @@ def aws_platform(config: StackConfig, primary: dict[str, pulumi.Output] | None) 
             subnet_ids=private,
             vpc_id=network.vpc.id,
             client_security_group_ids=nodes,
+            auth_rotation=rotation.schedule(config.secrets.rotation_days),
         ),
         opts,
     )

@@ -27,6 +27,7 @@ import pulumi_random as random
 import pulumi_vault as vault
 
 from components.charts import NamespaceSetup
+from components.delivery.analysis import SMOKE_TEST_KEY
 from components.labels import kubernetes_labels, ownership_labels, pod_security_labels
 from components.monitoring.alerting import ESCALATION_SECRET, PAGERDUTY_SECRET, SLACK_SECRET
 from components.monitoring.stack import GRAFANA_ADMIN_SECRET
@@ -67,10 +68,14 @@ REVIEWER_NAMESPACE = "vault-auth"
 
 @dataclass(frozen=True)
 class SecretNames:
-    """The Secrets the API reads: all pods, and the migration Job on top."""
+    """The Secrets the API's pods read as files: the API's, and the migration Job's (its
+    own database user's in place of the runtime one)."""
 
     app: tuple[str, ...]
     migration: tuple[str, ...]
+    # Those whose change needs new connections (database, cache): Reloader restarts the
+    # pods. The app re-reads the others' files itself (pepper, upstream token).
+    restart: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -196,7 +201,7 @@ def synced_secrets(config: StackConfig, where: policies.Layout, side: ClusterSid
             ca_entry = ("ca.pem", cache_path(where), "ca")
             secrets.append(kv_secret(f"{app.name}-cache-ca", app.namespace, ca_entry))
     if config.delivery.strategy == "blueGreen":
-        key_entry = ("api-key", f"{where.app}/smoke-test", "api-key")
+        key_entry = (SMOKE_TEST_KEY, f"{where.app}/smoke-test", "api-key")
         secrets.append(kv_secret(config.delivery.smoke_test_secret_name, app.namespace, key_entry))
     if config.monitoring.enabled:
         namespace, folder = config.monitoring.namespace, where.monitoring
@@ -217,9 +222,15 @@ def synced_secrets(config: StackConfig, where: policies.Layout, side: ClusterSid
 def secret_names(config: StackConfig, side: ClusterSide) -> SecretNames:
     assert config.app is not None
     name = config.app.name
-    migration = (f"{name}-migration-database",) if side.database else ()
+    database = f"{name}-database"
+    # Without the database engine there is one database user, for both.
+    migration_database = f"{name}-migration-database" if side.database else database
     cache = (f"{name}-cache",) if side.cache else ()
-    return SecretNames(app=(f"{name}-secrets", f"{name}-database", *cache), migration=migration)
+    return SecretNames(
+        app=(f"{name}-secrets", database, *cache),
+        migration=(f"{name}-secrets", migration_database, *cache),
+        restart=(database, *cache),
+    )
 
 
 def cache_path(where: policies.Layout) -> str:
@@ -236,7 +247,7 @@ def secret_files(config: StackConfig, side: ClusterSide) -> tuple[tuple[str, str
 
 
 def workload_annotations(config: StackConfig, side: ClusterSide) -> dict[str, str]:
-    watched = (*secret_names(config, side).app, *(secret for secret, _ in secret_files(config, side)))
+    watched = (*secret_names(config, side).restart, *(secret for secret, _ in secret_files(config, side)))
     return reloader.annotations(watched, rollout=config.delivery.strategy != "rolling")
 
 

@@ -8,6 +8,7 @@ from components.delivery import AnalysisArgs, BlueGreenArgs, CanaryArgs, Deliver
 from components.labels import Ownership
 from components.workload import AppServiceArgs, Compute, EgressRule, IngressArgs
 from stacks.config import StackConfig
+from stacks.model import CLUSTER_POD_CIDR
 
 
 def ownership(config: StackConfig) -> Ownership:
@@ -22,6 +23,21 @@ def cluster_facts(config: StackConfig) -> Cluster:
         ingress_namespace=config.ingress.controller_namespace if config.ingress else "ingress-nginx",
         api_server_cidrs=tuple(config.kubernetes.api_server_cidrs),
     )
+
+
+def ingress_controller_cidrs(config: StackConfig) -> list[str]:
+    """Where the ingress controller's pods get their addresses: the stack's own setting,
+    else the region's platform (pods take VPC addresses on EKS, the pods' secondary
+    range on GKE), else a laptop cluster's pod range."""
+    assert config.ingress is not None, "validated by StackConfig for this role"
+    if config.ingress.controller_cidrs:
+        return list(config.ingress.controller_cidrs)
+    platform = config.platform
+    if platform is None:
+        return [CLUSTER_POD_CIDR]
+    cidr = platform.pods_cidr if config.cloud == "gcp" else platform.cidr
+    assert cidr is not None, "validated by StackConfig for a GCP platform"
+    return [cidr]
 
 
 def delivery_args(config: StackConfig) -> DeliveryArgs:
@@ -95,6 +111,7 @@ def app_service_args(config: StackConfig) -> AppServiceArgs:
         settings={
             "APP_ENVIRONMENT": config.environment,
             "LOG_LEVEL": app.log_level,
+            "APP_TRUSTED_PROXIES": ",".join(ingress_controller_cidrs(config)),
             **app.settings,
         },
     )

@@ -41,6 +41,22 @@ def one(graph: Graph, kind: str) -> dict[str, Any]:
     return found[0]
 
 
+def api_settings(graph: Graph) -> dict[str, str]:
+    """The API's settings ConfigMap: its environment, secrets aside."""
+    (settings,) = [c for c in objects(graph, "ConfigMap") if c["metadata"]["name"].startswith("api-settings-")]
+    return settings["data"]
+
+
+def synced_keys(graph: Graph) -> dict[str, list[str]]:
+    """The keys of every Secret External Secrets writes, by Secret name."""
+    keys = {}
+    for synced in objects(graph, "ExternalSecret"):
+        spec = synced["spec"]
+        template = spec["target"]["template"].get("data", {})
+        keys[spec["target"]["name"]] = [entry["secretKey"] for entry in spec.get("data", [])] + list(template)
+    return keys
+
+
 def copy_project(tmp_path: Path, stack: str, config: dict[str, Any]) -> Program:
     """This project's program with one stack file of our own, in a temporary folder."""
     for name in ("Pulumi.yaml", "__main__.py"):

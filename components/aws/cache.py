@@ -8,11 +8,11 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
-import pulumi_random as random
 
 from components.aws.access import service_access
 from components.aws.kms import rotating_key
 from components.labels import Ownership, cloud_tags
+from components.rotation import RotationSchedule, rotating_password
 
 PORT = 6379
 
@@ -26,6 +26,8 @@ class CacheArgs:
     subnet_ids: pulumi.Input[list[str]]
     vpc_id: pulumi.Input[str]
     client_security_group_ids: tuple[pulumi.Input[str], ...]
+    # When the AUTH token is renewed (components/rotation.py).
+    auth_rotation: RotationSchedule
     engine_version: str = "8.0"
 
 
@@ -42,7 +44,7 @@ class RedisCache(pulumi.ComponentResource):
             f"{name}-subnets", description="Private subnets", subnet_ids=args.subnet_ids, tags=tags, opts=child
         )
         security_group = service_access(name, "Redis", PORT, args.vpc_id, args.client_security_group_ids, tags, self)
-        token = random.RandomPassword(f"{name}-auth", length=64, special=False, opts=child)
+        token = rotating_password(f"{name}-auth", args.auth_rotation, child, length=64)
         self.auth_token = pulumi.Output.secret(token.result)
         replicated = args.replicas > 0
         self.group = aws.elasticache.ReplicationGroup(
@@ -59,6 +61,9 @@ class RedisCache(pulumi.ComponentResource):
             at_rest_encryption_enabled=True,
             kms_key_id=key.arn,
             auth_token=self.auth_token,
+            # ROTATE: the new token is accepted beside the one in use, so pods still on the
+            # old URL keep working until Reloader restarts them onto the new one.
+            auth_token_update_strategy="ROTATE",
             subnet_group_name=subnets.name,
             security_group_ids=[security_group.id],
             snapshot_retention_limit=1,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from components import secret_volume
 from components.delivery.args import AnalysisArgs
 
 REQUESTS_METRIC = "http_requests_total"
@@ -74,19 +75,24 @@ def latency_p99(namespace: str, analysis: AnalysisArgs) -> dict[str, Any]:
 
 # The curl image runs as its own non-root user (uid 100); restricted like every pod here.
 SMOKE_TEST_UID = 100
+# The key in the smoke test's Secret, and so its file in SECRETS_DIR.
+SMOKE_TEST_KEY = "api-key"
 
 
 def smoke_test(preview_url: str, secret_name: str, image: str, labels: dict[str, str]) -> dict[str, Any]:
     """A Job against the preview Service: readiness, then one authenticated API request."""
+    # The header goes to curl on stdin (printf is a shell builtin): the key is in no
+    # environment and no process's arguments.
     script = (
         f"curl -fsS --max-time 5 {preview_url}/readyz && "
-        f'curl -fsS --max-time 10 -H "Authorization: Bearer $API_KEY" {preview_url}/v1/models'
+        f"{{ printf 'Authorization: Bearer '; cat {secret_volume.SECRETS_DIR}/{SMOKE_TEST_KEY}; }} | "
+        f"curl -fsS --max-time 10 -H @- {preview_url}/v1/models"
     )
     container = {
         "name": SMOKE_TEST,
         "image": image,
         "command": ["sh", "-c", script],
-        "env": [{"name": "API_KEY", "valueFrom": {"secretKeyRef": {"name": secret_name, "key": "api-key"}}}],
+        "volumeMounts": [secret_volume.mount()],
         "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"cpu": "100m", "memory": "64Mi"}},
         "securityContext": {
             "runAsNonRoot": True,
@@ -107,8 +113,14 @@ def smoke_test(preview_url: str, secret_name: str, image: str, labels: dict[str,
                 "spec": {
                     "restartPolicy": "Never",
                     "automountServiceAccountToken": False,
-                    "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+                    # fsGroup: the key file is readable by the pod's group only.
+                    "securityContext": {
+                        "runAsNonRoot": True,
+                        "fsGroup": SMOKE_TEST_UID,
+                        "seccompProfile": {"type": "RuntimeDefault"},
+                    },
                     "containers": [container],
+                    "volumes": [secret_volume.volume([secret_name])],
                 },
             },
         },

@@ -15,14 +15,18 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components import secret_volume
 from components.hardening import container_security, pod_security
 
 core = k8s.core.v1
 meta = k8s.meta.v1
-# Runs each statement of BOOTSTRAP_SQL (one per line) on BOOTSTRAP_URL.
+# The credential Secret's key, and so the file the URL is read from.
+URL_KEY = "url"
+# Runs each statement of BOOTSTRAP_SQL (one per line) on the URL in the file BOOTSTRAP_URL_FILE.
 SCRIPT = (
-    "import os, psycopg\n"
-    "with psycopg.connect(os.environ['BOOTSTRAP_URL'], autocommit=True) as connection:\n"
+    "import os, pathlib, psycopg\n"
+    "url = pathlib.Path(os.environ['BOOTSTRAP_URL_FILE']).read_text().strip()\n"
+    "with psycopg.connect(url, autocommit=True) as connection:\n"
     "    for statement in filter(None, os.environ['BOOTSTRAP_SQL'].splitlines()):\n"
     "        connection.execute(statement)\n"
 )
@@ -46,7 +50,7 @@ def database_bootstrap(name: str, args: BootstrapArgs, opts: pulumi.ResourceOpti
     secret = core.Secret(
         f"{name}-credential",
         metadata=meta.ObjectMetaArgs(name=f"{name}-credential", namespace=args.namespace, labels=args.labels),
-        string_data={"url": pulumi.Output.secret(args.url)},
+        string_data={URL_KEY: pulumi.Output.secret(args.url)},
         opts=opts,
     )
     pod = core.PodSpecArgs(
@@ -59,20 +63,17 @@ def database_bootstrap(name: str, args: BootstrapArgs, opts: pulumi.ResourceOpti
                 image=args.image,
                 command=["python", "-c", SCRIPT],
                 env=[
-                    core.EnvVarArgs(
-                        name="BOOTSTRAP_URL",
-                        value_from=core.EnvVarSourceArgs(
-                            secret_key_ref=core.SecretKeySelectorArgs(name=secret.metadata.name, key="url")
-                        ),
-                    ),
+                    core.EnvVarArgs(name="BOOTSTRAP_URL_FILE", value=f"{secret_volume.SECRETS_DIR}/{URL_KEY}"),
                     core.EnvVarArgs(name="BOOTSTRAP_SQL", value=sql),
                 ],
                 security_context=container_security(args.run_as_user),
                 resources=core.ResourceRequirementsArgs(
                     requests={"cpu": "10m", "memory": "64Mi"}, limits={"cpu": "200m", "memory": "128Mi"}
                 ),
+                volume_mounts=[secret_volume.mount()],
             )
         ],
+        volumes=[secret_volume.volume([secret.metadata.name])],
     )
     return k8s.batch.v1.Job(
         f"{name}-job",

@@ -1,5 +1,6 @@
-"""Reloader: restarts the API's pods when a Secret they read changes, so a rotated
-credential synced by External Secrets reaches the running pods.
+"""Reloader: restarts the API's pods when their database or cache Secret changes (a new
+URL needs new connection pools), so a rotated credential synced by External Secrets
+reaches the running pods. The app re-reads its other secret files itself.
 
 From its upstream chart at a pinned version, watching Argo Rollouts too. It restarts by
 annotating the pod template, which leaves the fields Pulumi owns untouched.

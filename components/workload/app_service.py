@@ -6,6 +6,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components import secret_volume
 from components.charts import NamespaceSetup
 from components.labels import (
     kubernetes_labels,
@@ -21,6 +22,8 @@ core = k8s.core.v1
 meta = k8s.meta.v1
 
 COMPONENT = "api"
+# The setting that tells the app where its secret files are.
+SECRETS_DIR_SETTING = "APP_SECRETS_DIR"
 VERSION_LABEL = "app.kubernetes.io/version"
 # Second Service of each strategy: canary pods, or the blue-green preview.
 SECOND_SERVICE = {"canary": "canary", "blueGreen": "preview"}
@@ -78,7 +81,7 @@ class AppService(pulumi.ComponentResource):
         )
         # Everything else lives in the namespace, so it waits for it.
         in_namespace = pulumi.ResourceOptions(parent=self, depends_on=[self.namespace])
-        # The Secrets the pods read (`secret_env`), created by the caller in the namespace.
+        # The Secrets the pods read (`secrets`), created by the caller in the namespace.
         prepared = setup(self.namespace) if setup else []
 
         self.service_account = core.ServiceAccount(
@@ -89,10 +92,11 @@ class AppService(pulumi.ComponentResource):
         )
         # Auto-named on purpose: a settings change gives a new ConfigMap name, which
         # changes the pod template and so rolls the pods onto the new settings.
+        secrets_dir = {SECRETS_DIR_SETTING: secret_volume.SECRETS_DIR} if args.secrets or args.migration_secrets else {}
         self.config_map = core.ConfigMap(
             f"{name}-settings",
             metadata=meta.ObjectMetaArgs(namespace=args.namespace, labels=labels),
-            data={"PORT": str(args.port), **args.settings},
+            data={"PORT": str(args.port), **secrets_dir, **args.settings},
             immutable=True,
             opts=in_namespace,
         )

@@ -23,6 +23,9 @@ class IngressArgs:
     cluster_issuer: str
     # Namespace of the ingress controller: the only source of external traffic.
     controller_namespace: str
+    # The API's versions: only their path prefixes are public. Probes, metrics and the
+    # OpenAPI document stay in the cluster.
+    api_versions: tuple[str, ...] = ("v1", "v2")
 
 
 @dataclass(frozen=True)
@@ -51,11 +54,12 @@ class AppServiceArgs:
     # Address of a node-local DNS cache, allowed beside the cluster DNS service.
     node_local_dns: str | None = None
     settings: dict[str, str] = field(default_factory=dict)
-    # Secrets (synced from Vault) whose keys become environment variables of every pod;
-    # a change restarts the pods. The migration Job also reads its own, which come last
-    # and so win over the same keys (its database user may change the schema).
-    secret_env: tuple[str, ...] = ()
-    migration_secret_env: tuple[str, ...] = ()
+    # Secrets (synced from Vault) whose keys become read-only files in SECRETS_DIR of
+    # every API pod, each named like the setting it holds (APP_DATABASE_URL, ...).
+    secrets: tuple[str, ...] = ()
+    # The migration Job's: its own database user's Secret in place of the runtime one
+    # (that user may change the schema), since two Secrets must not write one file.
+    migration_secrets: tuple[str, ...] = ()
     # Secrets mounted as files, read-only: (Secret name, directory), e.g. a CA bundle.
     secret_files: tuple[tuple[str, str], ...] = ()
     # On the Deployment or Rollout itself (not its pods), e.g. for the controller that

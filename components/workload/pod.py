@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pulumi_kubernetes as k8s
 
+from components import secret_volume
 from components.hardening import container_security, pod_security
 from components.workload.args import AppServiceArgs
 
@@ -25,18 +26,12 @@ def _http_probe(path: str, period: int, failures: int) -> core.ProbeArgs:
     )
 
 
-def _environment(config_map_name: object, secrets: tuple[str, ...]) -> list[core.EnvFromSourceArgs]:
-    return [
-        core.EnvFromSourceArgs(config_map_ref=core.ConfigMapEnvSourceArgs(name=config_map_name)),
-        *(core.EnvFromSourceArgs(secret_ref=core.SecretEnvSourceArgs(name=secret)) for secret in secrets),
-    ]
-
-
 def _base_container(args: AppServiceArgs, config_map_name: object, secrets: tuple[str, ...]) -> dict:
+    """Settings from the ConfigMap's environment; secrets only as files (SECRETS_DIR)."""
     return {
         "image": args.image,
         "image_pull_policy": "IfNotPresent",
-        "env_from": _environment(config_map_name, secrets),
+        "env_from": [core.EnvFromSourceArgs(config_map_ref=core.ConfigMapEnvSourceArgs(name=config_map_name))],
         "resources": core.ResourceRequirementsArgs(
             requests={"cpu": args.requests.cpu, "memory": args.requests.memory},
             limits={"cpu": args.limits.cpu, "memory": args.limits.memory},
@@ -44,6 +39,7 @@ def _base_container(args: AppServiceArgs, config_map_name: object, secrets: tupl
         "security_context": container_security(args.run_as_user),
         "volume_mounts": [
             core.VolumeMountArgs(name=TMP_VOLUME, mount_path="/tmp"),
+            *([secret_volume.mount()] if secrets else []),
             *(
                 core.VolumeMountArgs(name=secret, mount_path=directory, read_only=True)
                 for secret, directory in args.secret_files
@@ -52,11 +48,15 @@ def _base_container(args: AppServiceArgs, config_map_name: object, secrets: tupl
     }
 
 
-def _volumes(args: AppServiceArgs) -> list[core.VolumeArgs]:
+def _volumes(args: AppServiceArgs, secrets: tuple[str, ...]) -> list[core.VolumeArgs]:
     return [
         core.VolumeArgs(name=TMP_VOLUME, empty_dir=core.EmptyDirVolumeSourceArgs(size_limit="64Mi")),
+        *([secret_volume.volume(secrets)] if secrets else []),
         *(
-            core.VolumeArgs(name=secret, secret=core.SecretVolumeSourceArgs(secret_name=secret, default_mode=0o440))
+            core.VolumeArgs(
+                name=secret,
+                secret=core.SecretVolumeSourceArgs(secret_name=secret, default_mode=secret_volume.FILE_MODE),
+            )
             for secret, _ in args.secret_files
         ),
     ]
@@ -78,7 +78,7 @@ def container(args: AppServiceArgs, config_map_name: object) -> core.ContainerAr
         )
         if args.pre_stop_seconds
         else None,
-        **_base_container(args, config_map_name, args.secret_env),
+        **_base_container(args, config_map_name, args.secrets),
     )
 
 
@@ -110,7 +110,7 @@ def pod_spec(
         termination_grace_period_seconds=args.pre_stop_seconds + args.shutdown_seconds,
         security_context=pod_security(args.run_as_user),
         containers=[container(args, config_map_name)],
-        volumes=_volumes(args),
+        volumes=_volumes(args, args.secrets),
         topology_spread_constraints=[
             _spread("topology.kubernetes.io/zone", selector, _revision_label(args)),
             _spread("kubernetes.io/hostname", selector, _revision_label(args)),
@@ -142,8 +142,8 @@ def migration_pod_spec(args: AppServiceArgs, service_account: object, config_map
             core.ContainerArgs(
                 name="migrate",
                 command=MIGRATE_COMMAND,
-                **_base_container(args, config_map_name, (*args.secret_env, *args.migration_secret_env)),
+                **_base_container(args, config_map_name, args.migration_secrets),
             )
         ],
-        volumes=_volumes(args),
+        volumes=_volumes(args, args.migration_secrets),
     )

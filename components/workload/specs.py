@@ -23,20 +23,24 @@ def service(selector: dict[str, str]) -> core.ServiceSpecArgs:
 
 
 def ingress(args: AppServiceArgs, service_name: object) -> networking.IngressSpecArgs:
+    """The API's versioned paths only: probes, /metrics and /openapi.json are not public."""
     backend = networking.IngressBackendArgs(
         service=networking.IngressServiceBackendArgs(
             name=service_name, port=networking.ServiceBackendPortArgs(name=HTTP_PORT_NAME)
         )
     )
+    # Prefix matches whole path elements: /v1 and /v1/models, never /v10.
+    paths = [
+        networking.HTTPIngressPathArgs(path=f"/{version}", path_type="Prefix", backend=backend)
+        for version in args.ingress.api_versions
+    ]
     return networking.IngressSpecArgs(
         ingress_class_name=args.ingress.class_name,
         tls=[networking.IngressTLSArgs(hosts=[args.ingress.host], secret_name=args.ingress.tls_secret_name)],
         rules=[
             networking.IngressRuleArgs(
                 host=args.ingress.host,
-                http=networking.HTTPIngressRuleValueArgs(
-                    paths=[networking.HTTPIngressPathArgs(path="/", path_type="Prefix", backend=backend)]
-                ),
+                http=networking.HTTPIngressRuleValueArgs(paths=paths),
             )
         ],
     )

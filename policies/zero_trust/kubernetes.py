@@ -253,7 +253,7 @@ def no_token_automount(resource: Resource, params: Params) -> Iterable[str]:
     name="k8s-no-secret-env-literals",
     description="No secret value is written into a container's environment.",
     severity="critical",
-    remediation="Move the value to Vault and read it through a Secret (envFrom/secretKeyRef).",
+    remediation="Move the value to Vault and mount its synced Secret as a read-only file (a projected volume).",
     types=WORKLOAD_TYPES,
 )
 def no_secret_env(resource: Resource, params: Params) -> Iterable[str]:

@@ -9,8 +9,9 @@ from app.secret_files import RELOADABLE
 from app.settings import Settings
 from components.vault.reloader import RELOAD_SECRETS
 from preflight.graph import Graph
+from preflight.synth import Synthesizer
 from tests.app.conftest import Api
-from tests.conftest import objects, one, synced_keys
+from tests.conftest import PROJECT_STACKS, api_settings, objects, one, synced_keys
 
 
 def environment_names() -> set[str]:
@@ -42,6 +43,15 @@ def test_every_secret_file_is_a_setting_and_reloader_restarts_only_for_those_the
         # A Secret whose every file the app re-reads on change needs no restart.
         reloads_itself = set(keys[secret]) <= set(RELOADABLE)
         assert (secret in restarted) is not reloads_itself, secret
+
+
+@pytest.mark.parametrize("stack", [stack for stack in PROJECT_STACKS if stack != "prod-global"])
+def test_every_stacks_trusted_proxies_are_ranges_the_app_accepts(
+    project_synthesizer: Synthesizer, stack: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    value = api_settings(project_synthesizer.synthesize(stack))["APP_TRUSTED_PROXIES"]
+    monkeypatch.setenv("APP_TRUSTED_PROXIES", value)
+    assert ",".join(str(network) for network in Settings().trusted_proxies) == value
 
 
 @pytest.mark.anyio

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from components.secret_volume import SECRETS_DIR
 from preflight.graph import Graph
 from preflight.synth import Synthesizer
 from tests.conftest import objects, one
@@ -56,12 +57,22 @@ def test_settings_come_from_an_auto_named_immutable_config_map(local_graph: Grap
     assert config_map["immutable"] is True
     assert config_map["data"]["APP_ENVIRONMENT"] == "local"
     assert config_map["data"]["PORT"] == "8000"
-    # Then the Secrets synced from Vault (tests/vault/ covers them).
-    assert container["envFrom"] == [
-        {"configMapRef": {"name": name}},
-        {"secretRef": {"name": "project-ai-api-secrets"}},
-        {"secretRef": {"name": "project-ai-api-database"}},
-    ]
+    # Where the secret files are; the secrets themselves are never in the environment.
+    assert config_map["data"]["APP_SECRETS_DIR"] == SECRETS_DIR
+    assert container["envFrom"] == [{"configMapRef": {"name": name}}]
+    assert "env" not in container
+
+
+def test_secrets_are_read_only_files_in_one_projected_volume(pod: dict[str, Any], container: dict[str, Any]) -> None:
+    assert {"name": "secrets", "mountPath": SECRETS_DIR, "readOnly": True} in container["volumeMounts"]
+    (volume,) = [v for v in pod["volumes"] if v["name"] == "secrets"]
+    assert volume["projected"] == {
+        "defaultMode": 0o440,
+        "sources": [
+            {"secret": {"name": "project-ai-api-secrets"}},
+            {"secret": {"name": "project-ai-api-database"}},
+        ],
+    }
 
 
 def test_probes_hit_the_health_endpoints_on_the_app_port(container: dict[str, Any]) -> None:
@@ -93,8 +104,10 @@ def test_container_and_pod_are_hardened(pod: dict[str, Any], container: dict[str
     }
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
-    assert container["volumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}]
-    assert pod["volumes"] == [{"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}]
+    # A writable /tmp; everything else read-only (the secret files included).
+    assert container["volumeMounts"][0] == {"name": "tmp", "mountPath": "/tmp"}
+    assert pod["volumes"][0] == {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}
+    assert all(mount["readOnly"] for mount in container["volumeMounts"][1:])
 
 
 def test_image_is_pinned_from_config(container: dict[str, Any]) -> None:
@@ -158,8 +171,24 @@ def test_ingress_terminates_tls_with_cert_manager(local_graph: Graph) -> None:
     assert spec["tls"] == [{"hosts": ["api.project-ai.localtest.me"], "secretName": "api-tls"}]
     (rule,) = spec["rules"]
     assert rule["host"] == "api.project-ai.localtest.me"
-    (path,) = rule["http"]["paths"]
-    assert path["backend"] == {"service": {"name": "project-ai-api", "port": {"name": "http"}}}
+
+
+def test_ingress_routes_only_the_versioned_api(local_graph: Graph) -> None:
+    (rule,) = one(local_graph, "Ingress")["spec"]["rules"]
+    backend = {"service": {"name": "project-ai-api", "port": {"name": "http"}}}
+    assert rule["http"]["paths"] == [
+        {"path": "/v1", "pathType": "Prefix", "backend": backend},
+        {"path": "/v2", "pathType": "Prefix", "backend": backend},
+    ]
+    # Probes, metrics and the OpenAPI document answer only inside the cluster.
+    for private in ("/", "/metrics", "/readyz", "/livez", "/startupz", "/openapi.json"):
+        assert not any(_prefix_matches(path["path"], private) for path in rule["http"]["paths"]), private
+
+
+def _prefix_matches(prefix: str, request_path: str) -> bool:
+    """Ingress `Prefix` matching: whole path elements, so /v1 matches /v1/models, not /v10."""
+    elements = [part for part in prefix.split("/") if part]
+    return [part for part in request_path.split("/") if part][: len(elements)] == elements
 
 
 def policies(graph: Graph) -> dict[str, dict[str, Any]]:
@@ -274,6 +303,9 @@ def test_the_release_migrates_first_with_a_job_named_by_its_version(local_graph:
     assert container["securityContext"] == deployment_pod["containers"][0]["securityContext"]
     assert pod["securityContext"] == deployment_pod["securityContext"]
     assert container["envFrom"] == deployment_pod["containers"][0]["envFrom"]
+    # Without Vault's database engine one database user serves both: the same files.
+    assert pod["volumes"] == deployment_pod["volumes"]
+    assert container["volumeMounts"] == deployment_pod["containers"][0]["volumeMounts"]
     # Its pods are in the egress family but not behind the Service.
     labels = spec["template"]["metadata"]["labels"]
     assert labels.items() >= FAMILY.items() and "app.kubernetes.io/instance" not in labels

@@ -3,13 +3,20 @@ release (and a rollback) changes."""
 
 from __future__ import annotations
 
+import http.server
+import os
 import re
+import subprocess
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from app import metrics as app_metrics
+from components.delivery.analysis import SMOKE_TEST_KEY
+from components.secret_volume import SECRETS_DIR
 from preflight import kubernetes
 from preflight.diff import REPLACED, UPDATED, diff
 from preflight.graph import Graph
@@ -141,15 +148,64 @@ def test_blue_green_switches_services_after_analysis_and_a_smoke_test(blue_green
     assert strategy["prePromotionAnalysis"] == analysis_step("smoke-test")["analysis"]
     assert strategy["postPromotionAnalysis"] == analysis_step("success-rate", "latency-p99")["analysis"]
     job = metric(blue_green, "smoke-test")["provider"]["job"]
-    container = job["spec"]["template"]["spec"]["containers"][0]
+    pod = job["spec"]["template"]["spec"]
+    container = pod["containers"][0]
     script = container["command"][2]
     assert "http://project-ai-api-preview.project-ai.svc/readyz" in script
-    assert '-H "Authorization: Bearer $API_KEY" http://project-ai-api-preview.project-ai.svc/v1/models' in script
-    assert container["env"][0]["valueFrom"]["secretKeyRef"] == {"name": "project-ai-api-smoke-test", "key": "api-key"}
+    assert "-H @- http://project-ai-api-preview.project-ai.svc/v1/models" in script
+    # The key is a read-only file, readable by the pod's group; never an environment variable.
+    assert "env" not in container
+    assert container["volumeMounts"] == [{"name": "secrets", "mountPath": SECRETS_DIR, "readOnly": True}]
+    assert pod["volumes"] == [
+        {
+            "name": "secrets",
+            "projected": {"defaultMode": 0o440, "sources": [{"secret": {"name": "project-ai-api-smoke-test"}}]},
+        }
+    ]
+    assert pod["securityContext"]["fsGroup"] == container["securityContext"]["runAsUser"]
     assert container["securityContext"]["runAsNonRoot"] is True
     assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
     policies = {p["metadata"]["name"] for p in objects(blue_green, "NetworkPolicy")}
     assert {"allow-smoke-test-egress", "allow-smoke-test-ingress"} <= policies
+
+
+SMOKE_KEY = "pai_smoke_0123456789"
+
+
+class _Preview(http.server.BaseHTTPRequestHandler):
+    """The preview Service: ready, and /v1/models only for the smoke test's key."""
+
+    def do_GET(self) -> None:
+        authorized = self.headers.get("Authorization") == f"Bearer {SMOKE_KEY}"
+        self.send_response(200 if self.path == "/readyz" or authorized else 401)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def preview() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Preview)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize(("key", "passes"), [(SMOKE_KEY, True), ("pai_wrong", False)])
+def test_the_smoke_test_calls_the_api_with_the_key_from_its_file(
+    blue_green: Graph, preview: str, tmp_path: Path, key: str, passes: bool
+) -> None:
+    """The script as the Job runs it (sh and curl), its secrets directory in a temporary folder."""
+    (tmp_path / SMOKE_TEST_KEY).write_text(key)
+    container = metric(blue_green, "smoke-test")["provider"]["job"]["spec"]["template"]["spec"]["containers"][0]
+    shell, flag, script = container["command"]
+    script = script.replace("http://project-ai-api-preview.project-ai.svc", preview).replace(SECRETS_DIR, str(tmp_path))
+    result = subprocess.run(
+        [shell, flag, script], capture_output=True, text=True, timeout=30, env={"PATH": os.environ["PATH"]}
+    )
+    assert (result.returncode == 0) is passes, result.stderr
 
 
 @pytest.mark.parametrize("graph", ["canary", "blue_green"])

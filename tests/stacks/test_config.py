@@ -235,8 +235,18 @@ MALFORMED = [
     ),
     pytest.param(
         prod(app__settings={"PORT": "9000"}),
-        "Pulumi.prod.yaml: projectai:app.settings: PORT set from other keys (port, environment, logLevel)",
+        "Pulumi.prod.yaml: projectai:app.settings: PORT set by the program from port; expected other names",
         id="settings-owned-by-component",
+    ),
+    pytest.param(
+        prod(app__settings={"APP_TRUSTED_PROXIES": "0.0.0.0/0"}),
+        "Pulumi.prod.yaml: projectai:app.settings: APP_TRUSTED_PROXIES set by the program from ingress.controllerCidrs",
+        id="trusted-proxies-in-settings",
+    ),
+    pytest.param(
+        prod(ingress__controllerCidrs="10.0.0.0/16"),
+        "Pulumi.prod.yaml: projectai:ingress.controllerCidrs: expected a list, got '10.0.0.0/16'",
+        id="controller-cidrs-not-a-list",
     ),
     pytest.param(
         prod(app__namespace="kube-system"),
@@ -298,6 +308,18 @@ MALFORMED = [
 def test_malformed_configuration_is_named_precisely(raw: dict[str, Any], expected: str) -> None:
     found = problems(raw)
     assert any(line.startswith(expected) for line in found), found
+
+
+@pytest.mark.parametrize("cidr", ["ingress-nginx", "10.244.0.0/33", "10.244.0.1/16", "fd00::/129"])
+def test_an_ingress_controller_range_that_is_no_cidr_is_one_line(cidr: str) -> None:
+    assert problems(prod(ingress__controllerCidrs=["10.10.0.0/16", cidr])) == [
+        f"Pulumi.prod.yaml: projectai:ingress.controllerCidrs[1]: '{cidr}' is not a CIDR such as 10.0.0.0/16"
+    ]
+
+
+def test_ingress_controller_ranges_take_ipv4_and_ipv6_networks() -> None:
+    config = parse(prod(ingress__controllerCidrs=["10.10.0.0/16", "fd00::/64"]), SOURCE)
+    assert config.ingress.controller_cidrs == ["10.10.0.0/16", "fd00::/64"]
 
 
 def test_one_line_per_problem() -> None:

@@ -9,6 +9,7 @@ import json
 
 import pytest
 
+from components.secret_volume import SECRETS_DIR
 from preflight.graph import Graph
 from preflight.synth import Synthesizer
 from tests.conftest import objects
@@ -70,8 +71,8 @@ def test_the_cache_url_with_its_token_reaches_the_pods_only_through_vault(prod: 
     url = json.loads(entry.secret_inputs["dataJson"])["url"]
     assert url.startswith("rediss://:") and url.endswith(".cache.amazonaws.com:6379/0")
     rollout = next(r for r in objects(prod, "Rollout"))
-    env = rollout["spec"]["template"]["spec"]["containers"][0]["envFrom"]
-    assert {"secretRef": {"name": f"{APP}-cache"}} in env
+    (volume,) = [v for v in rollout["spec"]["template"]["spec"]["volumes"] if v["name"] == "secrets"]
+    assert {"secret": {"name": f"{APP}-cache"}} in volume["projected"]["sources"]
     settings = next(c for c in objects(prod, "ConfigMap") if c["metadata"].get("namespace") == "project-ai")
     assert "APP_REDIS_URL" not in settings["data"]
 
@@ -189,8 +190,15 @@ def test_a_region_creates_the_group_roles_before_vault_issues_users(prod: Graph)
         'ALTER DEFAULT PRIVILEGES IN SCHEMA "public" GRANT USAGE, SELECT ON SEQUENCES TO "project_ai_app";',
         "RESET ROLE;",
     ]
-    url = next(e for e in container["env"] if e["name"] == "BOOTSTRAP_URL")
-    assert url["valueFrom"]["secretKeyRef"]["key"] == "url"
+    # The root credential is a read-only file from the Job's own Secret, not an environment variable.
+    url_file = next(e["value"] for e in container["env"] if e["name"] == "BOOTSTRAP_URL_FILE")
+    assert all("valueFrom" not in e for e in container["env"])
+    pod = job["spec"]["template"]["spec"]
+    assert container["volumeMounts"] == [{"name": "secrets", "mountPath": SECRETS_DIR, "readOnly": True}]
+    (volume,) = pod["volumes"]
+    assert volume["projected"]["sources"] == [{"secret": {"name": "database-bootstrap-credential"}}]
+    (credential,) = [s for s in objects(prod, "Secret") if s["metadata"]["name"] == "database-bootstrap-credential"]
+    assert list(credential["stringData"]) == ["url"] and url_file == f"{SECRETS_DIR}/url"
     job_urn = next(r.urn for r in prod.resources if r.name == "database-bootstrap-job")
     database_secrets = [r for r in prod.resources if r.type.endswith(":ExternalSecret") and "database" in r.name]
     assert len(database_secrets) == 2 and all(job_urn in r.dependencies for r in database_secrets)

@@ -12,7 +12,16 @@ from preflight.kubernetes import VALID
 from preflight.synth import Synthesizer
 from stacks import contract
 from stacks.config import ConfigError, parse
-from tests.conftest import CRD_SCHEMAS, PROJECT_STACKS, copy_project, objects, one, prod_shaped, stack_config
+from tests.conftest import (
+    CRD_SCHEMAS,
+    PROJECT_STACKS,
+    api_settings,
+    copy_project,
+    objects,
+    one,
+    prod_shaped,
+    stack_config,
+)
 
 REGION_STACKS = ("dev", "staging", "prod", "prod-eu", "prod-gcp")
 
@@ -147,3 +156,29 @@ def test_a_gcp_region_needs_its_project_and_billing_account() -> None:
     assert caught.value.problems == [
         "Pulumi.prod-gcp.yaml: projectai:platform: a GCP platform needs billingAccount, projectNumber"
     ]
+
+
+# Where each stack's ingress controller's pods get their addresses: kind's pod range on a
+# laptop cluster, the VPC on EKS (the VPC CNI), the pods' secondary range on GKE.
+TRUSTED_PROXIES = {
+    "local": "10.244.0.0/16",
+    "dev": "10.10.0.0/16",
+    "staging": "10.20.0.0/16",
+    "prod": "10.30.0.0/16",
+    "prod-eu": "10.31.0.0/16",
+    "prod-gcp": "10.44.0.0/14",
+}
+
+
+@pytest.mark.parametrize(("stack", "cidrs"), TRUSTED_PROXIES.items())
+def test_the_app_believes_forwarded_addresses_from_its_ingress_controller_only(
+    project_synthesizer: Synthesizer, stack: str, cidrs: str
+) -> None:
+    assert api_settings(project_synthesizer.synthesize(stack))["APP_TRUSTED_PROXIES"] == cidrs
+
+
+def test_a_stack_names_its_own_ingress_controller_ranges(tmp_path: Path) -> None:
+    config = stack_config("local")
+    config["projectai:ingress"] = {**config["projectai:ingress"], "controllerCidrs": ["10.96.0.0/12", "fd00::/64"]}
+    graph = Synthesizer(copy_project(tmp_path, "minikube", config)).synthesize("minikube")
+    assert api_settings(graph)["APP_TRUSTED_PROXIES"] == "10.96.0.0/12,fd00::/64"

@@ -260,10 +260,13 @@ def test_users_fetched_by_external_secrets_outlive_its_token_revocation(
         _connect(doomed, database[1])
 
 
-def test_the_bootstrap_job_works_for_a_master_user_that_is_no_superuser(database: tuple[str, int]) -> None:
+def test_the_bootstrap_job_works_for_a_master_user_that_is_no_superuser(
+    database: tuple[str, int], tmp_path: Path
+) -> None:
     """What a region's bootstrap Job runs, as a cloud database's master user runs it (a
-    CREATEROLE user owning the database, not a superuser), twice; then a migration user
-    creates a table as the owner, and a runtime user may use it."""
+    CREATEROLE user owning the database, not a superuser), twice, with the URL in a file
+    as the Job mounts it; then a migration user creates a table as the owner, and a
+    runtime user may use it."""
     superuser_url, port = database
     url = make_url(superuser_url)
     with psycopg.connect(host=url.query["host"], port=url.query["port"], user=url.username, dbname="postgres") as c:
@@ -273,7 +276,9 @@ def test_the_bootstrap_job_works_for_a_master_user_that_is_no_superuser(database
     groups = GroupRoles(owner="cloud_owner", runtime="cloud_app")
     statements = groups.bootstrap("cloud_db", "cloud_master", create_vault_user=False)
     target = f"postgresql://cloud_master:master-pw@127.0.0.1:{port}/cloud_db"
-    environment = {**os.environ, "BOOTSTRAP_URL": target, "BOOTSTRAP_SQL": "\n".join(statements)}
+    url_file = tmp_path / bootstrap.URL_KEY
+    url_file.write_text(target)
+    environment = {**os.environ, "BOOTSTRAP_URL_FILE": str(url_file), "BOOTSTRAP_SQL": "\n".join(statements)}
     for _ in range(2):
         subprocess.run([sys.executable, "-c", bootstrap.SCRIPT], env=environment, check=True, timeout=60)
     # As Vault would: a migration user and a runtime user, created by the master user.

@@ -19,7 +19,7 @@ from preflight.project import SECRET_PLACEHOLDER
 from preflight.synth import Synthesizer
 from stacks import vault as vault_stack
 from stacks.config import ConfigError, parse
-from tests.conftest import CRD_SCHEMAS, copy_project, objects, one, stack_config
+from tests.conftest import CRD_SCHEMAS, copy_project, objects, one, stack_config, synced_keys
 from tests.vault.conftest import EXTERNAL_VAULT, database_stack
 
 APP = "project-ai-api"
@@ -206,16 +206,22 @@ def test_monitoring_credentials_are_synced_where_its_charts_read_them(local_grap
     assert secrets <= set(chart.dependencies)
 
 
-def test_pods_read_the_synced_secrets_and_restart_when_they_change(with_database: Graph) -> None:
+def projected_secrets(pod: dict[str, Any]) -> list[str]:
+    (volume,) = [v for v in pod["volumes"] if v["name"] == "secrets"]
+    return [source["secret"]["name"] for source in volume["projected"]["sources"]]
+
+
+def test_pods_read_the_synced_secrets_as_files_and_restart_for_new_connections(with_database: Graph) -> None:
     deployment = one(with_database, "Deployment")
-    assert deployment["metadata"]["annotations"] == {
-        "secret.reloader.stakater.com/reload": f"{APP}-secrets,{APP}-database"
-    }
-    env = deployment["spec"]["template"]["spec"]["containers"][0]["envFrom"]
-    assert [source.get("secretRef", {}).get("name") for source in env][1:] == [f"{APP}-secrets", f"{APP}-database"]
-    job_env = one(with_database, "Job")["spec"]["template"]["spec"]["containers"][0]["envFrom"]
-    # Its own database user comes last, so its APP_DATABASE_URL wins.
-    assert job_env[-1] == {"secretRef": {"name": f"{APP}-migration-database"}}
+    # A new database user needs a new connection pool; the app re-reads the pepper and
+    # the upstream token itself.
+    assert deployment["metadata"]["annotations"] == {"secret.reloader.stakater.com/reload": f"{APP}-database"}
+    assert projected_secrets(deployment["spec"]["template"]["spec"]) == [f"{APP}-secrets", f"{APP}-database"]
+    # The migration Job's own database user takes the runtime one's place: one APP_DATABASE_URL file.
+    job_pod = one(with_database, "Job")["spec"]["template"]["spec"]
+    assert projected_secrets(job_pod) == [f"{APP}-secrets", f"{APP}-migration-database"]
+    keys = synced_keys(with_database)
+    assert keys[f"{APP}-migration-database"] == keys[f"{APP}-database"] == ["APP_DATABASE_URL"]
     # The migration Job and the workload wait for the Secrets they read.
     job = next(r for r in with_database.resources if r.type == "kubernetes:batch/v1:Job")
     synced = {r.urn for r in with_database.resources if r.type.endswith(":ExternalSecret") and "project-ai-" in r.name}
@@ -234,7 +240,7 @@ def test_a_rollout_restarts_in_place_on_a_new_secret(tmp_path: Path) -> None:
     (tmp_path / "canary").mkdir()
     canary = Synthesizer(copy_project(tmp_path / "canary", "local", config)).synthesize("local")
     assert one(canary, "Rollout")["metadata"]["annotations"] == {
-        "secret.reloader.stakater.com/reload": f"{APP}-secrets,{APP}-database",
+        "secret.reloader.stakater.com/reload": f"{APP}-database",
         "reloader.stakater.com/rollout-strategy": "restart",
     }
 
