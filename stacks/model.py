@@ -600,7 +600,12 @@ class EdgeConfig(Model):
 
 
 # Third-party-issued secrets whose expiry the stack records, as their alerts name them.
-ThirdPartySecret = Literal["upstream-token", "pagerduty", "pagerduty-escalation", "slack"]
+ThirdPartySecret = Literal["upstream", "pagerduty", "pagerduty-escalation", "slack"]
+
+
+# Where an expired third-party secret would be an outage, its expiry must be recorded.
+RECORDED_EXPIRY_ENVIRONMENTS = ("staging", "prod")
+THIRD_PARTY_ALERTING: tuple[ThirdPartySecret, ...] = ("pagerduty", "pagerduty-escalation", "slack")
 
 
 class SecretsConfig(Model):
@@ -689,4 +694,12 @@ class StackConfig(Model):
                 raise ValueError(f"platform: a GCP platform needs {names}")
         if self.role == "edge" and self.edge is None:
             raise ValueError("edge: missing required key for the edge role")
+        if self.environment in RECORDED_EXPIRY_ENVIRONMENTS and self.app is not None:
+            issued = ["upstream", *(THIRD_PARTY_ALERTING if self.monitoring.enabled else ())]
+            missing = [name for name in issued if name not in self.secrets.expiry]
+            if missing:
+                raise ValueError(
+                    f"secrets.expiry: missing {', '.join(missing)}; expected the date each third-party secret "
+                    f"expires (YYYY-MM-DD), so an alert fires {self.secrets.warning_days} days ahead"
+                )
         return self

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, time
+
 from components.monitoring.alerting import AlertingArgs
 from components.monitoring.rules import RuleArgs
 from components.monitoring.stack import MonitoringStackArgs
@@ -26,6 +28,11 @@ def rule_args(config: StackConfig) -> RuleArgs:
         latency_slo=monitoring.latency_slo,
         latency_threshold_seconds=monitoring.latency_threshold_seconds,
         escalate_after=monitoring.escalate_after,
+        secret_expiry=tuple(
+            (name, int(datetime.combine(expires, time(), UTC).timestamp()))
+            for name, expires in sorted(config.secrets.expiry.items())
+        ),
+        secret_warning_days=config.secrets.warning_days,
     )
 
 

@@ -6,13 +6,13 @@ The Secrets synced from Vault, by namespace:
 
 | Secret | keys | Vault entry (KV mount unless noted) |
 |---|---|---|
-| `<app>-secrets` | APP_API_KEY_PEPPER, APP_UPSTREAM_TOKEN | `<app>/pepper` value, `<app>/upstream` token |
+| `<app>-secrets` | APP_API_KEY_PEPPER(_PREVIOUS), APP_UPSTREAM_TOKEN | `<app>/pepper` (generated), `<app>/upstream` |
 | `<app>-database` | APP_DATABASE_URL | database engine `creds/<app>`, or `<app>/database` url |
 | `<app>-migration-database` | APP_DATABASE_URL | database engine `creds/<app>-migrate` |
 | smoke-test Secret (blue-green) | api-key | `<app>/smoke-test` api-key |
 | `alertmanager-pagerduty`, `-escalation` | routing-key | `monitoring/pagerduty`, `monitoring/pagerduty-escalation` |
 | `alertmanager-slack` | webhook-url | `monitoring/slack` |
-| `grafana-admin` | admin-user, admin-password | `monitoring/grafana` |
+| `grafana-admin` | admin-user, admin-password | `monitoring/grafana` (generated, rotated) |
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from components.labels import kubernetes_labels, ownership_labels, pod_security_
 from components.monitoring.alerting import ESCALATION_SECRET, PAGERDUTY_SECRET, SLACK_SECRET
 from components.monitoring.stack import GRAFANA_ADMIN_SECRET
 from components.network_policies import EgressRule
+from components.rotation import rotating_pair, rotating_password
 from components.vault import policies, reloader
 from components.vault.args import (
     AuditArgs,
@@ -55,6 +56,7 @@ from components.vault.external_secrets import (
 )
 from components.vault.reloader import Reloader, ReloaderArgs
 from components.vault.rotation import RootRotation, RootRotationArgs
+from stacks import rotation
 from stacks.config import StackConfig
 from stacks.workload import cluster_facts, ownership
 
@@ -173,6 +175,7 @@ def synced_secrets(config: StackConfig, where: policies.Layout, side: ClusterSid
             f"{app.name}-secrets",
             app.namespace,
             ("APP_API_KEY_PEPPER", f"{where.app}/pepper", "value"),
+            ("APP_API_KEY_PEPPER_PREVIOUS", f"{where.app}/pepper", "previous"),
             ("APP_UPSTREAM_TOKEN", f"{where.app}/upstream", "token"),
         )
     ]
@@ -355,8 +358,9 @@ def integrate(config: StackConfig, on_cluster: pulumi.ResourceOptions, side: Clu
         address = cluster_address = settings.address
     on_vault = pulumi.ResourceOptions(provider=provider, depends_on=[dev.release] if dev else [])
     configuration = VaultConfiguration("vault", vault_args(config, where, kv_paths, side), on_vault)
+    generated = _generated_values(config, where, configuration) if settings.owns_kv_mount else {}
     if dev:
-        _seed_dev_values(secrets, configuration, where.kv_mount)
+        _seed_dev_values(secrets, configuration, where.kv_mount, skip=frozenset(generated))
     if side.cache:
         # The URL holds the AUTH token: it reaches the pods only through Vault.
         entry: dict[str, pulumi.Input[str]] = {"url": side.cache.url}
@@ -517,14 +521,45 @@ class SyncedSecrets:
         return [job]
 
 
-def _seed_dev_values(secrets: list[SyncedSecret], configuration: VaultConfiguration, mount: str) -> None:
+def _generated_values(
+    config: StackConfig, where: policies.Layout, configuration: VaultConfiguration
+) -> dict[str, vault.kv.SecretV2]:
+    """The KV entries this program generates and renews on the stack's schedule
+    (components/rotation.py), by path: the API-key pepper with its predecessor, which
+    the app accepts for one more period, and the Grafana admin password. Written by the
+    stack that owns the environment's mount, read by every region of it."""
+    schedule = rotation.schedule(config.secrets.rotation_days)
+    child = pulumi.ResourceOptions(parent=configuration)
+    current, previous = rotating_pair("vault-pepper", schedule, child)
+    values: dict[str, dict[str, pulumi.Input[str]]] = {f"{where.app}/pepper": {"value": current, "previous": previous}}
+    if config.monitoring.enabled:
+        # Grafana reads it at start: without persistence, every start sets it afresh.
+        password = rotating_password("vault-grafana-admin", schedule, child).result
+        values[f"{where.monitoring}/grafana"] = {"admin-user": "admin", "admin-password": password}
+    return {
+        path: vault.kv.SecretV2(
+            f"vault-generated-{path}",
+            mount=where.kv_mount,
+            name=path,
+            data_json=pulumi.Output.secret(pulumi.Output.json_dumps(data)),
+            opts=pulumi.ResourceOptions(parent=configuration, depends_on=_mount_of(configuration)),
+        )
+        for path, data in values.items()
+    }
+
+
+def _seed_dev_values(
+    secrets: list[SyncedSecret], configuration: VaultConfiguration, mount: str, skip: frozenset[str]
+) -> None:
     """A dev server starts empty: give every synced KV entry a random value, so that the
     Secrets sync and the pods start. Overwrite them in Vault to use real ones; Pulumi
-    leaves the values alone after the first write."""
+    leaves the values alone after the first write. Entries the program generates
+    (`skip`) have values already."""
     properties: dict[str, list[str]] = {}
     for secret in secrets:
         for entry in secret.entries:
-            properties.setdefault(entry.vault_path, []).append(entry.vault_property)
+            if entry.vault_path not in skip:
+                properties.setdefault(entry.vault_path, []).append(entry.vault_property)
     for path, names in properties.items():
         child = pulumi.ResourceOptions(parent=configuration)
         values = {

@@ -118,6 +118,10 @@ def test_the_cache_encrypts_and_authenticates(graphs: dict[str, Graph]) -> None:
     inputs = group.inputs
     assert inputs["transitEncryptionEnabled"] is True and inputs["atRestEncryptionEnabled"] is True
     assert inputs["authToken"] == "[secret]" and len(group.secret_inputs["authToken"]) == 64
+    # Renewed each period; the new token is accepted beside the old until pods restart.
+    assert inputs["authTokenUpdateStrategy"] == "ROTATE"
+    (token,) = [r for r in graphs["prod"].resources if r.name == "cache-auth"]
+    assert token.inputs["keepers"] == {"generation": "3"}  # 2026-11-30, 90-day periods since 2026-01-01
     assert (inputs["numCacheClusters"], inputs["automaticFailoverEnabled"], inputs["multiAzEnabled"]) == (2, True, True)
     (dev_group,) = of(graphs["dev"], "aws:elasticache/replicationGroup:ReplicationGroup")
     assert (dev_group.inputs["numCacheClusters"], dev_group.inputs["automaticFailoverEnabled"]) == (1, False)

@@ -79,3 +79,28 @@ def test_dashboards_are_configmaps_for_the_grafana_sidecar(local_graph: Graph, n
     assert config_map.inputs["metadata"]["labels"]["grafana_dashboard"] == "1"
     assert config_map.inputs["metadata"]["namespace"] == "monitoring"
     assert list(config_map.inputs["data"]) == [f"{name}.json"]
+
+
+def test_a_stacks_recorded_secret_expiries_reach_its_prometheus_rules(project_synthesizer) -> None:
+    from datetime import UTC, datetime
+
+    from tests.conftest import objects
+
+    graph = project_synthesizer.synthesize("prod")
+    (rule,) = objects(graph, "PrometheusRule")
+    records = [
+        r
+        for group in rule["spec"]["groups"]
+        for r in group["rules"]
+        if r.get("record", "").endswith("expiry_timestamp_seconds")
+    ]
+    expected = {
+        "upstream": "2027-06-30",
+        "pagerduty": "2027-09-30",
+        "pagerduty-escalation": "2027-09-30",
+        "slack": "2027-12-31",
+    }
+    found = {r["labels"]["secret"]: int(r["expr"][len("vector(") : -1]) for r in records}
+    assert found == {
+        name: int(datetime.fromisoformat(day).replace(tzinfo=UTC).timestamp()) for name, day in expected.items()
+    }

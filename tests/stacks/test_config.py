@@ -301,6 +301,26 @@ MALFORMED = [
         "Pulumi.prod.yaml: projectai:ingress: missing required key for the region role",
         id="missing-role-section",
     ),
+    pytest.param(
+        prod(secrets__expiry={"upstream": "2027-06-30", "pagerduty": "2027-09-30"}),
+        "Pulumi.prod.yaml: projectai:secrets.expiry: missing pagerduty-escalation, slack; expected the date",
+        id="third-party-expiry-unrecorded",
+    ),
+    pytest.param(
+        prod(secrets__expiry={"upstream": "30/06/2027"}),
+        "Pulumi.prod.yaml: projectai:secrets.expiry.upstream: Input should be a valid date",
+        id="expiry-not-a-date",
+    ),
+    pytest.param(
+        prod(secrets__expiry={"openai": "2027-06-30"}),
+        "Pulumi.prod.yaml: projectai:secrets.expiry.openai",
+        id="expiry-of-an-unknown-secret",
+    ),
+    pytest.param(
+        prod(secrets__rotationDays=1),
+        "Pulumi.prod.yaml: projectai:secrets.rotationDays: expected a value ≥ 7, got 1",
+        id="rotation-too-often",
+    ),
 ]
 
 

@@ -66,7 +66,9 @@ def test_the_database_engine_uses_the_regions_aurora_and_its_generated_root(prod
 
 
 def test_the_cache_url_with_its_token_reaches_the_pods_only_through_vault(prod: Graph) -> None:
-    (entry,) = [r for r in prod.resources if r.type == "vault:kv/secretV2:SecretV2"]
+    (entry,) = [
+        r for r in prod.resources if r.type == "vault:kv/secretV2:SecretV2" and r.inputs["name"].endswith("/cache")
+    ]
     assert entry.inputs["dataJson"] == "[secret]"
     url = json.loads(entry.secret_inputs["dataJson"])["url"]
     assert url.startswith("rediss://:") and url.endswith(".cache.amazonaws.com:6379/0")
@@ -154,8 +156,14 @@ def test_regions_sharing_one_vault_do_not_collide(project_synthesizer: Synthesiz
     for graph, stack in ((prod, "prod"), (eu, "prod-eu")):
         audits = sorted(r.inputs["path"] for r in graph.resources if r.type == "vault:index/audit:Audit")
         assert audits == [f"file-{stack}", f"stdout-{stack}"]
-        (cache,) = [r for r in graph.resources if r.type == "vault:kv/secretV2:SecretV2"]
+        (cache,) = [
+            r for r in graph.resources if r.type == "vault:kv/secretV2:SecretV2" and "cache" in r.inputs["name"]
+        ]
         assert cache.inputs["name"] == f"{APP}/{stack}/cache"
+    # Generated secrets are written once for the environment, by the mount's owner.
+    generated = [r.inputs["name"] for r in prod.resources if r.name.startswith("vault-generated-")]
+    assert sorted(generated) == sorted([f"{APP}/pepper", "monitoring/grafana"])
+    assert not [r for r in eu.resources if r.name.startswith("vault-generated-")]
 
 
 def test_the_secondary_gives_replicas_the_sources_settings_and_forwards_writes(
