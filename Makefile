@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
-CRD_SCHEMAS ?= ../shared/crd-schemas
+CRD_SCHEMAS ?= preflight/crd-schemas
 PREFLIGHT_OUT ?= build/preflight
 
 .PHONY: preflight test lint bench app app-bench clean
@@ -25,7 +25,7 @@ $(CHECKOV_STAMP): requirements-checkov.txt
 	touch $(CHECKOV_STAMP)
 
 preflight: $(STAMP)
-	$(BIN)/python -m preflight --all --out $(PREFLIGHT_OUT) $(if $(wildcard $(CRD_SCHEMAS)),--crd-schemas $(CRD_SCHEMAS))
+	$(BIN)/python -m preflight --all --out $(PREFLIGHT_OUT) --crd-schemas $(CRD_SCHEMAS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

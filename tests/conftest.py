@@ -16,7 +16,8 @@ from preflight.synth import Synthesizer
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-CRD_SCHEMAS = ROOT.parent / "shared" / "crd-schemas"
+# The project's own copy of the CRD schemas (preflight/crd-schemas/README.md).
+CRD_SCHEMAS = ROOT / "preflight" / "crd-schemas"
 PROJECT_STACKS = ("local", "dev", "staging", "prod", "prod-eu", "prod-gcp", "prod-global")
 
 
