@@ -25,6 +25,16 @@ UNVERSIONED = health.PATHS | {"/openapi.json"}
 VERSIONED_PATH = re.compile(r"^/v\d+(/.*)$")
 
 
+def _fields_of(document: dict[str, Any], request_body: dict[str, Any]) -> frozenset[str] | None:
+    """The fields a JSON request body may have, when its schema allows no others."""
+    schema = request_body["content"]["application/json"]["schema"]
+    if "$ref" in schema:
+        schema = document["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
+    if schema.get("additionalProperties") is False:
+        return frozenset(schema.get("properties", {}))
+    return None
+
+
 def _with_model_enum(app: FastAPI, models: list[str]) -> Any:
     """The OpenAPI document with `model` as the enum of the models this gateway serves
     (a setting, so not known to the static request model)."""
@@ -73,13 +83,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.openapi = _with_model_enum(app, settings.models)  # type: ignore[method-assign]
     telemetry.instrument_app(app, tracing)
     # What routes exist, read from the OpenAPI document: the public view of the routing.
-    operations = app.openapi()["paths"]
-    body_routes = frozenset(
-        (method.upper(), path)
+    document = app.openapi()
+    operations = document["paths"]
+    body_routes = {
+        (method.upper(), path): _fields_of(document, operation["requestBody"])
         for path, methods in operations.items()
         for method, operation in methods.items()
         if "requestBody" in operation
-    )
+    }
     versioned_paths = frozenset(match.group(1) for path in operations if (match := VERSIONED_PATH.match(path)))
     # Added innermost first: requests pass SecurityHeaders, RequestContext, Versioning,
     # BodyGuard, HeadAsGet, then the routes.

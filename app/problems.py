@@ -14,6 +14,7 @@ from starlette.types import Send
 from app.db.database import DatabaseUnavailable
 
 PROBLEM_JSON = "application/problem+json"
+MAX_ERRORS = 10
 # Problem types a client can branch on (RFC 9457 `type`); the rest are `about:blank`.
 PROBLEM_TYPES = "https://api.project-ai.dev/problems/"
 TITLES = {
@@ -96,7 +97,9 @@ def install(app: FastAPI) -> None:
     async def _invalid(request: Request, error: RequestValidationError) -> Response:
         if any(item["type"] == "json_invalid" for item in error.errors()):
             return response(400, "the body is not valid JSON", request.url.path)
+        # At most a few: a list as long as the body's mistakes would be an amplifier.
         errors = [
-            {"location": ".".join(str(part) for part in item["loc"]), "message": item["msg"]} for item in error.errors()
+            {"location": ".".join(str(part) for part in item["loc"]), "message": item["msg"]}
+            for item in error.errors()[:MAX_ERRORS]
         ]
         return response(422, "the request does not match the schema", request.url.path, errors=errors)

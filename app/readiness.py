@@ -35,9 +35,12 @@ class Readiness:
         self._lock = asyncio.Lock()
 
     async def checks(self) -> Checks:
+        # Probes queue on the lock while one check runs, then all take its result: it is
+        # stamped when it ends, so a check slower than the window still serves them.
         async with self._lock:
             if self._result is None or self.clock() - self._result[0] >= self.ttl_seconds:
-                self._result = (self.clock(), await self._check())
+                checks = await self._check()
+                self._result = (self.clock(), checks)
             return self._result[1]
 
     async def _check(self) -> Checks:
@@ -46,6 +49,8 @@ class Readiness:
             revision = await self.database.run(_schema_revision, "readiness check")
         except DatabaseUnavailable as error:
             return {"database": f"failed: {error}", "schema": "unknown"}
+        except Exception as error:  # noqa: BLE001 - a missing table or privilege: not ready, named
+            return {"database": f"failed: {type(error).__name__}", "schema": "unknown"}
         return {"database": "ok", "schema": "ok" if schema_serves_this_release(revision) else f"behind ({revision})"}
 
 

@@ -10,6 +10,7 @@ fails to compile here, at import, rather than slowing down in production.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -86,8 +87,16 @@ def strings_in(value: Any, depth: int = 0) -> Iterator[str]:
             yield from strings_in(item, depth + 1)
 
 
+# An SQL comment between tokens works as a space (`'/**/or/**/1=1`). Python's `re` with a
+# negated class and no nested quantifier: linear.
+_SQL_COMMENT = re.compile(r"/\*[^*]*\*/")
+
+
 def normalized(text: str) -> str:
-    return unicodedata.normalize("NFKC", text)
+    """NFKC, SQL comments as spaces, and lone surrogates (valid in JSON's `\ud800`, not
+    in the UTF-8 that RE2 reads) as U+FFFD."""
+    folded = _SQL_COMMENT.sub(" ", unicodedata.normalize("NFKC", text))
+    return folded if folded.isascii() else folded.encode("utf-8", "replace").decode("utf-8")
 
 
 def screen(texts: Iterable[str]) -> str | None:

@@ -10,7 +10,8 @@ restarts the pods for those.) A file that cannot be read keeps the value in use.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.logs import log
@@ -25,6 +26,8 @@ class Credentials:
     pepper: str
     previous_pepper: str | None
     upstream_token: str | None
+    # When this process took the current pepper (monotonic seconds).
+    pepper_since: float = field(default_factory=time.monotonic)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Credentials:
@@ -54,19 +57,23 @@ class SecretFiles:
     def reload(self) -> list[str]:
         """Take the files' current values; the names of those that changed (never values)."""
         changed = []
-        for file_name, field in RELOADABLE.items():
+        for file_name, attribute in RELOADABLE.items():
             path = self.directory / file_name
             try:
                 value: str | None = path.read_text().strip() or None
             except FileNotFoundError:
                 value = None
-            except OSError as error:
-                log.warning("secret file unreadable, keeping the value in use", file=file_name, error=str(error))
+            except (OSError, UnicodeDecodeError) as error:
+                log.warning(
+                    "secret file unreadable, keeping the value in use", file=file_name, error=type(error).__name__
+                )
                 continue
-            if field == "pepper" and value is None:
+            if attribute == "pepper" and value is None:
                 continue  # never run without a pepper: keep the one in use
-            if value != getattr(self.credentials, field):
-                setattr(self.credentials, field, value)
+            if value != getattr(self.credentials, attribute):
+                setattr(self.credentials, attribute, value)
+                if attribute == "pepper":
+                    self.credentials.pepper_since = time.monotonic()
                 changed.append(file_name)
                 SECRET_RELOADS.labels(file_name).inc()
         if changed:
@@ -76,4 +83,7 @@ class SecretFiles:
     async def keep_watching(self) -> None:
         while True:
             await asyncio.sleep(self.interval_seconds)
-            self.reload()
+            try:
+                self.reload()
+            except Exception:  # noqa: BLE001 - the next look may succeed; the watcher must not die
+                log.exception("reading the secret files failed")

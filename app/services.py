@@ -4,7 +4,6 @@ Owned by the lifespan: created at start, warmed, closed at shutdown."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from dataclasses import dataclass, field
 
 import httpx
@@ -115,8 +114,10 @@ class Services:
         self.draining = True
         for task in self._tasks:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        # A task that died of an error must not stop the rest of the shutdown.
+        for outcome in await asyncio.gather(*self._tasks, return_exceptions=True):
+            if isinstance(outcome, Exception):
+                log.error("a background task had failed", error=type(outcome).__name__)
         if left := await self.settlements.retry_pending():
             log.warning("usage settlements left at their reservations", count=left)
         await self.client.aclose()

@@ -97,6 +97,10 @@ class Settings(BaseSettings):
     # After a rotation the previous pepper is still accepted (and the key re-hashed).
     api_key_pepper: SecretStr = SecretStr(PLACEHOLDER_PEPPER)
     api_key_pepper_previous: SecretStr | None = None
+    # A key that matches only the previous pepper is re-hashed under the current one once
+    # this process has held it this long: by then every pod has it (External Secrets'
+    # refresh, then the kubelet's sync), so no pod still on the old pepper is locked out.
+    api_key_rehash_after_seconds: float = Field(7200.0, ge=0)
 
     # The inference upstream (OpenAI-compatible); `echo` serves answers in-process.
     upstream_url: HttpUrl | Literal["echo"] = "echo"

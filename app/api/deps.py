@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from ipaddress import IPv4Network, IPv6Network, ip_address
 from typing import Annotated
 
@@ -67,7 +68,8 @@ async def api_key(
         return key_id
     previous = credentials.previous_pepper
     if stored and previous and keys.matches(secret, stored, previous):
-        await _rehash(services, key_id, keys.hash_secret(secret, credentials.pepper))
+        if time.monotonic() - credentials.pepper_since >= services.settings.api_key_rehash_after_seconds:
+            await _rehash(services, key_id, keys.hash_secret(secret, credentials.pepper))
         return key_id
     raise _unauthorized("invalid", "the API key is not valid")
 

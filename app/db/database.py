@@ -23,8 +23,13 @@ from app.metrics import DB_UNAVAILABLE
 
 T = TypeVar("T")
 
-# The server could not be reached or did not answer: not a bug in the query.
-UNREACHABLE = (exc.OperationalError, exc.InterfaceError, exc.TimeoutError, OSError)
+# The server could not be reached, did not answer, or cannot serve right now (a read-only
+# transaction during a failover is an InternalError): not a bug in the query.
+UNREACHABLE = (exc.OperationalError, exc.InterfaceError, exc.InternalError, exc.TimeoutError, OSError)
+
+
+def _unreachable(error: BaseException) -> bool:
+    return isinstance(error, UNREACHABLE) or (isinstance(error, exc.DBAPIError) and error.connection_invalidated)
 
 
 class DatabaseUnavailable(Exception):
@@ -55,11 +60,13 @@ class Database:
             self._abandon(task)
             DB_UNAVAILABLE.labels("timeout").inc()
             raise DatabaseUnavailable(f"the database did not answer the {what} within {self.deadline_seconds:g} s")
-        try:
+        error = task.exception()
+        if error is None:
             return task.result()
-        except UNREACHABLE as error:
+        if _unreachable(error):
             DB_UNAVAILABLE.labels("error").inc()
             raise DatabaseUnavailable(f"the database failed the {what}: {type(error).__name__}") from error
+        raise error
 
     def _abandon(self, task: asyncio.Task) -> None:
         task.cancel()

@@ -26,6 +26,8 @@ def create_engine(settings: Settings) -> AsyncEngine:
         pool_timeout=settings.db_pool_timeout_seconds,
         # A connection the server or a proxy dropped is replaced, not handed out.
         pool_pre_ping=True,
+        # Errors name the statement, never its values (a key's hash, a user's prompt).
+        hide_parameters=True,
         connect_args={
             "connect_timeout": settings.db_connect_timeout_seconds,
             # The server ends any statement of ours that runs longer than this.

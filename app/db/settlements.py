@@ -52,16 +52,23 @@ class Settlements:
         USAGE_SETTLEMENTS.labels(outcome).inc()
 
     async def retry_pending(self) -> int:
-        """Apply what waits, oldest first, until one fails; how many are left."""
+        """Apply what waits, oldest first, until the database fails again; how many are left.
+        Each is taken off the queue before it is tried, so a deferral arriving meanwhile
+        cannot push out the one in flight."""
         while self._pending:
-            outcome, settlement = self._pending[0]
+            outcome, settlement = self._pending.popleft()
             try:
                 await self.database.run(settlement, "settlement")
             except DatabaseUnavailable:
+                self._pending.appendleft((outcome, settlement))
                 break
-            self._pending.popleft()
-            USAGE_SETTLEMENTS.labels(f"{outcome}_late").inc()
-            USAGE_SETTLEMENTS_PENDING.set(len(self._pending))
+            except Exception:  # noqa: BLE001 - one broken settlement must not block the rest
+                USAGE_SETTLEMENTS.labels("failed").inc()  # its reservation stays at the estimate
+                log.exception("a deferred usage settlement failed; its reservation stays")
+            else:
+                USAGE_SETTLEMENTS.labels(f"{outcome}_late").inc()
+            finally:
+                USAGE_SETTLEMENTS_PENDING.set(len(self._pending))
             if not self._pending:
                 log.info("deferred usage settlements applied")
         return len(self._pending)

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import binascii
 import json
+import re
+from dataclasses import dataclass
 
 import anyio.to_thread
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -20,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app import problems
 from app.logs import log
 from app.metrics import BLOCKED_REQUESTS
+from app.problems import MAX_ERRORS
 from app.screening import screen, strings_in
 from app.settings import Settings
 
@@ -30,8 +33,18 @@ MAX_QUERY_BYTES = 8 * 1024
 OFFLOAD_ABOVE_BYTES = 16 * 1024
 
 
-class TooDeep(Exception):
-    """The JSON body nests deeper than the parser's recursion allows."""
+# A field name in an error, at most this long.
+MAX_NAME_CHARS = 100
+
+
+@dataclass(frozen=True)
+class Refusal:
+    status: int
+    reason: str  # the blocked_requests_total label
+    detail: str
+    errors: list[dict[str, str]] | None = None
+    # Found by screening: refused only in block mode, logged in log mode.
+    screened: bool = False
 
 
 def query_text(query: bytes) -> str:
@@ -41,39 +54,70 @@ def query_text(query: bytes) -> str:
 
     All in C, whatever the query holds: parse_qsl and unquote loop in Python per pair and
     per escape, 100 times slower on a query of nothing but `&` or `%ZZ`. Percent-escapes
-    are decoded as quoted-printable (`%27` is written `=27`, a literal `=` as `=3D`);
-    they differ only on malformed escapes, which stay in the text as `=ZZ`."""
+    are decoded as quoted-printable (`%27` is written `=27`, a literal `=` as `=3D`, and a
+    `%` that starts no escape as `=25`, so it cannot join two lines as a soft break)."""
     lines = query.replace(b"&", b"\n").replace(b"+", b" ")
     both = lines + b"\n" + lines.replace(b"=", b"\n")
-    return binascii.a2b_qp(both.replace(b"=", b"=3D").replace(b"%", b"=")).decode("utf-8", "replace")
+    quoted = _LONE_PERCENT.sub(b"=25", both.replace(b"=", b"=3D")).replace(b"%", b"=")
+    return binascii.a2b_qp(quoted).decode("utf-8", "replace")
 
 
-def texts_of(query: bytes, body: bytes | None) -> list[str]:
-    """Every string a request carries: query names and values, JSON keys and values."""
-    texts = [query_text(query)]
+# A `%` not followed by two hex digits. Linear: one fixed-width look-ahead per `%`.
+_LONE_PERCENT = re.compile(rb"%(?![0-9A-Fa-f]{2})")
+
+
+def _unknown_fields(document: object, fields: frozenset[str]) -> Refusal | None:
+    """Fields the request model refuses, named before the model sees them: validating
+    tens of thousands of unknown keys would hold the event loop for a third of a second."""
+    if not isinstance(document, dict):
+        return None
+    unknown = [key for key in document if key not in fields]
+    if not unknown:
+        return None
+    errors = [
+        {"location": f"body.{key[:MAX_NAME_CHARS]}", "message": "Extra inputs are not permitted"}
+        for key in unknown[:MAX_ERRORS]
+    ]
+    return Refusal(422, "unknown_fields", "the request does not match the schema", errors)
+
+
+def inspect(query: bytes, body: bytes | None, fields: frozenset[str] | None, screening: bool) -> Refusal | None:
+    """Why a request is refused before it is routed, or None. One parse of the body
+    serves the field check and the screening."""
+    document: object = None
     if body is not None:
         try:
-            texts.extend(strings_in(json.loads(body)))
+            document = json.loads(body)
         except (ValueError, UnicodeDecodeError):
-            pass  # not JSON: the request model reports it
-        except RecursionError as error:
-            raise TooDeep from error
-    return texts
-
-
-def inspect(query: bytes, body: bytes | None) -> str | None:
-    """The injection a request looks like, or None."""
-    return screen(texts_of(query, body))
+            document = None  # not JSON: the route answers 400
+        except RecursionError:
+            return Refusal(400, "nesting", "the JSON body is nested too deeply")
+    if fields is not None and (refusal := _unknown_fields(document, fields)):
+        return refusal
+    if not screening:
+        return None
+    try:
+        reason = screen([query_text(query), *strings_in(document)])
+    except RecursionError:
+        return Refusal(400, "nesting", "the JSON body is nested too deeply")
+    if reason is None:
+        return None
+    return Refusal(400, reason, f"the request looks like {reason.replace('_', ' ')}", screened=True)
 
 
 class BodyGuard:
     def __init__(
-        self, app: ASGIApp, settings: Settings, body_routes: frozenset[tuple[str, str]], max_body_bytes: int
+        self,
+        app: ASGIApp,
+        settings: Settings,
+        body_routes: dict[tuple[str, str], frozenset[str] | None],
+        max_body_bytes: int,
     ) -> None:
         self.app = app
         self.max_bytes = max_body_bytes
         self.mode = settings.screening_mode
-        # (method, path) of the routes that read a JSON body.
+        # (method, path) of the routes that read a JSON body, with the fields their
+        # request model allows (None: any).
         self.body_routes = body_routes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -83,28 +127,29 @@ class BodyGuard:
         path = scope["path"]
         raw_query = scope.get("query_string", b"")
         if len(raw_query) > MAX_QUERY_BYTES:
-            await self._refuse(send, 414, "query_too_long", f"query string over {MAX_QUERY_BYTES} bytes", path)
+            await self._refuse(send, Refusal(414, "query_too_long", f"query string over {MAX_QUERY_BYTES} bytes"), path)
             return
+        route = (scope["method"], path)
         body: bytes | None = None
-        if (scope["method"], path) in self.body_routes:
+        if route in self.body_routes:
             body = await self._read_body(scope, receive, send, path)
             if body is None:
                 return  # refused, or the client went away
-        if self.mode != "off" and (raw_query or body):
-            size = len(raw_query) + len(body or b"")
-            try:
-                if size > OFFLOAD_ABOVE_BYTES:
-                    reason = await anyio.to_thread.run_sync(inspect, raw_query, body)
-                else:
-                    reason = inspect(raw_query, body)
-            except TooDeep:
-                await self._refuse(send, 400, "nesting", "the JSON body is nested too deeply", path)
+        screening = self.mode != "off" and bool(raw_query or body)
+        if body is not None or screening:
+            arguments = (raw_query, body, self.body_routes.get(route), screening)
+            if len(raw_query) + len(body or b"") > OFFLOAD_ABOVE_BYTES:
+                refusal = await anyio.to_thread.run_sync(inspect, *arguments)
+            else:
+                refusal = inspect(*arguments)
+            if refusal is not None and not refusal.screened:
+                await self._refuse(send, refusal, path)
                 return
-            if reason:
+            if refusal is not None:
                 if self.mode == "block":
-                    await self._refuse(send, 400, reason, f"the request looks like {reason.replace('_', ' ')}", path)
+                    await self._refuse(send, refusal, path)
                     return
-                log.warning("screening flagged a request (log-only mode)", reason=reason, path=path)
+                log.warning("screening flagged a request (log-only mode)", reason=refusal.reason, path=path)
 
         if body is None:
             await self.app(scope, receive, send)
@@ -124,11 +169,12 @@ class BodyGuard:
         headers = dict(scope["headers"])
         media_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
         if media_type != b"application/json":
-            await self._refuse(send, 415, "content_type", "expected Content-Type: application/json", path)
+            await self._refuse(send, Refusal(415, "content_type", "expected Content-Type: application/json"), path)
             return None
+        too_large = Refusal(413, "body_too_large", f"body over {self.max_bytes} bytes")
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(send, 413, "body_too_large", f"body over {self.max_bytes} bytes", path)
+            await self._refuse(send, too_large, path)
             return None
         chunks, size = [], 0
         while True:
@@ -138,13 +184,14 @@ class BodyGuard:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_bytes:
-                await self._refuse(send, 413, "body_too_large", f"body over {self.max_bytes} bytes", path)
+                await self._refuse(send, too_large, path)
                 return None
             chunks.append(chunk)
             if not message.get("more_body", False):
                 return b"".join(chunks)
 
     @staticmethod
-    async def _refuse(send: Send, status: int, reason: str, detail: str, path: str) -> None:
-        BLOCKED_REQUESTS.labels(reason).inc()
-        await problems.send_problem(send, status, detail, path)
+    async def _refuse(send: Send, refusal: Refusal, path: str) -> None:
+        BLOCKED_REQUESTS.labels(refusal.reason).inc()
+        extra = {"errors": refusal.errors} if refusal.errors else {}
+        await problems.send_problem(send, refusal.status, refusal.detail, path, **extra)

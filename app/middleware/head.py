@@ -1,6 +1,6 @@
 """HEAD on every GET route (RFC 9110 §9.3.2): served as the GET, with the headers and
-without the body. Innermost, so routing sees GET while the access log and metrics
-outside still see HEAD."""
+without the body. Innermost, so only routing sees GET: the access log and metrics
+outside see HEAD."""
 
 from __future__ import annotations
 
@@ -21,4 +21,10 @@ class HeadAsGet:
                 message = {**message, "body": b""}
             await send(message)
 
-        await self.app({**scope, "method": "GET"}, receive, send_headers_only)
+        # In place, so the route the router records lands on the scope the access log and
+        # metrics read; HEAD again once answered.
+        scope["method"] = "GET"
+        try:
+            await self.app(scope, receive, send_headers_only)
+        finally:
+            scope["method"] = "HEAD"

@@ -122,3 +122,29 @@ async def test_an_upstream_that_drips_its_answer_is_cut_off_at_the_whole_call_ti
         api.services.upstream.client = httpx.AsyncClient(transport=httpx.MockTransport(drip))
         response = await asyncio.wait_for(api.complete(), 10)
         assert response.status_code == 502 and response.json()["detail"] == "upstream did not answer within 0.3 s"
+
+
+async def test_a_lone_surrogate_escape_is_a_client_error_not_a_500(api: Api) -> None:
+    body = b'{"model": "echo-1", "prompt": "hi \\ud800 there"}'
+    response = await api.client.post("/v1/completions", content=body, headers={"content-type": "application/json"})
+    assert response.status_code in (400, 422) or response.status_code == 200, response.text
+    assert response.status_code < 500
+
+
+async def test_thirty_thousand_unknown_fields_get_a_short_422_before_validation(api: Api) -> None:
+    fields = {f"f{index}": 0 for index in range(30_000)}
+    body = json.dumps({"model": "echo-1", "prompt": "x", **fields})
+    assert len(body) <= MAX_BODY_BYTES
+    response = await api.client.post("/v1/completions", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 422 and len(response.content) < 4096
+    assert response.json()["errors"][:2] == [
+        {"location": "body.f0", "message": "Extra inputs are not permitted"},
+        {"location": "body.f1", "message": "Extra inputs are not permitted"},
+    ]
+    assert len(response.json()["errors"]) == 10
+
+
+async def test_head_requests_are_counted_under_their_route(api: Api) -> None:
+    await api.client.head("/v1/models")
+    metrics = (await api.client.get("/metrics")).text
+    assert 'http_requests_total{method="HEAD",route="/v1/models",status="200"}' in metrics

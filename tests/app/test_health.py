@@ -101,3 +101,34 @@ async def test_probes_are_not_rate_limited(start) -> None:
 async def test_probes_answer_head_requests(api: Api) -> None:
     for path in ("/livez", "/readyz", "/startupz"):
         assert (await api.client.head(path)).status_code == 200, path
+
+
+async def test_probes_during_a_slow_check_share_it_instead_of_queueing_their_own() -> None:
+    import asyncio
+
+    from app.readiness import Readiness
+
+    class SlowDatabase:
+        calls = 0
+
+        async def run(self, operation, what: str) -> str:
+            self.calls += 1
+            await asyncio.sleep(0.3)  # the fault: a check slower than the window
+            return "0004"
+
+    database = SlowDatabase()
+    readiness = Readiness(database, ttl_seconds=0.1)  # type: ignore[arg-type]
+    results = await asyncio.gather(*(readiness.checks() for _ in range(5)))
+    assert all(result == {"database": "ok", "schema": "ok"} for result in results)
+    assert database.calls == 1
+
+
+async def test_a_database_error_that_is_no_outage_still_fails_readiness_without_a_500() -> None:
+    from app.readiness import Readiness
+
+    class BrokenDatabase:
+        async def run(self, operation, what: str) -> str:
+            raise PermissionError("no privilege on alembic_version")
+
+    checks = await Readiness(BrokenDatabase(), ttl_seconds=0).checks()  # type: ignore[arg-type]
+    assert checks == {"database": "failed: PermissionError", "schema": "unknown"}

@@ -90,7 +90,8 @@ def test_other_spaces_and_full_width_letters_do_not_walk_around_the_patterns(tex
 
 def test_an_injection_past_a_long_run_of_padding_is_still_found() -> None:
     padded = filled("", " ", MAX_BODY_BYTES // 2) + "x' OR '1'='1"
-    assert inspect(b"", body_of(padded)) == "sql_injection"
+    refusal = inspect(b"", body_of(padded), None, screening=True)
+    assert refusal is not None and refusal.reason == "sql_injection"
 
 
 @pytest.mark.anyio
@@ -107,3 +108,16 @@ async def test_a_large_adversarial_body_is_screened_off_the_event_loop(api: Api)
     assert response.status_code == 200
     blocked = await api.complete(filled("", " ", 31_000) + "<script>alert(1)</script>")
     assert blocked.status_code == 400 and blocked.json()["detail"] == "the request looks like xss"
+
+
+@pytest.mark.parametrize(
+    ("query", "reason"),
+    [
+        (b"cmd%=rm+-rf+/", "command_injection"),  # a lone % must not join lines as a soft break
+        (b"q=%27/**/or/**/1=1", "sql_injection"),  # comments as spaces
+        (b"q=1/**/union/**/select/**/password", "sql_injection"),
+    ],
+)
+def test_soft_breaks_and_sql_comments_do_not_walk_around_the_patterns(query: bytes, reason: str) -> None:
+    refusal = inspect(query, None, None, screening=True)
+    assert refusal is not None and refusal.reason == reason

@@ -68,7 +68,7 @@ def test_a_swapped_secret_is_taken_without_a_restart_and_its_value_never_logged(
     with capture_logs() as logs:
         changed = watcher.reload()
     assert sorted(changed) == ["APP_API_KEY_PEPPER", "APP_API_KEY_PEPPER_PREVIOUS", "APP_UPSTREAM_TOKEN"]
-    assert credentials == Credentials(pepper=PEPPER_B, previous_pepper=PEPPER_A, upstream_token=None)
+    assert (credentials.pepper, credentials.previous_pepper, credentials.upstream_token) == (PEPPER_B, PEPPER_A, None)
     assert PEPPER_B not in repr(logs) and PEPPER_A not in repr(logs)
 
 
@@ -90,7 +90,9 @@ async def test_after_a_pepper_rotation_a_key_still_works_and_moves_to_the_new_pe
     async with before as api:
         key = api.key
     key_id, secret = keys.split(key)
-    rotated = settings_for(tmp_path, api_key_pepper=PEPPER_B, api_key_pepper_previous=PEPPER_A)
+    rotated = settings_for(
+        tmp_path, api_key_pepper=PEPPER_B, api_key_pepper_previous=PEPPER_A, api_key_rehash_after_seconds=0
+    )
     rehashed = API_KEYS_REHASHED._value.get()
     async with running(rotated, migrate=False) as api:
         response = await api.client.get("/v1/models", headers=api.auth(key))
@@ -131,3 +133,28 @@ async def test_the_upstream_gets_the_token_read_from_the_file_after_a_rotation(s
         SecretFiles(folder, api.services.credentials).reload()
         assert (await api.complete()).status_code == 200
     assert seen == ["Bearer token-1", "Bearer token-2"]
+
+
+async def test_a_key_is_not_moved_while_pods_may_still_hold_the_previous_pepper(tmp_path: Path) -> None:
+    """Two pods on one database during a rotation: the one with the new pepper must not
+    re-hash a key the one still on the old pepper has to verify."""
+    async with running(settings_for(tmp_path, api_key_pepper=PEPPER_A)) as old_pod:
+        key = old_pod.key
+        rotated = settings_for(tmp_path, api_key_pepper=PEPPER_B, api_key_pepper_previous=PEPPER_A)
+        rehashed = API_KEYS_REHASHED._value.get()
+        async with running(rotated, migrate=False) as new_pod:
+            assert (await new_pod.client.get("/v1/models", headers=new_pod.auth(key))).status_code == 200
+        assert API_KEYS_REHASHED._value.get() == rehashed  # within the propagation window
+        old_pod.services.cache = type(old_pod.services.cache)()  # read the stored hash afresh
+        assert (await old_pod.client.get("/v1/models", headers=old_pod.auth(key))).status_code == 200
+
+
+def test_an_undecodable_secret_file_keeps_the_value_in_use_and_the_watcher_alive(tmp_path: Path) -> None:
+    folder = tmp_path / "secrets"
+    mounted(folder, "v1", {"APP_UPSTREAM_TOKEN": "token-1"})
+    (folder / "v1" / "APP_UPSTREAM_TOKEN").write_bytes(b"\xff\xfe not utf-8")
+    credentials = Credentials(pepper=PEPPER_A, previous_pepper=None, upstream_token="token-1")
+    watcher = SecretFiles(folder, credentials)
+    assert watcher.reload() == [] and credentials.upstream_token == "token-1"
+    mounted(folder, "v2", {"APP_UPSTREAM_TOKEN": "token-2"})
+    assert watcher.reload() == ["APP_UPSTREAM_TOKEN"] and credentials.upstream_token == "token-2"
