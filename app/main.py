@@ -13,6 +13,7 @@ from app import logs, problems, telemetry
 from app.api import health, v1, v2
 from app.api.schemas import MAX_BODY_BYTES
 from app.middleware.body_guard import BodyGuard
+from app.middleware.client_limits import ClientLimits
 from app.middleware.head import HeadAsGet
 from app.middleware.request_context import RequestContext
 from app.middleware.security_headers import SecurityHeaders
@@ -93,9 +94,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     }
     versioned_paths = frozenset(match.group(1) for path in operations if (match := VERSIONED_PATH.match(path)))
     # Added innermost first: requests pass SecurityHeaders, RequestContext, Versioning,
-    # BodyGuard, HeadAsGet, then the routes.
+    # ClientLimits, BodyGuard, HeadAsGet, then the routes.
     app.add_middleware(HeadAsGet)
     app.add_middleware(BodyGuard, settings=settings, body_routes=body_routes, max_body_bytes=MAX_BODY_BYTES)
+    app.add_middleware(ClientLimits, exempt=UNVERSIONED)
     app.add_middleware(
         Versioning, settings=settings, versions=VERSIONS, unversioned=UNVERSIONED, versioned_paths=versioned_paths
     )

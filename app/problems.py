@@ -65,11 +65,14 @@ def response(status: int, detail: str, instance: str, headers: dict[str, str] | 
     )
 
 
-async def send_problem(send: Send, status: int, detail: str, instance: str, **extra: Any) -> None:
+async def send_problem(
+    send: Send, status: int, detail: str, instance: str, headers: dict[str, str] | None = None, **extra: Any
+) -> None:
     """For pure ASGI middleware, which answers before any route exists."""
     payload = json.dumps(body(status, detail, instance, **extra)).encode()
-    headers = [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(payload)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
+    raw_headers = [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(payload)).encode())]
+    raw_headers += [(name.lower().encode(), value.encode()) for name, value in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw_headers})
     await send({"type": "http.response.body", "body": payload})
 
 

@@ -44,6 +44,19 @@ def decide(tokens: float, allowed: bool, limit: RouteLimit) -> Decision:
     )
 
 
+def rate_limit_headers(decision: Decision) -> dict[str, str]:
+    return {
+        "RateLimit-Limit": str(decision.limit),
+        "RateLimit-Remaining": str(decision.remaining),
+        "RateLimit-Reset": str(decision.reset_seconds),
+    }
+
+
+def refusal_headers(decision: Decision) -> dict[str, str]:
+    """The headers of a 429."""
+    return {**rate_limit_headers(decision), "Retry-After": str(decision.retry_after_seconds)}
+
+
 class Buckets(Protocol):
     async def take(self, key: str, limit: RouteLimit) -> tuple[bool, float]: ...
 

@@ -18,7 +18,8 @@ from collections.abc import Callable
 import re2
 
 from app.api.schemas import MAX_BODY_BYTES
-from app.middleware.body_guard import MAX_QUERY_BYTES, inspect
+from app.middleware.body_guard import inspect
+from app.middleware.client_limits import MAX_QUERY_BYTES
 
 _NEVER_MATCHES = re2.compile(r"(?i)[\s\pZ]zq[\s\pZ]+qz")
 

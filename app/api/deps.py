@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from ipaddress import IPv4Network, IPv6Network, ip_address
 from typing import Annotated
 
 from fastapi import Depends, Request, Response, Security
@@ -16,9 +15,8 @@ from app.db.database import DatabaseUnavailable
 from app.db.models import ApiKey
 from app.metrics import API_KEYS_REHASHED, AUTH_FAILURES
 from app.problems import Problem
-from app.ratelimit import Decision
+from app.ratelimit import rate_limit_headers, refusal_headers
 from app.services import Services, key_cache_key
-from app.settings import RouteLimit
 
 UNKNOWN_KEY_TTL_SECONDS = 30
 
@@ -93,56 +91,14 @@ async def _active_key(db: AsyncSession, key_id: str) -> ApiKey | None:
     return await db.scalar(select(ApiKey).where(ApiKey.id == key_id, ApiKey.revoked_at.is_(None)))
 
 
-def _trusted(address: str, trusted: tuple[IPv4Network | IPv6Network, ...]) -> bool:
-    try:
-        ip = ip_address(address)
-    except ValueError:
-        return False  # not an address (a forged hop, "unknown"): never a proxy of ours
-    return any(ip in network for network in trusted)
-
-
-def client_ip(request: Request, trusted: tuple[IPv4Network | IPv6Network, ...]) -> str:
-    """The client address. X-Forwarded-For counts only from a trusted proxy, read from the
-    right: each proxy appends the address it saw, so the right-most entry that is not a
-    trusted proxy is the client; anything to its left the client could have written."""
-    peer = request.client.host if request.client else "unknown"
-    forwarded = request.headers.get("x-forwarded-for")
-    if not forwarded or not _trusted(peer, trusted):
-        return peer
-    hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
-    for hop in reversed(hops):
-        if not _trusted(hop, trusted):
-            return hop
-    return hops[0] if hops else peer
-
-
-def _headers(decision: Decision) -> dict[str, str]:
-    return {
-        "RateLimit-Limit": str(decision.limit),
-        "RateLimit-Remaining": str(decision.remaining),
-        "RateLimit-Reset": str(decision.reset_seconds),
-    }
-
-
-async def _enforce(services: Services, scope: str, subject: str, route: str, limit: RouteLimit) -> Decision:
-    decision = await services.limiter.check(scope, subject, route, limit)
-    if not decision.allowed:
-        headers = {**_headers(decision), "Retry-After": str(decision.retry_after_seconds)}
-        raise Problem(429, f"rate limit of {decision.limit} requests exceeded for this {scope}", headers=headers)
-    return decision
-
-
-async def limit_client_ip(request: Request, services: ServicesDep) -> None:
-    """Before the key check, so one address cannot try keys without limit."""
-    settings = services.settings
-    await _enforce(services, "ip", client_ip(request, settings.trusted_proxies), "*", settings.rate_limit_per_ip)
-
-
 async def limit_key(request: Request, response: Response, services: ServicesDep, key_id: ApiKeyDep) -> None:
     route = f"{request.method} {request.scope['route'].path}"
-    decision = await _enforce(services, "key", key_id, route, services.settings.limit_for(route))
-    response.headers.update(_headers(decision))
+    decision = await services.limiter.check("key", key_id, route, services.settings.limit_for(route))
+    if not decision.allowed:
+        detail = f"rate limit of {decision.limit} requests exceeded for this key"
+        raise Problem(429, detail, headers=refusal_headers(decision))
+    response.headers.update(rate_limit_headers(decision))
 
 
-# In this order: the address first, then the key on this route.
-RATE_LIMITS = [Depends(limit_client_ip), Depends(limit_key)]
+# Per key and route; the per-address limit comes earlier (app/middleware/client_limits.py).
+RATE_LIMITS = [Depends(limit_key)]

@@ -27,8 +27,6 @@ from app.screening import screen, strings_in
 from app.settings import Settings
 
 WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
-# A query string longer than this is refused (414) before anything reads it.
-MAX_QUERY_BYTES = 8 * 1024
 # Inputs above this size are parsed and screened off the event loop.
 OFFLOAD_ABOVE_BYTES = 16 * 1024
 
@@ -126,9 +124,6 @@ class BodyGuard:
             return
         path = scope["path"]
         raw_query = scope.get("query_string", b"")
-        if len(raw_query) > MAX_QUERY_BYTES:
-            await self._refuse(send, Refusal(414, "query_too_long", f"query string over {MAX_QUERY_BYTES} bytes"), path)
-            return
         route = (scope["method"], path)
         body: bytes | None = None
         if route in self.body_routes:

@@ -48,25 +48,22 @@ async def test_one_address_is_limited_across_keys_and_routes(start) -> None:
 
 
 def test_forwarded_for_counts_only_from_trusted_proxies() -> None:
-    from starlette.requests import Request
+    from app.client_address import client_address
 
-    from app.api.deps import client_ip
-
-    def request(peer: str, forwarded: str = "203.0.113.7, 10.0.0.1") -> Request:
-        headers = [(b"x-forwarded-for", forwarded.encode())]
-        return Request({"type": "http", "headers": headers, "client": (peer, 1234)})
+    def address(peer: str, forwarded: str = "203.0.113.7, 10.0.0.1") -> str:
+        return client_address(peer, forwarded, proxies)
 
     # The ingress controller's pods: a range, as a pod network is.
     proxies = Settings(trusted_proxies="10.0.0.0/24, fd00::/64").trusted_proxies
     assert Settings(trusted_proxies="100.64.0.0/14,127.0.0.1").trusted_proxies  # shared space, loopback
-    assert client_ip(request("10.0.0.9"), proxies) == "203.0.113.7"
-    assert client_ip(request("fd00::17", "203.0.113.7"), proxies) == "203.0.113.7"
-    assert client_ip(request("198.51.100.1"), proxies) == "198.51.100.1"  # not a proxy: its header is ignored
-    assert client_ip(request("10.0.1.9"), proxies) == "10.0.1.9"  # just outside the range
+    assert address("10.0.0.9") == "203.0.113.7"
+    assert address("fd00::17", "203.0.113.7") == "203.0.113.7"
+    assert address("198.51.100.1") == "198.51.100.1"  # not a proxy: its header is ignored
+    assert address("10.0.1.9") == "10.0.1.9"  # just outside the range
     # A client that writes its own X-Forwarded-For only adds entries on the left.
-    assert client_ip(request("10.0.0.9", "6.6.6.6, 203.0.113.7, 10.0.0.1"), proxies) == "203.0.113.7"
+    assert address("10.0.0.9", "6.6.6.6, 203.0.113.7, 10.0.0.1") == "203.0.113.7"
     # A forged hop that is no address is the client, never a proxy to skip over.
-    assert client_ip(request("10.0.0.9", "203.0.113.7, not-an-ip"), proxies) == "not-an-ip"
+    assert address("10.0.0.9", "203.0.113.7, not-an-ip") == "not-an-ip"
 
 
 @pytest.mark.parametrize(
@@ -147,3 +144,16 @@ async def test_the_memory_cache_stays_bounded_whatever_keys_it_is_given() -> Non
         await cache.set(f"invented-{index}", "", 30)
     assert len(cache) == 100
     assert await cache.get("invented-999") == "" and await cache.get("invented-0") is None  # the oldest went
+
+
+async def test_an_address_over_its_limit_costs_no_body_read_and_no_key_check(start) -> None:
+    async with start(rate_limit_per_ip="0.001/1") as api:
+        assert (await api.client.get("/v1/models")).status_code == 200
+        # Over the body limit and without a key: the address limit answers first.
+        huge = b" " * 500_000
+        refused = await api.client.post(
+            "/v1/completions", content=huge, headers={"content-type": "application/json", "authorization": ""}
+        )
+        assert refused.status_code == 429 and refused.headers["retry-after"]
+        assert refused.headers["ratelimit-remaining"] == "0"
+        assert (await api.client.get("/livez")).status_code == 200  # probes are never limited

@@ -11,7 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.api.schemas import MAX_BODY_BYTES
-from app.middleware.body_guard import MAX_QUERY_BYTES, inspect
+from app.middleware.body_guard import inspect
+from app.middleware.client_limits import MAX_QUERY_BYTES
 from app.screening import screen
 from app.screening_bench import ADVERSARIAL, body_of, cost_ratio, filled
 from tests.app.conftest import Api
