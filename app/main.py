@@ -78,6 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     problems.install(app)
     app.include_router(health.router)
+    app.include_router(health.public)
     app.include_router(v1.router)
     app.include_router(v2.router)
     app.state.tracer_provider = tracing

@@ -25,7 +25,8 @@ import pulumi
 from stacks.config import StackConfig
 
 CONTRACT_VERSION = 1
-HEALTH_PATH = "/readyz"
+# Public (the Ingress routes only versioned paths): status only, from the cached readiness.
+HEALTH_PATH = "/v1/health"
 
 VERSION = "contractVersion"
 ENVIRONMENT = "environment"

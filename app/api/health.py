@@ -1,4 +1,6 @@
-"""Probes and metrics: not versioned, not rate limited, logged at debug only."""
+"""Probes and metrics: not versioned, not rate limited, logged at debug only, and not
+routed by the public Ingress. `/v1/health` is the one public health check, for the edge's
+load-balancer monitors: status only, from the same cached readiness."""
 
 from __future__ import annotations
 
@@ -7,10 +9,13 @@ from fastapi.responses import JSONResponse, Response
 
 from app import metrics
 from app.api.deps import ServicesDep
+from app.api.schemas import HealthStatus, problem_responses
+from app.problems import Problem
 from app.readiness import ready
 
 router = APIRouter(include_in_schema=False)
 PATHS = frozenset({"/livez", "/readyz", "/startupz", "/metrics"})
+public = APIRouter(prefix="/v1")
 
 
 @router.api_route("/livez", methods=["GET", "HEAD"])
@@ -39,3 +44,11 @@ async def readyz(services: ServicesDep) -> Response:
 async def prometheus_metrics() -> Response:
     payload, content_type = metrics.render()
     return Response(payload, media_type=content_type)
+
+
+@public.get("/health", response_model=HealthStatus, responses=problem_responses(429, 503))
+async def health(services: ServicesDep) -> HealthStatus:
+    """Whether this region serves: what the edge's monitors probe. No detail is given out."""
+    if services.draining or not ready(await services.readiness.checks()):
+        raise Problem(503, "this region cannot serve requests now", headers={"Retry-After": "5"})
+    return HealthStatus(status="ok")

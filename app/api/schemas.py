@@ -148,6 +148,10 @@ class ModelListV2(BaseModel):
     models: list[str]
 
 
+class HealthStatus(BaseModel):
+    status: Literal["ok"]
+
+
 class ProblemDetails(BaseModel):
     """RFC 9457 problem details, the body of every error."""
 

@@ -12,13 +12,12 @@ from __future__ import annotations
 from typing import Any
 
 from components import secret_volume
+from components.api_metrics import LATENCY as LATENCY_METRIC
+from components.api_metrics import PROBE_ROUTES
+from components.api_metrics import REQUESTS as REQUESTS_METRIC
 from components.delivery.args import AnalysisArgs
 
-REQUESTS_METRIC = "http_requests_total"
-LATENCY_METRIC = "http_request_duration_seconds"
 HASH_LABEL = "rollouts_pod_template_hash"
-# Probes and scrapes say nothing about how users are served.
-PROBE_ROUTES = "/livez|/readyz|/startupz|/metrics"
 HASH_ARG = "pod-hash"
 SUCCESS_RATE, LATENCY, SMOKE_TEST = "success-rate", "latency-p99", "smoke-test"
 

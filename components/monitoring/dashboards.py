@@ -10,7 +10,7 @@ import pulumi_kubernetes as k8s
 from grafana_foundation_sdk.builders import dashboard, prometheus, stat, timeseries
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 
-from components.monitoring.rules import LATENCY, PROBES, REQUESTS
+from components.api_metrics import LATENCY, PROBE_ROUTES, REQUESTS
 from components.monitoring.stack import DASHBOARD_LABEL
 
 
@@ -26,7 +26,7 @@ def _series(title: str, unit: str, *queries: prometheus.Dataquery) -> timeseries
 
 
 def system_overview(namespace: str) -> dashboard.Dashboard:
-    api = f'namespace="{namespace}",route!~"{PROBES}"'
+    api = f'namespace="{namespace}",route!~"{PROBE_ROUTES}"'
     pods = f'namespace="{namespace}",container="api"'
     quantiles = [
         _query(f"histogram_quantile({q}, sum by (le) (rate({LATENCY}_bucket{{{api}}}[5m])))", f"p{round(q * 100)}")

@@ -14,10 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-# The app's own metric families (app/metrics.py) and the labels they carry.
-REQUESTS = "http_requests_total"
-LATENCY = "http_request_duration_seconds"
-PROBES = "/livez|/readyz|/startupz|/metrics"
+from components.api_metrics import LATENCY, PROBE_ROUTES, REQUESTS
 
 # (long window, short window, burn rate, severity, for): SRE workbook table 5-8.
 BURN_WINDOWS = (
@@ -60,7 +57,7 @@ class RuleArgs:
 
 
 def _selector(args: RuleArgs, extra: str = "") -> str:
-    return f'namespace="{args.namespace}",route!~"{PROBES}"{extra}'
+    return f'namespace="{args.namespace}",route!~"{PROBE_ROUTES}"{extra}'
 
 
 def recording_rules(args: RuleArgs) -> list[dict[str, Any]]:

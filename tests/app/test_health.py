@@ -132,3 +132,18 @@ async def test_a_database_error_that_is_no_outage_still_fails_readiness_without_
 
     checks = await Readiness(BrokenDatabase(), ttl_seconds=0).checks()  # type: ignore[arg-type]
     assert checks == {"database": "failed: PermissionError", "schema": "unknown"}
+
+
+async def test_the_public_health_check_says_only_whether_the_region_serves(tmp_path: Path) -> None:
+    from sqlalchemy import text
+
+    async with running(settings_for(tmp_path, readiness_cache_seconds=0)) as api:
+        ok = await api.client.get("/v1/health", headers={"authorization": ""})  # no key needed
+        assert ok.status_code == 200 and ok.json() == {"status": "ok"}
+        async with api.services.engine.begin() as connection:
+            await connection.execute(text("DROP TABLE alembic_version"))
+        down = await api.client.get("/v1/health")
+        assert down.status_code == 503 and down.headers["retry-after"] == "5"
+        assert "checks" not in down.json()  # no detail for the outside world
+        api.services.draining = True
+        assert (await api.client.get("/v1/health")).status_code == 503

@@ -137,7 +137,7 @@ def test_analysis_queries_read_metrics_the_app_exports(canary: Graph, template: 
         assert name in exposition, f"{name} is not a metric the app exports"
         labels = set(re.findall(r"([a-z_]+)\s*(?:=~|!~|!=|=)", matchers))
         assert labels <= exposition[name] | added, labels - exposition[name] - added
-    assert "{{args.pod-hash}}" in query and 'route!~"/livez|/readyz|/startupz|/metrics"' in query
+    assert "{{args.pod-hash}}" in query and 'route!~"/livez|/readyz|/startupz|/metrics|/v1/health"' in query
 
 
 def test_blue_green_switches_services_after_analysis_and_a_smoke_test(blue_green: Graph) -> None:

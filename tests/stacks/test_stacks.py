@@ -51,7 +51,11 @@ def test_region_stacks_export_the_contract(project_synthesizer: Synthesizer, sta
     assert outputs[contract.REGION] == config["projectai:region"]
     assert outputs[contract.CLOUD] == config["projectai:cloud"]
     assert outputs[contract.INGRESS_HOSTNAME] == config["projectai:ingress"]["host"]
-    assert outputs[contract.HEALTH_PATH_OUTPUT] == "/readyz"
+    # The edge probes a path the public Ingress routes (only the versions' prefixes).
+    assert outputs[contract.HEALTH_PATH_OUTPUT] == "/v1/health"
+    (ingress,) = objects(project_synthesizer.synthesize(stack), "Ingress")
+    prefixes = [path["path"] for rule in ingress["spec"]["rules"] for path in rule["http"]["paths"]]
+    assert any(outputs[contract.HEALTH_PATH_OUTPUT].startswith(prefix + "/") for prefix in prefixes)
 
 
 @pytest.mark.parametrize("stack", ["prod-eu", "prod-gcp"])
