@@ -25,17 +25,12 @@ BOUND_SECONDS = 30
 
 
 @pytest.fixture
-def database(own_postgres: tuple[Server, str]) -> tuple[Server, str]:
-    return own_postgres
-
-
-@pytest.fixture
 def server(own_postgres: tuple[Server, str]) -> Iterator[Server]:
     yield from healed(own_postgres[0])
 
 
-def app_on(database: tuple[Server, str], **overrides: object):
-    return running(settings_for(Path("/unused"), database_url=database[1], **FAST, **overrides))
+def app_on(own_postgres: tuple[Server, str], **overrides: object):
+    return running(settings_for(Path("/unused"), database_url=own_postgres[1], **FAST, **overrides))
 
 
 class GatedUpstream:
@@ -86,10 +81,10 @@ def assert_database_503(response, retry_after: str = "5") -> None:
 
 @pytest.mark.parametrize("fault", ["stop", "freeze"])
 async def test_a_database_failing_mid_request_keeps_the_answer_and_settles_it_later(
-    database: tuple[Server, str], server: Server, fault: str
+    own_postgres: tuple[Server, str], server: Server, fault: str
 ) -> None:
-    async with app_on(database) as api:
-        clear_usage(database[1])
+    async with app_on(own_postgres) as api:
+        clear_usage(own_postgres[1])
         upstream = GatedUpstream()
         api.services.upstream = upstream  # type: ignore[assignment]
         request = asyncio.create_task(api.complete("one two three"))
@@ -102,14 +97,14 @@ async def test_a_database_failing_mid_request_keeps_the_answer_and_settles_it_la
         assert len(api.services.settlements) == 1
         server.thaw() if fault == "freeze" else server.start()
         await settle_when_back(api)
-    assert usage_rows(database[1]) == [("settled", 7, 3)]
+    assert usage_rows(own_postgres[1]) == [("settled", 7, 3)]
 
 
 async def test_a_settlement_that_never_lands_leaves_the_reservation_at_its_estimate(
-    database: tuple[Server, str], server: Server
+    own_postgres: tuple[Server, str], server: Server
 ) -> None:
-    async with app_on(database) as api:
-        clear_usage(database[1])
+    async with app_on(own_postgres) as api:
+        clear_usage(own_postgres[1])
         upstream = GatedUpstream()
         api.services.upstream = upstream  # type: ignore[assignment]
         request = asyncio.create_task(api.complete("one two three", max_tokens=50))
@@ -120,13 +115,13 @@ async def test_a_settlement_that_never_lands_leaves_the_reservation_at_its_estim
         api.services.settlements._pending.clear()  # the pod died before it could retry
     server.start()
     # Billed at the most it could have cost: three prompt words, fifty completion tokens.
-    assert usage_rows(database[1]) == [("reserved", 3, 50)]
+    assert usage_rows(own_postgres[1]) == [("reserved", 3, 50)]
 
 
 async def test_with_the_database_stopped_requests_get_503_and_the_upstream_is_not_called(
-    database: tuple[Server, str], server: Server
+    own_postgres: tuple[Server, str], server: Server
 ) -> None:
-    async with app_on(database) as api:
+    async with app_on(own_postgres) as api:
         upstream = GatedUpstream()
         api.services.upstream = upstream  # type: ignore[assignment]
         server.stop()
@@ -139,9 +134,9 @@ async def test_with_the_database_stopped_requests_get_503_and_the_upstream_is_no
 
 
 async def test_with_the_database_frozen_requests_get_503_at_the_deadline_not_a_hang(
-    database: tuple[Server, str], server: Server
+    own_postgres: tuple[Server, str], server: Server
 ) -> None:
-    async with app_on(database, db_retry_after_seconds=9) as api:
+    async with app_on(own_postgres, db_retry_after_seconds=9) as api:
         timeouts = DB_UNAVAILABLE.labels("timeout")._value.get()
         server.freeze()
         response = await asyncio.wait_for(api.client.get("/v1/metrics/summary"), BOUND_SECONDS)
@@ -160,11 +155,11 @@ async def test_with_the_database_frozen_requests_get_503_at_the_deadline_not_a_h
 
 
 async def test_a_query_stuck_behind_a_lock_is_ended_by_the_server_statement_timeout(
-    database: tuple[Server, str], server: Server
+    own_postgres: tuple[Server, str], server: Server
 ) -> None:
-    async with app_on(database) as api:
+    async with app_on(own_postgres) as api:
         errors = DB_UNAVAILABLE.labels("error")._value.get()
-        holder = create_engine(database[1])
+        holder = create_engine(own_postgres[1])
         with holder.connect() as connection:
             connection.execute(text("LOCK TABLE usage_records IN ACCESS EXCLUSIVE MODE"))
             response = await asyncio.wait_for(api.client.get("/v1/usage"), BOUND_SECONDS)
