@@ -60,7 +60,15 @@ COMPONENT_SETTINGS = {
     "LOG_LEVEL": "logLevel",
     "APP_TRUSTED_PROXIES": "ingress.controllerCidrs",
     "APP_SECRETS_DIR": "the secrets volume",
+    "APP_SHUTDOWN_GRACE_SECONDS": "shutdownSeconds",
+    "APP_RATE_LIMIT_FALLBACK_REPLICAS": "replicas.min",
 }
+# Of a pod's shutdownSeconds, what the app's own close takes after in-flight requests
+# drained: deferred usage settlements get one more try (4 s at most), the database pool
+# closes (3 s at most). The rest is the app's drain of requests in flight.
+APP_CLOSE_SECONDS = 8
+# The app's own default (app/settings.py), when the stack sets no upstream timeout.
+UPSTREAM_TIMEOUT_SECONDS = 15.0
 # kind's and minikube's default pod range.
 CLUSTER_POD_CIDR = "10.244.0.0/16"
 Hostname = Annotated[
@@ -257,6 +265,29 @@ class AppConfig(Model):
             sources = ", ".join(COMPONENT_SETTINGS[key] for key in taken)
             raise ValueError(f"{', '.join(taken)} set by the program from {sources}; expected other names")
         return value
+
+    @property
+    def drain_seconds(self) -> int:
+        """How long the app lets requests in flight finish after SIGTERM."""
+        return self.shutdown_seconds - APP_CLOSE_SECONDS
+
+    @model_validator(mode="after")
+    def _upstream_call_ends_before_the_drain(self) -> AppConfig:
+        # A request in flight at shutdown must end (its upstream call too) before the drain
+        # does, or the pod is killed with the answer half sent. The app checks this as well,
+        # but only once its pod starts: here it fails before anything is deployed.
+        raw = self.settings.get("APP_UPSTREAM_TIMEOUT_SECONDS", str(UPSTREAM_TIMEOUT_SECONDS))
+        try:
+            timeout = float(raw)
+        except ValueError:
+            raise ValueError(f"settings.APP_UPSTREAM_TIMEOUT_SECONDS: expected seconds, got '{raw}'") from None
+        if timeout >= self.drain_seconds:
+            raise ValueError(
+                f"shutdownSeconds: {self.shutdown_seconds} leaves {self.drain_seconds} s to drain requests "
+                f"({APP_CLOSE_SECONDS} s go to closing the app), not more than the upstream timeout of {timeout:g} s; "
+                f"expected shutdownSeconds > {timeout + APP_CLOSE_SECONDS:g}"
+            )
+        return self
 
 
 class IngressConfig(Model):

@@ -112,6 +112,9 @@ def app_service_args(config: StackConfig) -> AppServiceArgs:
             "APP_ENVIRONMENT": config.environment,
             "LOG_LEVEL": app.log_level,
             "APP_TRUSTED_PROXIES": ",".join(ingress_controller_cidrs(config)),
+            "APP_SHUTDOWN_GRACE_SECONDS": str(app.drain_seconds),
+            # With Redis down each replica enforces its share: the autoscaler's floor.
+            "APP_RATE_LIMIT_FALLBACK_REPLICAS": str(app.replicas.min),
             **app.settings,
         },
     )

@@ -61,3 +61,27 @@ async def test_the_probed_paths_and_metrics_answer_on_the_app(local_graph: Graph
         assert (await api.client.get(container[probe]["httpGet"]["path"])).status_code == 200, probe
     assert (await api.client.get("/metrics")).status_code == 200
     assert container["ports"][0]["containerPort"] == Settings.model_fields["port"].default
+
+
+@pytest.mark.parametrize("stack", ["local", "prod"])
+def test_the_app_drains_and_shares_limits_as_its_pod_is_set_up(project_synthesizer, stack: str) -> None:
+    """The drain ends before the pod is killed, and the fallback share is the HPA's floor."""
+    graph = project_synthesizer.synthesize(stack)
+    settings = Settings(**{"environment": "test", **_as_fields(api_settings(graph))})
+    pod = next(
+        o for o in objects(graph, "Deployment") + objects(graph, "Rollout") if o["metadata"]["name"] == "project-ai-api"
+    )
+    spec = pod["spec"]["template"]["spec"]
+    pre_stop = spec["containers"][0]["lifecycle"]["preStop"]["sleep"]["seconds"]
+    assert pre_stop + settings.shutdown_grace_seconds < spec["terminationGracePeriodSeconds"]
+    assert settings.upstream_timeout_seconds < settings.shutdown_grace_seconds
+    (autoscaler,) = objects(graph, "HorizontalPodAutoscaler")
+    assert settings.rate_limit_fallback_replicas == autoscaler["spec"]["minReplicas"]
+
+
+def _as_fields(config_map: dict[str, str]) -> dict[str, str]:
+    keys = {
+        "APP_SHUTDOWN_GRACE_SECONDS": "shutdown_grace_seconds",
+        "APP_RATE_LIMIT_FALLBACK_REPLICAS": "rate_limit_fallback_replicas",
+    }
+    return {field: config_map[key] for key, field in keys.items()}

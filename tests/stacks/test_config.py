@@ -317,6 +317,21 @@ MALFORMED = [
         id="expiry-of-an-unknown-secret",
     ),
     pytest.param(
+        prod(app__shutdownSeconds=20),
+        "Pulumi.prod.yaml: projectai:app.shutdownSeconds: 20 leaves 12 s to drain requests (8 s go to closing",
+        id="drain-shorter-than-the-upstream-timeout",
+    ),
+    pytest.param(
+        prod(app__settings={"APP_UPSTREAM_TIMEOUT_SECONDS": "30"}),
+        "Pulumi.prod.yaml: projectai:app.shutdownSeconds: 25 leaves 17 s to drain requests",
+        id="upstream-timeout-longer-than-the-drain",
+    ),
+    pytest.param(
+        prod(app__settings={"APP_SHUTDOWN_GRACE_SECONDS": "30"}),
+        "Pulumi.prod.yaml: projectai:app.settings: APP_SHUTDOWN_GRACE_SECONDS set by the program from shutdownSeconds",
+        id="drain-set-by-hand",
+    ),
+    pytest.param(
         prod(secrets__rotationDays=1),
         "Pulumi.prod.yaml: projectai:secrets.rotationDays: expected a value ≥ 7, got 1",
         id="rotation-too-often",
