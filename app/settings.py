@@ -18,19 +18,11 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, BaseModel, Field, HttpUrl, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from app.networks import INTERNAL, internal
+
 Environment = Literal["local", "dev", "staging", "prod", "test"]
 DEVELOPMENT = ("local", "test")
 PLACEHOLDER_PEPPER = "development-only-pepper-change-me"
-
-
-# RFC 6598 shared address space: some clusters give pods addresses from it.
-SHARED_ADDRESS_SPACE = IPv4Network("100.64.0.0/10")
-
-
-def _internal(network: IPv4Network | IPv6Network) -> bool:
-    if network.is_private or network.is_loopback:
-        return True
-    return isinstance(network, IPv4Network) and network.subnet_of(SHARED_ADDRESS_SPACE)
 
 
 class RouteLimit(BaseModel):
@@ -190,12 +182,9 @@ class Settings(BaseSettings):
     def _proxies_are_internal(cls, networks: tuple[IPv4Network | IPv6Network, ...]) -> object:
         # A proxy of ours has an internal address; trusting a public range (0.0.0.0/0, say)
         # would let any client write its own X-Forwarded-For and pick its rate-limit bucket.
-        public = [str(network) for network in networks if not _internal(network)]
+        public = [str(network) for network in networks if not internal(network)]
         if public:
-            raise ValueError(
-                "APP_TRUSTED_PROXIES must be internal ranges (private, loopback or 100.64.0.0/10), "
-                f"got {', '.join(public)}"
-            )
+            raise ValueError(f"APP_TRUSTED_PROXIES must be internal ranges ({INTERNAL}), got {', '.join(public)}")
         return networks
 
     @model_validator(mode="after")

@@ -24,6 +24,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from app.networks import INTERNAL, internal
 from components.delivery.args import DEFAULT_PROMETHEUS
 from stacks.quantities import parse_cpu, parse_memory
 from stacks.regions import REGIONS
@@ -103,6 +104,16 @@ def _network(value: str) -> str:
 
 # An IPv4 or IPv6 network without host bits, e.g. 10.244.0.0/16 or fd00::/64.
 Network = Annotated[str, AfterValidator(_network)]
+
+
+def _internal_network(value: str) -> str:
+    if not internal(ipaddress.ip_network(value)):
+        raise ValueError(f"'{value}' is not internal; expected {INTERNAL} (a public range would trust any client)")
+    return value
+
+
+# A network of the cluster's own: the app refuses to trust any other (app/networks.py).
+InternalNetwork = Annotated[Network, AfterValidator(_internal_network)]
 
 
 class Model(BaseModel):
@@ -301,7 +312,7 @@ class IngressConfig(Model):
     # from these only (APP_TRUSTED_PROXIES). Unset: a region's platform range (the VPC
     # on EKS, whose CNI gives pods VPC addresses; the pods' range on GKE), else
     # CLUSTER_POD_CIDR. Set it to the cluster's pod range where that differs.
-    controller_cidrs: Annotated[list[Network], Field(min_length=1)] | None = None
+    controller_cidrs: Annotated[list[InternalNetwork], Field(min_length=1)] | None = None
 
 
 class EgressEndpoint(Model):

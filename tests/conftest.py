@@ -62,7 +62,7 @@ def copy_project(tmp_path: Path, stack: str, config: dict[str, Any]) -> Program:
     """This project's program with one stack file of our own, in a temporary folder."""
     for name in ("Pulumi.yaml", "__main__.py"):
         shutil.copy(ROOT / name, tmp_path / name)
-    for package in ("stacks", "components"):
+    for package in ("stacks", "components", "app"):
         (tmp_path / package).symlink_to(ROOT / package)
     (tmp_path / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump({"config": config}))
     return Program.load(tmp_path)

@@ -352,6 +352,12 @@ def test_an_ingress_controller_range_that_is_no_cidr_is_one_line(cidr: str) -> N
     ]
 
 
+@pytest.mark.parametrize("cidr", ["0.0.0.0/0", "8.8.8.0/24", "::/0"])
+def test_a_public_ingress_controller_range_is_refused_before_any_pod_would_be(cidr: str) -> None:
+    (problem,) = problems(prod(ingress__controllerCidrs=["10.10.0.0/16", cidr]))
+    assert problem.startswith(f"Pulumi.prod.yaml: projectai:ingress.controllerCidrs[1]: '{cidr}' is not internal")
+
+
 def test_ingress_controller_ranges_take_ipv4_and_ipv6_networks() -> None:
     config = parse(prod(ingress__controllerCidrs=["10.10.0.0/16", "fd00::/64"]), SOURCE)
     assert config.ingress.controller_cidrs == ["10.10.0.0/16", "fd00::/64"]
