@@ -18,7 +18,10 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 # The project's own copy of the CRD schemas (preflight/crd-schemas/README.md).
 CRD_SCHEMAS = ROOT / "preflight" / "crd-schemas"
-PROJECT_STACKS = ("local", "dev", "staging", "prod", "prod-eu", "prod-gcp", "prod-global")
+# Every stack of the project, found from its stack files: a new one is tested as it lands.
+PROJECT_STACKS = tuple(
+    sorted(path.name.removeprefix("Pulumi.").removesuffix(".yaml") for path in ROOT.glob("Pulumi.*.yaml"))
+)
 
 
 @pytest.fixture(scope="session")
@@ -79,6 +82,10 @@ def write_program(folder: Path, project: str, main: str, stacks: dict[str, dict[
 
 def stack_config(stack: str) -> dict[str, Any]:
     return yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+
+
+def stacks_of_role(role: str) -> tuple[str, ...]:
+    return tuple(stack for stack in PROJECT_STACKS if stack_config(stack).get("projectai:role") == role)
 
 
 def prod_shaped(folder: Path) -> Graph:

@@ -95,13 +95,20 @@ def test_expand_and_contract_run_while_writers_keep_inserting(postgres_db: str) 
                     failures.append(str(error))
                 time.sleep(0.001)
 
+    def rows_written(more: int) -> None:
+        """Wait (bounded) until the writers have inserted `more` rows."""
+        target, deadline = written[0] + more, time.monotonic() + 30
+        while written[0] < target:
+            assert time.monotonic() < deadline, "the writers stopped writing"
+            time.sleep(0.01)
+
     def migrate_while(statement: str, revision: str) -> None:
         stop = threading.Event()
         thread = threading.Thread(target=writer, args=(statement, stop))
         thread.start()
-        time.sleep(0.2)
+        rows_written(25)  # before the migration
         command.upgrade(config, revision)
-        time.sleep(0.2)
+        rows_written(25)  # and after it, with the same writer
         stop.set()
         thread.join()
 
@@ -132,7 +139,13 @@ def test_concurrent_upgrades_take_turns_on_the_advisory_lock(postgres_db: str, m
     done = threading.Event()
     thread = threading.Thread(target=lambda: (command.upgrade(alembic_config(postgres_db), "head"), done.set()))
     thread.start()
-    time.sleep(1.0)
+    # The upgrade's session shows up waiting on the advisory lock: it takes its turn.
+    deadline = time.monotonic() + 30
+    while not holder.execute(
+        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND wait_event = 'advisory'"
+    ).fetchone()[0]:
+        assert time.monotonic() < deadline, "the upgrade never waited for the lock"
+        time.sleep(0.05)
     assert not done.is_set(), "the upgrade ran while another held the migration lock"
     holder.execute("SELECT pg_advisory_unlock(%s)", (ADVISORY_LOCK_ID,))
     holder.close()

@@ -56,9 +56,12 @@ def test_serve_honours_host_and_port_and_stops_cleanly_on_sigterm(tmp_path: Path
 class SlowUpstream(BaseHTTPRequestHandler):
     """An upstream that takes 2 s to answer: a request still in flight at SIGTERM."""
 
+    received = threading.Event()
+
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("content-length", 0)))
-        time.sleep(2)
+        SlowUpstream.received.set()
+        time.sleep(2)  # the fault: a slow upstream
         body = json.dumps({"choices": [{"text": "late", "finish_reason": "stop"}]}).encode()
         self.send_response(200)
         self.send_header("content-type", "application/json")
@@ -119,9 +122,10 @@ def test_sigterm_lets_requests_in_flight_finish(tmp_path: Path) -> None:
                 )
             )
         )
+        SlowUpstream.received.clear()
         request.start()
-        time.sleep(0.5)  # the request is waiting on the upstream
-        server.send_signal(signal.SIGTERM)
+        assert SlowUpstream.received.wait(15), "the request never reached the upstream"
+        server.send_signal(signal.SIGTERM)  # while the request waits on the upstream
         request.join(timeout=15)
         assert answers and answers[0].status_code == 200 and answers[0].json()["choices"][0]["text"] == "late"
         assert server.wait(timeout=30) in (0, -signal.SIGTERM)

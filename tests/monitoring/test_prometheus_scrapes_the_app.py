@@ -179,6 +179,12 @@ class Traffic:
 def test_alerts_stay_silent_under_healthy_traffic_then_fire_when_the_upstream_fails(stack: dict[str, str]) -> None:
     query = f"{stack['prometheus']}/api/v1/query"
 
+    def evaluations() -> int:
+        """Samples of the recording rule so far: one per evaluation."""
+        counted = {"query": "count_over_time(api:request_errors:ratio_rate5m[10m])"}
+        result = httpx.get(query, params=counted).json()["data"]["result"]
+        return int(float(result[0]["value"][1])) if result else 0
+
     def error_ratio() -> float | None:
         result = httpx.get(query, params={"query": "api:request_errors:ratio_rate5m"}).json()["data"]["result"]
         value = float(result[0]["value"][1]) if result else None
@@ -187,7 +193,8 @@ def test_alerts_stay_silent_under_healthy_traffic_then_fire_when_the_upstream_fa
     Upstream.failing = False
     with Traffic(stack) as healthy:
         wait_until(lambda: error_ratio() is not None, 30, "an error ratio over real traffic")
-        time.sleep(3)  # several more evaluations
+        evaluated = evaluations()
+        wait_until(lambda: evaluations() >= evaluated + 3, 30, "three more evaluations")
         assert error_ratio() == 0
         assert not WATCHED & set(alert_states(stack["prometheus"]))
     assert healthy.statuses and set(healthy.statuses) == {200}

@@ -21,9 +21,10 @@ from tests.conftest import (
     one,
     prod_shaped,
     stack_config,
+    stacks_of_role,
 )
 
-REGION_STACKS = ("dev", "staging", "prod", "prod-eu", "prod-gcp")
+REGION_STACKS = stacks_of_role("region")
 
 
 @pytest.mark.parametrize("stack", PROJECT_STACKS)
