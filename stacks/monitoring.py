@@ -6,7 +6,8 @@ from datetime import UTC, datetime, time
 
 from components.monitoring.alerting import AlertingArgs
 from components.monitoring.rules import RuleArgs
-from components.monitoring.stack import MonitoringStackArgs
+from components.monitoring.stack import GRAFANA_ADMIN_SECRET, MonitoringStackArgs
+from components.vault import reloader
 from stacks.config import StackConfig
 from stacks.workload import cluster_facts, ownership
 
@@ -55,4 +56,6 @@ def monitoring_stack_args(config: StackConfig) -> MonitoringStackArgs:
         traces_endpoint=monitoring.traces_endpoint,
         cluster=cluster_facts(config),
         telemetry_namespaces=(config.app.namespace,) if config.app else (),
+        # Grafana sets its admin password at start: a rotated one needs a restart.
+        grafana_annotations=reloader.annotations((GRAFANA_ADMIN_SECRET,), rollout=False),
     )

@@ -410,7 +410,9 @@ def integrate(config: StackConfig, on_cluster: pulumi.ResourceOptions, side: Clu
         ReloaderArgs(
             owner=owner,
             chart_version=settings.reloader_chart_version,
-            watched_namespace=config.app.namespace,
+            watched_namespaces=(config.app.namespace, config.monitoring.namespace)
+            if config.monitoring.enabled
+            else (config.app.namespace,),
             cluster=cluster_facts(config),
         ),
         on_cluster,

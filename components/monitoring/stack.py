@@ -42,6 +42,8 @@ class MonitoringStackArgs:
     cluster: charts.Cluster = field(default_factory=charts.Cluster)
     # Namespaces whose pods send traces to the collector.
     telemetry_namespaces: tuple[str, ...] = ()
+    # On Grafana's Deployment: e.g. Reloader's, to restart it on a new admin password.
+    grafana_annotations: dict[str, str] = field(default_factory=dict)
 
 
 def _resources(requests_limits: tuple[tuple[str, str], tuple[str, str]]) -> dict[str, Any]:
@@ -91,8 +93,11 @@ def kube_prometheus_values(args: MonitoringStackArgs) -> dict[str, Any]:
             "sidecar": {
                 "dashboards": {"enabled": True, "label": next(iter(DASHBOARD_LABEL)), "searchNamespace": "ALL"}
             },
-            # The admin password comes from a Secret (from Vault), never from values.
+            # The admin password comes from a Secret (from Vault), never from values. Grafana
+            # runs without persistence and sets it at each start: Reloader restarts it when
+            # the program rotates it.
             "admin": {"existingSecret": GRAFANA_ADMIN_SECRET, "userKey": "admin-user", "passwordKey": "admin-password"},
+            "annotations": args.grafana_annotations,
         },
     }
 

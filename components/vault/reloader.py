@@ -1,6 +1,7 @@
 """Reloader: restarts the API's pods when their database or cache Secret changes (a new
-URL needs new connection pools), so a rotated credential synced by External Secrets
-reaches the running pods. The app re-reads its other secret files itself.
+URL needs new connection pools), and Grafana when its admin Secret does (Grafana reads
+it at start), so a rotated credential synced by External Secrets reaches the running
+pods. The app re-reads its other secret files itself.
 
 From its upstream chart at a pinned version, watching Argo Rollouts too. It restarts by
 annotating the pod template, which leaves the fields Pulumi owns untouched.
@@ -30,10 +31,17 @@ ROLLOUT_STRATEGY = {"reloader.stakater.com/rollout-strategy": "restart"}
 class ReloaderArgs:
     owner: Ownership
     chart_version: str
-    # The one namespace whose workloads it restarts: the API's.
-    watched_namespace: str
+    # The namespaces whose workloads it restarts: the API's, and monitoring's (Grafana,
+    # for a rotated admin password). Only workloads annotated for a Secret restart.
+    watched_namespaces: tuple[str, ...]
     namespace: str = "reloader"
     cluster: charts.Cluster = field(default_factory=charts.Cluster)
+
+
+def namespace_selector(namespaces: tuple[str, ...]) -> str:
+    """A set-based label selector. Reloader's flag splits its value at commas and joins
+    the parts again with commas before parsing it, so the list survives whole."""
+    return f"kubernetes.io/metadata.name in ({','.join(sorted(namespaces))})"
 
 
 def annotations(secret_names: tuple[str, ...], rollout: bool) -> dict[str, str]:
@@ -64,7 +72,7 @@ class Reloader(pulumi.ComponentResource):
                 "reloader": {
                     "isArgoRollouts": True,
                     "reloadStrategy": "annotations",
-                    "namespaceSelector": f"kubernetes.io/metadata.name={args.watched_namespace}",
+                    "namespaceSelector": namespace_selector(args.watched_namespaces),
                     "ignoreConfigMaps": True,
                     "readOnlyRootFileSystem": True,
                     "deployment": {

@@ -359,3 +359,15 @@ def test_dev_mode_is_refused_outside_local() -> None:
     assert caught.value.problems == [
         "Pulumi.dev.yaml: projectai:vault.mode: dev mode keeps secrets in memory; only for local, not dev"
     ]
+
+
+def test_a_rotated_grafana_password_restarts_grafana(local_graph: Graph) -> None:
+    """Grafana sets its admin password at start: Reloader watches the monitoring
+    namespace too, and Grafana's Deployment asks for a restart on its Secret."""
+    chart = next(r for r in local_graph.resources if r.name == "monitoring-kube-prometheus-stack")
+    assert chart.inputs["values"]["grafana"]["annotations"] == {"secret.reloader.stakater.com/reload": "grafana-admin"}
+    release = next(r for r in local_graph.resources if r.name == "reloader-release")
+    selector = release.inputs["values"]["reloader"]["namespaceSelector"]
+    assert selector == "kubernetes.io/metadata.name in (monitoring,project-ai)"
+    # Reloader splits the flag at commas and joins the parts again: the selector survives.
+    assert ",".join(selector.split(",")) == selector
