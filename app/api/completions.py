@@ -34,24 +34,26 @@ async def complete(services: Services, key_id: str, request: CompletionRequest) 
         completion = await services.upstream.complete(
             request.model, request.prompt, request.max_tokens, request.temperature
         )
-    except BreakerOpen as error:
-        await services.settlements.release(record_id)
-        raise Problem(
-            503,
-            "the inference upstream is unavailable; retry later",
-            headers={"Retry-After": str(max(1, round(error.retry_after)))},
-        ) from error
-    except UpstreamRejected as error:
-        await services.settlements.release(record_id)
-        raise Problem(422, str(error), kind="upstream-rejected", upstream_status=error.status) from error
-    except UpstreamError as error:
-        await services.settlements.release(record_id)
-        raise Problem(502, str(error)) from error
-    except Exception:
+    except Exception as error:
         await services.settlements.release(record_id)  # nothing was served
-        raise
+        problem = _upstream_problem(error)
+        if problem is None:
+            raise
+        raise problem from error
     # Never raises for the database: the answer is given even if settling must wait.
     await services.settlements.settle(record_id, completion.prompt_tokens, completion.completion_tokens)
     TOKENS.labels(request.model, "prompt").inc(completion.prompt_tokens)
     TOKENS.labels(request.model, "completion").inc(completion.completion_tokens)
     return completion
+
+
+def _upstream_problem(error: Exception) -> Problem | None:
+    """What the client is told when the upstream served nothing; None for a bug of ours."""
+    if isinstance(error, BreakerOpen):
+        retry_after = str(max(1, round(error.retry_after)))
+        return Problem(503, "the inference upstream is unavailable; retry later", headers={"Retry-After": retry_after})
+    if isinstance(error, UpstreamRejected):
+        return Problem(422, str(error), kind="upstream-rejected", upstream_status=error.status)
+    if isinstance(error, UpstreamError):
+        return Problem(502, str(error))
+    return None

@@ -45,6 +45,9 @@ class Refusal:
     screened: bool = False
 
 
+TOO_DEEP = Refusal(400, "nesting", "the JSON body is nested too deeply")
+
+
 def query_text(query: bytes) -> str:
     """The query decoded, a parameter a line, twice: once whole (`a=x' OR '1'='1`), once
     with every `=` a line break too, so a value starts a line as `^` expects (`cmd=rm
@@ -89,7 +92,7 @@ def inspect(query: bytes, body: bytes | None, fields: frozenset[str] | None, scr
         except (ValueError, UnicodeDecodeError):
             document = None  # not JSON: the route answers 400
         except RecursionError:
-            return Refusal(400, "nesting", "the JSON body is nested too deeply")
+            return TOO_DEEP
     if fields is not None and (refusal := _unknown_fields(document, fields)):
         return refusal
     if not screening:
@@ -97,7 +100,7 @@ def inspect(query: bytes, body: bytes | None, fields: frozenset[str] | None, scr
     try:
         reason = screen([query_text(query), *strings_in(document)])
     except RecursionError:
-        return Refusal(400, "nesting", "the JSON body is nested too deeply")
+        return TOO_DEEP
     if reason is None:
         return None
     return Refusal(400, reason, f"the request looks like {reason.replace('_', ' ')}", screened=True)
@@ -137,13 +140,10 @@ class BodyGuard:
                 refusal = await anyio.to_thread.run_sync(inspect, *arguments)
             else:
                 refusal = inspect(*arguments)
-            if refusal is not None and not refusal.screened:
+            if refusal is not None and (not refusal.screened or self.mode == "block"):
                 await self._refuse(send, refusal, path)
                 return
             if refusal is not None:
-                if self.mode == "block":
-                    await self._refuse(send, refusal, path)
-                    return
                 log.warning("screening flagged a request (log-only mode)", reason=refusal.reason, path=path)
 
         if body is None:
