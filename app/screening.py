@@ -75,16 +75,17 @@ PATTERNS = {
 }
 
 
-def strings_in(value: Any, depth: int = 0) -> Iterator[str]:
+def strings_in(value: Any) -> Iterator[str]:
+    """Every key and string value of a parsed JSON document."""
     if isinstance(value, str):
         yield value
     elif isinstance(value, dict):
         for key, item in value.items():
             yield str(key)
-            yield from strings_in(item, depth + 1)
+            yield from strings_in(item)
     elif isinstance(value, list):
         for item in value:
-            yield from strings_in(item, depth + 1)
+            yield from strings_in(item)
 
 
 # An SQL comment between tokens works as a space (`'/**/or/**/1=1`). Python's `re` with a
