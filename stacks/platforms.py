@@ -135,8 +135,7 @@ def aws_platform(config: StackConfig, primary: dict[str, pulumi.Output] | None) 
             region=config.region,
             chart_version=platform.cluster_autoscaler_chart_version,
         ),
-        pulumi.ResourceOptions(provider=provider, depends_on=list(cluster.node_groups.values())),
-        cluster.provider,
+        pulumi.ResourceOptions(providers=[provider, cluster.provider], depends_on=list(cluster.node_groups.values())),
     )
     nodes = (cluster.cluster.vpc_config.cluster_security_group_id,)
     aurora = AuroraPostgres(

@@ -69,17 +69,17 @@ def policy(cluster_name: str) -> str:
 
 
 class ClusterAutoscaler(pulumi.ComponentResource):
-    def __init__(
-        self,
-        name: str,
-        args: ClusterAutoscalerArgs,
-        aws_opts: pulumi.ResourceOptions,
-        kubernetes: k8s.Provider,
-    ) -> None:
-        super().__init__("projectai:aws:ClusterAutoscaler", name, None, aws_opts)
+    """Takes both its providers through `opts.providers` (AWS and the cluster's Kubernetes):
+    each child picks the one of its package from this component."""
+
+    role: aws.iam.Role
+    release: k8s.helm.v3.Release
+
+    def __init__(self, name: str, args: ClusterAutoscalerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("projectai:aws:ClusterAutoscaler", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         tags = cloud_tags(args.owner, "kubernetes")
-        role = aws.iam.Role(f"{name}-role", assume_role_policy=POD_IDENTITY_TRUST, tags=tags, opts=child)
+        self.role = role = aws.iam.Role(f"{name}-role", assume_role_policy=POD_IDENTITY_TRUST, tags=tags, opts=child)
         document = pulumi.Output.from_input(args.cluster_name).apply(policy)
         aws.iam.RolePolicy(f"{name}-policy", role=role.id, policy=document, opts=child)
         association = aws.eks.PodIdentityAssociation(
@@ -91,7 +91,7 @@ class ClusterAutoscaler(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        charts.release(
+        self.release = charts.release(
             f"{name}-release",
             "cluster-autoscaler",
             charts.Chart("cluster-autoscaler", CHART_REPOSITORY, args.chart_version),
@@ -110,6 +110,6 @@ class ClusterAutoscaler(pulumi.ComponentResource):
                 "tolerations": [{"key": "CriticalAddonsOnly", "operator": "Exists", "effect": "NoSchedule"}],
                 "resources": {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}},
             },
-            pulumi.ResourceOptions(parent=self, provider=kubernetes, depends_on=[association]),
+            pulumi.ResourceOptions(parent=self, depends_on=[association]),
         )
-        self.register_outputs({})
+        self.register_outputs({"roleArn": role.arn, "release": self.release.name})
