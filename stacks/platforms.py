@@ -260,6 +260,8 @@ def gcp_platform(config: StackConfig) -> RegionalPlatform:
         ),
         opts,
     )
+    # Cloud SQL's and Memorystore's private addresses exist only once private service access is peered.
+    peered = pulumi.ResourceOptions(provider=provider, depends_on=[network.private_services])
     sql = CloudSqlPostgres(
         "database",
         CloudSqlArgs(
@@ -274,8 +276,7 @@ def gcp_platform(config: StackConfig) -> RegionalPlatform:
             deletion_protection=database.deletion_protection,
             database=DATABASE,
         ),
-        opts,
-        after=[network.private_services],
+        peered,
     )
     redis = memorystore(
         "cache",
@@ -287,8 +288,7 @@ def gcp_platform(config: StackConfig) -> RegionalPlatform:
             high_availability=cache.replicas > 0,
             network=network.network.id,
         ),
-        opts,
-        after=[network.private_services],
+        peered,
     )
     images = ArtifactRegistryArgs(owner=owner, region=config.region, repository=REPOSITORY)
     registry = artifact_registry("registry", images, opts)

@@ -22,9 +22,9 @@ class MemorystoreArgs:
     redis_version: str = "REDIS_7_2"
 
 
-def memorystore(
-    name: str, args: MemorystoreArgs, opts: pulumi.ResourceOptions, after: list[pulumi.Resource]
-) -> gcp.redis.Instance:
+def memorystore(name: str, args: MemorystoreArgs, opts: pulumi.ResourceOptions) -> gcp.redis.Instance:
+    """One resource, so a function: its `opts` carry the provider and what it waits for
+    (private service access, through `depends_on`)."""
     return gcp.redis.Instance(
         f"{name}-redis",
         name=args.name,
@@ -37,5 +37,5 @@ def memorystore(
         transit_encryption_mode="SERVER_AUTHENTICATION",
         auth_enabled=True,
         labels=cloud_tags(args.owner, "cache"),
-        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=after)),
+        opts=opts,
     )

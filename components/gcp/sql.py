@@ -31,13 +31,7 @@ class CloudSqlPostgres(pulumi.ComponentResource):
     instance: gcp.sql.DatabaseInstance
     root_password: pulumi.Output[str]
 
-    def __init__(
-        self,
-        name: str,
-        args: CloudSqlArgs,
-        opts: pulumi.ResourceOptions | None = None,
-        after: list[pulumi.Resource] | None = None,
-    ) -> None:
+    def __init__(self, name: str, args: CloudSqlArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("projectai:gcp:CloudSqlPostgres", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         password = random.RandomPassword(f"{name}-root", length=40, special=False, opts=child)
@@ -77,8 +71,10 @@ class CloudSqlPostgres(pulumi.ComponentResource):
                 "deletion_protection_enabled": args.deletion_protection,
                 "user_labels": cloud_tags(args.owner, "database"),
             },
-            # The private IP exists only once private service access is peered.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=after or []),
+            # The private IP exists only once private service access is peered: the
+            # instance waits for what the component waits for (`opts.depends_on`), which
+            # the SDK records on the component alone, not on its children.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=opts.depends_on if opts else None),
         )
         gcp.sql.Database(f"{name}-database", name=args.database, instance=self.instance.name, opts=child)
         self.register_outputs({"privateIp": self.instance.private_ip_address})
