@@ -8,8 +8,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.delivery import ArgoRollouts, ArgoRolloutsArgs
-from components.monitoring.api_monitors import ApiMonitors
-from components.monitoring.dashboards import ApiDashboards
+from components.monitoring.api_monitors import ApiMonitors, ApiMonitorsArgs
+from components.monitoring.dashboards import ApiDashboards, ApiDashboardsArgs
 from components.monitoring.stack import MonitoringStack
 from components.workload import AppService
 from stacks import contract, vault
@@ -82,6 +82,8 @@ def deploy(config: StackConfig, on_cluster: pulumi.ResourceOptions, side: vault.
     )
     if config.monitoring.enabled:
         after_api = pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=[*installed, api]))
-        ApiMonitors(api_args.name, api_args.namespace, api.labels, api.selector, rule_args(config), after_api)
-        ApiDashboards(api_args.name, api_args.namespace, config.monitoring.namespace, api.labels, after_api)
+        monitors = ApiMonitorsArgs(api_args.namespace, api.labels, api.selector, rule_args(config))
+        ApiMonitors(api_args.name, monitors, after_api)
+        boards = ApiDashboardsArgs(api_args.namespace, config.monitoring.namespace, api.labels)
+        ApiDashboards(api_args.name, boards, after_api)
     return api

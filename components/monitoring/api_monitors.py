@@ -7,6 +7,8 @@ would scrape every pod once per Service, doubling every rate.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pulumi
 import pulumi_kubernetes as k8s
 
@@ -18,30 +20,32 @@ MONITORING_API = "monitoring.coreos.com/v1"
 POD_TARGET_LABELS = ["rollouts-pod-template-hash"]
 
 
+@dataclass(frozen=True)
+class ApiMonitorsArgs:
+    # The API's namespace: the monitors live in it and scrape only it.
+    namespace: str
+    labels: dict[str, str]
+    # The labels that select the API's pods.
+    pod_selector: dict[str, str]
+    rules: RuleArgs
+
+
 class ApiMonitors(pulumi.ComponentResource):
     pod_monitor: k8s.apiextensions.CustomResource
     rules: k8s.apiextensions.CustomResource
 
-    def __init__(
-        self,
-        name: str,
-        namespace: str,
-        labels: dict[str, str],
-        pod_selector: dict[str, str],
-        rules: RuleArgs,
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
+    def __init__(self, name: str, args: ApiMonitorsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("projectai:monitoring:ApiMonitors", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        metadata = {"namespace": namespace, "labels": {**labels, **SELECTED_LABEL}}
+        metadata = {"namespace": args.namespace, "labels": {**args.labels, **SELECTED_LABEL}}
         self.pod_monitor = k8s.apiextensions.CustomResource(
             f"{name}-pod-monitor",
             api_version=MONITORING_API,
             kind="PodMonitor",
             metadata={"name": name, **metadata},
             spec={
-                "selector": {"matchLabels": pod_selector},
-                "namespaceSelector": {"matchNames": [namespace]},
+                "selector": {"matchLabels": args.pod_selector},
+                "namespaceSelector": {"matchNames": [args.namespace]},
                 "podTargetLabels": POD_TARGET_LABELS,
                 "podMetricsEndpoints": [
                     {"port": "http", "path": "/metrics", "interval": "15s", "scrapeTimeout": "10s"}
@@ -54,7 +58,7 @@ class ApiMonitors(pulumi.ComponentResource):
             api_version=MONITORING_API,
             kind="PrometheusRule",
             metadata={"name": name, **metadata},
-            spec={"groups": groups(rules)},
+            spec={"groups": groups(args.rules)},
             opts=child,
         )
         self.register_outputs({})

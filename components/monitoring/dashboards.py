@@ -4,6 +4,7 @@ Grafana sidecar of kube-prometheus-stack loads."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -138,29 +139,31 @@ def dashboards(namespace: str) -> dict[str, str]:
     }
 
 
+@dataclass(frozen=True)
+class ApiDashboardsArgs:
+    # The API's namespace, which the dashboards' queries select.
+    app_namespace: str
+    # Where Grafana's sidecar finds them: the monitoring stack's namespace.
+    monitoring_namespace: str
+    labels: dict[str, str]
+
+
 class ApiDashboards(pulumi.ComponentResource):
     config_maps: dict[str, k8s.core.v1.ConfigMap]
 
-    def __init__(
-        self,
-        name: str,
-        app_namespace: str,
-        monitoring_namespace: str,
-        labels: dict[str, str],
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
+    def __init__(self, name: str, args: ApiDashboardsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("projectai:monitoring:ApiDashboards", name, None, opts)
         self.config_maps = {
             file_name: k8s.core.v1.ConfigMap(
                 f"{name}-{file_name.removesuffix('.json')}",
                 metadata=k8s.meta.v1.ObjectMetaArgs(
                     name=file_name.removesuffix(".json"),
-                    namespace=monitoring_namespace,
-                    labels={**labels, **DASHBOARD_LABEL},
+                    namespace=args.monitoring_namespace,
+                    labels={**args.labels, **DASHBOARD_LABEL},
                 ),
                 data={file_name: content},
                 opts=pulumi.ResourceOptions(parent=self),
             )
-            for file_name, content in dashboards(app_namespace).items()
+            for file_name, content in dashboards(args.app_namespace).items()
         }
         self.register_outputs({})
