@@ -41,9 +41,8 @@ def platform(
         installed.append(
             MonitoringStack(
                 "monitoring",
-                monitoring_stack_args(config),
+                dataclasses.replace(monitoring_stack_args(config), setup=secrets.setup(config.monitoring.namespace)),
                 on_cluster,
-                setup=secrets.setup(config.monitoring.namespace),
             )
         )
     return installed
@@ -76,9 +75,8 @@ def deploy(config: StackConfig, on_cluster: pulumi.ResourceOptions, side: vault.
     )
     api = AppService(
         "api",
-        api_args,
+        dataclasses.replace(api_args, setup=secrets.setup(api_args.namespace)),
         pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=installed)),
-        setup=secrets.setup(api_args.namespace),
     )
     if config.monitoring.enabled:
         after_api = pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=[*installed, api]))

@@ -44,6 +44,8 @@ class MonitoringStackArgs:
     telemetry_namespaces: tuple[str, ...] = ()
     # On Grafana's Deployment: e.g. Reloader's, to restart it on a new admin password.
     grafana_annotations: dict[str, str] = field(default_factory=dict)
+    # Creates the Secrets Alertmanager and Grafana read, once the namespace exists.
+    setup: charts.NamespaceSetup | None = None
 
 
 def _resources(requests_limits: tuple[tuple[str, str], tuple[str, str]]) -> dict[str, Any]:
@@ -148,13 +150,7 @@ class MonitoringStack(pulumi.ComponentResource):
     kube_prometheus_stack: k8s.helm.v3.Release
     otel_collector: k8s.helm.v3.Release
 
-    def __init__(
-        self,
-        name: str,
-        args: MonitoringStackArgs,
-        opts: pulumi.ResourceOptions | None = None,
-        setup: charts.NamespaceSetup | None = None,
-    ) -> None:
+    def __init__(self, name: str, args: MonitoringStackArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("projectai:monitoring:MonitoringStack", name, None, opts)
         labels = kubernetes_labels(args.owner, name="monitoring", instance=name, component="monitoring")
         # node-exporter reads the node through its network, PID namespace and root
@@ -170,7 +166,7 @@ class MonitoringStack(pulumi.ComponentResource):
         )
         self.namespace = charts.namespace(f"{name}-namespace", args.namespace, labels, self, isolation)
         # Alertmanager and Grafana read their credentials from Secrets created by `setup`.
-        prepared = setup(self.namespace) if setup else []
+        prepared = args.setup(self.namespace) if args.setup else []
         in_namespace = pulumi.ResourceOptions(parent=self, depends_on=[self.namespace, *prepared])
         self.kube_prometheus_stack = charts.release(
             f"{name}-kube-prometheus-stack",

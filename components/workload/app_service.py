@@ -7,7 +7,6 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import secret_volume
-from components.charts import NamespaceSetup
 from components.labels import (
     kubernetes_labels,
     label_value,
@@ -47,13 +46,7 @@ class AppService(pulumi.ComponentResource):
     network_policies: dict[str, k8s.networking.v1.NetworkPolicy]
     url: pulumi.Output[str]
 
-    def __init__(
-        self,
-        name: str,
-        args: AppServiceArgs,
-        opts: pulumi.ResourceOptions | None = None,
-        setup: NamespaceSetup | None = None,
-    ) -> None:
+    def __init__(self, name: str, args: AppServiceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("projectai:workload:AppService", name, None, opts)
         strategy = args.delivery.strategy
         instance = f"{args.name}-{args.owner.environment}"
@@ -82,7 +75,7 @@ class AppService(pulumi.ComponentResource):
         # Everything else lives in the namespace, so it waits for it.
         in_namespace = pulumi.ResourceOptions(parent=self, depends_on=[self.namespace])
         # The Secrets the pods read (`secrets`), created by the caller in the namespace.
-        prepared = setup(self.namespace) if setup else []
+        prepared = args.setup(self.namespace) if args.setup else []
 
         self.service_account = core.ServiceAccount(
             f"{name}-service-account",

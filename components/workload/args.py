@@ -1,9 +1,11 @@
-"""Typed arguments of AppService: plain values, validated upstream by stacks/config.py."""
+"""Typed arguments of AppService: plain values, validated upstream by stacks/config.py,
+and the hook that prepares its namespace."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from components.charts import NamespaceSetup
 from components.delivery.args import DeliveryArgs
 from components.labels import Ownership
 from components.network_policies import EgressRule
@@ -66,3 +68,5 @@ class AppServiceArgs:
     # restarts the pods when those Secrets change.
     workload_annotations: dict[str, str] = field(default_factory=dict)
     delivery: DeliveryArgs = field(default_factory=DeliveryArgs)
+    # Creates the Secrets the pods read (`secrets`) in the namespace, once it exists.
+    setup: NamespaceSetup | None = None
