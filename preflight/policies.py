@@ -15,14 +15,12 @@ from policies.core import settings
 from policies.core import waivers as waiver_file
 from policies.core.evaluate import Finding, Outcome, evaluate
 from policies.core.props import DeferredView
-from policies.core.rule import Resource, Rule, Stack
+from policies.core.rule import Pack, Resource, Stack
 from policies.cost.rules import PACK as COST
-from policies.cost.rules import RULES as COST_RULES
 from policies.zero_trust.rules import PACK as ZERO_TRUST
-from policies.zero_trust.rules import RULES as ZERO_TRUST_RULES
 from preflight.graph import Graph
 
-PACKS: dict[str, list[Rule]] = {ZERO_TRUST: ZERO_TRUST_RULES, COST: COST_RULES}
+PACKS: tuple[Pack, ...] = (ZERO_TRUST, COST)
 PROVIDER_PREFIX = "pulumi:providers:"
 
 
@@ -95,12 +93,12 @@ def check(graph: Graph) -> PolicyReport:
     except waiver_file.WaiverError as error:
         return PolicyReport(errors=[f"policies/waivers.yaml: {error}"])
     stack = stack_view(graph)
-    for pack, rules in PACKS.items():
-        source = settings.config_file(pack, graph.stack).relative_to(settings.CONFIG_ROOT.parent.parent)
+    for pack in PACKS:
+        source = settings.config_file(pack.name, graph.stack).relative_to(settings.CONFIG_ROOT.parent.parent)
         try:
-            applied = settings.resolve(rules, settings.load(pack, graph.stack), source=str(source))
+            applied = settings.resolve(pack.rules, settings.load(pack.name, graph.stack), source=str(source))
         except settings.SettingsError as error:
             report.errors.extend(str(error).splitlines())
             continue
-        report.outcome.extend(evaluate(pack, rules, stack, applied, waivers))
+        report.outcome.extend(evaluate(pack.name, pack.rules, stack, applied, waivers))
     return report

@@ -11,7 +11,7 @@ from typing import Any
 from pulumi_policy.proxy import UnknownValueError
 
 from policies.core import waivers as waiver_file
-from policies.core.rule import Enforcement, Params, Resource, Rule, Stack
+from policies.core.rule import Enforcement, Pack, Params, Resource, Rule, Stack
 from policies.core.settings import Applied
 from policies.core.waivers import Waiver
 
@@ -137,12 +137,13 @@ class WaiverParams(Params):
     today: datetime.date | None = None
 
 
-def waivers_current_rule(pack: str, policy_names: Iterable[str]) -> Rule:
-    """A stack rule of each pack: every waiver for its policies is still in date."""
-    names = frozenset(policy_names)
+def waivers_current_rule(pack: Pack) -> Rule:
+    """Registers the pack's stack rule that every waiver of its policies is still in date.
+    It reads the registry when it runs, so it covers rules registered after it too."""
 
     def check(stack: Stack, params: WaiverParams) -> Iterable[tuple[str, str]]:
         today = params.today or datetime.date.today()
+        names = {rule.name for rule in pack.rules}
         for waiver in waiver_file.load():
             applies = not waiver.stacks or stack.name in waiver.stacks
             if waiver.policy in names and applies and waiver.expired(today):
@@ -154,11 +155,13 @@ def waivers_current_rule(pack: str, policy_names: Iterable[str]) -> Rule:
                     ),
                 )
 
-    return Rule(
-        name=f"{pack}-waivers-current",
-        description="Every waiver of this pack's policies is still in date.",
-        severity="high",
-        remediation="Fix the resource and delete the waiver, or renew it in policies/waivers.yaml after review.",
-        params=WaiverParams,
-        stack_check=check,
+    return pack.register(
+        Rule(
+            name=f"{pack.name}-waivers-current",
+            description="Every waiver of this pack's policies is still in date.",
+            severity="high",
+            remediation="Fix the resource and delete the waiver, or renew it in policies/waivers.yaml after review.",
+            params=WaiverParams,
+            stack_check=check,
+        )
     )

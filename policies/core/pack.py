@@ -20,7 +20,7 @@ from pulumi_policy import (
 
 from policies.core import waivers
 from policies.core.evaluate import Outcome, run_rule, stack_of
-from policies.core.rule import Resource, Rule, Stack
+from policies.core.rule import Pack, Resource, Rule, Stack
 from policies.core.settings import Applied, SettingsError, resolve
 
 
@@ -119,9 +119,9 @@ def _policy(pack: str, rule: Rule) -> ResourceValidationPolicy | StackValidation
     return ResourceValidationPolicy(validate=validate, remediate=remediate, **common)
 
 
-def serve(pack: str, rules: list[Rule], description: str) -> PolicyPack:
+def serve(pack: Pack, description: str) -> PolicyPack:
     return PolicyPack(
-        name=pack,
+        name=pack.name,
         description=description,
-        policies=[_policy(pack, rule) for rule in rules],
+        policies=[_policy(pack.name, rule) for rule in pack.rules],
     )

@@ -98,13 +98,40 @@ class Rule:
         return self.stack_check is not None
 
 
-def rule(**kwargs: Any) -> Callable[[Callable[..., Iterable[Any]]], Rule]:
+class Pack:
+    """A pack's registry: its rules, in the order their decorators ran (the report order).
+
+    Each pack declares one (`policies/<pack>/__init__.py`); `rule(PACK, ...)` registers
+    into it, so a rule cannot exist without running."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._rules: dict[str, Rule] = {}
+
+    def register(self, rule: Rule) -> Rule:
+        if rule.name in self._rules:
+            where = [_where(self._rules[rule.name]), _where(rule)]
+            raise ValueError(f"pack {self.name}: two rules named '{rule.name}' ({' and '.join(where)})")
+        self._rules[rule.name] = rule
+        return rule
+
+    @property
+    def rules(self) -> list[Rule]:
+        return list(self._rules.values())
+
+
+def _where(rule: Rule) -> str:
+    function = rule.check or rule.stack_check
+    return f"{function.__module__}.{function.__qualname__}"
+
+
+def rule(pack: Pack, **kwargs: Any) -> Callable[[Callable[..., Iterable[Any]]], Rule]:
     """Decorator: the function is the check; keyword arguments are the rule's metadata.
-    With `types`, a resource rule; without, a stack rule."""
+    With `types`, a resource rule; without, a stack rule. The rule joins `pack`."""
 
     def wrap(function: Callable[..., Iterable[Any]]) -> Rule:
         if kwargs.get("types"):
-            return Rule(check=function, **kwargs)
-        return Rule(stack_check=function, **kwargs)
+            return pack.register(Rule(check=function, **kwargs))
+        return pack.register(Rule(stack_check=function, **kwargs))
 
     return wrap

@@ -8,6 +8,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from policies.core.pack import serve
-from policies.cost.rules import PACK, RULES
+from policies.cost.rules import PACK
 
-serve(PACK, RULES, "Cost rules: sizes per environment, cost allocation, storage, retention, budgets and an estimate.")
+serve(PACK, "Cost rules: sizes per environment, cost allocation, storage, retention, budgets and an estimate.")

@@ -11,9 +11,8 @@ from policies.core.evaluate import waivers_current_rule
 from policies.core.pods import WORKLOAD_TYPES, pod_labels
 from policies.core.props import as_list, get, items, json_document
 from policies.core.rule import Params, Resource, Stack, rule
-from policies.cost import taggable
+from policies.cost import PACK, taggable
 
-PACK = "cost"
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 INSTANCE = "aws:ec2/instance:Instance"
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
@@ -47,6 +46,7 @@ def _disallowed(values: Iterable[Any], allowed: tuple[str, ...]) -> list[str]:
 
 
 @rule(
+    PACK,
     name="cost-aws-instance-types",
     description="EC2 and EKS capacity uses the instance types allowed for the environment.",
     severity="medium",
@@ -61,6 +61,7 @@ def aws_instance_types(resource: Resource, params: SizeParams) -> Iterable[str]:
 
 
 @rule(
+    PACK,
     name="cost-gcp-machine-types",
     description="GKE node pools use the machine types allowed for the environment.",
     severity="medium",
@@ -78,6 +79,7 @@ class NodeCountParams(Params):
 
 
 @rule(
+    PACK,
     name="cost-aws-node-group-max-size",
     description="EKS node groups stay within the environment's maximum size.",
     severity="medium",
@@ -92,6 +94,7 @@ def node_group_max(resource: Resource, params: NodeCountParams) -> Iterable[str]
 
 
 @rule(
+    PACK,
     name="cost-gcp-node-pool-max-size",
     description="GKE node pools autoscale within the environment's maximum.",
     severity="medium",
@@ -117,6 +120,7 @@ class SpotParams(Params):
 
 
 @rule(
+    PACK,
     name="cost-spot-capacity",
     description="Where the environment asks for it, worker capacity is spot or preemptible.",
     severity="low",
@@ -184,6 +188,7 @@ def _add_tags(resource: Resource, params: TagParams) -> Mapping[str, Any] | None
 
 
 @rule(
+    PACK,
     name="cost-allocation-tags",
     description="Every taggable AWS and GCP resource carries team, cost-center, environment and service.",
     severity="medium",
@@ -199,6 +204,7 @@ def allocation_tags(resource: Resource, params: TagParams) -> Iterable[str]:
 
 
 @rule(
+    PACK,
     name="cost-workload-labels",
     description="Kubernetes workloads carry team, cost-center and environment labels on their pods.",
     severity="low",
@@ -214,6 +220,7 @@ def workload_labels(resource: Resource, params: TagParams) -> Iterable[str]:
 
 
 @rule(
+    PACK,
     name="cost-gp3-volumes",
     description="EBS volumes use gp3, not gp2 (cheaper per GiB, with baseline IOPS).",
     severity="low",
@@ -235,6 +242,7 @@ class RetentionParams(Params):
 
 
 @rule(
+    PACK,
     name="cost-log-retention",
     description="Every CloudWatch log group has a retention, within the cap.",
     severity="medium",
@@ -249,6 +257,7 @@ def log_retention(resource: Resource, params: RetentionParams) -> Iterable[str]:
 
 
 @rule(
+    PACK,
     name="cost-bucket-lifecycle",
     description="Every bucket has lifecycle rules (expire or tier old objects).",
     severity="low",
@@ -268,6 +277,7 @@ class NatParams(Params):
 
 
 @rule(
+    PACK,
     name="cost-nat-gateway-count",
     description="The stack runs no more NAT gateways than its environment allows (one per zone in prod).",
     severity="medium",
@@ -286,6 +296,7 @@ class DatabaseParams(Params):
 
 
 @rule(
+    PACK,
     name="cost-database-size",
     description="Database instances use the classes (tiers) allowed for the environment.",
     severity="medium",
@@ -303,6 +314,7 @@ def database_size(resource: Resource, params: DatabaseParams) -> Iterable[str]:
 
 
 @rule(
+    PACK,
     name="cost-budget-declared",
     description="Every stack with AWS or GCP resources declares a budget with alerts.",
     severity="high",
@@ -315,6 +327,7 @@ def budget_declared(stack: Stack, params: Params) -> Iterable[tuple[str, str]]:
 
 
 @rule(
+    PACK,
     name="cost-no-public-ip-on-nodes",
     description="Nodes get no public IPv4 address (NAT for egress; a public IPv4 costs by the hour).",
     severity="medium",
@@ -334,6 +347,7 @@ class ReplicaParams(Params):
 
 
 @rule(
+    PACK,
     name="cost-hpa-max-replicas",
     description="Autoscalers stop at the environment's replica cap.",
     severity="medium",
@@ -359,6 +373,7 @@ def _bytes(size: str) -> float:
 
 
 @rule(
+    PACK,
     name="cost-pvc-size",
     description="PersistentVolumeClaims ask for no more than the environment's cap.",
     severity="low",
@@ -428,6 +443,7 @@ def _declared_budget(stack: Stack) -> float:
 
 
 @rule(
+    PACK,
     name="cost-estimate-within-budget",
     description="The stack's estimated monthly cost stays within its budget.",
     severity="high",
@@ -443,23 +459,5 @@ def estimate_within_budget(stack: Stack, params: EstimateParams) -> Iterable[tup
         yield "", f"estimated {total:.0f} USD/month over the budget of {budget:.0f} ({'; '.join(lines)})"
 
 
-_RULES = [
-    aws_instance_types,
-    gcp_machine_types,
-    node_group_max,
-    node_pool_max,
-    spot_capacity,
-    allocation_tags,
-    workload_labels,
-    gp3,
-    log_retention,
-    bucket_lifecycle,
-    nat_gateways,
-    database_size,
-    budget_declared,
-    no_public_ip,
-    hpa_cap,
-    pvc_size,
-    estimate_within_budget,
-]
-RULES = [*_RULES, waivers_current_rule(PACK, (rule.name for rule in _RULES))]
+# Last in the report.
+waivers_current_rule(PACK)

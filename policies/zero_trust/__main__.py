@@ -8,6 +8,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from policies.core.pack import serve
-from policies.zero_trust.rules import PACK, RULES
+from policies.zero_trust.rules import PACK
 
-serve(PACK, RULES, "Zero-trust rules for Kubernetes, AWS, GCP, Vault, Cloudflare and Istio resources.")
+serve(PACK, "Zero-trust rules for Kubernetes, AWS, GCP, Vault, Cloudflare and Istio resources.")

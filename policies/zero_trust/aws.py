@@ -8,6 +8,7 @@ from typing import Any
 
 from policies.core.props import as_list, get, items, json_document
 from policies.core.rule import Params, Resource, Stack, rule
+from policies.zero_trust import PACK
 
 SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
 SECURITY_GROUP_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
@@ -64,6 +65,7 @@ def _allowed(resource: Resource, params: OpenIngressParams, from_port: Any, to_p
 
 
 @rule(
+    PACK,
     name="aws-security-group-no-open-ingress",
     description="No security group admits 0.0.0.0/0 or ::/0, except public load balancers on 80/443.",
     severity="critical",
@@ -89,6 +91,7 @@ def no_open_ingress(resource: Resource, params: OpenIngressParams) -> Iterable[s
 
 
 @rule(
+    PACK,
     name="aws-s3-public-access-block",
     description="Every S3 bucket has a public access block with all four settings on.",
     severity="critical",
@@ -106,6 +109,7 @@ def s3_public_access_block(stack: Stack, params: Params) -> Iterable[tuple[str, 
 
 
 @rule(
+    PACK,
     name="aws-s3-encryption",
     description="Every S3 bucket has default server-side encryption (SSE-KMS or SSE-S3).",
     severity="high",
@@ -126,6 +130,7 @@ def _denies_plain_http(document: Any) -> bool:
 
 
 @rule(
+    PACK,
     name="aws-s3-tls-only",
     description="Every S3 bucket's policy denies requests without TLS (aws:SecureTransport false).",
     severity="high",
@@ -139,6 +144,7 @@ def s3_tls_only(stack: Stack, params: Params) -> Iterable[tuple[str, str]]:
 
 
 @rule(
+    PACK,
     name="aws-rds-encrypted",
     description="RDS and Aurora storage is encrypted.",
     severity="critical",
@@ -151,6 +157,7 @@ def rds_encrypted(resource: Resource, params: Params) -> Iterable[str]:
 
 
 @rule(
+    PACK,
     name="aws-rds-not-public",
     description="No database instance is publicly accessible.",
     severity="critical",
@@ -169,6 +176,7 @@ class EnvironmentParams(Params):
 
 
 @rule(
+    PACK,
     name="aws-rds-deletion-protection",
     description="Production databases have deletion protection.",
     severity="high",
@@ -187,6 +195,7 @@ def _statements(resource: Resource) -> list[Mapping[str, Any]]:
 
 
 @rule(
+    PACK,
     name="aws-iam-no-admin",
     description="No IAM policy allows every action on every resource.",
     severity="critical",
@@ -201,6 +210,7 @@ def iam_no_admin(resource: Resource, params: Params) -> Iterable[str]:
 
 
 @rule(
+    PACK,
     name="aws-iam-no-pass-role-on-any",
     description="No IAM policy allows iam:PassRole on every role.",
     severity="high",
@@ -216,6 +226,7 @@ def iam_pass_role(resource: Resource, params: Params) -> Iterable[str]:
 
 
 @rule(
+    PACK,
     name="aws-eks-endpoint-restricted",
     description="The EKS API endpoint is private, or public only to listed CIDRs.",
     severity="critical",
@@ -231,6 +242,7 @@ def eks_endpoint(resource: Resource, params: Params) -> Iterable[str]:
 
 
 @rule(
+    PACK,
     name="aws-eks-secrets-encrypted",
     description="EKS envelope-encrypts Kubernetes Secrets with a KMS key.",
     severity="high",
@@ -244,6 +256,7 @@ def eks_secrets(resource: Resource, params: Params) -> Iterable[str]:
 
 
 @rule(
+    PACK,
     name="aws-eks-control-plane-logging",
     description="EKS sends every control-plane log type to CloudWatch.",
     severity="medium",
@@ -257,6 +270,7 @@ def eks_logging(resource: Resource, params: Params) -> Iterable[str]:
 
 
 @rule(
+    PACK,
     name="aws-imdsv2-required",
     description="Instances require IMDSv2 with a hop limit of 1 (pods cannot reach node credentials).",
     severity="high",
@@ -274,6 +288,7 @@ def imdsv2(resource: Resource, params: Params) -> Iterable[str]:
 
 
 @rule(
+    PACK,
     name="aws-kms-rotation",
     description="Symmetric KMS keys rotate automatically.",
     severity="medium",
@@ -287,6 +302,7 @@ def kms_rotation(resource: Resource, params: Params) -> Iterable[str]:
 
 
 @rule(
+    PACK,
     name="aws-elasticache-encryption",
     description="ElastiCache encrypts in transit and at rest.",
     severity="high",
@@ -300,6 +316,7 @@ def elasticache_encryption(resource: Resource, params: Params) -> Iterable[str]:
 
 
 @rule(
+    PACK,
     name="aws-ecr-scan-on-push",
     description="ECR scans images on push.",
     severity="medium",
@@ -312,6 +329,7 @@ def ecr_scan(resource: Resource, params: Params) -> Iterable[str]:
 
 
 @rule(
+    PACK,
     name="aws-ecr-immutable-tags",
     description="ECR tags are immutable.",
     severity="medium",
@@ -324,6 +342,7 @@ def ecr_immutable(resource: Resource, params: Params) -> Iterable[str]:
 
 
 @rule(
+    PACK,
     name="aws-vpc-flow-logs",
     description="Every VPC has flow logs.",
     severity="medium",
@@ -333,25 +352,3 @@ def vpc_flow_logs(stack: Stack, params: Params) -> Iterable[tuple[str, str]]:
     for vpc in stack.of_type(VPC):
         if not stack.attached(vpc, FLOW_LOG):
             yield vpc.urn, f"VPC {vpc.name} has no flow log"
-
-
-RULES = [
-    no_open_ingress,
-    s3_public_access_block,
-    s3_encryption,
-    s3_tls_only,
-    rds_encrypted,
-    rds_not_public,
-    rds_deletion_protection,
-    iam_no_admin,
-    iam_pass_role,
-    eks_endpoint,
-    eks_secrets,
-    eks_logging,
-    imdsv2,
-    kms_rotation,
-    elasticache_encryption,
-    ecr_scan,
-    ecr_immutable,
-    vpc_flow_logs,
-]

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from policies.core.props import get
 from policies.core.rule import Params, Resource, Stack, rule
+from policies.zero_trust import PACK
 
 ZONE = "cloudflare:index/zone:Zone"
 ZONE_SETTING = "cloudflare:index/zoneSetting:ZoneSetting"
@@ -15,6 +16,7 @@ REQUIRED_SETTINGS = {"ssl": "strict", "always_use_https": "on", "min_tls_version
 
 
 @rule(
+    PACK,
     name="cloudflare-zone-tls-settings",
     description="Zone settings keep SSL strict, always-use-HTTPS on and TLS 1.2 at least.",
     severity="high",
@@ -30,6 +32,7 @@ def zone_tls_settings(resource: Resource, params: Params) -> Iterable[str]:
 
 
 @rule(
+    PACK,
     name="cloudflare-zone-settings-declared",
     description="Every zone declares ssl, always_use_https and min_tls_version, so nothing is left to defaults.",
     severity="high",
@@ -44,6 +47,7 @@ def zone_settings_declared(stack: Stack, params: Params) -> Iterable[tuple[str, 
 
 
 @rule(
+    PACK,
     name="cloudflare-waf-managed-rules",
     description="Every zone runs the managed WAF rules.",
     severity="high",
@@ -54,6 +58,3 @@ def waf_managed(stack: Stack, params: Params) -> Iterable[tuple[str, str]]:
         phases = {get(r.props, "phase") for r in stack.attached(zone, RULESET)}
         if "http_request_firewall_managed" not in phases:
             yield zone.urn, f"zone {zone.name} has no managed WAF ruleset"
-
-
-RULES = [zone_tls_settings, zone_settings_declared, waf_managed]

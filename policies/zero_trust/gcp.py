@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 from policies.core.props import as_list, get, items
 from policies.core.rule import Params, Resource, rule
+from policies.zero_trust import PACK
 
 CLUSTER = "gcp:container/cluster:Cluster"
 NODE_POOL = "gcp:container/nodePool:NodePool"
@@ -18,6 +19,7 @@ OPEN = ("0.0.0.0/0", "::/0")
 
 
 @rule(
+    PACK,
     name="gcp-gke-private-nodes",
     description="GKE nodes have private IPs only.",
     severity="high",
@@ -30,6 +32,7 @@ def gke_private_nodes(resource: Resource, params: Params) -> Iterable[str]:
 
 
 @rule(
+    PACK,
     name="gcp-gke-workload-identity",
     description="GKE uses Workload Identity, so pods never see node credentials.",
     severity="high",
@@ -42,6 +45,7 @@ def gke_workload_identity(resource: Resource, params: Params) -> Iterable[str]:
 
 
 @rule(
+    PACK,
     name="gcp-gke-shielded-nodes",
     description="GKE nodes are shielded, with secure boot.",
     severity="medium",
@@ -57,6 +61,7 @@ def gke_shielded(resource: Resource, params: Params) -> Iterable[str]:
 
 
 @rule(
+    PACK,
     name="gcp-gke-no-legacy-abac",
     description="GKE has legacy ABAC off (RBAC only).",
     severity="high",
@@ -69,6 +74,7 @@ def gke_legacy_abac(resource: Resource, params: Params) -> Iterable[str]:
 
 
 @rule(
+    PACK,
     name="gcp-gke-no-client-certificate",
     description="GKE issues no client certificate (a credential that cannot be revoked).",
     severity="high",
@@ -81,6 +87,7 @@ def gke_client_certificate(resource: Resource, params: Params) -> Iterable[str]:
 
 
 @rule(
+    PACK,
     name="gcp-gke-master-authorized-networks",
     description="The GKE control plane accepts only authorized networks, none of them the internet.",
     severity="critical",
@@ -100,6 +107,7 @@ def gke_authorized_networks(resource: Resource, params: Params) -> Iterable[str]
 
 
 @rule(
+    PACK,
     name="gcp-gke-network-policy",
     description="GKE enforces NetworkPolicies (Dataplane V2 or the network policy add-on).",
     severity="high",
@@ -113,6 +121,7 @@ def gke_network_policy(resource: Resource, params: Params) -> Iterable[str]:
 
 
 @rule(
+    PACK,
     name="gcp-gke-no-default-service-account",
     description="Node pools run as a dedicated service account, not the Compute Engine default.",
     severity="high",
@@ -128,6 +137,7 @@ def gke_service_account(resource: Resource, params: Params) -> Iterable[str]:
 
 
 @rule(
+    PACK,
     name="gcp-sql-no-public-ip",
     description="Cloud SQL has no public IPv4 address.",
     severity="critical",
@@ -140,6 +150,7 @@ def sql_private(resource: Resource, params: Params) -> Iterable[str]:
 
 
 @rule(
+    PACK,
     name="gcp-sql-ssl-required",
     description="Cloud SQL accepts only encrypted connections.",
     severity="high",
@@ -153,6 +164,7 @@ def sql_ssl(resource: Resource, params: Params) -> Iterable[str]:
 
 
 @rule(
+    PACK,
     name="gcp-bucket-uniform-access",
     description="Buckets use uniform bucket-level access (no object ACLs).",
     severity="medium",
@@ -165,6 +177,7 @@ def bucket_uniform(resource: Resource, params: Params) -> Iterable[str]:
 
 
 @rule(
+    PACK,
     name="gcp-bucket-public-access-prevention",
     description="Buckets enforce public access prevention.",
     severity="critical",
@@ -188,6 +201,7 @@ def _covers(spec: str, port: int) -> bool:
 
 
 @rule(
+    PACK,
     name="gcp-firewall-no-open-admin-ports",
     description="No firewall rule opens an administrative port to the internet.",
     severity="critical",
@@ -210,6 +224,7 @@ def firewall_admin_ports(resource: Resource, params: AdminPortParams) -> Iterabl
 
 
 @rule(
+    PACK,
     name="gcp-kms-rotation",
     description="KMS keys rotate at most every 90 days.",
     severity="medium",
@@ -220,21 +235,3 @@ def kms_rotation(resource: Resource, params: Params) -> Iterable[str]:
     period = str(get(resource.props, "rotationPeriod", ""))
     if not period.endswith("s") or not period[:-1].isdigit() or int(period[:-1]) > 7776000:
         yield f"rotationPeriod is {period or 'unset'}"
-
-
-RULES = [
-    gke_private_nodes,
-    gke_workload_identity,
-    gke_shielded,
-    gke_legacy_abac,
-    gke_client_certificate,
-    gke_authorized_networks,
-    gke_network_policy,
-    gke_service_account,
-    sql_private,
-    sql_ssl,
-    bucket_uniform,
-    bucket_public,
-    firewall_admin_ports,
-    kms_rotation,
-]

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from policies.core.pods import WORKLOAD_TYPES, namespace_of
 from policies.core.props import get
 from policies.core.rule import Params, Resource, Stack, rule
+from policies.zero_trust import PACK
 
 PEER_AUTHENTICATIONS = (
     "kubernetes:security.istio.io/v1:PeerAuthentication",
@@ -20,6 +21,7 @@ AUTHORIZATION_POLICIES = (
 
 
 @rule(
+    PACK,
     name="istio-strict-mtls",
     description="PeerAuthentication is STRICT: no plaintext between workloads.",
     severity="critical",
@@ -36,6 +38,7 @@ def strict_mtls(resource: Resource, params: Params) -> Iterable[str]:
 
 
 @rule(
+    PACK,
     name="istio-authorization-per-namespace",
     description="With Istio, every namespace with workloads has an AuthorizationPolicy.",
     severity="high",
@@ -50,6 +53,3 @@ def authorization_per_namespace(stack: Stack, params: Params) -> Iterable[tuple[
         if namespace not in covered:
             yield workload.urn, f"namespace '{namespace}' has no AuthorizationPolicy"
             covered.add(namespace)
-
-
-RULES = [strict_mtls, authorization_per_namespace]

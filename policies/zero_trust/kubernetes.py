@@ -10,6 +10,7 @@ from typing import Any
 from policies.core.pods import RUN_TO_COMPLETION, WORKLOAD_TYPES, containers, namespace_of, pod_labels, pod_spec
 from policies.core.props import get, items
 from policies.core.rule import Params, Resource, Stack, rule
+from policies.zero_trust import PACK
 
 NAMESPACE = "kubernetes:core/v1:Namespace"
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
@@ -32,6 +33,7 @@ def _security(container: Mapping[str, Any], spec: Mapping[str, Any], key: str) -
 
 
 @rule(
+    PACK,
     name="k8s-no-privileged-containers",
     description="No container runs privileged.",
     severity="critical",
@@ -45,6 +47,7 @@ def no_privileged(resource: Resource, params: Params) -> Iterable[str]:
 
 
 @rule(
+    PACK,
     name="k8s-no-privilege-escalation",
     description="Every container sets allowPrivilegeEscalation: false.",
     severity="high",
@@ -58,6 +61,7 @@ def no_privilege_escalation(resource: Resource, params: Params) -> Iterable[str]
 
 
 @rule(
+    PACK,
     name="k8s-run-as-non-root",
     description="Containers run as a non-root user.",
     severity="high",
@@ -74,6 +78,7 @@ def run_as_non_root(resource: Resource, params: Params) -> Iterable[str]:
 
 
 @rule(
+    PACK,
     name="k8s-no-host-namespaces",
     description="Pods do not share the node's network, PID or IPC namespace.",
     severity="critical",
@@ -88,6 +93,7 @@ def no_host_namespaces(resource: Resource, params: Params) -> Iterable[str]:
 
 
 @rule(
+    PACK,
     name="k8s-no-host-ports",
     description="No container binds a port on the node.",
     severity="high",
@@ -102,6 +108,7 @@ def no_host_ports(resource: Resource, params: Params) -> Iterable[str]:
 
 
 @rule(
+    PACK,
     name="k8s-no-host-path-volumes",
     description="No volume mounts a path of the node.",
     severity="critical",
@@ -115,6 +122,7 @@ def no_host_path(resource: Resource, params: Params) -> Iterable[str]:
 
 
 @rule(
+    PACK,
     name="k8s-drop-all-capabilities",
     description="Containers drop ALL capabilities and add none.",
     severity="high",
@@ -132,6 +140,7 @@ def drop_all_capabilities(resource: Resource, params: Params) -> Iterable[str]:
 
 
 @rule(
+    PACK,
     name="k8s-read-only-root-filesystem",
     description="Containers run with a read-only root filesystem.",
     severity="medium",
@@ -145,6 +154,7 @@ def read_only_root(resource: Resource, params: Params) -> Iterable[str]:
 
 
 @rule(
+    PACK,
     name="k8s-seccomp-profile",
     description="Pods run under the RuntimeDefault (or a Localhost) seccomp profile.",
     severity="medium",
@@ -160,6 +170,7 @@ def seccomp_profile(resource: Resource, params: Params) -> Iterable[str]:
 
 
 @rule(
+    PACK,
     name="k8s-resource-requests-and-limits",
     description="Every container requests CPU and memory and limits memory.",
     severity="medium",
@@ -191,6 +202,7 @@ def _tag(image: str) -> str | None:
 
 
 @rule(
+    PACK,
     name="k8s-image-pinned",
     description="Images are pinned by digest or by an immutable version tag.",
     severity="high",
@@ -209,6 +221,7 @@ def image_pinned(resource: Resource, params: ImageParams) -> Iterable[str]:
 
 
 @rule(
+    PACK,
     name="k8s-image-allowed-registry",
     description="Images come from the allowed registries only.",
     severity="high",
@@ -224,6 +237,7 @@ def image_registry(resource: Resource, params: ImageParams) -> Iterable[str]:
 
 
 @rule(
+    PACK,
     name="k8s-probes",
     description="Long-running containers have readiness and liveness probes.",
     severity="medium",
@@ -238,6 +252,7 @@ def probes(resource: Resource, params: Params) -> Iterable[str]:
 
 
 @rule(
+    PACK,
     name="k8s-no-service-account-token-automount",
     description="Pods do not mount a ServiceAccount token unless they declare a projected one.",
     severity="medium",
@@ -250,6 +265,7 @@ def no_token_automount(resource: Resource, params: Params) -> Iterable[str]:
 
 
 @rule(
+    PACK,
     name="k8s-no-secret-env-literals",
     description="No secret value is written into a container's environment.",
     severity="critical",
@@ -269,6 +285,7 @@ class PodSecurityParams(Params):
 
 
 @rule(
+    PACK,
     name="k8s-namespace-pod-security-restricted",
     description="Every namespace enforces Pod Security `restricted`.",
     severity="high",
@@ -303,6 +320,7 @@ def _is_default_deny(spec: Mapping[str, Any]) -> bool:
 
 
 @rule(
+    PACK,
     name="k8s-namespace-default-deny",
     description="Every namespace the stack creates has a default-deny NetworkPolicy (ingress and egress).",
     severity="high",
@@ -323,6 +341,7 @@ def _selects(spec: Mapping[str, Any], labels: Mapping[str, Any]) -> bool:
 
 
 @rule(
+    PACK,
     name="k8s-workload-selected-by-network-policy",
     description="Every workload's pods are selected by a NetworkPolicy in their namespace.",
     severity="high",
@@ -343,6 +362,7 @@ class ServiceTypeParams(Params):
 
 
 @rule(
+    PACK,
     name="k8s-no-external-services-outside-ingress",
     description="LoadBalancer and NodePort Services live only in the ingress controller's namespace.",
     severity="high",
@@ -358,6 +378,7 @@ def no_external_services(resource: Resource, params: ServiceTypeParams) -> Itera
 
 
 @rule(
+    PACK,
     name="k8s-ingress-tls",
     description="Every Ingress terminates TLS for every host it serves.",
     severity="high",
@@ -375,6 +396,7 @@ def ingress_tls(resource: Resource, params: Params) -> Iterable[str]:
 
 
 @rule(
+    PACK,
     name="k8s-no-wildcard-rbac",
     description="Roles name their API groups, resources and verbs: no '*'.",
     severity="high",
@@ -386,28 +408,3 @@ def no_wildcard_rbac(resource: Resource, params: Params) -> Iterable[str]:
         for key in ("apiGroups", "resources", "verbs", "nonResourceURLs"):
             if "*" in list(get(entry, key, [])):
                 yield f"rules[{index}].{key} contains '*'"
-
-
-RULES = [
-    no_privileged,
-    no_privilege_escalation,
-    run_as_non_root,
-    no_host_namespaces,
-    no_host_ports,
-    no_host_path,
-    drop_all_capabilities,
-    read_only_root,
-    seccomp_profile,
-    requests_and_limits,
-    image_pinned,
-    image_registry,
-    probes,
-    no_token_automount,
-    no_secret_env,
-    namespace_psa,
-    namespace_default_deny,
-    workload_selected,
-    no_external_services,
-    ingress_tls,
-    no_wildcard_rbac,
-]

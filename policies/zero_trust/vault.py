@@ -8,6 +8,7 @@ from collections.abc import Iterable
 
 from policies.core.props import as_list, get
 from policies.core.rule import Params, Resource, Stack, rule
+from policies.zero_trust import PACK
 
 POLICY = "vault:index/policy:Policy"
 KUBERNETES_ROLE = "vault:kubernetes/authBackendRole:AuthBackendRole"
@@ -27,6 +28,7 @@ def policy_rules(document: str) -> list[tuple[str, list[str]]]:
 
 
 @rule(
+    PACK,
     name="vault-policy-least-privilege",
     description="No Vault policy grants sudo, touches sys/, or globs the root of a mount.",
     severity="critical",
@@ -44,6 +46,7 @@ def policy_least_privilege(resource: Resource, params: Params) -> Iterable[str]:
 
 
 @rule(
+    PACK,
     name="vault-jwt-role-bound",
     description="JWT auth roles bind one subject (a ServiceAccount in a namespace) and an audience.",
     severity="critical",
@@ -59,6 +62,7 @@ def jwt_role_bound(resource: Resource, params: Params) -> Iterable[str]:
 
 
 @rule(
+    PACK,
     name="vault-kubernetes-role-bound",
     description="Kubernetes auth roles bind named ServiceAccounts in named namespaces, and an audience.",
     severity="critical",
@@ -79,6 +83,7 @@ class TokenTtlParams(Params):
 
 
 @rule(
+    PACK,
     name="vault-token-ttl-cap",
     description="Kubernetes auth tokens are short-lived: a TTL and max TTL within the cap.",
     severity="high",
@@ -94,6 +99,7 @@ def token_ttl(resource: Resource, params: TokenTtlParams) -> Iterable[str]:
 
 
 @rule(
+    PACK,
     name="vault-audit-device",
     description="A stack that configures Vault declares at least one audit device.",
     severity="high",
@@ -103,6 +109,3 @@ def audit_device(stack: Stack, params: Params) -> Iterable[tuple[str, str]]:
     configures_vault = [r for r in stack.resources if r.type.startswith("vault:") and r.type != AUDIT]
     if configures_vault and not stack.of_type(AUDIT):
         yield configures_vault[0].urn, "Vault is configured but no audit device is declared"
-
-
-RULES = [policy_least_privilege, kubernetes_role_bound, jwt_role_bound, token_ttl, audit_device]

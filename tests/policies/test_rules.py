@@ -4,17 +4,21 @@ Each non-compliant case asserts the exact violations."""
 
 from __future__ import annotations
 
+import importlib
 import json
+import pkgutil
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
 from policies.core.evaluate import evaluate
-from policies.core.rule import Resource, Rule, Stack
+from policies.core.rule import Pack, Params, Resource, Rule, Stack
+from policies.core.rule import rule as decorate
 from policies.core.settings import resolve
-from policies.cost.rules import RULES as COST_RULES
-from policies.zero_trust.rules import RULES as ZERO_TRUST_RULES
+from policies.cost.rules import PACK as COST
+from policies.zero_trust.rules import PACK as ZERO_TRUST
 from tests.policies.cases import (
     CONTAINER,
     DELETE,
@@ -28,7 +32,8 @@ from tests.policies.cases import (
     workload,
 )
 
-RULES: dict[str, Rule] = {rule.name: rule for rule in [*ZERO_TRUST_RULES, *COST_RULES]}
+PACKS = (ZERO_TRUST, COST)
+RULES: dict[str, Rule] = {rule.name: rule for pack in PACKS for rule in pack.rules}
 NS = "kubernetes:core/v1:Namespace"
 NETPOL = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 PSA = {f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "audit", "warn")}
@@ -774,10 +779,54 @@ CASES.append(
 )
 
 
+def uncovered() -> list[str]:
+    """Registered rules without a compliant and a non-compliant case (the waiver rules
+    have tests of their own, in test_packs.py)."""
+    covered = {case.rule for case in CASES if case.good and case.bad and case.expected}
+    registered = [rule.name for pack in PACKS for rule in pack.rules]
+    return [name for name in registered if name not in covered and not name.endswith("-waivers-current")]
+
+
 def test_every_rule_has_a_case() -> None:
-    waiver_rules = {name for name in RULES if name.endswith("-waivers-current")}
-    assert sorted(set(RULES) - waiver_rules - {case.rule for case in CASES}) == []
-    assert len(ZERO_TRUST_RULES) >= 40 + 1 and len(COST_RULES) >= 15 + 1
+    assert uncovered() == []
+    assert len(ZERO_TRUST.rules) >= 40 + 1 and len(COST.rules) >= 15 + 1
+
+
+def _register(pack: Pack, name: str) -> Rule:
+    @decorate(pack, name=name, description="New.", severity="low", remediation="Fix it.", types=(NS,))
+    def check(resource: Resource, params: Params) -> Iterable[str]:
+        yield from ()
+
+    return check
+
+
+def test_a_newly_decorated_rule_is_registered_and_needs_cases(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A copy of the registry for this test: the real one is back afterwards.
+    monkeypatch.setattr(ZERO_TRUST, "_rules", dict(ZERO_TRUST._rules))
+    new = _register(ZERO_TRUST, "k8s-brand-new")
+    assert ZERO_TRUST.rules[-1] is new
+    assert uncovered() == ["k8s-brand-new"]
+
+
+def test_a_duplicate_rule_name_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(COST, "_rules", dict(COST._rules))
+    with pytest.raises(ValueError) as caught:
+        _register(COST, "cost-gp3-volumes")
+    assert str(caught.value) == (
+        "pack cost: two rules named 'cost-gp3-volumes' "
+        "(policies.cost.rules.gp3 and tests.policies.test_rules._register.<locals>.check)"
+    )
+
+
+@pytest.mark.parametrize("pack", PACKS, ids=lambda pack: pack.name)
+def test_every_module_of_a_pack_is_loaded_with_it(pack: Pack) -> None:
+    # A module the pack does not import would register its rules only here.
+    package = importlib.import_module(f"policies.{pack.name.replace('-', '_')}")
+    before = [rule.name for rule in pack.rules]
+    for module in pkgutil.iter_modules(package.__path__):
+        if module.name != "__main__":
+            importlib.import_module(f"{package.__name__}.{module.name}")
+    assert [rule.name for rule in pack.rules] == before
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.rule)
