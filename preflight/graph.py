@@ -25,6 +25,9 @@ class Resource:
     dependencies: list[str] = field(default_factory=list)
     # customTimeouts the program asked for (create/update/delete), when any.
     timeouts: dict[str, str] = field(default_factory=dict)
+    # Earlier URNs the engine would take this resource for (its aliases, then those its
+    # parents' aliases give it), as engine URNs (preflight.urns); `diff` reads them.
+    aliases: list[str] = field(default_factory=list)
     # The inputs `inputs` shows as "[secret]", in the clear, for checks run in this
     # process (under preflight they hold placeholders and mock values); never written out.
     secret_inputs: dict[str, Any] = field(default_factory=dict, repr=False)

@@ -10,6 +10,7 @@ from typing import Any
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
 
+from preflight import urns
 from preflight.graph import SECRET, STACK_TYPE, Resource
 from preflight.project import PreflightError
 
@@ -38,6 +39,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         self.run = run
         self.root_urn: str | None = None
         self._by_urn: dict[str, Resource] = {}
+        # Engine URN of each recorded URN, for the aliases of the resources below it.
+        self._engine_urns: dict[str, str] = {}
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
         response = super().RegisterResource(request)
@@ -65,12 +68,20 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
     def _record(self, request: Any, urn: str, custom: bool, inputs: Any, dependencies: Any) -> None:
         registration = self.resources.get(urn)
         properties = rpc.deserialize_properties(inputs)
+        parent = request.parent or None
+        with self.run.lock:
+            goal = self._goal(request, urn, parent)
+            self._engine_urns[urn] = goal.urn
+            parent_aliases = self._by_urn[parent].aliases if parent in self._by_urn else []
+        own = [self._alias(alias, goal) for alias in getattr(request, "aliases", [])]
+        # What an SDK sends an engine without alias specs: URNs it computed itself.
+        own += list(getattr(request, "aliasURNs", []))
         resource = Resource(
             urn=urn,
             type=request.type,
             name=request.name,
             custom=custom,
-            parent=request.parent or None,
+            parent=parent,
             provider=request.provider.rsplit("::", 1)[0] if request.provider else None,
             id=(registration.id if registration else None) or None,
             inputs=plain(properties),
@@ -78,10 +89,25 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             outputs=plain(registration.state) if registration else {},
             dependencies=sorted(set(dependencies)),
             timeouts=_timeouts(request),
+            aliases=urns.with_inherited(goal, own, parent_aliases),
         )
         with self.run.lock:
             self.run.resources.append(resource)
             self._by_urn[urn] = resource
+
+    def _goal(self, request: Any, urn: str, parent: str | None) -> urns.Goal:
+        stack, project = urn.removeprefix("urn:pulumi:").split("::")[:2]
+        engine_parent = self._engine_urns.get(parent, parent) if parent else None
+        return urns.Goal(stack, project, engine_parent, request.type, request.name)
+
+    def _alias(self, alias: Any, goal: urns.Goal) -> str:
+        """One alias the SDK sent (a URN, or a spec the engine completes) as an engine URN."""
+        if alias.WhichOneof("alias") == "urn":
+            return alias.urn
+        spec = alias.spec
+        # A parent named by a resource arrives as its mock URN.
+        parent = self._engine_urns.get(spec.parentUrn, spec.parentUrn)
+        return urns.spec_alias(goal, spec.name, spec.type, spec.stack, spec.project, parent, spec.noParent)
 
 
 class DiagnosticsHandler(logging.Handler):
