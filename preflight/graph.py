@@ -58,16 +58,14 @@ class Graph:
         return Counter(r.type for r in self.deployed())
 
     def count_by_component(self) -> Counter[str]:
-        """Custom resources under each top-level component; top-level ones as '(stack)'."""
+        """Custom resources by the component that holds them; top-level ones as '(stack)'."""
         index = self.by_urn()
         counts: Counter[str] = Counter()
         for resource in self.deployed():
-            if not resource.custom:
-                continue
-            top = resource
-            while top.parent in index and index[top.parent].type != STACK_TYPE:
-                top = index[top.parent]
-            counts["(stack)" if top is resource else f"{top.type} {top.name}"] += 1
+            parent = index.get(resource.parent or "")
+            if resource.custom:
+                holder = parent if parent is not None and parent.type != STACK_TYPE else None
+                counts[f"{holder.type} {holder.name}" if holder else "(stack)"] += 1
         return counts
 
     def to_dict(self) -> dict[str, Any]:

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from stacks import cluster, edge, region
 from stacks.config import load
-
-COMPOSITIONS = {"cluster": cluster.build, "region": region.build, "edge": edge.build}
+from stacks.model import ClusterStack, EdgeStack, RegionStack
 
 
 def main() -> None:
     config = load()
-    COMPOSITIONS[config.role](config)
+    # Each role composes components; the config's model says which role this stack has.
+    if isinstance(config, ClusterStack):
+        cluster.build(config)
+    elif isinstance(config, RegionStack):
+        region.build(config)
+    elif isinstance(config, EdgeStack):
+        edge.build(config)

@@ -15,13 +15,16 @@ from typing import Any
 import pulumi
 import pulumi.runtime
 import pulumi.runtime.config
-from pydantic import ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from stacks.defaults import ENVIRONMENT_DEFAULTS, deep_merge
-from stacks.model import NAMESPACE, WORKLOAD_KEYS, StackConfig
+from stacks.defaults import deep_merge, environment_defaults
+from stacks.model import NAMESPACE, StackConfig, role_model
 from stacks.problems import describe, plaintext_secrets
 
 __all__ = ["NAMESPACE", "ConfigError", "StackConfig", "load", "parse"]
+
+
+STACK_CONFIG: TypeAdapter[StackConfig] = TypeAdapter(StackConfig)
 
 
 class ConfigError(pulumi.RunError):
@@ -51,36 +54,28 @@ def parse(raw: dict[str, Any], source: str, secret_keys: set[str] | frozenset[st
             f"{source}: {NAMESPACE}:app: set with --secret, but app settings go into a ConfigMap; "
             "expected secrets in Vault, synced to a Kubernetes Secret"
         )
-    environment = values.get("environment")
-    defaults = ENVIRONMENT_DEFAULTS.get(environment, {}) if isinstance(environment, str) else {}
-    if values.get("role") != "region":
-        # Only a region runs a cloud platform: no platform defaults, and no platform key.
-        defaults = {key: value for key, value in defaults.items() if key != "platform"}
-        if "platform" in values and values.get("role") in ("cluster", "edge"):
-            problems.append(
-                f"{source}: {NAMESPACE}:platform: the {values['role']} role runs no cloud platform; "
-                "expected no 'platform' key"
-            )
-            del values["platform"]
-    if values.get("role") == "edge":
-        # The edge runs no workload: no workload defaults, and no workload keys.
-        defaults = {key: value for key, value in defaults.items() if key not in WORKLOAD_KEYS}
-        for key in sorted(WORKLOAD_KEYS & set(values)):
-            problems.append(f"{source}: {NAMESPACE}:{key}: the edge role runs no workload; expected no '{key}' key")
-            del values[key]
+    model = role_model(values.get("role"), values.get("cloud"))
+    defaults = environment_defaults(values.get("environment"), values.get("cloud"))
+    if model is not None:
+        # A role's model names the sections it takes: defaults for the others don't apply.
+        defaults = {key: value for key, value in defaults.items() if key in _keys_of(model)}
     try:
-        config = StackConfig.model_validate(deep_merge(defaults, values))
+        config = STACK_CONFIG.validate_python(deep_merge(defaults, values))
     except ValidationError as error:
         errors = error.errors()
         if not defaults:
             # Without a known environment no defaults apply, so "missing" would be noise.
-            errors = [e for e in errors if e["type"] != "missing" or e["loc"] == ("environment",)]
-        problems += [f"{source}: {describe(item)}" for item in errors]
+            errors = [e for e in errors if e["type"] != "missing" or e["loc"][-1:] == ("environment",)]
+        problems += [f"{source}: {describe(item, values)}" for item in errors]
         config = None
     if problems:
         raise ConfigError(problems)
     assert config is not None
     return config
+
+
+def _keys_of(model: type[BaseModel]) -> set[str]:
+    return {field.alias or name for name, field in model.model_fields.items()}
 
 
 def _read_namespace(namespace: str) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from typing import Any
 
 import pulumi
 
-from stacks.config import StackConfig
+from stacks.model import RegionStack
 
 CONTRACT_VERSION = 1
 # Public (the Ingress routes only versioned paths): status only, from the cached readiness.
@@ -58,9 +58,8 @@ KEYS = (
 OPTIONAL_KEYS = (GLOBAL_DATABASE,)
 
 
-def export_region_contract(config: StackConfig, platform: dict[str, Any]) -> None:
+def export_region_contract(config: RegionStack, platform: dict[str, Any]) -> None:
     """Exports every key; `platform` holds the cluster, database and registry values."""
-    assert config.ingress is not None, "validated by StackConfig for this role"
     values = {
         VERSION: CONTRACT_VERSION,
         ENVIRONMENT: config.environment,

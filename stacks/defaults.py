@@ -1,4 +1,5 @@
-"""Per-environment defaults. A stack file overrides any of them, key by key."""
+"""Per-environment defaults, and per cloud for a region's platform. A stack file
+overrides any of them, key by key."""
 
 from typing import Any
 
@@ -27,14 +28,6 @@ ENVIRONMENT_DEFAULTS: dict[str, dict[str, Any]] = {
     # Spot nodes and short retention: cheap, and disposable.
     "dev": {
         **_SHARED,
-        "platform": {
-            "systemPool": {"types": ["t3.medium"], "min": 1, "desired": 1, "max": 2},
-            "appPool": {"types": ["t3.large", "m6i.large"], "min": 1, "desired": 1, "max": 3, "spot": True},
-            "natPerZone": False,
-            "logRetentionDays": 7,
-            "budgetUsd": 1500,
-            "budgetEmails": ["ai-platform-alerts@project-ai.dev"],
-        },
         "app": {
             "replicas": {"min": 1, "max": 3},
             "resources": {
@@ -55,14 +48,6 @@ ENVIRONMENT_DEFAULTS: dict[str, dict[str, Any]] = {
     # Prod's shape at a smaller size, so a release rehearses the real thing.
     "staging": {
         **_SHARED,
-        "platform": {
-            "systemPool": {"types": ["m6i.large"], "min": 2, "desired": 2, "max": 3},
-            "appPool": {"types": ["m6i.large"], "min": 2, "desired": 2, "max": 4},
-            "natPerZone": True,
-            "logRetentionDays": 14,
-            "budgetUsd": 4000,
-            "budgetEmails": ["ai-platform-alerts@project-ai.dev"],
-        },
         "app": {
             "replicas": {"min": 2, "max": 4},
             "resources": {
@@ -81,14 +66,6 @@ ENVIRONMENT_DEFAULTS: dict[str, dict[str, Any]] = {
     },
     "prod": {
         **_SHARED,
-        "platform": {
-            "systemPool": {"types": ["m6i.large"], "min": 3, "desired": 3, "max": 3},
-            "appPool": {"types": ["m6i.xlarge"], "min": 3, "desired": 3, "max": 12},
-            "natPerZone": True,
-            "logRetentionDays": 30,
-            "budgetUsd": 15000,
-            "budgetEmails": ["ai-platform-alerts@project-ai.dev"],
-        },
         "app": {
             "replicas": {"min": 3, "max": 10},
             "resources": {
@@ -117,6 +94,52 @@ ENVIRONMENT_DEFAULTS: dict[str, dict[str, Any]] = {
         "cache": {"nodeType": "cache.r6g.large", "replicas": 2},
     },
 }
+
+# A region's platform by cloud: node types and network shapes differ, so GCP's pools
+# have no defaults (an AWS instance type is no GCP machine type).
+_AWS_PLATFORM: dict[str, dict[str, Any]] = {
+    "dev": {
+        "systemPool": {"types": ["t3.medium"], "min": 1, "desired": 1, "max": 2},
+        "appPool": {"types": ["t3.large", "m6i.large"], "min": 1, "desired": 1, "max": 3, "spot": True},
+        "natPerZone": False,
+        "logRetentionDays": 7,
+        "budgetUsd": 1500,
+        "budgetEmails": ["ai-platform-alerts@project-ai.dev"],
+    },
+    "staging": {
+        "systemPool": {"types": ["m6i.large"], "min": 2, "desired": 2, "max": 3},
+        "appPool": {"types": ["m6i.large"], "min": 2, "desired": 2, "max": 4},
+        "natPerZone": True,
+        "logRetentionDays": 14,
+        "budgetUsd": 4000,
+        "budgetEmails": ["ai-platform-alerts@project-ai.dev"],
+    },
+    "prod": {
+        "systemPool": {"types": ["m6i.large"], "min": 3, "desired": 3, "max": 3},
+        "appPool": {"types": ["m6i.xlarge"], "min": 3, "desired": 3, "max": 12},
+        "natPerZone": True,
+        "logRetentionDays": 30,
+        "budgetUsd": 15000,
+        "budgetEmails": ["ai-platform-alerts@project-ai.dev"],
+    },
+}
+
+PLATFORM_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
+    "aws": _AWS_PLATFORM,
+    "gcp": {env: {"budgetUsd": platform["budgetUsd"]} for env, platform in _AWS_PLATFORM.items()},
+}
+
+
+def environment_defaults(environment: object, cloud: object) -> dict[str, Any]:
+    """The defaults a stack of this environment (and a region of this cloud) starts from;
+    none for an unknown environment."""
+    if not isinstance(environment, str) or environment not in ENVIRONMENT_DEFAULTS:
+        return {}
+    defaults = dict(ENVIRONMENT_DEFAULTS[environment])
+    platform = PLATFORM_DEFAULTS.get(cloud, {}).get(environment) if isinstance(cloud, str) else None
+    if platform is not None:
+        defaults["platform"] = platform
+    return defaults
 
 
 def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

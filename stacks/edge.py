@@ -9,11 +9,10 @@ from __future__ import annotations
 import pulumi
 
 from stacks import contract
-from stacks.config import StackConfig
+from stacks.model import EdgeStack
 
 
-def build(config: StackConfig) -> None:
-    assert config.edge is not None, "validated by StackConfig for this role"
+def build(config: EdgeStack) -> None:
     origins = [{"stack": stack, **contract.read_region_contract(stack)} for stack in config.edge.origins]
     pulumi.export("hostname", config.edge.hostname)
     pulumi.export("origins", origins)

@@ -25,28 +25,14 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from app.networks import INTERNAL, internal
-from components.delivery.args import DEFAULT_PROMETHEUS
 from stacks.quantities import parse_cpu, parse_memory
 from stacks.regions import REGIONS
 
 NAMESPACE = "projectai"
 
 Environment = Literal["local", "dev", "staging", "prod"]
-Role = Literal["cluster", "region", "edge"]
-Cloud = Literal["kubernetes", "aws", "gcp", "cloudflare"]
-
-# Sections that only stacks running the API (cluster and region roles) use.
-WORKLOAD_KEYS = frozenset({"app", "ingress", "delivery", "database", "cache", "platform"})
 
 CLOUD_NAMES = {"aws": "AWS", "gcp": "GCP"}
-
-# Which cloud each stack role runs on: a cluster stack uses whatever cluster the kube
-# context names, a region owns a cloud platform, the edge lives on Cloudflare.
-ROLE_CLOUDS: dict[str, tuple[str, ...]] = {
-    "cluster": ("kubernetes",),
-    "region": ("aws", "gcp"),
-    "edge": ("cloudflare",),
-}
 
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 DnsLabel = Annotated[str, StringConstraints(pattern=DNS_LABEL, max_length=63)]
@@ -129,10 +115,9 @@ class KubernetesConfig(Model):
     # kubeconfig context for the `cluster` role; None means the current context.
     context: str | None = None
     # Where the API server's endpoints are: controllers in platform namespaces may
-    # reach only these on 443/6443, and only these may call their webhooks. The default
-    # suits a laptop cluster whose node address is not known in advance; a cloud stack
-    # names its control plane's range.
-    api_server_cidrs: list[Network] = ["0.0.0.0/0"]
+    # reach only these on 443/6443, and only these may call their webhooks. No default:
+    # a region derives them from its network, a `cluster` stack must name them.
+    api_server_cidrs: Annotated[list[Network], Field(min_length=1)] | None = None
 
 
 class ImageConfig(Model):
@@ -416,8 +401,8 @@ class DeliveryConfig(Model):
     analysis: AnalysisConfig = AnalysisConfig()
     # Going back to one of the last N revisions skips the steps and analysis.
     rollback_window_revisions: Annotated[int, Field(ge=0, le=10)] = 3
-    # The Prometheus the analysis queries (kube-prometheus-stack's, by default).
-    prometheus_address: Annotated[str, StringConstraints(pattern=r"^https?://[^\s]+$")] = DEFAULT_PROMETHEUS
+    # The Prometheus the analysis queries; unset, the monitoring stack's own.
+    prometheus_address: Annotated[str, StringConstraints(pattern=r"^https?://[^\s]+$")] | None = None
     argo_rollouts_chart_version: Annotated[str, StringConstraints(pattern=r"^\d+\.\d+\.\d+$")] = "2.40.1"
     # A Secret with an API key (key `api-key`) the blue-green smoke test calls with.
     smoke_test_secret_name: DnsLabel = "project-ai-api-smoke-test"
@@ -576,25 +561,30 @@ class NodePoolConfig(Model):
 
 
 class PlatformConfig(Model):
-    """The regional cloud platform a region stack runs the API on."""
+    """What a region's cloud platform needs on either cloud."""
 
     # The VPC (AWS) or the nodes' subnet (GCP).
     cidr: Cidr
-    # GCP only: the secondary ranges of pods and services, and the control plane's /28.
-    pods_cidr: Cidr | None = None
-    services_cidr: Cidr | None = None
-    master_cidr: Cidr = "172.16.0.0/28"
-    # Where Vault connects to the region's database from (its network, peered or routed).
-    vault_cidrs: list[Cidr] = []
-    # GCP: the range Cloud SQL and Memorystore get in the VPC (private service access).
-    private_services_cidr: Cidr = "10.40.16.0/20"
     # Who may reach the control plane from outside (empty: private only, on AWS).
     public_access_cidrs: list[Cidr] = []
-    # AWS: roles given cluster-admin through access entries.
-    admin_role_arns: list[Annotated[str, StringConstraints(pattern=r"^arn:aws:iam::\d{12}:role/\S+$")]] = []
     system_pool: NodePoolConfig
     app_pool: NodePoolConfig
-    # AWS managed add-ons at pinned versions.
+    budget_usd: Annotated[int, Field(ge=1)]
+    # False for the first `pulumi up` of a region: the platform only, so the image can be
+    # pushed and Vault seeded before the workload waits on them (README).
+    deploy_workload: bool = True
+
+
+class AwsPlatformConfig(PlatformConfig):
+    """EKS, Aurora, ElastiCache and ECR."""
+
+    # The account the stack deploys to; the provider refuses any other.
+    account_id: Annotated[str, StringConstraints(pattern=r"^\d{12}$")]
+    # Where Vault connects to the region's database from (its network, peered or routed).
+    vault_cidrs: list[Cidr] = []
+    # Roles given cluster-admin through access entries.
+    admin_role_arns: list[Annotated[str, StringConstraints(pattern=r"^arn:aws:iam::\d{12}:role/\S+$")]] = []
+    # Managed add-ons at pinned versions.
     addons: dict[str, str] = {
         "vpc-cni": "v1.19.5-eksbuild.1",
         "kube-proxy": "v1.33.0-eksbuild.2",
@@ -602,28 +592,33 @@ class PlatformConfig(Model):
         "eks-pod-identity-agent": "v1.3.7-eksbuild.2",
         "aws-ebs-csi-driver": "v1.44.0-eksbuild.1",
     }
-    release_channel: Literal["RAPID", "REGULAR", "STABLE"] = "REGULAR"
-    # AWS: regions whose clusters pull the API's images from replicas of this region's
+    # Regions whose clusters pull the API's images from replicas of this region's
     # registry (the secondaries).
     registry_replicas: list[str] = []
-    # AWS: the account the stack deploys to; the provider refuses any other.
-    account_id: Annotated[str, StringConstraints(pattern=r"^\d{12}$")] | None = None
     # False where another stack of the account and region owns the API's repository
     # (staging pulls dev's); the app image's repository is then the registry.
     owns_registry: bool = True
-    # False for the first `pulumi up` of a region: the platform only, so the image can be
-    # pushed and Vault seeded before the workload waits on them (README).
-    deploy_workload: bool = True
-    # AWS: the cluster-autoscaler chart (GKE scales its node pools itself).
+    # GKE scales its node pools itself; EKS needs the cluster-autoscaler chart.
     cluster_autoscaler_chart_version: str = "9.46.6"
     nat_per_zone: bool = False
     log_retention_days: Annotated[int, Field(ge=1, le=3653)] = 30
-    budget_usd: Annotated[int, Field(ge=1)]
     budget_emails: list[Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+$")]] = []
-    # GCP: the project, its number, and the billing account the budget watches.
-    project: DnsLabel | None = None
-    billing_account: Annotated[str, StringConstraints(pattern=r"^[0-9A-F]{6}-[0-9A-F]{6}-[0-9A-F]{6}$")] | None = None
-    project_number: Annotated[str, StringConstraints(pattern=r"^\d{6,20}$")] | None = None
+
+
+class GcpPlatformConfig(PlatformConfig):
+    """GKE, Cloud SQL, Memorystore and Artifact Registry."""
+
+    # The secondary ranges of pods and services, and the control plane's /28.
+    pods_cidr: Cidr
+    services_cidr: Cidr
+    master_cidr: Cidr = "172.16.0.0/28"
+    # The range Cloud SQL and Memorystore get in the VPC (private service access).
+    private_services_cidr: Cidr = "10.40.16.0/20"
+    release_channel: Literal["RAPID", "REGULAR", "STABLE"] = "REGULAR"
+    # The project, its number, and the billing account the budget watches.
+    project: DnsLabel
+    project_number: Annotated[str, StringConstraints(pattern=r"^\d{6,20}$")]
+    billing_account: Annotated[str, StringConstraints(pattern=r"^[0-9A-F]{6}-[0-9A-F]{6}-[0-9A-F]{6}$")]
 
 
 class CacheConfig(Model):
@@ -659,84 +654,41 @@ class SecretsConfig(Model):
     warning_days: Annotated[int, Field(ge=1, le=180)] = 30
 
 
-class StackConfig(Model):
+class StackBase(Model):
+    """What every stack has, whatever its role."""
+
     environment: Environment
-    role: Role
-    cloud: Cloud
-    region: str | None = None
     team: DnsLabel
     cost_center: DnsLabel
-    tags: dict[str, str] = {}
+    # Other stacks this one reads, by role: e.g. {primary: prod}.
+    stack_references: dict[DnsLabel, StackName] = {}
+
+
+class WorkloadStack(StackBase):
+    """A stack that runs the API on a cluster: the `cluster` and `region` roles."""
+
     kubernetes: KubernetesConfig = KubernetesConfig()
-    app: AppConfig | None = None
-    ingress: IngressConfig | None = None
+    app: AppConfig
+    ingress: IngressConfig
     network: NetworkConfig = NetworkConfig()
     delivery: DeliveryConfig = DeliveryConfig()
     monitoring: MonitoringConfig = MonitoringConfig()
     secrets: SecretsConfig = SecretsConfig()
-    vault: VaultConfig | None = None
-    # Set with `pulumi config set --secret`: the first password of vault.database's
-    # root user. Vault rotates it from then on.
-    database_root_password: str | None = None
+    vault: VaultConfig
     # Set with `pulumi config set --secret` when Vault runs outside the cluster: the token
     # of the `vault-token-reviewer` ServiceAccount, with which Vault reviews logins.
     vault_token_reviewer_jwt: str | None = None
-    database: DatabaseConfig | None = None
-    cache: CacheConfig | None = None
-    platform: PlatformConfig | None = None
-    edge: EdgeConfig | None = None
-    # Other stacks this one reads, by role: e.g. {primary: prod}.
-    stack_references: dict[DnsLabel, StackName] = {}
 
     @model_validator(mode="after")
-    def _consistent(self) -> StackConfig:
-        allowed = ROLE_CLOUDS[self.role]
-        if self.cloud not in allowed:
-            raise ValueError(f"cloud: the {self.role} role runs on {' or '.join(allowed)}, got '{self.cloud}'")
-        if self.cloud in REGIONS:
-            if self.region is None:
-                raise ValueError(f"region: missing required key for cloud '{self.cloud}'")
-            if self.region not in REGIONS[self.cloud]:
-                close = difflib.get_close_matches(self.region, REGIONS[self.cloud], n=1)
-                hint = f"; did you mean '{close[0]}'?" if close else ""
-                name = CLOUD_NAMES[self.cloud]
-                raise ValueError(f"region: '{self.region}' is not a region of {name}{hint}")
-        if self.role in ("cluster", "region"):
-            for key in ("app", "ingress"):
-                if getattr(self, key) is None:
-                    raise ValueError(f"{key}: missing required key for the {self.role} role")
-        if self.role in ("cluster", "region") and self.vault is None:
-            raise ValueError(f"vault: missing required key for the {self.role} role")
-        if self.vault is not None and self.vault.mode == "dev" and self.environment != "local":
+    def _workload_consistent(self) -> WorkloadStack:
+        if self.vault.mode == "dev" and self.environment != "local":
             raise ValueError(f"vault.mode: dev mode keeps secrets in memory; only for local, not {self.environment}")
-        if self.vault is not None and self.vault.database is not None and self.database_root_password is None:
-            raise ValueError(
-                "databaseRootPassword: missing; expected `pulumi config set --secret projectai:databaseRootPassword` "
-                "with the password of vault.database.rootUsername"
-            )
-        if self.vault is not None and self.vault.kubernetes_host and self.vault_token_reviewer_jwt is None:
+        if self.vault.kubernetes_host and self.vault_token_reviewer_jwt is None:
             raise ValueError(
                 "vaultTokenReviewerJwt: missing; expected `pulumi config set --secret projectai:vaultTokenReviewerJwt` "
                 "with a token of the vault-token-reviewer ServiceAccount (README, Vault)"
             )
-        if self.role == "region":
-            for key in ("platform", "database", "cache"):
-                if getattr(self, key) is None:
-                    raise ValueError(f"{key}: missing required key for the region role")
-        if self.role == "region" and self.cloud == "aws" and self.platform is not None and not self.platform.account_id:
-            raise ValueError("platform: an AWS platform needs accountId (the provider refuses any other account)")
-        if self.role == "region" and self.cloud == "gcp" and self.platform is not None:
-            missing = [
-                key
-                for key in ("project", "pods_cidr", "services_cidr", "billing_account", "project_number")
-                if getattr(self.platform, key) is None
-            ]
-            if missing:
-                names = ", ".join(to_camel(key) for key in missing)
-                raise ValueError(f"platform: a GCP platform needs {names}")
-        if self.role == "edge" and self.edge is None:
-            raise ValueError("edge: missing required key for the edge role")
-        if self.environment in RECORDED_EXPIRY_ENVIRONMENTS and self.app is not None:
+        if self.environment in RECORDED_EXPIRY_ENVIRONMENTS:
             issued = ["upstream", *(THIRD_PARTY_ALERTING if self.monitoring.enabled else ())]
             missing = [name for name in issued if name not in self.secrets.expiry]
             if missing:
@@ -745,3 +697,104 @@ class StackConfig(Model):
                     f"expires (YYYY-MM-DD), so an alert fires {self.secrets.warning_days} days ahead"
                 )
         return self
+
+
+class ClusterStack(WorkloadStack):
+    """The API on the cluster of the current kube context (a laptop cluster)."""
+
+    role: Literal["cluster"]
+    cloud: Literal["kubernetes"]
+    # Set with `pulumi config set --secret`: the first password of vault.database's
+    # root user. Vault rotates it from then on.
+    database_root_password: str | None = None
+
+    @model_validator(mode="after")
+    def _cluster_consistent(self) -> ClusterStack:
+        if self.kubernetes.api_server_cidrs is None:
+            raise ValueError(
+                "kubernetes.apiServerCidrs: missing required key for the cluster role; expected the ranges "
+                "of the cluster's API server endpoints (no default: 0.0.0.0/0 would have to be a choice)"
+            )
+        if self.vault.database is not None and self.database_root_password is None:
+            raise ValueError(
+                "databaseRootPassword: missing; expected `pulumi config set --secret projectai:databaseRootPassword` "
+                "with the password of vault.database.rootUsername"
+            )
+        return self
+
+    @property
+    def api_server_cidrs(self) -> list[str]:
+        return list(self.kubernetes.api_server_cidrs or ())
+
+
+class RegionStack(WorkloadStack):
+    """A regional cloud platform, and the API on its cluster."""
+
+    role: Literal["region"]
+    region: str
+    database: DatabaseConfig = DatabaseConfig()
+    cache: CacheConfig = CacheConfig()
+
+    @field_validator("region")
+    @classmethod
+    def _a_region_of_the_cloud(cls, region: str) -> str:
+        # Each cloud's model declares `cloud` as a one-value Literal.
+        cloud = cls.model_fields["cloud"].annotation.__args__[0]  # type: ignore[union-attr]
+        if region not in REGIONS[cloud]:
+            close = difflib.get_close_matches(region, REGIONS[cloud], n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise ValueError(f"'{region}' is not a region of {CLOUD_NAMES[cloud]}{hint}")
+        return region
+
+    @model_validator(mode="after")
+    def _region_consistent(self) -> RegionStack:
+        if self.vault.database is not None:
+            raise ValueError("vault.database: a region's database is its own platform's; expected no vault.database")
+        return self
+
+
+class AwsRegionStack(RegionStack):
+    cloud: Literal["aws"]
+    platform: AwsPlatformConfig
+
+    @property
+    def api_server_cidrs(self) -> list[str]:
+        # The EKS endpoint's private addresses sit in the VPC.
+        return list(self.kubernetes.api_server_cidrs or (self.platform.cidr,))
+
+
+class GcpRegionStack(RegionStack):
+    cloud: Literal["gcp"]
+    platform: GcpPlatformConfig
+
+    @property
+    def api_server_cidrs(self) -> list[str]:
+        # GKE's private endpoint lives in the control plane's /28.
+        return list(self.kubernetes.api_server_cidrs or (self.platform.master_cidr,))
+
+
+class EdgeStack(StackBase):
+    """Cloudflare in front of every production region."""
+
+    role: Literal["edge"]
+    cloud: Literal["cloudflare"]
+    edge: EdgeConfig
+
+
+Region = Annotated[AwsRegionStack | GcpRegionStack, Field(discriminator="cloud")]
+# One model per role, chosen by `role` (and a region's by `cloud`): a section a role
+# needs is typed as present.
+StackConfig = Annotated[ClusterStack | Region | EdgeStack, Field(discriminator="role")]
+ROLES: dict[str, tuple[type[StackBase], ...]] = {
+    "cluster": (ClusterStack,),
+    "region": (AwsRegionStack, GcpRegionStack),
+    "edge": (EdgeStack,),
+}
+
+
+def role_model(role: object, cloud: object) -> type[StackBase] | None:
+    """The model a stack file's role and cloud select, if they name one."""
+    for model in ROLES.get(role, ()) if isinstance(role, str) else ():
+        if model.model_fields["cloud"].annotation.__args__[0] == cloud:  # type: ignore[union-attr]
+            return model
+    return None

@@ -8,19 +8,18 @@ from components.monitoring.alerting import AlertingArgs
 from components.monitoring.rules import RuleArgs
 from components.monitoring.stack import GRAFANA_ADMIN_SECRET, MonitoringStackArgs
 from components.vault import reloader
-from stacks.config import StackConfig
+from stacks.model import WorkloadStack
 from stacks.workload import cluster_facts, ownership
 
 
-def alerting_args(config: StackConfig) -> AlertingArgs:
+def alerting_args(config: WorkloadStack) -> AlertingArgs:
     monitoring = config.monitoring
     channels = dict(monitoring.team_channels) or {config.team: f"#{config.team}-alerts"}
     return AlertingArgs(team_channels=channels, low_noise_channel=monitoring.low_noise_channel)
 
 
-def rule_args(config: StackConfig) -> RuleArgs:
+def rule_args(config: WorkloadStack) -> RuleArgs:
     monitoring = config.monitoring
-    assert config.app is not None, "validated by StackConfig for this role"
     return RuleArgs(
         namespace=config.app.namespace,
         team=config.team,
@@ -37,7 +36,7 @@ def rule_args(config: StackConfig) -> RuleArgs:
     )
 
 
-def monitoring_stack_args(config: StackConfig) -> MonitoringStackArgs:
+def monitoring_stack_args(config: WorkloadStack) -> MonitoringStackArgs:
     monitoring = config.monitoring
     return MonitoringStackArgs(
         owner=ownership(config),
@@ -55,7 +54,7 @@ def monitoring_stack_args(config: StackConfig) -> MonitoringStackArgs:
         alertmanager_replicas=monitoring.alertmanager_replicas,
         traces_endpoint=monitoring.traces_endpoint,
         cluster=cluster_facts(config),
-        telemetry_namespaces=(config.app.namespace,) if config.app else (),
+        telemetry_namespaces=(config.app.namespace,),
         # Grafana sets its admin password at start: a rotated one needs a restart.
         grafana_annotations=reloader.annotations((GRAFANA_ADMIN_SECRET,), rollout=False),
     )

@@ -28,8 +28,7 @@ from components.gcp.registry import ArtifactRegistryArgs, artifact_registry
 from components.gcp.sql import CloudSqlArgs, CloudSqlPostgres
 from components.labels import cloud_tags
 from stacks import contract, rotation
-from stacks.config import StackConfig
-from stacks.model import NodePoolConfig
+from stacks.model import AwsRegionStack, GcpRegionStack, NodePoolConfig
 from stacks.workload import ownership
 
 DATABASE = "project_ai"
@@ -76,13 +75,12 @@ def _node_group(name: str, pool: NodePoolConfig, system: bool) -> NodeGroupArgs:
     )
 
 
-def aws_platform(config: StackConfig, primary: dict[str, pulumi.Output] | None) -> RegionalPlatform:
+def aws_platform(config: AwsRegionStack, primary: dict[str, pulumi.Output] | None) -> RegionalPlatform:
     """EKS, Aurora, ElastiCache and ECR in the stack's region. A secondary region (with
     its `primary`'s contract) joins the primary's global database instead of starting
     one, and pulls images from its region's replica of the primary's registry."""
     join_global = primary[contract.GLOBAL_DATABASE] if primary else None
     platform, database, cache = config.platform, config.database, config.cache
-    assert platform and database and cache and config.region, "validated by StackConfig for this role"
     owner, name, prod = ownership(config), cluster_name(), config.environment == "prod"
     # Default tags reach every taggable resource, whatever a component sets itself.
     provider = aws.Provider(
@@ -175,7 +173,6 @@ def aws_platform(config: StackConfig, primary: dict[str, pulumi.Output] | None) 
     )
     if primary is None and not platform.owns_registry:
         # Another stack of this account and region owns the repository the app pulls from.
-        assert config.app is not None
         registry_url = pulumi.Output.from_input(config.app.image.repository)
     elif primary is None:
         images = RegistryArgs(
@@ -212,12 +209,9 @@ def aws_platform(config: StackConfig, primary: dict[str, pulumi.Output] | None) 
     )
 
 
-def gcp_platform(config: StackConfig) -> RegionalPlatform:
+def gcp_platform(config: GcpRegionStack) -> RegionalPlatform:
     """GKE, Cloud SQL, Memorystore and Artifact Registry in the stack's region."""
     platform, database, cache = config.platform, config.database, config.cache
-    assert platform and database and cache and config.region, "validated by StackConfig for this role"
-    assert platform.project and platform.project_number and platform.billing_account
-    assert platform.pods_cidr and platform.services_cidr
     owner, name, prod = ownership(config), cluster_name(), config.environment == "prod"
     provider = gcp.Provider(
         "gcp", project=platform.project, region=config.region, default_labels=cloud_tags(owner, "project-ai")

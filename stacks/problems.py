@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from stacks.model import NAMESPACE, StackConfig
+from stacks.model import NAMESPACE, ROLES, role_model
 
 # Keys whose value is a credential. Keys ending in Name/Ref/Path name a Secret or a
 # Vault path rather than holding one, so they are allowed in plaintext.
@@ -63,16 +63,27 @@ _EXPECTATIONS = {
 }
 
 
-def describe(error: Any) -> str:
-    """One line for one pydantic error: key path, what was expected, what was given."""
-    location = [str(part) for part in error["loc"]]
+def describe(error: Any, values: dict[str, Any]) -> str:
+    """One line for one pydantic error: key path, what was expected, what was given.
+    `values` is the stack's namespace: its role and cloud chose the model."""
+    role, cloud = values.get("role"), values.get("cloud")
+    model = role_model(role, cloud) or (ROLES[role][0] if role in ROLES else None)
+    # pydantic puts the chosen role (and a region's cloud) ahead of the key path.
+    tags = (2 if role == "region" else 1) if role in ROLES else 0
+    location = [str(part) for part in error["loc"]][tags:]
     kind = error["type"]
     given = error.get("input")
+    if kind in ("union_tag_invalid", "union_tag_not_found") or location == ["cloud"]:
+        return _role_or_cloud(role, cloud)
+    if kind == "extra_forbidden" and len(location) == 1 and (owners := _roles_taking(location[0])):
+        return f"{_path(location)}: the {role} role takes no '{location[0]}' key (only {' and '.join(owners)} do)"
     if kind == "extra_forbidden":
-        valid = _valid_keys(location[:-1])
+        valid = _valid_keys(model, location[:-1])
         close = difflib.get_close_matches(location[-1], valid, n=1)
         hint = f"; did you mean '{close[0]}'?" if close else f"; valid keys: {', '.join(valid)}"
         return f"{_path(location)}: unknown key{hint}"
+    if kind == "missing" and len(location) == 1 and role in ROLES:
+        return f"{_path(location)}: missing required key for the {role} role"
     if kind == "missing":
         return f"{_path(location)}: missing required key"
     if kind == "literal_error":
@@ -108,6 +119,20 @@ def describe(error: Any) -> str:
     return f"{_path(location)}: {error['msg']}"
 
 
+def _role_or_cloud(role: object, cloud: object) -> str:
+    if role not in ROLES:
+        got = "missing required key" if role is None else f"got {role!r}"
+        return f"{NAMESPACE}:role: {got}; expected one of {', '.join(map(repr, ROLES))}"
+    clouds = [model.model_fields["cloud"].annotation.__args__[0] for model in ROLES[role]]  # type: ignore[union-attr]
+    got = "missing required key" if cloud is None else f"got {cloud!r}"
+    return f"{NAMESPACE}:cloud: {got}; the {role} role runs on {' or '.join(clouds)}"
+
+
+def _roles_taking(key: str) -> list[str]:
+    """The roles whose stacks take a top-level key."""
+    return [role for role, models in ROLES.items() if any(key in _valid_keys(model, []) for model in models)]
+
+
 def _key_hint(mapping: str) -> str:
     if mapping == "settings":
         return "an environment variable name in UPPER_SNAKE_CASE"
@@ -134,9 +159,8 @@ def _path(location: list[str]) -> str:
     return text
 
 
-def _valid_keys(location: list[str]) -> list[str]:
+def _valid_keys(model: Any, location: list[str]) -> list[str]:
     """The camelCase keys the model accepts at a path, for 'did you mean'."""
-    model: Any = StackConfig
     for part in location:
         if part.isdigit() or model is None:
             continue

@@ -9,21 +9,20 @@ from __future__ import annotations
 
 import pulumi
 
-from stacks import contract, vault
-from stacks.cluster import deploy
-from stacks.config import StackConfig
-from stacks.model import VaultDatabaseConfig
+from components.vault.integration import CacheEndpoint, DatabaseEndpoint
+from stacks import api, contract
+from stacks.model import AwsRegionStack, RegionStack, VaultDatabaseConfig
 from stacks.platforms import DATABASE, RegionalPlatform, aws_platform, gcp_platform
 
 PRIMARY = "primary"
 
 
-def build(config: StackConfig) -> None:
+def build(config: RegionStack) -> None:
     primary_stack = config.stack_references.get(PRIMARY)
     # An AWS secondary joins the primary's global database, so it must have one.
-    needs = (contract.GLOBAL_DATABASE,) if config.cloud == "aws" else ()
+    needs = (contract.GLOBAL_DATABASE,) if isinstance(config, AwsRegionStack) else ()
     primary = contract.read_region_contract(primary_stack, also_require=needs) if primary_stack else None
-    platform = aws_platform(config, primary) if config.cloud == "aws" else gcp_platform(config)
+    platform = aws_platform(config, primary) if isinstance(config, AwsRegionStack) else gcp_platform(config)
     contract.export_region_contract(
         config,
         {
@@ -36,33 +35,28 @@ def build(config: StackConfig) -> None:
     )
     if primary is not None:
         pulumi.export("primaryRegion", primary[contract.REGION])
-    assert config.platform is not None
     if not config.platform.deploy_workload:
         return
-    side = vault.ClusterSide(
-        database=_database(config, platform),
-        cache=vault.CacheEndpoint(url=platform.cache_url, ca_certificate=platform.cache_ca),
-        oidc_issuer=platform.oidc_issuer,
-    )
-    api = deploy(config, pulumi.ResourceOptions(providers=[platform.provider]), side)
-    pulumi.export("namespace", api.namespace.metadata.name)
-    pulumi.export("url", api.url)
-    if side.database is not None:
+    database = _database(platform)
+    cache = CacheEndpoint(url=platform.cache_url, ca_certificate=platform.cache_ca)
+    args = api.api_deployment_args(config, database, cache, platform.oidc_issuer)
+    api.deploy(config, args, pulumi.ResourceOptions(providers=[platform.provider]))
+    if database is not None:
         # For the one-time bootstrap of the group roles (README), right after the first
         # `pulumi up`; rotating the root in Vault afterwards makes this copy useless.
         pulumi.export(
             "databaseBootstrap",
             pulumi.Output.secret(
                 {
-                    "host": side.database.host,
-                    "user": side.database.root_username,
-                    "password": side.database.root_password,
+                    "host": database.host,
+                    "user": database.root_username,
+                    "password": database.root_password,
                 }
             ),
         )
 
 
-def _database(config: StackConfig, platform: RegionalPlatform) -> vault.DatabaseEndpoint | None:
+def _database(platform: RegionalPlatform) -> DatabaseEndpoint | None:
     """The region's own database, for Vault's database engine to issue users on. A
     secondary's database is a read-only replica: its app reads its URL from the KV
     mount instead (the deployer points it at the primary's writer)."""
@@ -71,7 +65,7 @@ def _database(config: StackConfig, platform: RegionalPlatform) -> vault.Database
     username, password = platform.database_root
     # The same lifetimes and rotation schedule a `cluster` stack's vault.database defaults to.
     defaults = {name: field.default for name, field in VaultDatabaseConfig.model_fields.items()}
-    return vault.DatabaseEndpoint(
+    return DatabaseEndpoint(
         host=platform.database_writer,
         port=5432,
         name=DATABASE,

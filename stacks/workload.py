@@ -6,47 +6,49 @@ from __future__ import annotations
 from components.charts import Cluster
 from components.delivery import AnalysisArgs, BlueGreenArgs, CanaryArgs, DeliveryArgs
 from components.labels import Ownership
+from components.monitoring.stack import prometheus_address
 from components.workload import AppServiceArgs, Compute, EgressRule, IngressArgs
-from stacks.config import StackConfig
-from stacks.model import CLUSTER_POD_CIDR
+from stacks.model import CLUSTER_POD_CIDR, AwsRegionStack, GcpRegionStack, StackBase, WorkloadStack
 
 
-def ownership(config: StackConfig) -> Ownership:
+def ownership(config: StackBase) -> Ownership:
     return Ownership(team=config.team, cost_center=config.cost_center, environment=config.environment)
 
 
-def cluster_facts(config: StackConfig) -> Cluster:
+def node_local_dns(config: WorkloadStack) -> str | None:
+    return str(config.network.node_local_dns) if config.network.node_local_dns else None
+
+
+def cluster_facts(config: WorkloadStack) -> Cluster:
     return Cluster(
         kubernetes_version=config.kubernetes.version,
-        node_local_dns=str(config.network.node_local_dns) if config.network.node_local_dns else None,
+        node_local_dns=node_local_dns(config),
         monitoring_namespace=config.monitoring.namespace,
-        ingress_namespace=config.ingress.controller_namespace if config.ingress else "ingress-nginx",
-        api_server_cidrs=tuple(config.kubernetes.api_server_cidrs),
+        ingress_namespace=config.ingress.controller_namespace,
+        api_server_cidrs=tuple(config.api_server_cidrs),
     )
 
 
-def ingress_controller_cidrs(config: StackConfig) -> list[str]:
+def ingress_controller_cidrs(config: WorkloadStack) -> list[str]:
     """Where the ingress controller's pods get their addresses: the stack's own setting,
     else the region's platform (pods take VPC addresses on EKS, the pods' secondary
     range on GKE), else a laptop cluster's pod range."""
-    assert config.ingress is not None, "validated by StackConfig for this role"
     if config.ingress.controller_cidrs:
         return list(config.ingress.controller_cidrs)
-    platform = config.platform
-    if platform is None:
-        return [CLUSTER_POD_CIDR]
-    cidr = platform.pods_cidr if config.cloud == "gcp" else platform.cidr
-    assert cidr is not None, "validated by StackConfig for a GCP platform"
-    return [cidr]
+    if isinstance(config, GcpRegionStack):
+        return [config.platform.pods_cidr]
+    if isinstance(config, AwsRegionStack):
+        return [config.platform.cidr]  # EKS pods take VPC addresses
+    return [CLUSTER_POD_CIDR]
 
 
-def delivery_args(config: StackConfig) -> DeliveryArgs:
+def delivery_args(config: WorkloadStack) -> DeliveryArgs:
     delivery = config.delivery
     analysis = delivery.analysis
     return DeliveryArgs(
         strategy=delivery.strategy,
         analysis=AnalysisArgs(
-            prometheus_address=delivery.prometheus_address,
+            prometheus_address=delivery.prometheus_address or prometheus_address(config.monitoring.namespace),
             min_success_rate=analysis.min_success_rate,
             max_p99_latency_seconds=analysis.max_p99_latency_seconds,
             interval_seconds=analysis.interval_seconds,
@@ -65,9 +67,8 @@ def delivery_args(config: StackConfig) -> DeliveryArgs:
     )
 
 
-def app_service_args(config: StackConfig) -> AppServiceArgs:
+def app_service_args(config: WorkloadStack) -> AppServiceArgs:
     app, ingress = config.app, config.ingress
-    assert app is not None and ingress is not None, "validated by StackConfig for this role"
     return AppServiceArgs(
         owner=ownership(config),
         name=app.name,
@@ -107,7 +108,7 @@ def app_service_args(config: StackConfig) -> AppServiceArgs:
             for endpoint in config.network.egress
         ),
         delivery=delivery_args(config),
-        node_local_dns=str(config.network.node_local_dns) if config.network.node_local_dns else None,
+        node_local_dns=node_local_dns(config),
         settings={
             "APP_ENVIRONMENT": config.environment,
             "LOG_LEVEL": app.log_level,

@@ -94,4 +94,6 @@ def prod_shaped(folder: Path) -> Graph:
     config = {**stack_config("prod"), "projectai:role": "cluster", "projectai:cloud": "kubernetes"}
     del config["projectai:region"], config["aws:region"], config["projectai:platform"]
     config["projectai:vault"] = {"mode": "external", "address": "https://vault.example.com:8200"}
+    # What the region derives from its VPC, a cluster stack names.
+    config["projectai:kubernetes"] = {**config["projectai:kubernetes"], "apiServerCidrs": ["10.30.0.0/16"]}
     return Synthesizer(copy_project(folder, "prod-shaped", config)).synthesize("prod-shaped")

@@ -3,12 +3,10 @@ switching between two full sets of pods (blue-green)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 Strategy = Literal["rolling", "canary", "blueGreen"]
-# kube-prometheus-stack's Prometheus, as the monitoring stack installs it.
-DEFAULT_PROMETHEUS = "http://kube-prometheus-stack-prometheus.monitoring.svc:9090"
 
 
 @dataclass(frozen=True)
@@ -39,8 +37,8 @@ class BlueGreenArgs:
 
 @dataclass(frozen=True)
 class DeliveryArgs:
+    analysis: AnalysisArgs
     strategy: Strategy = "rolling"
-    analysis: AnalysisArgs = field(default_factory=lambda: AnalysisArgs(DEFAULT_PROMETHEUS))
     canary: CanaryArgs = CanaryArgs()
     blue_green: BlueGreenArgs = BlueGreenArgs()
     rollback_window_revisions: int = 3

@@ -22,6 +22,13 @@ DASHBOARD_LABEL = {"grafana_dashboard": "1"}
 GRAFANA_ADMIN_SECRET = "grafana-admin"
 GRAFANA_PORT = 3000
 OTLP_PORTS = (4317, 4318)
+# The Helm release of kube-prometheus-stack: its chart names the Prometheus Service after it.
+PROMETHEUS_RELEASE = "kube-prometheus-stack"
+
+
+def prometheus_address(namespace: str) -> str:
+    """The in-cluster URL of the Prometheus a MonitoringStack installs in `namespace`."""
+    return f"http://{PROMETHEUS_RELEASE}-prometheus.{namespace}.svc:9090"
 
 
 @dataclass(frozen=True)
@@ -170,7 +177,7 @@ class MonitoringStack(pulumi.ComponentResource):
         in_namespace = pulumi.ResourceOptions(parent=self, depends_on=[self.namespace, *prepared])
         self.kube_prometheus_stack = charts.release(
             f"{name}-kube-prometheus-stack",
-            "kube-prometheus-stack",
+            PROMETHEUS_RELEASE,
             charts.Chart("kube-prometheus-stack", PROMETHEUS_CHARTS, args.kube_prometheus_stack_version),
             args.namespace,
             kube_prometheus_values(args),

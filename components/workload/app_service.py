@@ -184,5 +184,11 @@ class AppService(pulumi.ComponentResource):
         )
         self.url = pulumi.Output.from_input(f"https://{args.ingress.host}")
         self.register_outputs(
-            {"namespace": self.namespace.metadata.name, "serviceName": self.service.metadata.name, "url": self.url}
+            {
+                "namespace": self.namespace.metadata.name,
+                "serviceName": self.service.metadata.name,
+                "url": self.url,
+                "labels": self.labels,
+                "selector": self.selector,
+            }
         )

@@ -282,10 +282,13 @@ def test_children_are_parented_to_the_component_and_use_the_cluster_provider(loc
     assert all(r.parent == component.urn and r.provider == provider.urn for r in children)
     namespace = next(r for r in children if r.type.endswith(":Namespace"))
     assert all(namespace.urn in r.dependencies for r in children if r is not namespace)
+    deployment = one(local_graph, "Deployment")
     assert component.outputs == {
         "namespace": NAMESPACE,
         "serviceName": "project-ai-api",
         "url": "https://api.project-ai.localtest.me",
+        "labels": deployment["metadata"]["labels"],
+        "selector": deployment["spec"]["selector"]["matchLabels"],
     }
 
 

@@ -119,7 +119,9 @@ MALFORMED = [
         "Pulumi.prod.yaml: projectai:region: 'us-central1' is not a region of AWS",
         id="region-of-other-cloud",
     ),
-    pytest.param(prod(role=DELETE), "Pulumi.prod.yaml: projectai:role: missing required key", id="missing-key"),
+    pytest.param(
+        prod(role=DELETE), "Pulumi.prod.yaml: projectai:role: missing required key; expected one of", id="missing-key"
+    ),
     pytest.param(
         prod(app__image={"repository": "ghcr.io/project-ai/api"}),
         "Pulumi.prod.yaml: projectai:app.image: expected a tag or a digest, so the image is pinned",
@@ -166,7 +168,7 @@ MALFORMED = [
     ),
     pytest.param(
         prod(cloud="cloudflare"),
-        "Pulumi.prod.yaml: projectai:cloud: the region role runs on aws or gcp, got 'cloudflare'",
+        "Pulumi.prod.yaml: projectai:cloud: got 'cloudflare'; the region role runs on aws or gcp",
         id="role-cloud-mismatch",
     ),
     pytest.param(
@@ -214,7 +216,7 @@ MALFORMED = [
     ),
     pytest.param(
         prod(role="edge", cloud="cloudflare", region=DELETE),
-        "Pulumi.prod.yaml: projectai:app: the edge role runs no workload; expected no 'app' key",
+        "Pulumi.prod.yaml: projectai:app: the edge role takes no 'app' key (only cluster and region do)",
         id="workload-on-edge",
     ),
     pytest.param(

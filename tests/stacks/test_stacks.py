@@ -159,7 +159,8 @@ def test_a_gcp_region_needs_its_project_and_billing_account() -> None:
     with pytest.raises(ConfigError) as caught:
         parse(raw, source="Pulumi.prod-gcp.yaml")
     assert caught.value.problems == [
-        "Pulumi.prod-gcp.yaml: projectai:platform: a GCP platform needs billingAccount, projectNumber"
+        "Pulumi.prod-gcp.yaml: projectai:platform.projectNumber: missing required key",
+        "Pulumi.prod-gcp.yaml: projectai:platform.billingAccount: missing required key",
     ]
 
 

@@ -11,13 +11,12 @@ from typing import Any
 
 import pytest
 
-from components.vault import policies
+from components.vault import integration, policies
 from preflight import kubernetes
 from preflight.graph import Graph, Resource
 from preflight.kubernetes import VALID
 from preflight.project import SECRET_PLACEHOLDER
 from preflight.synth import Synthesizer
-from stacks import vault as vault_stack
 from stacks.config import ConfigError, parse
 from tests.conftest import CRD_SCHEMAS, copy_project, objects, one, stack_config, synced_keys
 from tests.vault.conftest import EXTERNAL_VAULT, database_stack
@@ -272,8 +271,8 @@ def test_an_external_vault_reviews_logins_with_a_dedicated_reviewer(with_databas
     # The reviewer token is write-only and secret: never in plaintext, never read back.
     assert config.inputs["tokenReviewerJwtWo"] == "[secret]"
     # A new token in the config is a new version, so Vault receives it.
-    assert config.inputs["tokenReviewerJwtWoVersion"] == vault_stack._version_of(SECRET_PLACEHOLDER)
-    assert vault_stack._version_of("another token") != vault_stack._version_of(SECRET_PLACEHOLDER)
+    assert config.inputs["tokenReviewerJwtWoVersion"] == integration._version_of(SECRET_PLACEHOLDER)
+    assert integration._version_of("another token") != integration._version_of(SECRET_PLACEHOLDER)
     bindings = {
         (b["subjects"][0]["namespace"], b["subjects"][0]["name"]): b["roleRef"]["name"]
         for b in objects(with_database, "ClusterRoleBinding")

@@ -1,0 +1,51 @@
+"""Turns the typed stack config into the API's deployment on a cluster, for every role
+that runs the API (`cluster`, `region`), and exports what it tells the deployer."""
+
+from __future__ import annotations
+
+import pulumi
+
+from components.api_deployment import ApiDeployment, ApiDeploymentArgs
+from components.delivery import ArgoRolloutsArgs
+from components.vault.integration import CacheEndpoint, DatabaseEndpoint
+from stacks.model import WorkloadStack
+from stacks.monitoring import monitoring_stack_args, rule_args
+from stacks.vault import vault_integration_args
+from stacks.workload import app_service_args, cluster_facts, ownership
+
+
+def api_deployment_args(
+    config: WorkloadStack,
+    database: DatabaseEndpoint | None,
+    cache: CacheEndpoint | None = None,
+    oidc_issuer: pulumi.Input[str] | None = None,
+) -> ApiDeploymentArgs:
+    monitoring = config.monitoring.enabled
+    rollouts = None
+    if config.delivery.strategy != "rolling":
+        rollouts = ArgoRolloutsArgs(
+            owner=ownership(config),
+            chart_version=config.delivery.argo_rollouts_chart_version,
+            replicas=2 if config.environment == "prod" else 1,
+            cluster=cluster_facts(config),
+        )
+    return ApiDeploymentArgs(
+        vault=vault_integration_args(config, database, cache, oidc_issuer),
+        api=app_service_args(config),
+        rollouts=rollouts,
+        monitoring=monitoring_stack_args(config) if monitoring else None,
+        rules=rule_args(config) if monitoring else None,
+    )
+
+
+def deploy(config: WorkloadStack, args: ApiDeploymentArgs, on_cluster: pulumi.ResourceOptions) -> ApiDeployment:
+    """The API on the cluster `on_cluster` names, and the stack outputs that locate it."""
+    deployment = ApiDeployment("api", args, on_cluster)
+    vault = deployment.vault
+    pulumi.export(
+        "vault",
+        {"address": vault.address, "kvMount": args.vault.layout.kv_mount, "authMount": args.vault.login.auth_mount},
+    )
+    pulumi.export("namespace", deployment.api.namespace.metadata.name)
+    pulumi.export("url", deployment.api.url)
+    return deployment
