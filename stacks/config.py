@@ -66,11 +66,9 @@ def parse(raw: dict[str, Any], source: str, secret_keys: set[str] | frozenset[st
         if not defaults:
             # Without a known environment no defaults apply, so "missing" would be noise.
             errors = [e for e in errors if e["type"] != "missing" or e["loc"][-1:] == ("environment",)]
-        problems += [f"{source}: {describe(item, values)}" for item in errors]
-        config = None
+        raise ConfigError(problems + [f"{source}: {describe(item, values)}" for item in errors]) from None
     if problems:
         raise ConfigError(problems)
-    assert config is not None
     return config
 
 

@@ -11,6 +11,7 @@ Version 1:
 | `databaseWriter`, `databaseReader` | PostgreSQL endpoints (host names or private addresses) |
 | `globalDatabaseId` | the Aurora global database the region belongs to; only where there is one |
 | `registryUrl` | where the region's nodes pull the API's images from |
+| `registryReplicas` | regions the registry replicates to; only where the region owns one (AWS) |
 
 Secondaries and the edge read these names through `StackReference.require_output`, so
 a missing one fails at once.
@@ -40,6 +41,7 @@ DATABASE_WRITER = "databaseWriter"
 DATABASE_READER = "databaseReader"
 GLOBAL_DATABASE = "globalDatabaseId"
 REGISTRY_URL = "registryUrl"
+REGISTRY_REPLICAS = "registryReplicas"
 # What every region exports, and every reader may rely on.
 KEYS = (
     VERSION,
@@ -55,7 +57,7 @@ KEYS = (
     REGISTRY_URL,
 )
 # Exported only where it exists; a reader that needs one requires it by name.
-OPTIONAL_KEYS = (GLOBAL_DATABASE,)
+OPTIONAL_KEYS = (GLOBAL_DATABASE, REGISTRY_REPLICAS)
 
 
 def export_region_contract(config: RegionStack, platform: dict[str, Any]) -> None:

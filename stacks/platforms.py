@@ -56,6 +56,8 @@ class RegionalPlatform:
     # The cache's server CA, where clients must be told to trust it (Memorystore).
     cache_ca: pulumi.Output[str] | None
     registry_url: pulumi.Output[str]
+    # Regions the registry replicates to, where the region owns one; None where it has none.
+    registry_replicas: list[str] | None = None
 
 
 def cluster_name() -> str:
@@ -171,6 +173,7 @@ def aws_platform(config: AwsRegionStack, primary: dict[str, pulumi.Output] | Non
         ),
         opts,
     )
+    replicas: list[str] | None = None
     if primary is None and not platform.owns_registry:
         # Another stack of this account and region owns the repository the app pulls from.
         registry_url = pulumi.Output.from_input(config.app.image.repository)
@@ -179,6 +182,7 @@ def aws_platform(config: AwsRegionStack, primary: dict[str, pulumi.Output] | Non
             owner=owner, repository=f"{REPOSITORY}/api", replicate_to=tuple(platform.registry_replicas)
         )
         registry_url = ContainerRegistry("registry", images, opts).repository.repository_url
+        replicas = list(platform.registry_replicas)
     else:
         # The primary replicates its repository here: the same URL, in this region, with
         # the source's settings.
@@ -206,6 +210,7 @@ def aws_platform(config: AwsRegionStack, primary: dict[str, pulumi.Output] | Non
         # ElastiCache presents a publicly trusted certificate.
         cache_ca=None,
         registry_url=registry_url,
+        registry_replicas=replicas,
     )
 
 

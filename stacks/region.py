@@ -19,8 +19,8 @@ PRIMARY = "primary"
 
 def build(config: RegionStack) -> None:
     primary_stack = config.stack_references.get(PRIMARY)
-    # An AWS secondary joins the primary's global database, so it must have one.
-    needs = (contract.GLOBAL_DATABASE,) if isinstance(config, AwsRegionStack) else ()
+    # An AWS secondary joins the primary's global database and pulls from a replica of its registry.
+    needs = (contract.GLOBAL_DATABASE, contract.REGISTRY_REPLICAS) if isinstance(config, AwsRegionStack) else ()
     primary = contract.read_region_contract(primary_stack, also_require=needs) if primary_stack else None
     platform = aws_platform(config, primary) if isinstance(config, AwsRegionStack) else gcp_platform(config)
     contract.export_region_contract(
@@ -31,10 +31,13 @@ def build(config: RegionStack) -> None:
             contract.DATABASE_READER: platform.database_reader,
             contract.GLOBAL_DATABASE: platform.global_database,
             contract.REGISTRY_URL: platform.registry_url,
+            contract.REGISTRY_REPLICAS: platform.registry_replicas,
         },
     )
     if primary is not None:
         pulumi.export("primaryRegion", primary[contract.REGION])
+    if primary is not None and primary_stack is not None and isinstance(config, AwsRegionStack):
+        primary[contract.REGISTRY_REPLICAS].apply(lambda regions: _replicated(primary_stack, regions, config.region))
     if not config.platform.deploy_workload:
         return
     database = _database(platform)
@@ -53,6 +56,16 @@ def build(config: RegionStack) -> None:
                     "password": database.root_password,
                 }
             ),
+        )
+
+
+def _replicated(primary: str, regions: list[str], region: str) -> None:
+    """A secondary pulls the API's images from its region's replica of the primary's
+    registry: the primary's stack must list the region, or the pods never start."""
+    if region not in regions:
+        pulumi.log.warn(
+            f"the primary stack '{primary}' does not replicate its registry to {region}: add '{region}' to "
+            f"projectai:platform.registryReplicas in Pulumi.{primary}.yaml, or this region's pods cannot pull the API"
         )
 
 
