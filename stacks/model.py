@@ -25,6 +25,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from app.networks import INTERNAL, internal
+from policies.zero_trust.kubernetes import MUTABLE_TAGS
 from stacks.quantities import parse_cpu, parse_memory
 from stacks.regions import REGIONS
 
@@ -72,8 +73,6 @@ _REPOSITORY = re.compile(
 )
 _TAG = re.compile(r"^[\w][\w.-]{0,127}$")
 _DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
-# Tags that registries move from build to build; a rollout pinned to one is not pinned.
-MUTABLE_TAGS = frozenset({"latest", "stable", "main", "master", "dev", "edge", "nightly"})
 
 
 def _number_as_text(value: object) -> object:

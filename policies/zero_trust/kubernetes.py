@@ -188,11 +188,16 @@ def requests_and_limits(resource: Resource, params: Params) -> Iterable[str]:
             yield f"{where} has no resources.{', resources.'.join(missing)}"
 
 
+# Tags registries move from build to build: an image pinned to one is not pinned. The
+# stack config refuses them too (stacks/model.py).
+MUTABLE_TAGS = ("latest", "stable", "main", "master", "dev", "edge", "nightly")
+
+
 class ImageParams(Params):
     # Registries images may come from (prefix match on the image reference).
     allowed_registries: tuple[str, ...] = ("ghcr.io/project-ai/", "quay.io/openbao/")
     # Tags that move from build to build, and so pin nothing.
-    mutable_tags: tuple[str, ...] = ("latest", "stable", "main", "master", "dev", "edge", "nightly")
+    mutable_tags: tuple[str, ...] = MUTABLE_TAGS
 
 
 def _tag(image: str) -> str | None:
