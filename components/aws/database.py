@@ -156,4 +156,11 @@ class AuroraPostgres(pulumi.ComponentResource):
         # The cluster is "available" before any instance is: who connects waits for them.
         self.writer = pulumi.Output.all(self.cluster.endpoint, *(i.id for i in instances)).apply(lambda v: v[0])
         self.reader = pulumi.Output.all(self.cluster.reader_endpoint, *(i.id for i in instances)).apply(lambda v: v[0])
-        self.register_outputs({"writer": self.cluster.endpoint, "reader": self.cluster.reader_endpoint, "port": PORT})
+        self.register_outputs(
+            {
+                "writer": self.cluster.endpoint,
+                "reader": self.cluster.reader_endpoint,
+                "port": PORT,
+                "globalCluster": self.global_cluster.id if self.global_cluster else None,
+            }
+        )

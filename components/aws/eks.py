@@ -172,7 +172,13 @@ class EksCluster(pulumi.ComponentResource):
         )
         self.provider = k8s.Provider(f"{name}-kubernetes", kubeconfig=self.kubeconfig, opts=child)
         self.register_outputs(
-            {"clusterName": self.cluster.name, "endpoint": self.cluster.endpoint, "version": self.cluster.version}
+            {
+                "clusterName": self.cluster.name,
+                "endpoint": self.cluster.endpoint,
+                "version": self.cluster.version,
+                "clusterSecurityGroupId": self.cluster.vpc_config.cluster_security_group_id,
+                "oidcIssuer": self.cluster.identities.apply(lambda identities: identities[0].oidcs[0].issuer),
+            }
         )
 
     def _node_groups(

@@ -61,4 +61,4 @@ class ApiMonitors(pulumi.ComponentResource):
             spec={"groups": groups(args.rules)},
             opts=child,
         )
-        self.register_outputs({})
+        self.register_outputs({"namespace": args.namespace, "podMonitor": name, "prometheusRule": name})

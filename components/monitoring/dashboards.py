@@ -166,4 +166,4 @@ class ApiDashboards(pulumi.ComponentResource):
             )
             for file_name, content in dashboards(args.app_namespace).items()
         }
-        self.register_outputs({})
+        self.register_outputs({"configMaps": {file: cm.metadata.name for file, cm in self.config_maps.items()}})
