@@ -124,7 +124,7 @@ def check_stack(
         report.kubernetes_version = version or _stack_version(report.graph)
         report.objects = kubernetes.validate(report.graph, report.kubernetes_version, crd_schemas)
         report.tool_checks = monitoring.check(report.graph)
-        report.policies = policies.check(report.graph)
+        report.policies = policies.check(report.graph, synthesizer.program.stack_config(stack).values)
     except PreflightError as error:
         report.error = str(error)
     return report

@@ -1,6 +1,7 @@
 """Both CrossGuard packs over a synthesized stack, through the same engine the packs run
-under `pulumi preview` (policies/core): the stack's pack configuration, the waivers,
-properties wrapped as the analyzer wraps them.
+under `pulumi preview` (policies/core): the stack's effective pack settings (its
+environment's, what its configuration implies, its override; policies/config), the
+waivers, properties wrapped as the analyzer wraps them.
 
 A mandatory violation, or a configuration or waiver file that does not parse, fails the
 stack.
@@ -8,14 +9,16 @@ stack.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from policies.core import settings
+from policies.config import effective
 from policies.core import waivers as waiver_file
 from policies.core.evaluate import Finding, Outcome, evaluate
 from policies.core.props import DeferredView
 from policies.core.rule import Pack, Resource, Stack
+from policies.core.settings import SettingsError
 from policies.cost.rules import PACK as COST
 from policies.zero_trust.rules import PACK as ZERO_TRUST
 from preflight.graph import Graph
@@ -86,7 +89,10 @@ def stack_view(graph: Graph) -> Stack:
     return Stack(graph.stack, tuple(resources))
 
 
-def check(graph: Graph) -> PolicyReport:
+def check(graph: Graph, config: Mapping[str, Any] | None = None) -> PolicyReport:
+    """`config` is the stack's configuration (`Program.stack_config(stack).values`), which
+    its settings derive from; without it, a stack named after an environment gets that
+    environment's settings and any other the rules' defaults."""
     report = PolicyReport()
     try:
         waivers = waiver_file.load()
@@ -94,10 +100,9 @@ def check(graph: Graph) -> PolicyReport:
         return PolicyReport(errors=[f"policies/waivers.yaml: {error}"])
     stack = stack_view(graph)
     for pack in PACKS:
-        source = settings.config_file(pack.name, graph.stack).relative_to(settings.CONFIG_ROOT.parent.parent)
         try:
-            applied = settings.resolve(pack.rules, settings.load(pack.name, graph.stack), source=str(source))
-        except settings.SettingsError as error:
+            applied = effective.applied(pack, graph.stack, config or {})
+        except SettingsError as error:
             report.errors.extend(str(error).splitlines())
             continue
         report.outcome.extend(evaluate(pack.name, pack.rules, stack, applied, waivers))

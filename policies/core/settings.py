@@ -1,9 +1,9 @@
 """Pack configuration, in the format `pulumi preview --policy-pack-config FILE` reads:
 `{"<policy>": "advisory"}` or `{"<policy>": {"enforcementLevel": "...", "<param>": ...}}`.
 
-A stack's file (`policies/config/<pack>/<stack>.json`) holds only what differs from the
-rules' defaults; every value is checked against the rule's parameter model, so a typo
-in a policy or parameter name is an error, not a silent default.
+A configuration holds only what differs from the rules' defaults, and may come in layers
+(`merge`); every value is checked against the rule's parameter model, so a typo in a
+policy or parameter name is an error, not a silent default.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from pydantic import ValidationError
 
 from policies.core.rule import Enforcement, Params, Rule
 
-CONFIG_ROOT = Path(__file__).resolve().parents[1] / "config"
 LEVELS: tuple[Enforcement, ...] = ("advisory", "mandatory", "remediate", "disabled")
 
 
@@ -31,21 +30,38 @@ class Applied:
     params: Params
 
 
-def config_file(pack: str, stack: str) -> Path:
-    return CONFIG_ROOT / pack / f"{stack}.json"
-
-
-def load(pack: str, stack: str) -> dict[str, Any]:
-    path = config_file(pack, stack)
-    if not path.exists():
-        return {}
+def load(path: Path, source: str) -> dict[str, Any]:
+    """One configuration file; `source` names it in errors."""
     try:
         document = json.loads(path.read_text())
+    except OSError as error:
+        raise SettingsError(f"{source}: cannot be read ({error.strerror})") from None
     except json.JSONDecodeError as error:
-        raise SettingsError(f"{path.name}: not valid JSON ({error.msg}, line {error.lineno})") from None
+        raise SettingsError(f"{source}: not valid JSON ({error.msg}, line {error.lineno})") from None
     if not isinstance(document, dict):
-        raise SettingsError(f"{path.name}: expected an object of policy names")
+        raise SettingsError(f"{source}: expected an object of policy names")
     return document
+
+
+def merge(*layers: dict[str, Any]) -> dict[str, Any]:
+    """Each layer over the ones before it. A policy's entry merges key by key; a list adds
+    its items in front of the list beneath (the most specific first, no repeats), so a
+    layer can widen an allow-list without repeating it; any other value replaces."""
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        for name, entry in layer.items():
+            if name != "all" and isinstance(entry, str):
+                entry = {"enforcementLevel": entry}
+            merged[name] = _merge(merged[name], entry) if name in merged else entry
+    return merged
+
+
+def _merge(base: Any, over: Any) -> Any:
+    if isinstance(base, dict) and isinstance(over, dict):
+        return {**base, **{key: _merge(base[key], value) if key in base else value for key, value in over.items()}}
+    if isinstance(base, list) and isinstance(over, list):
+        return [*over, *(item for item in base if item not in over)]
+    return over
 
 
 def resolve(rules: list[Rule], config: dict[str, Any], source: str = "pack config") -> dict[str, Applied]:

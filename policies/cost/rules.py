@@ -35,7 +35,7 @@ _BYTES = {None: 1, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "Ki": 2**10,
 
 
 class SizeParams(Params):
-    """Per environment: set in the stack's config file (policies/config/cost/<stack>.json)."""
+    """Per environment: set in policies/config/cost/<environment>.json."""
 
     allowed_instance_types: tuple[str, ...] = ("t3.medium", "t3.large", "m6i.large", "m6i.xlarge", "m7i.large")
     allowed_machine_types: tuple[str, ...] = ("e2-standard-2", "e2-standard-4", "n2-standard-2", "n2-standard-4")
@@ -50,7 +50,7 @@ def _disallowed(values: Iterable[Any], allowed: tuple[str, ...]) -> list[str]:
     name="cost-aws-instance-types",
     description="EC2 and EKS capacity uses the instance types allowed for the environment.",
     severity="medium",
-    remediation="Pick an allowed type, or widen allowedInstanceTypes in the stack's cost config after review.",
+    remediation="Pick an allowed type, or widen allowedInstanceTypes in the environment's cost settings after review.",
     types=(LAUNCH_TEMPLATE, INSTANCE, NODE_GROUP),
     params=SizeParams,
 )

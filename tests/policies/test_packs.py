@@ -18,7 +18,6 @@ from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
-from policies.core import settings
 from policies.core import waivers as waiver_file
 from policies.core.evaluate import evaluate, run_rule, waivers_current_rule
 from policies.core.rule import Pack, Stack
@@ -159,29 +158,6 @@ def test_bad_configuration_is_named(config: dict[str, Any], problem: str) -> Non
     with pytest.raises(SettingsError) as caught:
         resolve([*ZERO_TRUST_RULES, *COST_RULES], config)
     assert str(caught.value) == problem
-
-
-def test_per_stack_overrides() -> None:
-    dev = resolve(COST_RULES, settings.load("cost", "dev"))
-    prod = resolve(COST_RULES, settings.load("cost", "prod"))
-    assert dev["cost-spot-capacity"].params.require_spot is True
-    assert prod["cost-spot-capacity"].params.require_spot is False
-    assert dev["cost-aws-node-group-max-size"].params.max_nodes < prod["cost-aws-node-group-max-size"].params.max_nodes
-    assert "m6i.xlarge" not in dev["cost-aws-instance-types"].params.allowed_instance_types
-    assert prod["cost-nat-gateway-count"].params.max_nat_gateways == 3
-    # A stack with no file of its own gets the rules' defaults: the strictest values.
-    assert (
-        resolve(COST_RULES, settings.load("cost", "no-such-stack"))["cost-nat-gateway-count"].params.max_nat_gateways
-        == 1
-    )
-
-
-def test_every_stack_config_file_names_real_policies_and_parameters() -> None:
-    files = sorted(settings.CONFIG_ROOT.glob("*/*.json"))
-    assert len(files) >= 10
-    for path in files:
-        rules = {"zero-trust": ZERO_TRUST_RULES, "cost": COST_RULES}[path.parent.name]
-        resolve(rules, settings.load(path.parent.name, path.stem), source=path.name)
 
 
 def _waiver(**overrides: Any) -> dict[str, Any]:
