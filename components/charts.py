@@ -28,13 +28,13 @@ class Chart:
 class Cluster:
     """What every platform component needs to know of the cluster it installs into."""
 
-    kubernetes_version: str = "1.33"
+    kubernetes_version: str
     # A node-local DNS cache's address, allowed beside the cluster DNS service.
-    node_local_dns: str | None = None
-    monitoring_namespace: str = "monitoring"
-    ingress_namespace: str = "ingress-nginx"
+    node_local_dns: str | None
+    monitoring_namespace: str
+    ingress_namespace: str
     # The API server's endpoints: what controllers call, and where webhook calls come from.
-    api_server_cidrs: tuple[str, ...] = (network_policies.ANYWHERE,)
+    api_server_cidrs: tuple[str, ...]
 
 
 @dataclass(frozen=True)

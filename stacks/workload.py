@@ -93,8 +93,7 @@ def app_service_args(config: WorkloadStack) -> AppServiceArgs:
         pre_stop_seconds=app.pre_stop_seconds,
         shutdown_seconds=app.shutdown_seconds,
         max_unavailable=app.max_unavailable,
-        kubernetes_version=config.kubernetes.version,
-        monitoring_namespace=config.monitoring.namespace,
+        cluster=cluster_facts(config),
         egress=tuple(
             EgressRule(
                 name=endpoint.name,
@@ -108,7 +107,6 @@ def app_service_args(config: WorkloadStack) -> AppServiceArgs:
             for endpoint in config.network.egress
         ),
         delivery=delivery_args(config),
-        node_local_dns=node_local_dns(config),
         settings={
             "APP_ENVIRONMENT": config.environment,
             "LOG_LEVEL": app.log_level,

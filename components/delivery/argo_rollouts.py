@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -20,10 +20,10 @@ PROMETHEUS_PORT = 9090
 class ArgoRolloutsArgs:
     owner: Ownership
     chart_version: str
+    cluster: charts.Cluster
     namespace: str = "argo-rollouts"
     # Two controllers (one leads) where a stuck rollout costs the most.
     replicas: int = 1
-    cluster: charts.Cluster = field(default_factory=charts.Cluster)
 
 
 class ArgoRollouts(pulumi.ComponentResource):

@@ -12,34 +12,34 @@ Strategy = Literal["rolling", "canary", "blueGreen"]
 @dataclass(frozen=True)
 class AnalysisArgs:
     prometheus_address: str
-    min_success_rate: float = 0.99
-    max_p99_latency_seconds: float = 1.0
-    interval_seconds: int = 60
-    count: int = 5
-    failure_limit: int = 1
-    inconclusive_limit: int = 2
+    min_success_rate: float
+    max_p99_latency_seconds: float
+    interval_seconds: int
+    count: int
+    failure_limit: int
+    inconclusive_limit: int
 
 
 @dataclass(frozen=True)
 class CanaryArgs:
-    weights: tuple[int, ...] = (10, 50)
-    pause_seconds: int = 60
+    weights: tuple[int, ...]
+    pause_seconds: int
 
 
 @dataclass(frozen=True)
 class BlueGreenArgs:
-    auto_promotion: bool = False
-    scale_down_delay_seconds: int = 600
+    auto_promotion: bool
+    scale_down_delay_seconds: int
     # Secret holding an API key (key `api-key`) for the smoke test's real request.
-    smoke_test_secret_name: str = "project-ai-api-smoke-test"
+    smoke_test_secret_name: str
     smoke_test_image: str = "curlimages/curl:8.11.1"
 
 
 @dataclass(frozen=True)
 class DeliveryArgs:
+    strategy: Strategy
     analysis: AnalysisArgs
-    strategy: Strategy = "rolling"
-    canary: CanaryArgs = CanaryArgs()
-    blue_green: BlueGreenArgs = BlueGreenArgs()
-    rollback_window_revisions: int = 3
-    migration_deadline_seconds: int = 900
+    canary: CanaryArgs
+    blue_green: BlueGreenArgs
+    rollback_window_revisions: int
+    migration_deadline_seconds: int

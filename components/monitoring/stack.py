@@ -37,16 +37,16 @@ class MonitoringStackArgs:
     alerting: AlertingArgs
     kube_prometheus_stack_version: str
     otel_collector_version: str
-    namespace: str = "monitoring"
-    retention: str = "15d"
-    storage_size: str = "50Gi"
-    prometheus_replicas: int = 1
-    alertmanager_replicas: int = 1
+    cluster: charts.Cluster
+    namespace: str
+    retention: str
+    storage_size: str
+    prometheus_replicas: int
+    alertmanager_replicas: int
     # ((cpu, memory) requested, (cpu, memory) limit)
-    prometheus_resources: tuple[tuple[str, str], tuple[str, str]] = (("500m", "2Gi"), ("2", "4Gi"))
+    prometheus_resources: tuple[tuple[str, str], tuple[str, str]]
     # Where the collector sends traces (OTLP/gRPC); None keeps them in the collector's debug log.
     traces_endpoint: str | None = None
-    cluster: charts.Cluster = field(default_factory=charts.Cluster)
     # Namespaces whose pods send traces to the collector.
     telemetry_namespaces: tuple[str, ...] = ()
     # On Grafana's Deployment: e.g. Reloader's, to restart it on a new admin password.

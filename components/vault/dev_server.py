@@ -8,7 +8,7 @@ random per stack, kept as a Pulumi secret, and handed to the Vault provider.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -34,8 +34,8 @@ class DevVaultArgs:
     # Where Pulumi reaches the server from outside the cluster (through the ingress).
     ingress_host: str
     ingress_class: str
+    cluster: charts.Cluster
     namespace: str = "vault"
-    cluster: charts.Cluster = field(default_factory=charts.Cluster)
     # Namespaces whose pods call the server (External Secrets, the rotation job, the
     # ingress controller that Pulumi comes through).
     client_namespaces: tuple[str, ...] = ()

@@ -50,9 +50,9 @@ class ExternalSecretsArgs:
     owner: Ownership
     chart_version: str
     stores: StoreArgs
+    cluster: charts.Cluster
     namespace: str = "external-secrets"
     replicas: int = 1
-    cluster: charts.Cluster = field(default_factory=charts.Cluster)
     # Where the operator reaches Vault.
     vault_egress: EgressRule | None = None
 

@@ -9,7 +9,7 @@ annotating the pod template, which leaves the fields Pulumi owns untouched.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -34,8 +34,8 @@ class ReloaderArgs:
     # The namespaces whose workloads it restarts: the API's, and monitoring's (Grafana,
     # for a rotated admin password). Only workloads annotated for a Secret restart.
     watched_namespaces: tuple[str, ...]
+    cluster: charts.Cluster
     namespace: str = "reloader"
-    cluster: charts.Cluster = field(default_factory=charts.Cluster)
 
 
 def namespace_selector(namespaces: tuple[str, ...]) -> str:

@@ -45,7 +45,7 @@ class RootRotationArgs:
     schedule: str
     # Where the job may connect: the Vault server.
     vault_egress: EgressRule
-    kubernetes_version: str = "1.33"
+    kubernetes_version: str
     namespace: str = "vault-rotation"
     service_account: str = "vault-root-rotator"
     run_as_user: int = 10001

@@ -68,7 +68,7 @@ class AppService(pulumi.ComponentResource):
         self.namespace = core.Namespace(
             f"{name}-namespace",
             metadata=meta.ObjectMetaArgs(
-                name=args.namespace, labels={**labels, **pod_security_labels(args.kubernetes_version)}
+                name=args.namespace, labels={**labels, **pod_security_labels(args.cluster.kubernetes_version)}
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )

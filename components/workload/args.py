@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from components.charts import NamespaceSetup
+from components.charts import Cluster, NamespaceSetup
 from components.delivery.args import DeliveryArgs
 from components.labels import Ownership
 from components.network_policies import EgressRule
@@ -42,19 +42,17 @@ class AppServiceArgs:
     max_replicas: int
     requests: Compute
     limits: Compute
-    port: int = 8000
-    run_as_user: int = 10001
-    target_cpu_utilization: int = 70
-    scale_down_stabilization_seconds: int = 300
-    pre_stop_seconds: int = 5
-    shutdown_seconds: int = 25
-    max_unavailable: int = 1
-    # The Kubernetes minor version the cluster runs; PSA labels pin to it.
-    kubernetes_version: str = "1.33"
-    monitoring_namespace: str = "monitoring"
+    port: int
+    run_as_user: int
+    target_cpu_utilization: int
+    scale_down_stabilization_seconds: int
+    pre_stop_seconds: int
+    shutdown_seconds: int
+    max_unavailable: int
+    # The cluster: its version (PSA labels pin to it), monitoring namespace, DNS cache.
+    cluster: Cluster
+    delivery: DeliveryArgs
     egress: tuple[EgressRule, ...] = ()
-    # Address of a node-local DNS cache, allowed beside the cluster DNS service.
-    node_local_dns: str | None = None
     settings: dict[str, str] = field(default_factory=dict)
     # Secrets (synced from Vault) whose keys become read-only files in SECRETS_DIR of
     # every API pod, each named like the setting it holds (APP_DATABASE_URL, ...).
@@ -67,6 +65,5 @@ class AppServiceArgs:
     # On the Deployment or Rollout itself (not its pods), e.g. for the controller that
     # restarts the pods when those Secrets change.
     workload_annotations: dict[str, str] = field(default_factory=dict)
-    delivery: DeliveryArgs = field(default_factory=DeliveryArgs)
     # Creates the Secrets the pods read (`secrets`) in the namespace, once it exists.
     setup: NamespaceSetup | None = None

@@ -55,8 +55,8 @@ def policies(args: AppServiceArgs, selector: dict[str, str]) -> dict[str, networ
         "default-deny": default_deny(),
         "allow-ingress-controller": ingress_from_namespace(args.ingress.controller_namespace, selector, args.port),
         # /metrics is served on the app port; Prometheus scrapes from its namespace.
-        "allow-monitoring": ingress_from_namespace(args.monitoring_namespace, selector, args.port),
-        "allow-dns": egress_to_dns(family, args.node_local_dns),
+        "allow-monitoring": ingress_from_namespace(args.cluster.monitoring_namespace, selector, args.port),
+        "allow-dns": egress_to_dns(family, args.cluster.node_local_dns),
     }
     for rule in args.egress:
         specs[f"allow-egress-{rule.name}"] = egress_to(rule, family)

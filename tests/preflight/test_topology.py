@@ -11,9 +11,11 @@ def test_components_group_their_children_and_providers_point_at_them(local_graph
     picture = topology.mermaid(local_graph)
     lines = picture.splitlines()
     assert lines[:2] == ["flowchart LR", 'subgraph stack["project-ai/local"]']
-    group = next(line for line in lines if '"AppService<br/>api"' in line).split()[1].split("[")[0]
+    group = next(line for line in lines if '"ApiDeployment<br/>api"' in line).split()[1].split("[")[0]
     provider = next(line for line in lines if '"kubernetes<br/>cluster"' in line).split("[")[0].strip()
+    # The provider goes to the component that composes the rest; AppService sits inside it.
     assert f"  {provider} -.-> {group}" in lines
+    assert next(line for line in lines if '"AppService<br/>api"' in line).startswith("    subgraph ")
     # The API's eight, and each platform chart namespace's default deny and allowances.
     assert sum('["NetworkPolicy<br/>api-' in line for line in lines) == 8
 
