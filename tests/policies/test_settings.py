@@ -1,6 +1,6 @@
 """Pack settings by environment: a file per environment, what a stack's configuration
 implies (its registry, its environment), an optional override per stack, merged and then
-checked as a whole."""
+checked as a whole; `python -m policies.config` writes the result for the Pulumi CLI."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from policies.config import effective, implied
+from policies.config.__main__ import main
 from policies.core.settings import SettingsError, load, merge, resolve
 from policies.cost.rules import PACK as COST
 from policies.zero_trust.rules import PACK as ZERO_TRUST
@@ -88,6 +89,23 @@ def test_a_copy_of_prod_eu_in_another_region_and_account_gets_its_registry_and_p
     assert cost["cost-aws-node-group-max-size"].params.max_nodes == 20
     assert cost["cost-nat-gateway-count"].params.max_nat_gateways == 3
     assert cost == effective.applied(COST, "prod", engine_config("prod"))
+
+
+def test_the_cli_writes_the_effective_settings_for_the_pulumi_cli(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    program = moved_prod_eu(tmp_path)
+    assert main(["--stack", "prod-ap", "--pack", "zero-trust", "--program", str(program)]) == 0
+    written = json.loads(capsys.readouterr().out)
+    assert written == {
+        "aws-rds-deletion-protection": {"environment": "prod"},
+        "k8s-image-allowed-registry": {
+            "allowedRegistries": ["777788889999.dkr.ecr.ap-southeast-1.amazonaws.com/project-ai/", OPENBAO]
+        },
+    }
+    # The stack file as written and the engine's strings imply the same.
+    from_engine = effective.applied(ZERO_TRUST, "prod-ap", engine_config("prod-ap", program))
+    assert resolve(ZERO_TRUST.rules, written) == from_engine
 
 
 @pytest.mark.parametrize(
