@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pulumi
 
+from components.vault.args import DatabaseEngineArgs
 from components.vault.integration import CacheEndpoint, DatabaseEndpoint
 from stacks import api, contract
 from stacks.model import AwsRegionStack, RegionStack, VaultDatabaseConfig
@@ -51,9 +52,9 @@ def build(config: RegionStack) -> None:
             "databaseBootstrap",
             pulumi.Output.secret(
                 {
-                    "host": database.host,
-                    "user": database.root_username,
-                    "password": database.root_password,
+                    "host": database.engine.host,
+                    "user": database.engine.root_username,
+                    "password": database.engine.root_password,
                 }
             ),
         )
@@ -79,15 +80,17 @@ def _database(platform: RegionalPlatform) -> DatabaseEndpoint | None:
     # The same lifetimes and rotation schedule a `cluster` stack's vault.database defaults to.
     defaults = {name: field.default for name, field in VaultDatabaseConfig.model_fields.items()}
     return DatabaseEndpoint(
-        host=platform.database_writer,
-        port=5432,
-        name=DATABASE,
-        # Aurora and Cloud SQL refuse plaintext; `require` encrypts without a CA bundle.
-        ssl_mode="require",
-        root_username=username,
-        root_password=password,
-        credential_ttl_seconds=defaults["credential_ttl_seconds"],
-        credential_max_ttl_seconds=defaults["credential_max_ttl_seconds"],
+        engine=DatabaseEngineArgs(
+            host=platform.database_writer,
+            port=5432,
+            database=DATABASE,
+            # Aurora and Cloud SQL refuse plaintext; `require` encrypts without a CA bundle.
+            ssl_mode="require",
+            root_username=username,
+            root_password=password,
+            credential_ttl_seconds=defaults["credential_ttl_seconds"],
+            credential_max_ttl_seconds=defaults["credential_max_ttl_seconds"],
+        ),
         rotation_schedule=defaults["root_rotation_schedule"],
         # The region created the database: it creates the group roles too.
         bootstrap=True,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pulumi
 
 from components.vault import policies
+from components.vault.args import DatabaseEngineArgs
 from components.vault.integration import (
     AppIdentity,
     CacheEndpoint,
@@ -24,14 +25,16 @@ def configured_database(config: ClusterStack) -> DatabaseEndpoint | None:
     if db is None or config.database_root_password is None:
         return None
     return DatabaseEndpoint(
-        host=db.host,
-        port=db.port,
-        name=db.name,
-        ssl_mode=db.ssl_mode,
-        root_username=db.root_username,
-        root_password=pulumi.Output.secret(config.database_root_password),
-        credential_ttl_seconds=db.credential_ttl_seconds,
-        credential_max_ttl_seconds=db.credential_max_ttl_seconds,
+        engine=DatabaseEngineArgs(
+            host=db.host,
+            port=db.port,
+            database=db.name,
+            ssl_mode=db.ssl_mode,
+            root_username=db.root_username,
+            root_password=pulumi.Output.secret(config.database_root_password),
+            credential_ttl_seconds=db.credential_ttl_seconds,
+            credential_max_ttl_seconds=db.credential_max_ttl_seconds,
+        ),
         rotation_schedule=db.root_rotation_schedule,
     )
 

@@ -74,17 +74,11 @@ _OPERATOR = ("projectai:vault:ExternalSecretsOperator", "external-secrets")
 
 @dataclass(frozen=True)
 class DatabaseEndpoint:
-    """The app's PostgreSQL as Vault's database engine reaches it, and its first root
-    credential (from the stack's secret config, or generated with the database)."""
+    """The app's PostgreSQL as Vault's database engine reaches it, with its first root
+    credential (from the stack's secret config, or generated with the database), and
+    when Vault rotates that credential."""
 
-    host: pulumi.Input[str]
-    port: int
-    name: str
-    ssl_mode: str
-    root_username: str
-    root_password: pulumi.Input[str]
-    credential_ttl_seconds: int
-    credential_max_ttl_seconds: int
+    engine: DatabaseEngineArgs
     rotation_schedule: str
     # Create the group roles from the cluster before any user is issued (a database
     # the stack itself created); otherwise an administrator ran the bootstrap.
@@ -347,16 +341,17 @@ class VaultIntegration(pulumi.ComponentResource):
         return create
 
     def _bootstrap(self, namespace: str, created: k8s.core.v1.Namespace) -> list[pulumi.Resource]:
-        args, database = self._args, self._args.database
-        if database is None or not database.bootstrap or namespace != args.app.namespace:
+        args, endpoint = self._args, self._args.database
+        if endpoint is None or not endpoint.bootstrap or namespace != args.app.namespace:
             return []
+        database = endpoint.engine
         url = pulumi.Output.format(
             "postgresql://{0}:{1}@{2}:{3}/{4}?sslmode={5}",
             database.root_username,
             database.root_password,
             database.host,
             database.port,
-            database.name,
+            database.database,
             database.ssl_mode,
         )
         labels = {
@@ -365,7 +360,7 @@ class VaultIntegration(pulumi.ComponentResource):
             "app.kubernetes.io/name": args.app.name,
             "app.kubernetes.io/component": "database-bootstrap",
         }
-        statements = GroupRoles().bootstrap(database.name, database.root_username, create_vault_user=False)
+        statements = GroupRoles().bootstrap(database.database, database.root_username, create_vault_user=False)
         job = database_bootstrap(
             "database-bootstrap",
             BootstrapArgs(
@@ -511,13 +506,13 @@ def synced_secrets(args: VaultIntegrationArgs) -> list[SyncedSecret]:
         )
     ]
     if args.database:
-        db = args.database
+        db = args.database.engine
         # ESO's template reads `{{ .username }}`; the braces are doubled for format().
         url = pulumi.Output.format(
             "postgresql+psycopg://{{{{ .username }}}}:{{{{ .password | urlquery }}}}@{0}:{1}/{2}?sslmode={3}",
             db.host,
             db.port,
-            db.name,
+            db.database,
             db.ssl_mode,
         )
         users = {f"{app.name}-database": where.runtime_role, f"{app.name}-migration-database": where.migration_role}
@@ -579,19 +574,8 @@ def secret_files(args: VaultIntegrationArgs) -> tuple[tuple[str, str], ...]:
 
 
 def _vault_args(args: VaultIntegrationArgs, kv_paths: tuple[str, ...]) -> VaultArgs:
-    login, database = args.login, None
-    if args.database:
-        db = args.database
-        database = DatabaseEngineArgs(
-            host=db.host,
-            port=db.port,
-            database=db.name,
-            ssl_mode=db.ssl_mode,
-            root_username=db.root_username,
-            root_password=db.root_password,
-            credential_ttl_seconds=db.credential_ttl_seconds,
-            credential_max_ttl_seconds=db.credential_max_ttl_seconds,
-        )
+    login = args.login
+    database = args.database.engine if args.database else None
     return VaultArgs(
         owner=args.owner,
         layout=args.layout,
