@@ -97,3 +97,14 @@ def prod_shaped(folder: Path) -> Graph:
     # What the region derives from its VPC, a cluster stack names.
     config["projectai:kubernetes"] = {**config["projectai:kubernetes"], "apiServerCidrs": ["10.30.0.0/16"]}
     return Synthesizer(copy_project(folder, "prod-shaped", config)).synthesize("prod-shaped")
+
+
+@pytest.fixture
+def config_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the policy packs' settings (policies/config) for a test to change."""
+    from policies.config import effective
+
+    root = tmp_path / "config"
+    shutil.copytree(effective.CONFIG_ROOT, root, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    monkeypatch.setattr(effective, "CONFIG_ROOT", root)
+    return root

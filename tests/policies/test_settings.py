@@ -5,7 +5,6 @@ checked as a whole; `python -m policies.config` writes the result for the Pulumi
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -133,15 +132,6 @@ def test_a_malformed_key_the_settings_derive_from_is_named(
     with pytest.raises(SettingsError) as caught:
         effective.applied(ZERO_TRUST, "prod-ap", config)
     assert str(caught.value).startswith("Pulumi.prod-ap.yaml: ") and str(caught.value).endswith(problem)
-
-
-@pytest.fixture
-def config_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A copy of policies/config to add override files to."""
-    root = tmp_path / "config"
-    shutil.copytree(effective.CONFIG_ROOT, root, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
-    monkeypatch.setattr(effective, "CONFIG_ROOT", root)
-    return root
 
 
 @pytest.mark.parametrize(

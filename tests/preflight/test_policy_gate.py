@@ -4,7 +4,6 @@ mandatory violation."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -66,17 +65,6 @@ def test_a_mandatory_violation_fails_the_gate_with_the_urn_and_a_fix(
         f"| container 'shell' is privileged | {fix} |" in table
     )
     assert f"| dev | zero-trust | k8s-image-pinned | mandatory | high | `{urn}` |" in table
-
-
-@pytest.fixture
-def config_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A copy of policies/config to change."""
-    from policies.config import effective
-
-    root = tmp_path / "config"
-    shutil.copytree(effective.CONFIG_ROOT, root, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
-    monkeypatch.setattr(effective, "CONFIG_ROOT", root)
-    return root
 
 
 def test_advisory_violations_do_not_fail_the_gate(tmp_path: Path, config_root: Path) -> None:
