@@ -18,7 +18,7 @@ import pulumi.runtime.config
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from stacks.defaults import deep_merge, environment_defaults
-from stacks.model import NAMESPACE, StackConfig, role_model
+from stacks.model import NAMESPACE, ROLES, SHARED, StackBase, StackConfig, WorkloadStack, role_model
 from stacks.problems import describe, plaintext_secrets
 
 __all__ = ["NAMESPACE", "ConfigError", "StackConfig", "load", "parse"]
@@ -54,22 +54,47 @@ def parse(raw: dict[str, Any], source: str, secret_keys: set[str] | frozenset[st
             f"{source}: {NAMESPACE}:app: set with --secret, but app settings go into a ConfigMap; "
             "expected secrets in Vault, synced to a Kubernetes Secret"
         )
-    model = role_model(values.get("role"), values.get("cloud"))
-    defaults = environment_defaults(values.get("environment"), values.get("cloud"))
-    if model is not None:
-        # A role's model names the sections it takes: defaults for the others don't apply.
-        defaults = {key: value for key, value in defaults.items() if key in _keys_of(model)}
+    role, cloud = values.get("role"), values.get("cloud")
+    model = role_model(role, cloud)
+    # The models a role and cloud may name: a section none of them takes gets no defaults.
+    models = [model] if model else list(ROLES.get(role, ())) if isinstance(role, str) else []
+    taken = set().union(*(_keys_of(m) for m in models)) if models else _keys_of(_shared(role, values))
+    defaults = environment_defaults(values.get("environment"), cloud)
+    defaults = {key: value for key, value in defaults.items() if key in taken}
+    merged = deep_merge(defaults, values)
     try:
-        config = STACK_CONFIG.validate_python(deep_merge(defaults, values))
+        config = STACK_CONFIG.validate_python(merged)
     except ValidationError as error:
-        errors = error.errors()
+        found: list[tuple[Any, type[StackBase] | None]] = [(item, None) for item in error.errors()]
+        if model is None:
+            # pydantic stops at a role or cloud it does not know: check what every stack of
+            # the role (or every stack) has too, so no other problem goes unsaid.
+            shared = _shared(role, values)
+            found += [(item, shared) for item in _shared_errors(shared, merged)]
         if not defaults:
             # Without a known environment no defaults apply, so "missing" would be noise.
-            errors = [e for e in errors if e["type"] != "missing" or e["loc"][-1:] == ("environment",)]
-        raise ConfigError(problems + [f"{source}: {describe(item, values)}" for item in errors]) from None
+            found = [(e, m) for e, m in found if e["type"] != "missing" or e["loc"][-1:] == ("environment",)]
+        lines = [f"{source}: {describe(item, role, cloud, shared)}" for item, shared in found]
+        raise ConfigError(problems + list(dict.fromkeys(lines))) from None
     if problems:
         raise ConfigError(problems)
     return config
+
+
+def _shared(role: object, values: dict[str, Any]) -> type[StackBase]:
+    """What every stack of the role has; for a role no model names, what every stack
+    running the API has if the file has such sections, else what every stack has."""
+    if isinstance(role, str) and role in SHARED:
+        return SHARED[role]
+    return WorkloadStack if set(values) & (_keys_of(WorkloadStack) - _keys_of(StackBase)) else StackBase
+
+
+def _shared_errors(shared: type[StackBase], merged: dict[str, Any]) -> list[Any]:
+    try:
+        shared.model_validate({key: value for key, value in merged.items() if key in _keys_of(shared)})
+    except ValidationError as error:
+        return error.errors()
+    return []
 
 
 def _keys_of(model: type[BaseModel]) -> set[str]:

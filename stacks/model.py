@@ -791,6 +791,10 @@ ROLES: dict[str, tuple[type[StackBase], ...]] = {
 }
 
 
+# What every stack of a role has, whatever its cloud.
+SHARED: dict[str, type[StackBase]] = {"cluster": WorkloadStack, "region": WorkloadStack, "edge": StackBase}
+
+
 def role_model(role: object, cloud: object) -> type[StackBase] | None:
     """The model a stack file's role and cloud select, if they name one."""
     for model in ROLES.get(role, ()) if isinstance(role, str) else ():

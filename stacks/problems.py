@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from stacks.model import NAMESPACE, ROLES, role_model
+from stacks.model import CLOUD_NAMES, NAMESPACE, ROLES, role_model
 
 # Keys whose value is a credential. Keys ending in Name/Ref/Path name a Secret or a
 # Vault path rather than holding one, so they are allowed in plaintext.
@@ -63,27 +63,33 @@ _EXPECTATIONS = {
 }
 
 
-def describe(error: Any, values: dict[str, Any]) -> str:
+def describe(error: Any, role: object, cloud: object, shared: Any = None) -> str:
     """One line for one pydantic error: key path, what was expected, what was given.
-    `values` is the stack's namespace: its role and cloud chose the model."""
-    role, cloud = values.get("role"), values.get("cloud")
-    model = role_model(role, cloud) or (ROLES[role][0] if role in ROLES else None)
-    # pydantic puts the chosen role (and a region's cloud) ahead of the key path.
-    tags = (2 if role == "region" else 1) if role in ROLES else 0
+    The stack's role and cloud chose the model, and pydantic names that choice ahead of
+    the key path; an error of the `shared` model (what every stack of the role has,
+    checked when the role or cloud named no model) has no such prefix."""
+    known = role if isinstance(role, str) and role in ROLES else None
+    model = shared or role_model(role, cloud) or (ROLES[known][0] if known else None)
+    tags = (2 if known == "region" else 1) if known and shared is None else 0
     location = [str(part) for part in error["loc"]][tags:]
     kind = error["type"]
     given = error.get("input")
     if kind in ("union_tag_invalid", "union_tag_not_found") or location == ["cloud"]:
         return _role_or_cloud(role, cloud)
     if kind == "extra_forbidden" and len(location) == 1 and (owners := _roles_taking(location[0])):
-        return f"{_path(location)}: the {role} role takes no '{location[0]}' key (only {' and '.join(owners)} do)"
+        roles = f"the {' and '.join(owners)} role{'s do' if len(owners) > 1 else ' does'}"
+        return f"{_path(location)}: the {known} role takes no '{location[0]}' key (only {roles})"
+    if kind == "extra_forbidden" and known and (other := _other_model_taking(known, model, location)):
+        return f"{_path(location)}: a key of {other}s, not of {_model_name(model)}s"
     if kind == "extra_forbidden":
         valid = _valid_keys(model, location[:-1])
         close = difflib.get_close_matches(location[-1], valid, n=1)
         hint = f"; did you mean '{close[0]}'?" if close else f"; valid keys: {', '.join(valid)}"
         return f"{_path(location)}: unknown key{hint}"
-    if kind == "missing" and len(location) == 1 and role in ROLES:
-        return f"{_path(location)}: missing required key for the {role} role"
+    if kind == "missing" and len(location) == 1 and known:
+        return f"{_path(location)}: missing required key for the {known} role"
+    if kind == "too_short":
+        return f"{_path(location)}: expected at least {error['ctx']['min_length']} item(s), got none"
     if kind == "missing":
         return f"{_path(location)}: missing required key"
     if kind == "literal_error":
@@ -120,12 +126,25 @@ def describe(error: Any, values: dict[str, Any]) -> str:
 
 
 def _role_or_cloud(role: object, cloud: object) -> str:
-    if role not in ROLES:
+    if not isinstance(role, str) or role not in ROLES:
         got = "missing required key" if role is None else f"got {role!r}"
         return f"{NAMESPACE}:role: {got}; expected one of {', '.join(map(repr, ROLES))}"
     clouds = [model.model_fields["cloud"].annotation.__args__[0] for model in ROLES[role]]  # type: ignore[union-attr]
     got = "missing required key" if cloud is None else f"got {cloud!r}"
     return f"{NAMESPACE}:cloud: {got}; the {role} role runs on {' or '.join(clouds)}"
+
+
+def _other_model_taking(role: str, model: Any, location: list[str]) -> str | None:
+    """Another model of the role (the other cloud's region) that takes this key."""
+    for other in ROLES[role]:
+        if other is not model and location[-1] in _valid_keys(other, location[:-1]):
+            return _model_name(other)
+    return None
+
+
+def _model_name(model: Any) -> str:
+    cloud = model.model_fields["cloud"].annotation.__args__[0]
+    return f"{CLOUD_NAMES.get(cloud, cloud)} {next(role for role, models in ROLES.items() if model in models)}"
 
 
 def _roles_taking(key: str) -> list[str]:

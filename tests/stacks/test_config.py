@@ -90,6 +90,21 @@ def test_structured_values_arrive_as_json_text() -> None:
 
 MALFORMED = [
     pytest.param(
+        prod(role=["region"]),
+        "Pulumi.prod.yaml: projectai:role: got ['region']; expected one of 'cluster', 'region', 'edge'",
+        id="role-not-a-string",
+    ),
+    pytest.param(
+        prod(platform__masterCidr="172.16.0.0/28"),
+        "Pulumi.prod.yaml: projectai:platform.masterCidr: a key of GCP regions, not of AWS regions",
+        id="other-clouds-key",
+    ),
+    pytest.param(
+        prod(kubernetes__apiServerCidrs=[]),
+        "Pulumi.prod.yaml: projectai:kubernetes.apiServerCidrs: expected at least 1 item(s), got none",
+        id="empty-list",
+    ),
+    pytest.param(
         prod(app__replicas={"min": "three", "max": 10}),
         "Pulumi.prod.yaml: projectai:app.replicas.min: expected an integer, got 'three'",
         id="wrong-type",
@@ -216,7 +231,7 @@ MALFORMED = [
     ),
     pytest.param(
         prod(role="edge", cloud="cloudflare", region=DELETE),
-        "Pulumi.prod.yaml: projectai:app: the edge role takes no 'app' key (only cluster and region do)",
+        "Pulumi.prod.yaml: projectai:app: the edge role takes no 'app' key (only the cluster and region roles do)",
         id="workload-on-edge",
     ),
     pytest.param(
@@ -395,3 +410,20 @@ def test_load_reads_the_config_the_engine_passes_in_the_environment(monkeypatch:
         load()
     assert caught.value.problems == ["Pulumi.stack.yaml: projectai:regoin: unknown key; did you mean 'region'?"]
     assert isinstance(caught.value, pulumi.RunError), "Pulumi prints a RunError without a traceback"
+
+
+def test_a_role_no_model_names_still_reports_every_other_problem() -> None:
+    found = problems(prod(role="regoin", app__replicas={"min": "x", "max": 3}, vault__adress="x", environment="prd"))
+    assert found == [
+        "Pulumi.prod.yaml: projectai:role: got 'regoin'; expected one of 'cluster', 'region', 'edge'",
+        "Pulumi.prod.yaml: projectai:environment: expected one of 'local', 'dev', 'staging' or 'prod', got 'prd'",
+        "Pulumi.prod.yaml: projectai:app.replicas.min: expected an integer, got 'x'",
+        "Pulumi.prod.yaml: projectai:vault.adress: unknown key; did you mean 'address'?",
+    ]
+
+
+def test_a_cloud_the_role_does_not_run_on_is_one_line_not_one_per_default() -> None:
+    raw = {key: json.loads(v) if v[:1] in "{[" else v for key, v in namespace("prod-global").items()}
+    assert problems({**raw, "cloud": "aws"}) == [
+        "Pulumi.prod.yaml: projectai:cloud: got 'aws'; the edge role runs on cloudflare"
+    ]
