@@ -38,7 +38,6 @@ class IngressRule:
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 # The API server's address differs per cluster (charts.Cluster names it); its ports do not.
 API_SERVER_PORTS = (443, 6443)
-ANYWHERE = "0.0.0.0/0"
 
 
 def namespace_selector(name: str) -> meta.LabelSelectorArgs:

@@ -11,7 +11,7 @@ from components.vault.integration import CacheEndpoint, DatabaseEndpoint
 from stacks.model import WorkloadStack
 from stacks.monitoring import monitoring_stack_args, rule_args
 from stacks.vault import vault_integration_args
-from stacks.workload import app_service_args, cluster_facts, ownership
+from stacks.workload import app_service_args, cluster_facts, controller_replicas, ownership
 
 
 def api_deployment_args(
@@ -26,7 +26,7 @@ def api_deployment_args(
         rollouts = ArgoRolloutsArgs(
             owner=ownership(config),
             chart_version=config.delivery.argo_rollouts_chart_version,
-            replicas=2 if config.environment == "prod" else 1,
+            replicas=controller_replicas(config),
             cluster=cluster_facts(config),
         )
     return ApiDeploymentArgs(

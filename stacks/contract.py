@@ -83,9 +83,11 @@ def export_region_contract(config: RegionStack, platform: dict[str, Any]) -> Non
 
 def read_region_contract(stack: str, also_require: tuple[str, ...] = ()) -> dict[str, pulumi.Output]:
     """The contract of another region stack: every key of `KEYS`, and the optional keys
-    in `also_require`, each required."""
+    in `also_require`, each required; the other optional keys as they are (None where
+    the stack exports none, e.g. one last deployed before the key existed)."""
     reference = pulumi.StackReference(f"region-{stack}", stack_name=_qualified(stack))
-    return {key: reference.require_output(key) for key in (*KEYS, *also_require)}
+    optional = {key: reference.get_output(key) for key in OPTIONAL_KEYS if key not in also_require}
+    return {**optional, **{key: reference.require_output(key) for key in (*KEYS, *also_require)}}
 
 
 def _qualified(stack: str) -> str:

@@ -20,8 +20,8 @@ PRIMARY = "primary"
 
 def build(config: RegionStack) -> None:
     primary_stack = config.stack_references.get(PRIMARY)
-    # An AWS secondary joins the primary's global database and pulls from a replica of its registry.
-    needs = (contract.GLOBAL_DATABASE, contract.REGISTRY_REPLICAS) if isinstance(config, AwsRegionStack) else ()
+    # An AWS secondary joins the primary's global database, so it must have one.
+    needs = (contract.GLOBAL_DATABASE,) if isinstance(config, AwsRegionStack) else ()
     primary = contract.read_region_contract(primary_stack, also_require=needs) if primary_stack else None
     platform = aws_platform(config, primary) if isinstance(config, AwsRegionStack) else gcp_platform(config)
     contract.export_region_contract(
@@ -60,10 +60,11 @@ def build(config: RegionStack) -> None:
         )
 
 
-def _replicated(primary: str, regions: list[str], region: str) -> None:
+def _replicated(primary: str, regions: list[str] | None, region: str) -> None:
     """A secondary pulls the API's images from its region's replica of the primary's
-    registry: the primary's stack must list the region, or the pods never start."""
-    if region not in regions:
+    registry: the primary's stack must list the region, or the pods never start. A
+    primary last deployed before it exported the list is not checked."""
+    if regions is not None and region not in regions:
         pulumi.log.warn(
             f"the primary stack '{primary}' does not replicate its registry to {region}: add '{region}' to "
             f"projectai:platform.registryReplicas in Pulumi.{primary}.yaml, or this region's pods cannot pull the API"

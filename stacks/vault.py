@@ -16,7 +16,7 @@ from components.vault.integration import (
 )
 from stacks import rotation
 from stacks.model import ClusterStack, WorkloadStack
-from stacks.workload import cluster_facts, ownership
+from stacks.workload import cluster_facts, controller_replicas, ownership
 
 
 def configured_database(config: ClusterStack) -> DatabaseEndpoint | None:
@@ -81,7 +81,7 @@ def vault_integration_args(
         audit_file_path=settings.audit_file_path or f"/vault/audit/{stack}.log",
         external_secrets_chart_version=settings.external_secrets_chart_version,
         reloader_chart_version=settings.reloader_chart_version,
-        operator_replicas=2 if config.environment == "prod" else 1,
+        operator_replicas=controller_replicas(config),
         cli_image=settings.cli_image,
         rotation=rotation.schedule(config.secrets.rotation_days),
         database=database,

@@ -15,6 +15,11 @@ def ownership(config: StackBase) -> Ownership:
     return Ownership(team=config.team, cost_center=config.cost_center, environment=config.environment)
 
 
+def controller_replicas(config: StackBase) -> int:
+    """Platform controllers run two replicas (one leads) where a stuck one costs the most."""
+    return 2 if config.environment == "prod" else 1
+
+
 def node_local_dns(config: WorkloadStack) -> str | None:
     return str(config.network.node_local_dns) if config.network.node_local_dns else None
 

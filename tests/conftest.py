@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from pathlib import Path
 from typing import Any
@@ -9,10 +10,14 @@ from typing import Any
 import pytest
 import yaml
 
+from components.monitoring.rules import RuleArgs
 from preflight.graph import Graph
 from preflight.kubernetes import manifest
 from preflight.project import Program
 from preflight.synth import Synthesizer
+from stacks.config import parse
+from stacks.model import WorkloadStack
+from stacks.monitoring import rule_args
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -78,6 +83,14 @@ def write_program(folder: Path, project: str, main: str, stacks: dict[str, dict[
     for stack, config in stacks.items():
         (folder / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump({"config": config}))
     return Program.load(folder)
+
+
+def local_rule_args(**changes: Any) -> RuleArgs:
+    """The local stack's alerting rules' arguments, as the program derives them."""
+    raw = {key.split(":", 1)[1]: value for key, value in stack_config("local").items() if key.startswith("projectai:")}
+    config = parse(raw, "Pulumi.local.yaml")
+    assert isinstance(config, WorkloadStack)
+    return dataclasses.replace(rule_args(config), **changes)
 
 
 def stack_config(stack: str) -> dict[str, Any]:

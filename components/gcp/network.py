@@ -24,7 +24,7 @@ class GcpNetworkArgs:
     services_cidr: str
     # Reserved for Google-managed services (Cloud SQL, Memorystore) peered into the VPC:
     # pinned, so the app's egress policy can name it.
-    private_services_cidr: str = "10.40.16.0/20"
+    private_services_cidr: str
 
 
 class GcpNetwork(pulumi.ComponentResource):

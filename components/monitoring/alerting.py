@@ -12,7 +12,7 @@ secret is in the configuration.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from components.monitoring.rules import ESCALATION_SEVERITY
@@ -26,8 +26,8 @@ SLACK_SECRET = "alertmanager-slack"
 @dataclass(frozen=True)
 class AlertingArgs:
     # Slack channel of each team that owns alerts; warnings route by the `team` label.
-    team_channels: dict[str, str] = field(default_factory=lambda: {"ai-platform": "#ai-platform-alerts"})
-    low_noise_channel: str = "#ai-platform-info"
+    team_channels: dict[str, str]
+    low_noise_channel: str
     group_wait: str = "30s"
     group_interval: str = "5m"
     critical_repeat: str = "1h"

@@ -37,10 +37,16 @@ class RuleArgs:
     namespace: str
     team: str
     runbook_base: str
-    availability_slo: float = 99.9  # percent of requests that are not 5xx, over 30 days
-    latency_slo: float = 99.0  # percent of requests faster than latency_threshold_seconds
+    availability_slo: float  # percent of requests that are not 5xx, over 30 days
+    latency_slo: float  # percent of requests faster than latency_threshold_seconds
     # One of the app's histogram bucket bounds, so the ratio is exact.
-    latency_threshold_seconds: float = 0.5
+    latency_threshold_seconds: float
+    # A critical alert firing this long escalates to a second receiver.
+    escalate_after: str
+    # Secrets a third party issues, with when they expire (unix seconds): each is
+    # recorded as a series, and alerts `secret_warning_days` ahead.
+    secret_expiry: tuple[tuple[str, int], ...]
+    secret_warning_days: int
     p99_latency_seconds: float = 1.0
     error_rate: float = 0.05
     rate_limited_share: float = 0.2
@@ -48,12 +54,6 @@ class RuleArgs:
     blocked_per_second: float = 1.0
     certificate_days: int = 14
     pool_saturation: float = 0.9
-    # A critical alert firing this long escalates to a second receiver.
-    escalate_after: str = "30m"
-    # Secrets a third party issues, with when they expire (unix seconds): each is
-    # recorded as a series, and alerts `secret_warning_days` ahead.
-    secret_expiry: tuple[tuple[str, int], ...] = ()
-    secret_warning_days: int = 30
 
 
 def _selector(args: RuleArgs, extra: str = "") -> str:

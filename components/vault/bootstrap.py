@@ -40,7 +40,7 @@ class BootstrapArgs:
     # postgresql://user:password@host:port/database?sslmode=require (a secret).
     url: pulumi.Input[str]
     statements: tuple[str, ...]
-    run_as_user: int = 10001
+    run_as_user: int
 
 
 def database_bootstrap(name: str, args: BootstrapArgs, opts: pulumi.ResourceOptions) -> k8s.batch.v1.Job:

@@ -35,7 +35,7 @@ class DevVaultArgs:
     ingress_host: str
     ingress_class: str
     cluster: charts.Cluster
-    namespace: str = "vault"
+    namespace: str
     # Namespaces whose pods call the server (External Secrets, the rotation job, the
     # ingress controller that Pulumi comes through).
     client_namespaces: tuple[str, ...] = ()

@@ -51,8 +51,8 @@ class ExternalSecretsArgs:
     chart_version: str
     stores: StoreArgs
     cluster: charts.Cluster
-    namespace: str = "external-secrets"
-    replicas: int = 1
+    namespace: str
+    replicas: int
     # Where the operator reaches Vault.
     vault_egress: EgressRule | None = None
 

@@ -203,6 +203,10 @@ class VaultIntegration(pulumi.ComponentResource):
         kv_paths = tuple(entry.vault_path for secret in from_kv for entry in secret.entries)
 
         server = args.server
+        if server.mode == "dev" and server.dev_ingress_host is None:
+            raise ValueError("a dev-mode Vault needs dev_ingress_host: Pulumi reaches the server through it")
+        if server.mode == "external" and server.address is None:
+            raise ValueError("an external Vault needs its address")
         self.dev: DevVault | None = None
         if server.mode == "dev" and server.dev_ingress_host is not None:
             dev = self.dev = DevVault(
@@ -222,14 +226,11 @@ class VaultIntegration(pulumi.ComponentResource):
             ready_address = dev.release.status.apply(lambda _: dev.address)
             self.provider = vault.Provider("vault", address=ready_address, token=dev.root_token, opts=was_top_level)
             self.address, self.cluster_address = dev.address, dev.cluster_address
-        elif server.address is not None:
-            # The token comes from VAULT_TOKEN (or a login method) in the deployer's environment.
-            self.provider = vault.Provider(
-                "vault", address=server.address, namespace=server.namespace, opts=was_top_level
-            )
-            self.address = self.cluster_address = server.address
         else:
-            raise ValueError("an external Vault needs its address")
+            # The token comes from VAULT_TOKEN (or a login method) in the deployer's environment.
+            address = str(server.address)
+            self.provider = vault.Provider("vault", address=address, namespace=server.namespace, opts=was_top_level)
+            self.address = self.cluster_address = address
         on_vault = aliases.moved(
             pulumi.ResourceOptions(
                 parent=self, provider=self.provider, depends_on=[self.dev.release] if self.dev else []
@@ -610,7 +611,7 @@ def _version_of(value: str | None) -> int:
 def _vault_egress(server: VaultServer) -> EgressRule:
     """Where in-cluster clients of Vault may connect: the dev server's pods, or the
     external Vault's port on the internet."""
-    if server.mode == "dev" or server.address is None:
+    if server.mode == "dev":
         return EgressRule(
             name="vault",
             ports=(PORT,),

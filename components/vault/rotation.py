@@ -46,8 +46,8 @@ class RootRotationArgs:
     # Where the job may connect: the Vault server.
     vault_egress: EgressRule
     kubernetes_version: str
-    namespace: str = "vault-rotation"
-    service_account: str = "vault-root-rotator"
+    namespace: str
+    service_account: str
     run_as_user: int = 10001
 
 

@@ -12,7 +12,9 @@ import yaml
 from components.monitoring.alerting import AlertingArgs, config
 from tests.monitoring.test_rules import alerts
 
-ARGS = AlertingArgs(team_channels={"ai-platform": "#ai-platform-alerts", "data": "#data-alerts"})
+ARGS = AlertingArgs(
+    team_channels={"ai-platform": "#ai-platform-alerts", "data": "#data-alerts"}, low_noise_channel="#ai-platform-info"
+)
 
 
 @pytest.fixture(scope="module")

@@ -12,15 +12,11 @@ from prometheus_client import REGISTRY
 
 import app.metrics  # noqa: F401 - registers the app's metrics
 from components.monitoring.dashboards import dashboards
-from components.monitoring.rules import RuleArgs, groups
+from components.monitoring.rules import groups
+from tests.conftest import local_rule_args
 
 # With one recorded secret expiry, so its recording rule is among the rules.
-ARGS = RuleArgs(
-    namespace="project-ai",
-    team="ai-platform",
-    runbook_base="https://runbooks.example/api",
-    secret_expiry=(("upstream-token", 1_800_000_000),),
-)
+ARGS = local_rule_args(secret_expiry=(("upstream-token", 1_800_000_000),))
 STANDARD = {
     # kube-state-metrics
     "kube_pod_status_ready",

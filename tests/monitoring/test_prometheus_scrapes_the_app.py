@@ -19,7 +19,8 @@ import httpx
 import pytest
 import yaml
 
-from components.monitoring.rules import RuleArgs, groups
+from components.monitoring.rules import groups
+from tests.conftest import local_rule_args
 from tests.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -92,9 +93,7 @@ def stack() -> Iterator[dict[str, str]]:
         .splitlines()[-1]
     )
     # The rules as generated, with `for` removed: the test watches states, not durations.
-    rule_groups = copy.deepcopy(
-        groups(RuleArgs(namespace=NAMESPACE, team="ai-platform", runbook_base="https://runbooks.example/api"))
-    )
+    rule_groups = copy.deepcopy(groups(local_rule_args(namespace=NAMESPACE)))
     for group in rule_groups:
         group["interval"] = "1s"
         for rule in group["rules"]:

@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 import yaml
 
-from components.monitoring.rules import RuleArgs, groups
+from components.monitoring.rules import groups
+from tests.conftest import local_rule_args
 
-ARGS = RuleArgs(namespace="project-ai", team="ai-platform", runbook_base="https://runbooks.project-ai.dev/api")
+ARGS = local_rule_args()
 NS = 'namespace="project-ai"'
 API = f'{NS},route="/v1/completions",method="POST"'
 
@@ -239,12 +240,7 @@ def test_alert_fires_when_it_should_and_stays_silent_when_it_should_not(
 
 def test_recorded_secret_expiries_drive_the_expiry_alert(tmp_path: Path) -> None:
     """The stack config's dates become series: one 10 days out fires, one 200 out does not."""
-    args = RuleArgs(
-        namespace="project-ai",
-        team="ai-platform",
-        runbook_base="https://runbooks.project-ai.dev/api",
-        secret_expiry=(("pagerduty", 10 * 86400), ("slack", 200 * 86400)),
-    )
+    args = local_rule_args(secret_expiry=(("pagerduty", 10 * 86400), ("slack", 200 * 86400)))
     rules = tmp_path / "rules.yaml"
     rules.write_text(yaml.safe_dump({"groups": groups(args)}, sort_keys=False))
     alert = next(rule for group in groups(args) for rule in group["rules"] if rule.get("alert") == "SecretExpiringSoon")

@@ -4,11 +4,13 @@ No other component holds children it did not create itself."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from preflight.graph import Graph
-from preflight.synth import Synthesizer
-from tests.conftest import PROJECT_STACKS, stacks_of_role
+from preflight.synth import ProgramError, Synthesizer
+from tests.conftest import PROJECT_STACKS, stack_config, stacks_of_role, write_program
 
 INTEGRATION = "projectai:vault:VaultIntegration"
 OWNED = {
@@ -44,3 +46,33 @@ def test_an_external_vault_gets_its_reviewer_inside_the_integration(project_synt
     (integration,) = [r for r in graph.resources if r.type == INTEGRATION]
     bootstrap = [r for r in graph.resources if r.name == "database-bootstrap-job"]
     assert all(r.parent == integration.urn for r in bootstrap)
+
+
+INCONSISTENT_SERVER = """
+import dataclasses
+
+import pulumi
+
+from components.vault.integration import VaultIntegration
+from stacks.config import load
+from stacks.vault import vault_integration_args
+
+args = vault_integration_args(load(), None)
+VaultIntegration("vault", dataclasses.replace(args, server=dataclasses.replace(args.server, {change})))
+"""
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ('mode="dev", dev_ingress_host=None', "a dev-mode Vault needs dev_ingress_host"),
+        ('mode="external", address=None', "an external Vault needs its address"),
+    ],
+)
+def test_the_component_refuses_a_vault_it_cannot_reach(tmp_path: Path, change: str, message: str) -> None:
+    # The stack config cannot say this; a program composing the component itself can.
+    program = write_program(
+        tmp_path, "project-ai", INCONSISTENT_SERVER.format(change=change), {"local": stack_config("local")}
+    )
+    with pytest.raises(ProgramError, match=message):
+        Synthesizer(program).synthesize("local")
