@@ -16,9 +16,9 @@ from pathlib import Path
 
 from preflight import diff, kubernetes, monitoring, policies, topology
 from preflight.graph import Graph
+from preflight.isolation import IsolatedSynthesizer
 from preflight.project import PreflightError, Program
 from preflight.report import StackReport, as_json, as_markdown, as_text, exit_code, policies_markdown
-from preflight.synth import Synthesizer
 
 # The output a stack may export to name its cluster's Kubernetes version.
 KUBERNETES_VERSION_OUTPUT = "kubernetesVersion"
@@ -60,7 +60,12 @@ def run_diff(argv: list[str]) -> int:
     warnings.filterwarnings("ignore", message="coroutine .* was never awaited", category=RuntimeWarning)
     try:
         base = Graph.from_dict(json.loads(Path(args.base).read_text()))
-        current = Synthesizer(Program.load(args.program)).synthesize(args.stack)
+        synthesizer = IsolatedSynthesizer(Program.load(args.program))
+        try:
+            current = synthesizer.synthesize(args.stack)
+        finally:
+            synthesizer.close()
+            show_program_output(synthesizer.program_output)
     except (OSError, ValueError, KeyError, TypeError) as error:
         print(f"preflight diff: --base {args.base}: not a graph.json from `preflight --out` ({error})", file=sys.stderr)
         return 2
@@ -100,9 +105,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"preflight: {program.directory} has no Pulumi.<stack>.yaml files", file=sys.stderr)
         return 2
 
-    synthesizer = Synthesizer(program)
+    stacks = list(dict.fromkeys(stacks))
+    synthesizer = IsolatedSynthesizer(program)
+    try:
+        graphs = synthesizer.synthesize_all(stacks)
+    finally:
+        synthesizer.close()
+    show_program_output(synthesizer.program_output)
     reports = [
-        check_stack(synthesizer, stack, args.kubernetes_version, crd_schemas, args.fail_on_unvalidated)
+        check_stack(program, stack, graphs[stack], args.kubernetes_version, crd_schemas, args.fail_on_unvalidated)
         for stack in stacks
     ]
     if args.out:
@@ -111,20 +122,32 @@ def main(argv: list[str] | None = None) -> int:
     return exit_code(reports)
 
 
+def show_program_output(output: dict[str, str]) -> None:
+    """What the programs printed, on stderr and marked as theirs: never in a report."""
+    for stack, text in output.items():
+        if text.strip():
+            print(f"preflight: output of the program for stack '{stack}':", file=sys.stderr)
+            for line in text.rstrip("\n").splitlines():
+                print(f"  | {line.encode('unicode_escape').decode()}", file=sys.stderr)
+
+
 def check_stack(
-    synthesizer: Synthesizer,
+    program: Program,
     stack: str,
+    synthesized: Graph | PreflightError,
     version: str | None,
     crd_schemas: Path | None,
     fail_on_unvalidated: bool,
 ) -> StackReport:
     report = StackReport(stack, fail_on_unvalidated=fail_on_unvalidated)
     try:
-        report.graph = synthesizer.synthesize(stack)
+        if isinstance(synthesized, PreflightError):
+            raise synthesized
+        report.graph = synthesized
         report.kubernetes_version = version or _stack_version(report.graph)
         report.objects = kubernetes.validate(report.graph, report.kubernetes_version, crd_schemas)
         report.tool_checks = monitoring.check(report.graph)
-        report.policies = policies.check(report.graph, synthesizer.program.stack_config(stack).values)
+        report.policies = policies.check(report.graph, program.stack_config(stack).values)
     except PreflightError as error:
         report.error = str(error)
     return report

@@ -14,7 +14,9 @@ import logging
 import os
 import runpy
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
@@ -35,15 +37,22 @@ class ProgramError(PreflightError):
     """The program itself failed: a config error it raised, or an exception."""
 
 
+# Where a run's StackReferences come from, when not from this process: given the
+# referencing and the referenced stack, the referenced one's exports and outputs.
+ReferenceSource = Callable[[str, str], tuple[ResolvedReference, dict[str, Any]]]
+
+
 class Synthesizer:
     """Synthesizes the stacks of one program, each once, resolving references between them.
 
-    A StackReference is resolved while the referencing run waits: the referenced stack
-    is synthesized on a thread of its own, with its own context and event loop.
+    A StackReference is resolved while the referencing run waits: by `references` where
+    given (the parent of an isolated run), else by synthesizing the referenced stack on
+    a thread of its own, with its own context and event loop.
     """
 
-    def __init__(self, program: Program) -> None:
+    def __init__(self, program: Program, references: ReferenceSource | None = None) -> None:
         self.program = program
+        self._references = references
         # preflight stands in for the engine: config an outer engine left in the
         # environment (a preflight run inside `pulumi up`, say) must not reach the program.
         for variable in ENGINE_CONFIG_VARIABLES:
@@ -83,12 +92,20 @@ class Synthesizer:
                         f"stack '{run.stack}' references stack '{stack}', which has no stack file "
                         f"{self.program.stack_file(stack).name} (stacks: {', '.join(self.program.stacks())})"
                     )
+                if self._references is not None:
+                    exports, outputs = self._references(run.stack, stack)
+                    run.referenced[stack] = outputs
+                    return exports
                 if stack not in self._graphs:
                     self._synthesize_on_own_thread(stack)
             except PreflightError as error:
                 run.fatal = run.fatal or error
                 return ResolvedReference({}, [])
         run.referenced[stack] = self._graphs[stack].outputs
+        return self._exports[stack]
+
+    def exports(self, stack: str) -> ResolvedReference:
+        """What a StackReference to a synthesized stack hands on."""
         return self._exports[stack]
 
     def _synthesize_on_own_thread(self, stack: str) -> None:
