@@ -24,6 +24,7 @@ CHECK_JSONSCHEMA = Path(sys.executable).parent / "check-jsonschema"
 NODE = shutil.which("node")
 PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
 VERSION_COMMENT = re.compile(r"#\s*v\d+(\.\d+){1,2}\b")
+SECRET = re.compile(r"\$\{\{[^}]*\bsecrets\b")
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -211,24 +212,27 @@ def test_calls_of_reusable_workflows_match_what_they_declare() -> None:
             assert {k for k, v in secrets.items() if v.get("required")} <= set(passed), where
 
 
+def reads_secret(value: object) -> bool:
+    return bool(SECRET.search(json.dumps(value)))
+
+
 def test_secrets_are_in_the_environment_of_the_deploy_step_alone() -> None:
     for path in WORKFLOWS:
         workflow = load(path)
-        assert "secrets." not in json.dumps(workflow.get("env", {})), f"{path.name}: a secret in the workflow's env"
+        assert not reads_secret(workflow.get("env", {})), f"{path.name}: a secret in the workflow's env"
         for name, job in workflow["jobs"].items():
             where = f"{path.name}: {name}"
-            assert "secrets." not in json.dumps(job.get("env", {})), f"{where}: a secret in the job's env"
+            assert not reads_secret(job.get("env", {})), f"{where}: a secret in the job's env"
             if "uses" in job:
-                assert "secrets." not in json.dumps(job.get("with", {})), where
+                assert not reads_secret(job.get("with", {})), where
                 continue
             for step in steps(job):
-                text = json.dumps(step)
-                if "secrets." not in text:
+                if not reads_secret(step):
                     continue
                 assert (path.name, step.get("name")) == ("pulumi-stack.yml", "pulumi ${{ inputs.command }}"), (
                     f"{where}: step {step.get('name') or step.get('uses')} reads a secret"
                 )
-                assert "secrets." not in json.dumps({k: v for k, v in step.items() if k != "env"}), where
+                assert not reads_secret({k: v for k, v in step.items() if k != "env"}), where
 
     (job,) = jobs(WORKFLOWS_DIR / "pulumi-stack.yml").values()
     by_id = {step.get("id"): step for step in steps(job) if step.get("id")}
@@ -241,6 +245,44 @@ def test_secrets_are_in_the_environment_of_the_deploy_step_alone() -> None:
     assert deploy["env"]["AWS_SESSION_TOKEN"] == "${{ steps.aws.outputs.aws-session-token }}"
     assert deploy["env"]["GOOGLE_APPLICATION_CREDENTIALS"] == "${{ steps.gcp.outputs.credentials_file_path }}"
     assert deploy["env"]["PULUMI_ACCESS_TOKEN"] == "${{ secrets.PULUMI_ACCESS_TOKEN }}"
+    for step in steps(job)[:-1]:
+        assert not re.search(r"steps\.(aws|gcp)\.outputs", json.dumps(step)), f"{step.get('name')} reads credentials"
+
+
+def read_stack_file(tmp_path: Path, stack: str, secrets_provider: str | None = None) -> dict[str, str]:
+    """The outputs pulumi-stack.yml's "Read the stack file" step writes for a stack file."""
+    (job,) = jobs(WORKFLOWS_DIR / "pulumi-stack.yml").values()
+    (run,) = [step["run"] for step in steps(job) if step.get("name") == "Read the stack file"]
+    script = tmp_path / "read.py"
+    script.write_text(run.split("<<'PY'\n", 1)[1].rsplit("PY\n", 1)[0])
+    document = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())
+    if secrets_provider:
+        document["secretsprovider"] = secrets_provider
+    stack_file = tmp_path / f"Pulumi.{stack}.yaml"
+    stack_file.write_text(yaml.safe_dump(document))
+    out = subprocess.run([sys.executable, str(script), str(stack_file)], capture_output=True, text=True, check=True)
+    return dict(line.split("=", 1) for line in out.stdout.splitlines())
+
+
+def test_each_stack_gets_the_credentials_of_its_cloud_and_of_its_secrets_provider(tmp_path: Path) -> None:
+    assert read_stack_file(tmp_path, "prod-eu") == {
+        "cloud": "aws",
+        "aws": "true",
+        "gcp": "false",
+        "aws-region": "eu-west-1",
+        "aws-account": "444455556666",
+    }
+    assert read_stack_file(tmp_path, "prod-gcp", "gcpkms://projects/p/locations/l/keyRings/k/cryptoKeys/c") == {
+        "cloud": "gcp",
+        "aws": "false",
+        "gcp": "true",
+        "aws-region": "us-east-1",
+        "aws-account": "",
+    }
+    # The edge holds no cloud resources, but a KMS secrets provider needs that cloud's key.
+    assert read_stack_file(tmp_path, "prod-global")["aws"] == "false"
+    edge = read_stack_file(tmp_path, "prod-global", "awskms://alias/project-ai-pulumi?region=us-west-2")
+    assert (edge["aws"], edge["aws-region"], edge["aws-account"]) == ("true", "us-west-2", "")
 
 
 def test_the_pulumi_step_runs_both_packs_with_each_stacks_settings() -> None:
