@@ -80,7 +80,7 @@ def run_diff(argv: list[str]) -> int:
         print(json.dumps([asdict(change) for change in changes], indent=2))
     else:
         print(diff.as_text(changes))
-    return 0
+    return diff.exit_code(changes)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -28,6 +28,13 @@ class Resource:
     # Earlier URNs the engine would take this resource for (its aliases, then those its
     # parents' aliases give it), as engine URNs (preflight.urns); `diff` reads them.
     aliases: list[str] = field(default_factory=list)
+    # Resource options the engine reads when it compares this resource with its state
+    # (`diff` honours them): property paths (engine names, camelCase) whose changes are
+    # ignored, or force a replacement; a replacement that deletes first; protection.
+    ignore_changes: list[str] = field(default_factory=list)
+    replace_on_changes: list[str] = field(default_factory=list)
+    delete_before_replace: bool = False
+    protect: bool = False
     # The inputs `inputs` shows as "[secret]", in the clear, for checks run in this
     # process (under preflight they hold placeholders and mock values); never written out.
     secret_inputs: dict[str, Any] = field(default_factory=dict, repr=False)
@@ -76,6 +83,7 @@ class Graph:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Graph:
+        # A graph.json from before a field was recorded reads with its default.
         resources = [Resource(**item) for item in data.get("resources", [])]
         return cls(
             project=data["project"],

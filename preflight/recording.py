@@ -90,6 +90,11 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             dependencies=sorted(set(dependencies)),
             timeouts=_timeouts(request),
             aliases=urns.with_inherited(goal, own, parent_aliases),
+            # A read (StackReference, `.get()`) carries no such options.
+            ignore_changes=list(getattr(request, "ignoreChanges", [])),
+            replace_on_changes=list(getattr(request, "replaceOnChanges", [])),
+            delete_before_replace=bool(getattr(request, "deleteBeforeReplace", False)),
+            protect=bool(getattr(request, "protect", False)),
         )
         with self.run.lock:
             self.run.resources.append(resource)

@@ -227,5 +227,8 @@ def test_the_command_shows_where_a_moved_resource_was(
             "action": "moved+updated",
             "paths": ["metadata.labels.team"],
             "moved_from": WAS["apps"],
+            "delete_before_replace": False,
+            "protect": False,
+            "errors": [],
         }
     ]
