@@ -97,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         program = Program.load(args.program)
+        program.require_stacks(args.stack or [])
     except PreflightError as error:
         print(f"preflight: {error}", file=sys.stderr)
         return 2

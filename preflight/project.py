@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,12 +65,20 @@ class Program:
             if path.name != "Pulumi.yaml"
         )
 
+    def require_stacks(self, stacks: Iterable[str]) -> None:
+        """Stops at the first stack without a stack file, naming the closest one there is."""
+        for stack in stacks:
+            path = self.stack_file(stack)
+            if not path.is_file():
+                known = self.stacks()
+                close = difflib.get_close_matches(stack, known, n=1)
+                hint = f"; did you mean '{close[0]}'?" if close else f" (stacks: {', '.join(known) or 'none'})"
+                raise PreflightError(f"stack '{stack}' has no stack file {path.name}{hint}")
+
     def stack_config(self, stack: str) -> StackConfig:
         """Project defaults from Pulumi.yaml overlaid by the stack file."""
+        self.require_stacks([stack])
         path = self.stack_file(stack)
-        if not path.is_file():
-            known = ", ".join(self.stacks()) or "none"
-            raise PreflightError(f"stack '{stack}' has no stack file {path.name} (stacks: {known})")
         document = _read_yaml(path) or {}
         if not isinstance(document, dict):
             raise PreflightError(f"{path.name}: expected a mapping with a 'config' key")
