@@ -10,10 +10,19 @@ from pydantic import BaseModel
 
 from stacks.model import CLOUD_NAMES, NAMESPACE, ROLES, role_model
 
-# Keys whose value is a credential. Keys ending in Name/Ref/Path name a Secret or a
-# Vault path rather than holding one, so they are allowed in plaintext.
+# Keys whose value is a credential.
 _SECRET_KEY = re.compile(r"(password|passwd|secret|token|apikey|api_key|privatekey|credential)", re.I)
-_REFERENCE_KEY = re.compile(r"(Name|Ref|Path|Mount|KeyRef|_NAME|_REF|_PATH|_FILE)$")
+# A key's last word says what its value is. One ending in a reference word names a secret
+# rather than holding one: `tlsSecretName` (a Kubernetes Secret), `secretKeyRef`, a Vault
+# `...Path` or `...Mount`, a `TOKEN_FILE`, an ARN. One ending in a measure describes one:
+# `externalSecretsChartVersion`, `tokenTtlSeconds`. Either may stay in plaintext.
+_REFERENCE_WORDS = frozenset({"name", "names", "ref", "refs", "path", "paths", "mount", "file", "arn", "id", "url"})
+_MEASURE_WORDS = frozenset({"version", "ttl", "seconds", "days"})
+# Words of a key in camelCase, PascalCase, snake_case, SCREAMING_SNAKE or kebab-case.
+_WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
+# A Kubernetes object name or a path: what a reference key holds. Credentials the value
+# patterns know do not look like that (upper case, `_`, spaces), unless they are names.
+_REFERENCE_VALUE = re.compile(r"/?[a-z0-9]([a-z0-9._/-]*[a-z0-9])?")
 # Values that are credentials whatever key holds them.
 _SECRET_VALUE = re.compile(
     r"(AKIA[0-9A-Z]{16}|-----BEGIN [A-Z ]*PRIVATE KEY-----|gh[pousr]_[A-Za-z0-9]{36}"
@@ -32,8 +41,12 @@ def plaintext_secrets(values: dict[str, Any], secret_keys: set[str] | frozenset[
             for index, item in enumerate(value):
                 walk(f"{path}[{index}]", item, key)
         elif isinstance(value, str) and value:
-            named_secret = _SECRET_KEY.search(key) and not _REFERENCE_KEY.search(key)
-            if named_secret or _SECRET_VALUE.search(value):
+            words = [word.lower() for word in _WORDS.findall(key)]
+            last = words[-1] if words else ""
+            reference = last in _REFERENCE_WORDS
+            named_secret = _SECRET_KEY.search(key) and not reference and last not in _MEASURE_WORDS
+            secret_value = _SECRET_VALUE.search(value) and not (reference and _REFERENCE_VALUE.fullmatch(value))
+            if named_secret or secret_value:
                 where = (
                     "expected it in Vault (app settings go into a ConfigMap)"
                     if path.startswith(f"{NAMESPACE}:app.")
