@@ -15,11 +15,15 @@ from dataclasses import asdict
 from pathlib import Path
 
 from preflight import diff, kubernetes, monitoring, policies, topology
+from preflight.cache import ResultCache
+from preflight.cache import key as cache_key
 from preflight.graph import Graph
 from preflight.isolation import IsolatedSynthesizer
 from preflight.project import PreflightError, Program
 from preflight.report import StackReport, as_json, as_markdown, as_text, exit_code, policies_markdown
 
+# Under the program's folder: results of earlier runs, by what they depend on.
+CACHE_FOLDER = Path("build") / "preflight-cache"
 # The output a stack may export to name its cluster's Kubernetes version.
 KUBERNETES_VERSION_OUTPUT = "kubernetesVersion"
 
@@ -39,6 +43,11 @@ def parser() -> argparse.ArgumentParser:
         f"(default: the stack's '{KUBERNETES_VERSION_OUTPUT}' output, else the newest known)",
     )
     cli.add_argument("--fail-on-unvalidated", action="store_true", help="fail when a custom resource has no schema")
+    cli.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="synthesize and check again even if nothing changed (results are kept in build/preflight-cache)",
+    )
     cli.add_argument("--format", choices=("text", "json"), default="text")
     return cli
 
@@ -106,7 +115,26 @@ def main(argv: list[str] | None = None) -> int:
         print(f"preflight: {program.directory} has no Pulumi.<stack>.yaml files", file=sys.stderr)
         return 2
 
-    stacks = list(dict.fromkeys(stacks))
+    reports = checked_stacks(program, list(dict.fromkeys(stacks)), args, crd_schemas)
+    if args.out:
+        write_reports(reports, Path(args.out))
+    print(as_json(reports) if args.format == "json" else as_text(reports))
+    return exit_code(reports)
+
+
+def checked_stacks(
+    program: Program, stacks: list[str], args: argparse.Namespace, crd_schemas: Path | None
+) -> list[StackReport]:
+    """Each stack synthesized (in parallel, each program in a child) and checked; or,
+    when nothing they depend on changed, the results of the run that last checked them."""
+    options = ("preflight-results-1", repr(args.kubernetes_version), repr(args.fail_on_unvalidated))
+    cache = None
+    if not args.no_cache:
+        cache = ResultCache(program.directory / CACHE_FOLDER, cache_key(program.directory, crd_schemas, options))
+        cached = cache.load(stacks)
+        if cached is not None:
+            show_program_output({stack: output for stack, (_, output) in cached.items()})
+            return [report for report, _ in cached.values()]
     synthesizer = IsolatedSynthesizer(program)
     try:
         graphs = synthesizer.synthesize_all(stacks)
@@ -117,10 +145,9 @@ def main(argv: list[str] | None = None) -> int:
         check_stack(program, stack, graphs[stack], args.kubernetes_version, crd_schemas, args.fail_on_unvalidated)
         for stack in stacks
     ]
-    if args.out:
-        write_reports(reports, Path(args.out))
-    print(as_json(reports) if args.format == "json" else as_text(reports))
-    return exit_code(reports)
+    if cache is not None:
+        cache.store({r.stack: (r, synthesizer.program_output.get(r.stack, "")) for r in reports})
+    return reports
 
 
 def show_program_output(output: dict[str, str]) -> None:
