@@ -163,7 +163,7 @@ def test_bad_configuration_is_named(config: dict[str, Any], problem: str) -> Non
 def _waiver(**overrides: Any) -> dict[str, Any]:
     entry = {
         "policy": "k8s-no-privileged-containers",
-        "resource": f"urn:pulumi:{STACK}::project::*",
+        "resource": f"urn:pulumi:{STACK}::project::*::*",
         "reason": "the CNI agent needs it",
         "owner": "ai-platform",
         "expires": "2027-01-31",
@@ -203,7 +203,8 @@ def test_a_waiver_without_reason_owner_or_date_is_refused(entry: dict[str, Any],
 def test_an_expired_waiver_fails_the_gate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "waivers.yaml"
     path.write_text(
-        "- policy: k8s-no-privileged-containers\n  resource: '*'\n  reason: r\n  owner: o\n  expires: 2027-01-31\n"
+        "- policy: k8s-no-privileged-containers\n  resource: 'urn:pulumi:*::p::*::cni'\n  reason: r\n  owner: o\n"
+        "  expires: 2027-01-31\n"
     )
     monkeypatch.setattr(waiver_file, "WAIVERS_FILE", path)
     monkeypatch.setattr(waiver_file.load, "__defaults__", (path,))
@@ -218,7 +219,9 @@ def test_an_expired_waiver_fails_the_gate(tmp_path: Path, monkeypatch: pytest.Mo
         return [f.message for f in run_rule("zero-trust", rule, applied, stack, []).violations]
 
     assert found("2027-01-31") == []
-    assert found("2027-02-01") == ["the waiver of 'k8s-no-privileged-containers' for * (owner o) expired on 2027-01-31"]
+    assert found("2027-02-01") == [
+        "the waiver of 'k8s-no-privileged-containers' for urn:pulumi:*::p::*::cni (owner o) expired on 2027-01-31"
+    ]
 
 
 def test_the_project_waivers_are_all_in_date_and_reviewed() -> None:
