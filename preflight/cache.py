@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 # Folders that are no input of a result: outputs, environments, VCS and tool caches.
-SKIPPED_FOLDERS = frozenset({"build", ".git", "node_modules", "__pycache__", ".pytest_cache", ".ruff_cache"})
+SKIPPED_FOLDERS = frozenset({"build", "venv", "node_modules", "__pycache__"})
 GATE = Path(__file__).resolve().parent.parent
 # Keys kept on disk; older ones are removed when a new one is written.
 KEPT_KEYS = 4
