@@ -53,8 +53,11 @@ def test_a_mandatory_violation_fails_the_gate_with_the_urn_and_a_fix(
     out = capsys.readouterr().out
     assert code == 1
     urn = "urn:pulumi:dev::debugging::pulumi:pulumi:Stack$kubernetes:core/v1:Pod::debug"
-    assert "     MANDATORY zero-trust/k8s-no-privileged-containers (critical)" in out
-    assert f"       - {urn}: container 'shell' is privileged" in out
+    # Each mandatory violation on one line, the fix once per policy.
+    assert (
+        f"     MANDATORY zero-trust/k8s-no-privileged-containers (critical) {urn}: container 'shell' is privileged"
+        in out
+    )
     fix = "Remove securityContext.privileged (or set it to false); grant specific capabilities instead."
     assert f"       fix: {fix}" in out
     table = (tmp_path / "out" / "policies.md").read_text()
@@ -110,7 +113,7 @@ def test_preflight_takes_the_settings_from_the_stacks_configuration(
     # qa is a dev stack: dev's replica cap (5), not the rules' default (20).
     assert main(["--program", str(tmp_path), "--stack", "qa"]) == 1
     hpa = "urn:pulumi:qa::small::pulumi:pulumi:Stack$kubernetes:autoscaling/v2:HorizontalPodAutoscaler::api"
-    assert f"       - {hpa}: maxReplicas is 6, cap 5" in capsys.readouterr().out
+    assert f"{hpa}: maxReplicas is 6, cap 5" in capsys.readouterr().out
     assert main(["--program", str(tmp_path), "--stack", "sandbox"]) == 2
     expected = "Pulumi.sandbox.yaml: projectai:environment: 'sandbox', expected one of local, dev, staging, prod"
     assert expected in capsys.readouterr().out
