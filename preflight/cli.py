@@ -28,13 +28,25 @@ CACHE_FOLDER = Path("build") / "preflight-cache"
 KUBERNETES_VERSION_OUTPUT = "kubernetesVersion"
 
 
+def _output_folder(value: str) -> Path:
+    """--out: a folder to write to, and `dot` to draw its pictures with."""
+    if not topology.dot_available():
+        raise argparse.ArgumentTypeError(topology.DOT_INSTALL_HINT)
+    return Path(value)
+
+
 def parser() -> argparse.ArgumentParser:
     cli = argparse.ArgumentParser(prog="python -m preflight", description=__doc__.splitlines()[0])
     which = cli.add_mutually_exclusive_group(required=True)
     which.add_argument("--stack", action="append", metavar="NAME", help="a stack to check (repeatable)")
     which.add_argument("--all", action="store_true", help="every stack with a Pulumi.<stack>.yaml")
     cli.add_argument("--program", default=".", metavar="DIR", help="the Pulumi Python program (default: .)")
-    cli.add_argument("--out", metavar="DIR", help="write graph, reports and manifests to DIR/<stack>/")
+    cli.add_argument(
+        "--out",
+        type=_output_folder,
+        metavar="DIR",
+        help="write the reports to DIR and each stack's graph, manifests and picture to DIR/<stack>/",
+    )
     cli.add_argument("--crd-schemas", metavar="DIR", help="JSON schemas laid out {group}/{kind}_{version}.json")
     cli.add_argument(
         "--kubernetes-version",
@@ -117,7 +129,11 @@ def main(argv: list[str] | None = None) -> int:
 
     reports = checked_stacks(program, list(dict.fromkeys(stacks)), args, crd_schemas)
     if args.out:
-        write_reports(reports, Path(args.out))
+        try:
+            write_reports(reports, args.out, Path(args.program))
+        except PreflightError as error:
+            print(f"preflight: {error}", file=sys.stderr)
+            return 2
     print(as_json(reports) if args.format == "json" else as_text(reports))
     return exit_code(reports)
 
@@ -188,7 +204,15 @@ def _stack_version(graph: Graph) -> str:
     return ".".join(kubernetes.kubernetes_validate.latest_version().split(".")[:2])
 
 
-def write_reports(reports: list[StackReport], out: Path) -> None:
+def write_reports(
+    reports: list[StackReport],
+    out: Path,
+    program_dir: Path | None = None,
+) -> None:
+    """Everything a run found, under `out`: report.md (a pull-request comment), policies.md,
+    report.json and the picture of all stacks; per stack its graph, manifests, report and
+    topology picture. The stack files under `program_dir` say what each stack is (its
+    role, cloud and region) in the picture of all stacks."""
     out.mkdir(parents=True, exist_ok=True)
     for report in reports:
         folder = out / report.stack
@@ -196,8 +220,20 @@ def write_reports(reports: list[StackReport], out: Path) -> None:
         if report.graph is not None:
             (folder / "graph.json").write_text(json.dumps(report.graph.to_dict(), indent=2, sort_keys=True))
             kubernetes.write_manifests(report.graph, folder / "k8s")
-            (folder / "topology.mmd").write_text(topology.mermaid(report.graph))
+            topology.render(topology.stack_dot(report.graph), folder / "topology.dot")
         (folder / "report.json").write_text(as_json([report]))
+    graphs = [report.graph for report in reports if report.graph is not None]
+    topology.render(topology.stacks_dot(graphs, _stack_facts(program_dir, graphs)), out / "stacks.dot")
     (out / "report.json").write_text(as_json(reports))
     (out / "report.md").write_text(as_markdown(reports))
     (out / "policies.md").write_text(policies_markdown(reports))
+
+
+def _stack_facts(program_dir: Path | None, graphs: list[Graph]) -> dict[str, dict[str, str]]:
+    if program_dir is None:
+        return {}
+    try:
+        program = Program.load(program_dir)
+        return {graph.stack: topology.stack_facts(program.stack_config(graph.stack).values) for graph in graphs}
+    except PreflightError:
+        return {}
