@@ -20,12 +20,39 @@ from preflight.cache import key as cache_key
 from preflight.graph import Graph
 from preflight.isolation import IsolatedSynthesizer
 from preflight.project import PreflightError, Program
-from preflight.report import StackReport, as_json, as_markdown, as_text, exit_code, policies_markdown
+from preflight.report import (
+    BaseDiff,
+    StackReport,
+    as_json,
+    as_markdown,
+    as_text,
+    compare,
+    exit_code,
+    policies_markdown,
+)
 
 # Under the program's folder: results of earlier runs, by what they depend on.
 CACHE_FOLDER = Path("build") / "preflight-cache"
 # The output a stack may export to name its cluster's Kubernetes version.
 KUBERNETES_VERSION_OUTPUT = "kubernetesVersion"
+
+
+HELP_EPILOG = """\
+commands:
+  python -m preflight [options]       check stacks (this command)
+  python -m preflight diff [options]  what a change does to one stack, against a graph.json
+                                      from an earlier --out (python -m preflight diff --help)
+
+exit codes:
+  0  clean
+  1  validation failures or mandatory policy violations
+  2  configuration or program errors
+
+By default each stack gets a short summary; -v adds its resources by component and by
+type, advisory and waived findings and its outputs. --out DIR writes report.md (a
+pull-request comment, within GitHub's size limit), policies.md, report.json and the
+topology pictures (stacks.svg, <stack>/topology.svg; they need Graphviz's `dot`).
+"""
 
 
 def _output_folder(value: str) -> Path:
@@ -35,8 +62,21 @@ def _output_folder(value: str) -> Path:
     return Path(value)
 
 
+def _base_folder(value: str) -> Path:
+    """--base: an earlier --out folder."""
+    if not Path(value).is_dir():
+        raise argparse.ArgumentTypeError(f"{value}: no such directory (expected an earlier --out folder)")
+    return Path(value)
+
+
 def parser() -> argparse.ArgumentParser:
-    cli = argparse.ArgumentParser(prog="python -m preflight", description=__doc__.splitlines()[0])
+    cli = argparse.ArgumentParser(
+        prog="python -m preflight",
+        description="Synthesize a Pulumi program's stacks offline (no cloud, no Pulumi CLI), validate\n"
+        "their Kubernetes objects, run the policy packs and the monitoring tools, and report.",
+        epilog=HELP_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     which = cli.add_mutually_exclusive_group(required=True)
     which.add_argument("--stack", action="append", metavar="NAME", help="a stack to check (repeatable)")
     which.add_argument("--all", action="store_true", help="every stack with a Pulumi.<stack>.yaml")
@@ -46,6 +86,12 @@ def parser() -> argparse.ArgumentParser:
         type=_output_folder,
         metavar="DIR",
         help="write the reports to DIR and each stack's graph, manifests and picture to DIR/<stack>/",
+    )
+    cli.add_argument(
+        "--base",
+        type=_base_folder,
+        metavar="DIR",
+        help="an earlier --out folder: report what changes against each stack's graph.json there",
     )
     cli.add_argument("--crd-schemas", metavar="DIR", help="JSON schemas laid out {group}/{kind}_{version}.json")
     cli.add_argument(
@@ -60,14 +106,20 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="synthesize and check again even if nothing changed (results are kept in build/preflight-cache)",
     )
-    cli.add_argument("--format", choices=("text", "json"), default="text")
+    cli.add_argument(
+        "--format", choices=("text", "json"), default="text", help="text: a summary per stack; json: everything"
+    )
+    cli.add_argument("-v", "--verbose", action="store_true", help="text: counts by component and type, every finding")
     return cli
 
 
 def diff_parser() -> argparse.ArgumentParser:
     cli = argparse.ArgumentParser(
         prog="python -m preflight diff",
-        description="what a change does to one stack, against a graph.json from an earlier --out",
+        description="What a change does to one stack, against a graph.json from an earlier --out.",
+        epilog="exit codes:\n  0  the change can be applied\n  1  the engine would refuse a change "
+        "(a protected\n     resource, an ignore_changes path that is missing)\n  2  configuration or program errors",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     cli.add_argument("--stack", required=True, metavar="NAME")
     cli.add_argument("--base", required=True, metavar="FILE", help="graph.json of the earlier synthesis")
@@ -128,13 +180,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     reports = checked_stacks(program, list(dict.fromkeys(stacks)), args, crd_schemas)
+    changes = compare(reports, args.base)
     if args.out:
         try:
-            write_reports(reports, args.out, Path(args.program))
+            write_reports(reports, args.out, Path(args.program), changes)
         except PreflightError as error:
             print(f"preflight: {error}", file=sys.stderr)
             return 2
-    print(as_json(reports) if args.format == "json" else as_text(reports))
+    print(as_json(reports, changes) if args.format == "json" else as_text(reports, args.verbose, args.out, changes))
     return exit_code(reports)
 
 
@@ -208,6 +261,7 @@ def write_reports(
     reports: list[StackReport],
     out: Path,
     program_dir: Path | None = None,
+    changes: dict[str, BaseDiff] | None = None,
 ) -> None:
     """Everything a run found, under `out`: report.md (a pull-request comment), policies.md,
     report.json and the picture of all stacks; per stack its graph, manifests, report and
@@ -221,11 +275,11 @@ def write_reports(
             (folder / "graph.json").write_text(json.dumps(report.graph.to_dict(), indent=2, sort_keys=True))
             kubernetes.write_manifests(report.graph, folder / "k8s")
             topology.render(topology.stack_dot(report.graph), folder / "topology.dot")
-        (folder / "report.json").write_text(as_json([report]))
+        (folder / "report.json").write_text(as_json([report], changes))
     graphs = [report.graph for report in reports if report.graph is not None]
     topology.render(topology.stacks_dot(graphs, _stack_facts(program_dir, graphs)), out / "stacks.dot")
-    (out / "report.json").write_text(as_json(reports))
-    (out / "report.md").write_text(as_markdown(reports))
+    (out / "report.json").write_text(as_json(reports, changes))
+    (out / "report.md").write_text(as_markdown(reports, changes))
     (out / "policies.md").write_text(policies_markdown(reports))
 
 

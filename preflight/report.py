@@ -198,9 +198,9 @@ def _components(graph: Graph) -> int:
 
 
 def _tools_summary(checks: list[ToolCheck]) -> str:
-    """`promtool 2 ok; amtool 1 ok`, or `none` when the stack has nothing for them."""
+    """`amtool 1 ok; promtool 2 ok`, or `none` when the stack has nothing for them."""
     by_tool: dict[str, Counter[str]] = {}
-    for check in checks:
+    for check in sorted(checks, key=lambda check: check.tool):
         by_tool.setdefault(check.tool, Counter())[check.status] += 1
     if not by_tool:
         return "none (no alerting rules or Alertmanager configuration)"
@@ -317,7 +317,8 @@ def _stack_lines(
             continue
         lines.append(f"     {check.status.upper()} {visible(check.tool)} {visible(check.subject)}")
         if check.status != TOOL_OK:
-            lines += _capped([f"       {visible(line)}" for line in check.detail.splitlines()], limit, "lines")
+            detail = [f"       {visible(line.strip())}" for line in check.detail.splitlines() if line.strip()]
+            lines += _capped(detail, limit, "lines")
     lines += _policy_lines(report.policies, verbose)
     if graph.diagnostics:
         lines.append(f"   diagnostics: {len(graph.diagnostics)} warnings or errors the program logged")

@@ -53,8 +53,9 @@ def test_good_artefacts_pass_both_tools(program) -> None:
 def test_bad_artefacts_fail_the_stack_with_the_tools_words(program, capsys) -> None:
     assert main(["--program", str(program.directory), "--stack", "bad"]) == 1
     out = capsys.readouterr().out
-    assert "promtool: PrometheusRule apps/api: failed" in out
-    assert "amtool: Alertmanager config of Release kps: failed" in out
+    assert "   tools: amtool 1 failed; promtool 1 failed" in out
+    assert "     FAILED promtool PrometheusRule apps/api\n" in out
+    assert "     FAILED amtool Alertmanager config of Release kps\n" in out
     assert 'undefined receiver "nobody"' in out
 
 
