@@ -31,6 +31,8 @@ from preflight.report import (
     policies_markdown,
 )
 
+# The custom resources' schemas preflight ships (their sources and licences are in its README).
+VENDORED_CRD_SCHEMAS = Path(__file__).resolve().parent / "crd-schemas"
 # Under the program's folder: results of earlier runs, by what they depend on.
 CACHE_FOLDER = Path("build") / "preflight-cache"
 # The output a stack may export to name its cluster's Kubernetes version.
@@ -93,7 +95,13 @@ def parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="an earlier --out folder: report what changes against each stack's graph.json there",
     )
-    cli.add_argument("--crd-schemas", metavar="DIR", help="JSON schemas laid out {group}/{kind}_{version}.json")
+    cli.add_argument(
+        "--crd-schemas",
+        metavar="DIR",
+        default=str(VENDORED_CRD_SCHEMAS),
+        help="JSON schemas laid out {group}/{kind}_{version}.json (default: the ones preflight vendors; "
+        "'none' validates no custom resource)",
+    )
     cli.add_argument(
         "--kubernetes-version",
         metavar="X.Y",
@@ -164,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     # A program that fails part-way leaves un-awaited outputs behind; its error is
     # what the user needs, not a warning per abandoned coroutine.
     warnings.filterwarnings("ignore", message="coroutine .* was never awaited", category=RuntimeWarning)
-    crd_schemas = Path(args.crd_schemas).resolve() if args.crd_schemas else None
+    crd_schemas = Path(args.crd_schemas).resolve() if args.crd_schemas != "none" else None
     if crd_schemas is not None and not crd_schemas.is_dir():
         print(f"preflight: --crd-schemas {args.crd_schemas}: no such directory", file=sys.stderr)
         return 2

@@ -128,3 +128,10 @@ def test_cli_json_format(capsys: pytest.CaptureFixture[str]) -> None:
 def test_cli_rejects_a_directory_that_is_not_a_program(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert main(["--program", str(tmp_path), "--all"]) == 2
     assert "no Pulumi.yaml; expected a Pulumi program directory" in capsys.readouterr().err
+
+
+def test_the_vendored_schemas_are_the_default(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = run_cli(capsys, "--program", str(ROOT), "--stack", "local", "--no-cache")
+    assert code == 0 and "0 unvalidated" in out
+    code, out = run_cli(capsys, "--program", str(ROOT), "--stack", "local", "--no-cache", "--crd-schemas", "none")
+    assert code == 0 and "0 unvalidated" not in out and "unvalidated" in out
