@@ -35,7 +35,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
     """The SDK's mock monitor, also keeping what each registration asked for."""
 
     def __init__(self, mocks: pulumi_mocks.Mocks, run: Run) -> None:
-        super().__init__(mocks)
+        self._seen = _InputsSeen(mocks)
+        super().__init__(self._seen)
         self.run = run
         self.root_urn: str | None = None
         self._by_urn: dict[str, Resource] = {}
@@ -43,15 +44,19 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         self._engine_urns: dict[str, str] = {}
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        self._seen.forget()
         response = super().RegisterResource(request)
         if request.type == STACK_TYPE:
             self.root_urn = response.urn
-        self._record(request, response.urn, bool(request.custom), request.object, request.dependencies)
+        inputs = self._seen.inputs(request, request.object)
+        self._record(request, response.urn, bool(request.custom), inputs, request.dependencies)
         return response
 
     def ReadResource(self, request: Any) -> Any:  # noqa: N802 - reads: StackReference, .get()
+        self._seen.forget()
         response = super().ReadResource(request)
-        self._record(request, response.urn, True, request.properties, request.dependencies)
+        inputs = self._seen.inputs(request, request.properties)
+        self._record(request, response.urn, True, inputs, request.dependencies)
         return response
 
     def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802
@@ -65,9 +70,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 self._by_urn[request.urn].outputs = plain(values)
         return super().RegisterResourceOutputs(request)
 
-    def _record(self, request: Any, urn: str, custom: bool, inputs: Any, dependencies: Any) -> None:
+    def _record(self, request: Any, urn: str, custom: bool, properties: dict[str, Any], dependencies: Any) -> None:
         registration = self.resources.get(urn)
-        properties = rpc.deserialize_properties(inputs)
         parent = request.parent or None
         with self.run.lock:
             goal = self._goal(request, urn, parent)
@@ -115,6 +119,40 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         return urns.spec_alias(goal, spec.name, spec.type, spec.stack, spec.project, parent, spec.noParent)
 
 
+class _InputsSeen(pulumi_mocks.Mocks):
+    """The mocks, also keeping the inputs the SDK deserialized for the registration this
+    thread is making, so that the recorder need not deserialize them again."""
+
+    def __init__(self, mocks: pulumi_mocks.Mocks) -> None:
+        self.mocks = mocks
+        self._local = threading.local()
+
+    def forget(self) -> None:
+        self._local.seen = None
+
+    def inputs(self, request: Any, wire: Any) -> dict[str, Any]:
+        """The inputs of `request` as the SDK gave them to the mocks, else from the wire
+        (the root stack's registration never reaches the mocks)."""
+        seen = getattr(self._local, "seen", None)
+        self._local.seen = None
+        if seen is not None and seen[0] == request.type and seen[1] == request.name:
+            return seen[2]
+        return rpc.deserialize_properties(wire)
+
+    def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> Any:
+        self._local.seen = (args.typ, args.name, args.inputs)
+        return self.mocks.new_resource(args)
+
+    def call(self, args: pulumi_mocks.MockCallArgs) -> Any:
+        return self.mocks.call(args)
+
+    def register_transform(self, transform: Any) -> None:
+        self.mocks.register_transform(transform)
+
+    def register_invoke_transform(self, transform: Any) -> None:
+        self.mocks.register_invoke_transform(transform)
+
+
 class DiagnosticsHandler(logging.Handler):
     """Keeps what the program logs at warning level and above."""
 
@@ -154,6 +192,14 @@ def reveal(value: Any) -> Any:
 
 def plain(value: Any) -> Any:
     """Wire values as plain JSON data: whole numbers as ints, secrets redacted."""
+    # The wire's own types first, by identity (what the checks below make of them).
+    kind = type(value)
+    if kind is str or kind is bool or kind is int or value is None:
+        return value
+    if kind is dict and value.get(rpc._special_sig_key) != rpc._special_secret_sig:
+        return {str(key): plain(item) for key, item in value.items()}
+    if kind is list:
+        return [plain(item) for item in value]
     if _is_secret(value):
         return SECRET
     if isinstance(value, dict):

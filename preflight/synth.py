@@ -14,13 +14,13 @@ import logging
 import os
 import runpy
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
-from pulumi.runtime.settings import Settings, configure
+from pulumi.runtime.settings import SETTINGS, Settings, configure
 from pulumi.runtime.stack import run_in_stack
 
 from preflight.graph import Graph
@@ -183,15 +183,17 @@ class Synthesizer:
         loop.set_default_executor(executor)
         try:
             with program_on_path(self.program.directory):
-                loop.run_until_complete(
-                    run_in_stack(lambda: runpy.run_path(str(self.program.main), run_name="__main__"))
-                )
+                loop.run_until_complete(run_in_stack(lambda: self._run_program()))
         finally:
             loop.run_until_complete(loop.shutdown_default_executor())
             for thread_loop in [*thread_loops, loop]:
                 thread_loop.close()
             asyncio.set_event_loop(None)
             logger.removeHandler(handler)
+
+    def _run_program(self) -> Awaitable[None]:
+        runpy.run_path(str(self.program.main), run_name="__main__")
+        return _outputs_settled()
 
     @staticmethod
     def _explain(stack: str, run: Run, error: BaseException) -> str:
@@ -207,6 +209,21 @@ class Synthesizer:
                         f"; stack '{referenced}', which it references, has no such output (it exports: {exported})"
                     )
         return message
+
+
+async def _outputs_settled() -> None:
+    """Returns once every output the program made so far (and those they made) is done.
+
+    The SDK waits for them too, once the stack is finished, but one at a time: each
+    wait watches every pending output until the first is done, which costs the pending
+    count per output done (quadratic in a large program). Waiting for all of them at
+    once costs each output one callback; what fails is left for the SDK to report."""
+    while True:
+        with SETTINGS.lock:
+            pending = [task for task in SETTINGS.outputs if not task.done()]
+        if not pending:
+            return
+        await asyncio.wait(pending)
 
 
 def _give_thread_a_loop(loops: list[asyncio.AbstractEventLoop]) -> None:
