@@ -6,9 +6,11 @@ goes to this process's stdout and stderr, which the parent keeps apart from repo
 
 Two pipes connect the child to its parent: on one it asks for the stack a
 StackReference names (`{"reference": "prod"}`), on the other it reads the answer
-(`{"outputs": ..., "secrets": [...], "graph": {...}}` or `{"error": "..."}`). The result
-goes to `--result` as one JSON document that ends the run: a graph is delivered only
-if that file is complete.
+(`{"outputs": ..., "secrets": [...], "graph": {...}}` or `{"error": "..."}`). The
+resources go to `--resources` as they are recorded (`preflight.stream`), so the graph
+is never held whole here; the rest of the result goes to `--result` as one JSON
+document that ends the run, with the number of lines the resources file must have: a
+graph is delivered only if both are complete.
 """
 
 from __future__ import annotations
@@ -18,12 +20,12 @@ import json
 import os
 import sys
 import warnings
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TextIO
 
 from preflight.mocks import ResolvedReference
 from preflight.project import PreflightError, Program
+from preflight.stream import ResourceStream
 from preflight.synth import ProgramError, Synthesizer
 
 # Exit codes the parent reads; any other (the program's own exit, a crash) is a death.
@@ -53,18 +55,27 @@ def main(argv: list[str] | None = None) -> int:
     cli.add_argument("--program", required=True)
     cli.add_argument("--stack", required=True)
     cli.add_argument("--result", required=True)
+    cli.add_argument("--resources", required=True)
     cli.add_argument("--ask-fd", type=int, required=True)
     cli.add_argument("--answer-fd", type=int, required=True)
     args = cli.parse_args(argv)
     warnings.filterwarnings("ignore", message="coroutine .* was never awaited", category=RuntimeWarning)
     parent = Parent(os.fdopen(args.ask_fd, "w"), os.fdopen(args.answer_fd, "r"))
     result: dict[str, Any]
+    stream = ResourceStream(Path(args.resources))
     try:
         synthesizer = Synthesizer(Program.load(args.program), references=parent.reference)
-        graph = synthesizer.synthesize(args.stack)
+        graph = synthesizer.synthesize(args.stack, stream)
         exports = synthesizer.exports(args.stack)
+        stream.close()
         result = {
-            "graph": asdict(graph),
+            "graph": {
+                "project": graph.project,
+                "stack": graph.stack,
+                "outputs": graph.outputs,
+                "diagnostics": graph.diagnostics,
+            },
+            "resource_lines": stream.lines,
             "exports": {"outputs": exports.outputs, "secrets": exports.secret_output_names},
         }
     except ProgramError as error:

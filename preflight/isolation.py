@@ -20,9 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from preflight.graph import Graph, Resource
+from preflight.graph import Graph
 from preflight.mocks import ResolvedReference
 from preflight.project import PreflightError, Program
+from preflight.stream import read_resources
 from preflight.synth import ProgramError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -88,6 +89,7 @@ class IsolatedSynthesizer:
         folder = Path(self._scratch.name) / stack
         folder.mkdir()
         result = folder / "result.json"
+        resources = folder / "resources.jsonl"
         ask_read, ask_write = os.pipe()
         answer_read, answer_write = os.pipe()
         command = [
@@ -97,6 +99,7 @@ class IsolatedSynthesizer:
             f"--program={self.program.directory}",
             f"--stack={stack}",
             f"--result={result}",
+            f"--resources={resources}",
             f"--ask-fd={ask_write}",
             f"--answer-fd={answer_read}",
         ]
@@ -134,7 +137,11 @@ class IsolatedSynthesizer:
                 child.kill()
                 child.wait()
         self.program_output[stack] = _tail(folder / "stdout") + _tail(folder / "stderr")
-        return self._delivered(stack, result, code, timed_out=stopped.is_set())
+        try:
+            return self._delivered(stack, result, resources, code, timed_out=stopped.is_set())
+        finally:
+            # Read (or not to be): a large graph's file is not left for the run's end.
+            resources.unlink(missing_ok=True)
 
     def _answer(self, stack: str, line: str) -> dict[str, Any]:
         """The answer to one StackReference of `stack`'s child. While it waits, its core
@@ -173,7 +180,7 @@ class IsolatedSynthesizer:
             "graph_outputs": synthesis.graph.outputs,
         }
 
-    def _delivered(self, stack: str, result: Path, code: int, timed_out: bool) -> Synthesis:
+    def _delivered(self, stack: str, result: Path, resources: Path, code: int, timed_out: bool) -> Synthesis:
         if timed_out:
             raise PreflightError(f"stack '{stack}': the program ran longer than {self.timeout:g} s and was stopped")
         try:
@@ -187,10 +194,15 @@ class IsolatedSynthesizer:
         if "error" in document:
             raise (ProgramError if document.get("program") else PreflightError)(document["error"])
         data = document["graph"]
+        try:
+            # Written as they were recorded; their outputs land as they are read.
+            recorded = read_resources(resources, document["resource_lines"])
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise PreflightError(f"stack '{stack}': the program's resources arrived incomplete ({error})") from None
         graph = Graph(
             project=data["project"],
             stack=data["stack"],
-            resources=[Resource(**resource) for resource in data["resources"]],
+            resources=recorded,
             outputs=data["outputs"],
             diagnostics=data["diagnostics"],
         )

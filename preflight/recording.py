@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
@@ -15,10 +15,34 @@ from preflight.graph import SECRET, STACK_TYPE, Resource
 from preflight.project import PreflightError
 
 
+class Sink(Protocol):
+    """Where a run's resources go as they are recorded (called under the run's lock)."""
+
+    def add(self, resource: Resource) -> None: ...
+
+    def set_outputs(self, urn: str, outputs: dict[str, Any]) -> None: ...
+
+
+class Recorded:
+    """A run's resources, kept in memory."""
+
+    def __init__(self) -> None:
+        self.resources: list[Resource] = []
+        self._latest: dict[str, Resource] = {}
+
+    def add(self, resource: Resource) -> None:
+        self.resources.append(resource)
+        self._latest[resource.urn] = resource
+
+    def set_outputs(self, urn: str, outputs: dict[str, Any]) -> None:
+        self._latest[urn].outputs = outputs
+
+
 @dataclass
 class Run:
     stack: str
-    resources: list[Resource] = field(default_factory=list)
+    # Kept in memory, or written out as they come (preflight.stream).
+    sink: Sink = field(default_factory=Recorded)
     # Stack outputs as reports show them: secrets redacted.
     outputs: dict[str, Any] = field(default_factory=dict)
     # Stack outputs as a StackReference hands them on: real values, secrets named.
@@ -39,9 +63,11 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         super().__init__(self._seen)
         self.run = run
         self.root_urn: str | None = None
-        self._by_urn: dict[str, Resource] = {}
-        # Engine URN of each recorded URN, for the aliases of the resources below it.
+        # Engine URN of each recorded URN, for the aliases of the resources below it;
+        # the resources themselves are the sink's, not kept here.
         self._engine_urns: dict[str, str] = {}
+        # Aliases of the recorded resources that have any, which their children inherit.
+        self._aliases: dict[str, list[str]] = {}
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
         self._seen.forget()
@@ -66,8 +92,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 self.run.outputs = plain(values)
                 self.run.exported = {name: _unwrap_secret(value) for name, value in values.items()}
                 self.run.secret_output_names = sorted(name for name, value in values.items() if _is_secret(value))
-            elif request.urn in self._by_urn:
-                self._by_urn[request.urn].outputs = plain(values)
+            elif request.urn in self._engine_urns:
+                self.run.sink.set_outputs(request.urn, plain(values))
         return super().RegisterResourceOutputs(request)
 
     def _record(self, request: Any, urn: str, custom: bool, properties: dict[str, Any], dependencies: Any) -> None:
@@ -76,7 +102,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         with self.run.lock:
             goal = self._goal(request, urn, parent)
             self._engine_urns[urn] = goal.urn
-            parent_aliases = self._by_urn[parent].aliases if parent in self._by_urn else []
+            parent_aliases = self._aliases.get(parent, []) if parent else []
         own = [self._alias(alias, goal) for alias in getattr(request, "aliases", [])]
         # What an SDK sends an engine without alias specs: URNs it computed itself.
         own += list(getattr(request, "aliasURNs", []))
@@ -101,8 +127,11 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             protect=bool(getattr(request, "protect", False)),
         )
         with self.run.lock:
-            self.run.resources.append(resource)
-            self._by_urn[urn] = resource
+            self.run.sink.add(resource)
+            if resource.aliases:
+                self._aliases[urn] = resource.aliases
+            else:
+                self._aliases.pop(urn, None)
 
     def _goal(self, request: Any, urn: str, parent: str | None) -> urns.Goal:
         stack, project = urn.removeprefix("urn:pulumi:").split("::")[:2]

@@ -27,7 +27,7 @@ from preflight.graph import Graph
 from preflight.imports import program_on_path
 from preflight.mocks import RealisticMocks, ResolvedReference
 from preflight.project import PreflightError, Program
-from preflight.recording import DiagnosticsHandler, RecordingMonitor, Run
+from preflight.recording import DiagnosticsHandler, Recorded, RecordingMonitor, Run, Sink
 
 ORGANIZATION = "organization"
 ENGINE_CONFIG_VARIABLES = ("PULUMI_CONFIG", "PULUMI_CONFIG_SECRET_KEYS")
@@ -64,7 +64,9 @@ class Synthesizer:
         # One lock per referencing stack: its references resolve one at a time.
         self._reference_locks: dict[str, threading.Lock] = {}
 
-    def synthesize(self, stack: str) -> Graph:
+    def synthesize(self, stack: str, sink: Sink | None = None) -> Graph:
+        """The stack's graph. Given a sink (a `preflight.stream.ResourceStream`), its
+        resources go there as they are recorded, and the graph returned holds none."""
         if stack in self._graphs:
             return self._graphs[stack]
         if stack in self._in_progress:
@@ -72,12 +74,13 @@ class Synthesizer:
             raise PreflightError(f"StackReference cycle: {chain}")
         self._in_progress.append(stack)
         self._reference_locks[stack] = threading.Lock()
+        recorded = Recorded()
         try:
-            run = self._run(stack)
+            run = self._run(stack, sink or recorded)
         finally:
             self._in_progress.remove(stack)
         # Registrations arrive from several threads; URN order makes reports diff cleanly.
-        resources = sorted(run.resources, key=lambda resource: resource.urn)
+        resources = sorted(recorded.resources, key=lambda resource: resource.urn)
         graph = Graph(self.program.name, stack, resources, run.outputs, run.diagnostics)
         self._exports[stack] = ResolvedReference(run.exported, run.secret_output_names)
         self._graphs[stack] = graph
@@ -132,9 +135,9 @@ class Synthesizer:
             )
         return parts[-1]
 
-    def _run(self, stack: str) -> Run:
+    def _run(self, stack: str, sink: Sink) -> Run:
         config = self.program.stack_config(stack)
-        run = Run(stack)
+        run = Run(stack, sink)
         error: BaseException | None = None
         try:
             contextvars.Context().run(self._run_in_fresh_context, run, config.values, config.secret_keys)
