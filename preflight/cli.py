@@ -212,6 +212,9 @@ def checked_stacks(
         if cached is not None:
             show_program_output({stack: output for stack, (_, output) in cached.items()})
             return [report for report, _ in cached.values()]
+    # The gate's own inputs (stack files, pack settings, waivers) are read before any
+    # program runs: a program that rewrites them on disk changes nothing of this run.
+    gate = {stack: gate_settings(program, stack) for stack in stacks}
     synthesizer = IsolatedSynthesizer(program)
     try:
         graphs = synthesizer.synthesize_all(stacks)
@@ -219,7 +222,7 @@ def checked_stacks(
         synthesizer.close()
     show_program_output(synthesizer.program_output)
     reports = [
-        check_stack(program, stack, graphs[stack], args.kubernetes_version, crd_schemas, args.fail_on_unvalidated)
+        check_stack(stack, graphs[stack], gate[stack], args.kubernetes_version, crd_schemas, args.fail_on_unvalidated)
         for stack in stacks
     ]
     if cache is not None:
@@ -236,23 +239,32 @@ def show_program_output(output: dict[str, str]) -> None:
                 print(f"  | {line.encode('unicode_escape').decode()}", file=sys.stderr)
 
 
+def gate_settings(program: Program, stack: str) -> policies.GateSettings | PreflightError:
+    try:
+        return policies.settings_for(stack, program.stack_config(stack).values)
+    except PreflightError as error:
+        return error
+
+
 def check_stack(
-    program: Program,
     stack: str,
     synthesized: Graph | PreflightError,
+    settings: policies.GateSettings | PreflightError,
     version: str | None,
     crd_schemas: Path | None,
     fail_on_unvalidated: bool,
 ) -> StackReport:
     report = StackReport(stack, fail_on_unvalidated=fail_on_unvalidated)
     try:
+        if isinstance(settings, PreflightError):
+            raise settings
         if isinstance(synthesized, PreflightError):
             raise synthesized
         report.graph = synthesized
         report.kubernetes_version = version or _stack_version(report.graph)
         report.objects = kubernetes.validate(report.graph, report.kubernetes_version, crd_schemas)
         report.tool_checks = monitoring.check(report.graph)
-        report.policies = policies.check(report.graph, program.stack_config(stack).values)
+        report.policies = policies.check(report.graph, settings=settings)
     except PreflightError as error:
         report.error = str(error)
     return report

@@ -89,21 +89,42 @@ def stack_view(graph: Graph) -> Stack:
     return Stack(graph.stack, tuple(resources))
 
 
-def check(graph: Graph, config: Mapping[str, Any] | None = None) -> PolicyReport:
+@dataclass(frozen=True)
+class GateSettings:
+    """What the packs apply to one stack: its waivers and each pack's settings, or the
+    errors that stop them. Read before any program runs, so no program can change them."""
+
+    waivers: list[Any] = field(default_factory=list)
+    applied: dict[str, dict[str, Any]] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+
+def settings_for(stack: str, config: Mapping[str, Any] | None = None) -> GateSettings:
     """`config` is the stack's configuration (`Program.stack_config(stack).values`), which
     its settings derive from; without it, a stack named after an environment gets that
     environment's settings and any other the rules' defaults."""
-    report = PolicyReport()
     try:
         waivers = waiver_file.load()
     except waiver_file.WaiverError as error:
-        return PolicyReport(errors=[f"policies/waivers.yaml: {error}"])
-    stack = stack_view(graph)
+        return GateSettings(errors=[f"policies/waivers.yaml: {error}"])
+    settings = GateSettings(waivers=waivers)
     for pack in PACKS:
         try:
-            applied = effective.applied(pack, graph.stack, config or {})
+            settings.applied[pack.name] = effective.applied(pack, stack, config or {})
         except SettingsError as error:
-            report.errors.extend(str(error).splitlines())
-            continue
-        report.outcome.extend(evaluate(pack.name, pack.rules, stack, applied, waivers))
+            settings.errors.extend(str(error).splitlines())
+    return settings
+
+
+def check(graph: Graph, config: Mapping[str, Any] | None = None, settings: GateSettings | None = None) -> PolicyReport:
+    """Both packs over a graph, with `settings` (else read now, from `config`)."""
+    settings = settings or settings_for(graph.stack, config)
+    report = PolicyReport(errors=list(settings.errors))
+    if settings.errors and not settings.applied:
+        return report
+    stack = stack_view(graph)
+    for pack in PACKS:
+        if pack.name in settings.applied:
+            applied = settings.applied[pack.name]
+            report.outcome.extend(evaluate(pack.name, pack.rules, stack, applied, settings.waivers))
     return report

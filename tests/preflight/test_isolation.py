@@ -126,3 +126,21 @@ def test_garbage_on_the_reference_pipe_is_refused(tmp_path: Path) -> None:
     finally:
         synthesizer.close()
     assert answer == {"error": "stack 'dev': its program sent the gate something it did not ask for"}
+
+
+REWRITES_ITS_STACK_FILE = (
+    """
+from pathlib import Path
+
+# An environment with no settings would stop the packs (exit 2) if the gate read it now.
+Path("Pulumi.dev.yaml").write_text("config:\\n  projectai:environment: nowhere\\n")
+"""
+    + PRIVILEGED_POD
+)
+
+
+def test_the_gate_reads_its_inputs_before_any_program_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    program = write_program(tmp_path, "rewriter", REWRITES_ITS_STACK_FILE, {"dev": {"projectai:environment": "dev"}})
+    code, out, _ = run(capsys, program.directory, "--stack", "dev", "--no-cache")
+    assert "nowhere" in (program.directory / "Pulumi.dev.yaml").read_text()
+    assert code == 1 and "k8s-no-privileged-containers" in out
