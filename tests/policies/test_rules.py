@@ -125,6 +125,32 @@ def zone_with(*settings: tuple[str, str], waf: bool = True) -> list[Resource]:
 
 
 ALL_SETTINGS = (("ssl", "strict"), ("always_use_https", "on"), ("min_tls_version", "1.2"))
+RULESET = "cloudflare:index/ruleset:Ruleset"
+DNS_RECORD = "cloudflare:index/dnsRecord:DnsRecord"
+AOP = "cloudflare:index/authenticatedOriginPullsSettings:AuthenticatedOriginPullsSettings"
+CF_MANAGED, OWASP = "efb7b8c949ac4650a09736fc376e9aee", "4814384a9e5d4991b9815dcfc25d2f1f"
+
+
+def execute(ruleset_id: str, **overrides: Any) -> dict[str, Any]:
+    parameters: dict[str, Any] = {"id": ruleset_id}
+    if overrides:
+        parameters["overrides"] = overrides
+    return {"action": "execute", "expression": "true", "enabled": True, "actionParameters": parameters}
+
+
+def managed_waf(*rules: dict[str, Any]) -> list[Resource]:
+    zone = resource(ZONE, {"name": "project-ai.dev"}, "zone")
+    props = {"kind": "zone", "phase": "http_request_firewall_managed", "rules": list(rules)}
+    return [zone, resource(RULESET, props, "waf", (zone.urn,))]
+
+
+def zone_attached(*attached: tuple[str, dict[str, Any]]) -> list[Resource]:
+    zone = resource(ZONE, {"name": "project-ai.dev"}, "zone")
+    return [zone] + [resource(t, p, f"zone-{i}", (zone.urn,)) for i, (t, p) in enumerate(attached)]
+
+
+def record(name: str, kind: str = "CNAME", **props: Any) -> Resource:
+    return resource(DNS_RECORD, {"name": name, "type": kind, "ttl": 1, "zoneId": "z", **props}, name)
 
 
 def _cases() -> list[Case]:
@@ -602,6 +628,51 @@ def _cases() -> list[Case]:
             zone_with(*ALL_SETTINGS),
             zone_with(*ALL_SETTINGS, waf=False),
             ["zone zone has no managed WAF ruleset"],
+        ),
+        Case(
+            "cloudflare-api-records-proxied",
+            [
+                record("api.project-ai.dev", proxied=True),
+                record("us.api.project-ai.dev", "A", content="192.0.2.1", proxied=True),
+                # Records that are never proxied (TXT for ACME DNS-01) are not judged.
+                record("_acme-challenge.api.project-ai.dev", "TXT", content="token"),
+            ],
+            [record("api.project-ai.dev", "AAAA", proxied=False), record("eu.api.project-ai.dev")],
+            ["AAAA record 'api.project-ai.dev' is not proxied", "CNAME record 'eu.api.project-ai.dev' is not proxied"],
+        ),
+        Case(
+            "cloudflare-waf-managed-rulesets-enforced",
+            # Raising sensitivity or setting block is not disabling anything.
+            managed_waf(execute(CF_MANAGED, action="block"), execute(OWASP, rules=[{"id": "r1", "action": "block"}])),
+            managed_waf(
+                execute(
+                    CF_MANAGED,
+                    categories=[{"category": "sqli", "action": "log"}],
+                    rules=[{"id": "r1", "enabled": False}],
+                ),
+                {**execute(OWASP), "enabled": False},
+                {"action": "skip", "expression": "true", "actionParameters": {"ruleset": "current"}},
+            ),
+            [
+                "ruleset waf rule 0 sets category 'sqli' to log of the Cloudflare Managed Ruleset",
+                "ruleset waf rule 0 disables rule 'r1' of the Cloudflare Managed Ruleset",
+                "ruleset waf rule 1 executes the OWASP Core Ruleset but is disabled",
+                "ruleset waf rule 2 skips the Cloudflare Managed Ruleset",
+                "ruleset waf rule 2 skips the OWASP Core Ruleset",
+                "zone zone does not execute the OWASP Core Ruleset",
+            ],
+        ),
+        Case(
+            "cloudflare-tls-minimum",
+            zone_with(("min_tls_version", "1.3"), ("tls_1_3", "zrt")),
+            zone_with(("min_tls_version", "1.1"), ("tls_1_3", "off")),
+            ["zone zone allows TLS 1.1, below 1.2", "zone zone has tls_1_3 'off', expected 'on'"],
+        ),
+        Case(
+            "cloudflare-origin-pulls",
+            zone_attached((AOP, {"zoneId": "z", "enabled": True})),
+            zone_attached((SETTING, {"settingId": "tls_client_auth", "value": "off"})),
+            ["zone zone has tls_client_auth 'off'", "zone zone does not turn authenticated origin pulls on"],
         ),
         # --- Istio ---
         Case(
