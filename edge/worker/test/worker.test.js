@@ -4,10 +4,13 @@
 import { after, before, beforeEach, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
+import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Miniflare } from "miniflare";
 
-const SCRIPT = fileURLToPath(new URL("../src/index.js", import.meta.url));
+// The module, date and flags the Pulumi component deploys (components/edge/worker.py).
+const CONFIG = JSON.parse(readFileSync(new URL("../worker.json", import.meta.url), "utf8"));
+const SCRIPT = fileURLToPath(new URL(`../${CONFIG.source}`, import.meta.url));
 const API = "https://api.project-ai.dev";
 const KEY = `pai_0123456789abcdef_${"A".repeat(43)}`;
 const OTHER_KEY = `pai_fedcba9876543210_${"b-_".repeat(14)}x`;
@@ -39,8 +42,8 @@ function worker(bindings = {}) {
   return new Miniflare({
     modules: true,
     scriptPath: SCRIPT,
-    compatibilityDate: "2026-04-01",
-    compatibilityFlags: ["nodejs_compat"],
+    compatibilityDate: CONFIG.compatibility_date,
+    compatibilityFlags: CONFIG.compatibility_flags,
     bindings: { MODELS_CACHE_TTL_SECONDS: "30", RETRY_AFTER_SECONDS: "30", ...bindings },
     outboundService: { external: { address: `127.0.0.1:${origin.port}`, http: {} } },
   });
