@@ -109,6 +109,8 @@ class RealisticMocks(pulumi.runtime.Mocks):
             return self._aws(args, seed)
         if package == "gcp":
             return self._gcp(args, seed)
+        if package == "cloudflare":
+            return self._cloudflare(args, seed)
         if args.typ in ("random:index/randomPassword:RandomPassword", "random:index/randomString:RandomString"):
             # A stand-in of the asked length, stable per stack and name: never a real secret.
             length = int(args.inputs.get("length", 16))
@@ -157,6 +159,18 @@ class RealisticMocks(pulumi.runtime.Mocks):
     def _provider(self, reference: str | None) -> dict[str, Any]:
         provider_id = (reference or "").rsplit("::", 1)[-1]
         return self._provider_inputs.get(provider_id, {})
+
+    def _cloudflare(self, args: pulumi.runtime.MockResourceArgs, seed: str) -> tuple[str, dict[str, Any]]:
+        # Cloudflare names zones, pools, monitors, rulesets and records by 32 hex digits.
+        resource_id = args.resource_id or digest(seed, "cloudflare", length=32)
+        state = {**args.inputs, "id": resource_id}
+        if args.typ == "cloudflare:index/zone:Zone":
+            # A new zone waits for its delegation; Cloudflare assigns two name servers.
+            state.update(status="pending", nameServers=[f"{n}.ns.cloudflare.com" for n in ("ada", "bob")])
+        if args.typ == "cloudflare:index/zoneDnssec:ZoneDnssec":
+            # The DS record the registrar needs: algorithm 13, digest type 2 (SHA-256).
+            state.update(ds=f"3600 IN DS 2371 13 2 {digest(seed, 'ds', length=64).upper()}")
+        return resource_id, state
 
     def _kubernetes(self, args: pulumi.runtime.MockResourceArgs, seed: str) -> tuple[str, dict[str, Any]]:
         api_version, kind = kubernetes_object(args.typ) or ("", "")

@@ -627,12 +627,101 @@ class CacheConfig(Model):
     memory_gib: Annotated[int, Field(ge=1, le=300)] = 5
 
 
+# Cloudflare's load-balancing regions: where a client's DNS query is answered decides its region.
+CLOUDFLARE_REGIONS = ("WNAM", "ENAM", "WEU", "EEU", "NSAM", "SSAM", "OC", "ME", "NAF", "SAF", "SAS", "SEAS", "NEAS")
+CloudflareId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
+CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
+# Status codes a health monitor accepts: a code (200) or a class (2xx).
+ExpectedCodes = Annotated[str, StringConstraints(pattern=r"^[1-5]([0-9]{2}|xx)$")]
+
+
+class EdgeMonitorConfig(Model):
+    """How each region's readiness path (the contract's healthPath) is probed."""
+
+    expected_codes: ExpectedCodes = "200"
+    interval_seconds: Annotated[int, Field(ge=10, le=3600)] = 30
+    timeout_seconds: Annotated[int, Field(ge=1, le=10)] = 5
+    # Retries of a failed probe before it counts as down, and probes in a row that
+    # change a pool's health: a pod restart does not flip a region, a dead one does
+    # within about interval × consecutiveDown (60 s).
+    retries: Annotated[int, Field(ge=0, le=5)] = 2
+    consecutive_down: Annotated[int, Field(ge=1, le=10)] = 2
+    consecutive_up: Annotated[int, Field(ge=1, le=10)] = 2
+    # Where Cloudflare probes from: one region per continent that has users.
+    check_regions: Annotated[list[Literal[CLOUDFLARE_REGIONS]], Field(min_length=1)] = [  # type: ignore[valid-type]
+        "ENAM",
+        "WNAM",
+        "WEU",
+        "SEAS",
+    ]
+
+    @model_validator(mode="after")
+    def _timeout_within_interval(self) -> EdgeMonitorConfig:
+        if self.timeout_seconds * (self.retries + 1) >= self.interval_seconds:
+            raise ValueError(
+                f"timeoutSeconds × (retries + 1) = {self.timeout_seconds * (self.retries + 1)} s; "
+                f"expected less than intervalSeconds ({self.interval_seconds} s), so probes do not overlap"
+            )
+        return self
+
+
+class EdgeRateLimitConfig(Model):
+    """Edge rate limits, derived from the app's own (app/settings.py) with a margin."""
+
+    # Every edge limit is this many times what the app itself admits in one period, so
+    # the app stays the authority and the edge stops floods only.
+    margin: Annotated[float, Field(ge=1.0, le=10.0)] = 2.0
+    period_seconds: Literal[10, 60, 120, 300, 600, 3600] = 60
+    mitigation_seconds: Literal[0, 10, 60, 120, 300, 600, 3600, 86400] = 60
+    # Counting by the API key header needs Advanced Rate Limiting (Enterprise).
+    by_api_key: bool = True
+
+
 class EdgeConfig(Model):
     zone: Hostname
     hostname: Hostname
-    # Region stacks whose origins the edge balances across, in failover order.
+    # The Cloudflare account that owns the zone, the pools and the monitors.
+    account_id: CloudflareId
+    # The zone's plan: what bot protection and rate-limit characteristics it allows.
+    plan: Literal["pro", "business", "enterprise"] = "enterprise"
+    # Region stacks whose origins the edge balances across, in failover order: the
+    # default pool order, for geographies no table names.
     origins: Annotated[list[StackName], Field(min_length=1)]
     steering: Literal["geo", "dynamic_latency", "off"] = "geo"
+    # Pool order per Cloudflare region and per country (ISO 3166-1): nearest origin
+    # first, then the others. Each order names every origin once.
+    region_pools: dict[Literal[CLOUDFLARE_REGIONS], list[StackName]] = {}  # type: ignore[valid-type]
+    country_pools: dict[CountryCode, list[StackName]] = {}
+    monitor: EdgeMonitorConfig = EdgeMonitorConfig()
+    rate_limits: EdgeRateLimitConfig = EdgeRateLimitConfig()
+    # GET paths whose responses the edge may cache (per API key), besides docs and assets.
+    cacheable_gets: list[Annotated[str, StringConstraints(pattern=r"^/v[0-9]+/[-a-z0-9/]+$")]] = []
+    cacheable_seconds: Annotated[int, Field(ge=1, le=3600)] = 30
+
+    @model_validator(mode="after")
+    def _edge_consistent(self) -> EdgeConfig:
+        if len(set(self.origins)) != len(self.origins):
+            raise ValueError(f"origins: {self.origins} names a stack twice")
+        if not (self.hostname == self.zone or self.hostname.endswith(f".{self.zone}")):
+            raise ValueError(f"hostname: '{self.hostname}' is not in zone '{self.zone}'")
+        tables = {
+            **{f"regionPools.{key}": order for key, order in self.region_pools.items()},
+            **{f"countryPools.{key}": order for key, order in self.country_pools.items()},
+        }
+        for where, order in tables.items():
+            if sorted(order) != sorted(self.origins) or len(set(order)) != len(order):
+                raise ValueError(
+                    f"{where}: {order} is not an order of every origin once; expected each of "
+                    f"{', '.join(self.origins)} exactly once (nearest first), so each geography fails over everywhere"
+                )
+        if self.steering == "geo" and not self.region_pools:
+            raise ValueError("regionPools: missing; geo steering needs each region's pool order (nearest first)")
+        if self.rate_limits.by_api_key and self.plan != "enterprise":
+            raise ValueError(
+                f"rateLimits.byApiKey: counting by the API key header needs Advanced Rate Limiting, an Enterprise "
+                f"add-on, not plan {self.plan}; expected plan: enterprise or rateLimits.byApiKey: false"
+            )
+        return self
 
 
 # Third-party-issued secrets whose expiry the stack records, as their alerts name them.

@@ -1,0 +1,1 @@
+"""The Cloudflare edge: zone hardening, global load balancing, security and caching."""
