@@ -15,6 +15,7 @@ import pulumi
 
 from components import aliases
 from components.delivery import ArgoRollouts, ArgoRolloutsArgs
+from components.ingress import EdgeOrigin, EdgeOriginArgs
 from components.monitoring.api_monitors import ApiMonitors, ApiMonitorsArgs
 from components.monitoring.dashboards import ApiDashboards, ApiDashboardsArgs
 from components.monitoring.rules import RuleArgs
@@ -34,11 +35,15 @@ class ApiDeploymentArgs:
     # The monitoring stack and the API's rules, where monitoring is on.
     monitoring: MonitoringStackArgs | None
     rules: RuleArgs | None
+    # A region's ingress controller and cert-manager, as an origin of the Cloudflare
+    # edge; None where the cluster has its own (a `cluster` stack's prerequisites).
+    origin: EdgeOriginArgs | None = None
 
 
 class ApiDeployment(pulumi.ComponentResource):
     vault: VaultIntegration
     rollouts: ArgoRollouts | None
+    origin: EdgeOrigin | None
     monitoring: MonitoringStack | None
     api: AppService
     monitors: ApiMonitors | None
@@ -55,6 +60,13 @@ class ApiDeployment(pulumi.ComponentResource):
             # Rollouts need their controller (and its CRDs) before they can be created.
             self.rollouts = ArgoRollouts("argo-rollouts", args.rollouts, child)
             installed.append(self.rollouts)
+        self.origin = None
+        if args.origin is not None:
+            # The API's Ingress needs the controller (its admission webhook, the client
+            # CA) and the ClusterIssuer its certificate comes from.
+            origin = dataclasses.replace(args.origin, setup=self.vault.setup(args.origin.cert_manager_namespace))
+            self.origin = EdgeOrigin("edge-origin", origin, pulumi.ResourceOptions(parent=self))
+            installed.append(self.origin)
         self.monitoring = None
         if args.monitoring is not None:
             monitoring = dataclasses.replace(args.monitoring, setup=self.vault.setup(args.monitoring.namespace))

@@ -3,13 +3,17 @@ that runs the API (`cluster`, `region`), and exports what it tells the deployer.
 
 from __future__ import annotations
 
+import dataclasses
+
 import pulumi
 
 from components.api_deployment import ApiDeployment, ApiDeploymentArgs
 from components.delivery import ArgoRolloutsArgs
+from components.ingress.origin import client_certificate_annotations
 from components.vault.integration import CacheEndpoint, DatabaseEndpoint
-from stacks.model import WorkloadStack
+from stacks.model import RegionStack, WorkloadStack
 from stacks.monitoring import monitoring_stack_args, rule_args
+from stacks.origin import CERT_MANAGER_NAMESPACE, edge_origin_args
 from stacks.vault import vault_integration_args
 from stacks.workload import app_service_args, cluster_facts, controller_replicas, ownership
 
@@ -29,12 +33,25 @@ def api_deployment_args(
             replicas=controller_replicas(config),
             cluster=cluster_facts(config),
         )
+    vault = vault_integration_args(config, database, cache, oidc_issuer)
+    api = app_service_args(config)
+    origin = None
+    if isinstance(config, RegionStack):
+        # A region is an origin of the Cloudflare edge: it installs its own ingress
+        # controller and cert-manager (a `cluster` stack's are prerequisites, README).
+        origin = edge_origin_args(config)
+        vault = dataclasses.replace(vault, cloudflare_dns_namespace=CERT_MANAGER_NAMESPACE)
+        ingress = dataclasses.replace(
+            api.ingress, annotations=client_certificate_annotations(config.ingress.controller_namespace)
+        )
+        api = dataclasses.replace(api, ingress=ingress)
     return ApiDeploymentArgs(
-        vault=vault_integration_args(config, database, cache, oidc_issuer),
-        api=app_service_args(config),
+        vault=vault,
+        api=api,
         rollouts=rollouts,
         monitoring=monitoring_stack_args(config) if monitoring else None,
         rules=rule_args(config) if monitoring else None,
+        origin=origin,
     )
 
 

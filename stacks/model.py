@@ -677,6 +677,22 @@ class EdgeRateLimitConfig(Model):
     by_api_key: bool = True
 
 
+class OriginConfig(Model):
+    """A region as an origin of the Cloudflare edge: ingress-nginx admitting Cloudflare
+    only, and cert-manager issuing the regional hostname's certificate (ACME DNS-01
+    through Cloudflare, with the API token Vault holds at `<app>/cloudflare-dns`)."""
+
+    ingress_nginx_chart_version: Annotated[str, StringConstraints(pattern=r"^\d+\.\d+\.\d+$")] = "4.13.3"
+    cert_manager_chart_version: Annotated[str, StringConstraints(pattern=r"^v\d+\.\d+\.\d+$")] = "v1.18.2"
+    # The ACME account's contact (expiry notices), and the directory.
+    acme_email: Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+$")] = "ai-platform-alerts@project-ai.dev"
+    acme_server: Annotated[str, StringConstraints(pattern=r"^https://\S+$")] = (
+        "https://acme-v02.api.letsencrypt.org/directory"
+    )
+    # The Cloudflare zone the DNS-01 challenges are answered in: the ingress host's.
+    dns_zone: Hostname = "project-ai.dev"
+
+
 class EdgeConfig(Model):
     zone: Hostname
     hostname: Hostname
@@ -822,6 +838,7 @@ class RegionStack(WorkloadStack):
     region: str
     database: DatabaseConfig = DatabaseConfig()
     cache: CacheConfig = CacheConfig()
+    origin: OriginConfig = OriginConfig()
 
     @field_validator("region")
     @classmethod
@@ -838,6 +855,12 @@ class RegionStack(WorkloadStack):
     def _region_consistent(self) -> RegionStack:
         if self.vault.database is not None:
             raise ValueError("vault.database: a region's database is its own platform's; expected no vault.database")
+        zone = self.origin.dns_zone
+        if not self.ingress.host.endswith(f".{zone}"):
+            raise ValueError(
+                f"origin.dnsZone: '{zone}' is not the zone of ingress.host '{self.ingress.host}'; "
+                "cert-manager answers its DNS-01 challenge there"
+            )
         return self
 
 

@@ -16,6 +16,7 @@ The Secrets synced from Vault, by namespace:
 | `alertmanager-pagerduty`, `-escalation` | routing-key | `monitoring/pagerduty`, `monitoring/pagerduty-escalation` |
 | `alertmanager-slack` | webhook-url | `monitoring/slack` |
 | `grafana-admin` | admin-user, admin-password | `monitoring/grafana` (generated, rotated) |
+| `cloudflare-api-token` (cert-manager's namespace, regions) | api-token | `<app>/cloudflare-dns` api-token |
 
 The ExternalSecrets of a namespace are created by `setup(namespace)` once the component
 that owns the namespace has created it, and wait for it; they are this component's own.
@@ -66,6 +67,9 @@ ESO_NAMESPACE = "external-secrets"
 REVIEWER = "vault-token-reviewer"
 REVIEWER_NAMESPACE = "vault-auth"
 CACHE_CA_DIRECTORY = "/etc/project-ai/redis-ca"
+# cert-manager's Cloudflare API token (DNS-01), and its key.
+CLOUDFLARE_TOKEN_SECRET = "cloudflare-api-token"
+CLOUDFLARE_TOKEN_KEY = "api-token"
 # Where this component's children lived before it existed: at the stack's root, and
 # (KV entries; ExternalSecrets and the bootstrap Job) inside two of them.
 _CONFIGURATION = ("projectai:vault:VaultConfiguration", "vault")
@@ -163,6 +167,9 @@ class VaultIntegrationArgs:
     smoke_test_secret: str | None
     # Argo Rollouts manage the API's pods (Reloader restarts them through the Rollout).
     rollout: bool
+    # cert-manager's namespace, where it solves ACME DNS-01 through Cloudflare: the API
+    # token it uses is synced there (a region's). None: no token.
+    cloudflare_dns_namespace: str | None = None
 
 
 @dataclass(frozen=True)
@@ -546,6 +553,9 @@ def synced_secrets(args: VaultIntegrationArgs) -> list[SyncedSecret]:
                 ("admin-password", f"{folder}/grafana", "admin-password"),
             ),
         ]
+    if args.cloudflare_dns_namespace:
+        token_entry = (CLOUDFLARE_TOKEN_KEY, f"{where.app}/cloudflare-dns", "api-token")
+        secrets.append(kv_secret(CLOUDFLARE_TOKEN_SECRET, args.cloudflare_dns_namespace, token_entry))
     return secrets
 
 

@@ -28,6 +28,9 @@ class IngressArgs:
     # The API's versions: only their path prefixes are public. Probes, metrics and the
     # OpenAPI document stay in the cluster.
     api_versions: tuple[str, ...] = ("v1", "v2")
+    # Annotations the controller in front needs on the Ingress (a region's: verify
+    # Cloudflare's client certificate).
+    annotations: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,7 @@ def ingress_annotations(args: AppServiceArgs) -> dict[str, str]:
         "cert-manager.io/cluster-issuer": args.ingress.cluster_issuer,
         "nginx.ingress.kubernetes.io/ssl-redirect": "true",
         "nginx.ingress.kubernetes.io/force-ssl-redirect": "true",
+        **args.ingress.annotations,
     }
 
 
