@@ -12,6 +12,8 @@ Version 1:
 | `globalDatabaseId` | the Aurora global database the region belongs to; only where there is one |
 | `registryUrl` | where the region's nodes pull the API's images from |
 | `registryReplicas` | regions the registry replicates to; only where the region owns one (AWS) |
+| `ingressAddress` | the ingress load balancer's DNS name (AWS) or address (GCP): the edge's record |
+|  | of `ingressHostname` points there; only where the workload runs, null until assigned |
 
 Secondaries and the edge read these names through `StackReference.require_output`, so
 a missing one fails at once.
@@ -42,6 +44,7 @@ DATABASE_READER = "databaseReader"
 GLOBAL_DATABASE = "globalDatabaseId"
 REGISTRY_URL = "registryUrl"
 REGISTRY_REPLICAS = "registryReplicas"
+INGRESS_ADDRESS = "ingressAddress"
 # What every region exports, and every reader may rely on.
 KEYS = (
     VERSION,
@@ -57,7 +60,7 @@ KEYS = (
     REGISTRY_URL,
 )
 # Exported only where it exists; a reader that needs one requires it by name.
-OPTIONAL_KEYS = (GLOBAL_DATABASE, REGISTRY_REPLICAS)
+OPTIONAL_KEYS = (GLOBAL_DATABASE, REGISTRY_REPLICAS, INGRESS_ADDRESS)
 
 
 def export_region_contract(config: RegionStack, platform: dict[str, Any]) -> None:

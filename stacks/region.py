@@ -44,7 +44,10 @@ def build(config: RegionStack) -> None:
     database = _database(platform)
     cache = CacheEndpoint(url=platform.cache_url, ca_certificate=platform.cache_ca)
     args = api.api_deployment_args(config, database, cache, platform.oidc_issuer)
-    api.deploy(config, args, pulumi.ResourceOptions(providers=[platform.provider]))
+    deployment = api.deploy(config, args, pulumi.ResourceOptions(providers=[platform.provider]))
+    if deployment.origin is not None:
+        # The edge stack owns the regional hostname's (proxied) record: it points it here.
+        pulumi.export(contract.INGRESS_ADDRESS, deployment.origin.address)
     if database is not None:
         # For the one-time bootstrap of the group roles (README), right after the first
         # `pulumi up`; rotating the root in Vault afterwards makes this copy useless.

@@ -39,6 +39,7 @@ ORIGIN_PULL_CA = (DATA / "cloudflare-origin-pull-ca.pem").read_text()
 
 INGRESS_NGINX_REPOSITORY = "https://kubernetes.github.io/ingress-nginx"
 CERT_MANAGER_REPOSITORY = "https://charts.jetstack.io"
+CONTROLLER_SERVICE = "ingress-nginx-controller"
 # The Secret the API's Ingress verifies client certificates against (key `ca.crt`).
 ORIGIN_PULL_SECRET = "cloudflare-origin-pull-ca"
 # Where cert-manager's DNS-01 self-check asks whether the TXT record is visible.
@@ -140,6 +141,9 @@ class EdgeOrigin(pulumi.ComponentResource):
     cert_manager_namespace: k8s.core.v1.Namespace
     cert_manager: k8s.helm.v3.Release
     cluster_issuer: k8s.apiextensions.CustomResource
+    # Where the controller's load balancer answers: its DNS name (AWS) or address (GCP),
+    # once the cloud assigned one. The edge's record for the regional hostname points here.
+    address: pulumi.Output[str | None]
 
     def __init__(self, name: str, args: EdgeOriginArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("projectai:ingress:EdgeOrigin", name, None, opts)
@@ -150,6 +154,7 @@ class EdgeOrigin(pulumi.ComponentResource):
             {
                 "ingressNamespace": self.ingress_namespace.metadata.name,
                 "clusterIssuer": self.cluster_issuer.metadata["name"],
+                "address": self.address,
             }
         )
 
@@ -211,6 +216,13 @@ class EdgeOrigin(pulumi.ComponentResource):
             },
             pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[self.origin_pull_ca])),
         )
+        # The chart's controller Service (`<release>-controller`), read once the release is up.
+        service = k8s.core.v1.Service.get(
+            f"{name}-controller-service",
+            f"{namespace}/{CONTROLLER_SERVICE}",
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.ingress_nginx]),
+        )
+        self.address = service.status.apply(_load_balancer_address)
 
     def _cert_manager(self, name: str, args: EdgeOriginArgs, child: pulumi.ResourceOptions) -> None:
         namespace = args.cert_manager_namespace
@@ -265,3 +277,10 @@ class EdgeOrigin(pulumi.ComponentResource):
             spec=cluster_issuer_spec(issuer),
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[self.cert_manager, *prepared])),
         )
+
+
+def _load_balancer_address(status: k8s.core.v1.outputs.ServiceStatus | None) -> str | None:
+    ingress = status.load_balancer.ingress if status and status.load_balancer else None
+    if not ingress:
+        return None
+    return ingress[0].hostname or ingress[0].ip

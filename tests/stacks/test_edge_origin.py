@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from components.ingress import CLOUDFLARE_IPV4, CLOUDFLARE_IPV6, ORIGIN_PULL_CA
-from components.ingress.origin import DATA, ORIGIN_PULL_SECRET
+from components.ingress.origin import DATA, ORIGIN_PULL_SECRET, _load_balancer_address
 from preflight.graph import Graph
 from preflight.synth import Synthesizer
 from stacks.model import OriginConfig
@@ -142,3 +142,30 @@ def test_the_local_stack_keeps_its_prerequisites(local_graph: Graph) -> None:
     annotations = one(local_graph, "Ingress")["metadata"]["annotations"]
     assert not any(key.startswith("nginx.ingress.kubernetes.io/auth-tls") for key in annotations)
     assert not [r for r in local_graph.resources if r.type == "projectai:ingress:EdgeOrigin"]
+
+
+@pytest.mark.parametrize("stack", REGION_STACKS)
+def test_a_region_reads_its_load_balancer_address_for_the_edges_record(
+    project_synthesizer: Synthesizer, stack: str
+) -> None:
+    graph = project_synthesizer.synthesize(stack)
+    (read,) = [r for r in graph.resources if r.name == "edge-origin-controller-service"]
+    assert read.type == "kubernetes:core/v1:Service"
+    (release,) = [r for r in graph.resources if r.name == "edge-origin-ingress-nginx"]
+    assert release.urn in read.dependencies
+
+
+def test_the_load_balancer_address_is_its_name_or_its_ip() -> None:
+    from pulumi_kubernetes.core.v1 import outputs
+
+    def status(**ingress: str) -> outputs.ServiceStatus:
+        return outputs.ServiceStatus(
+            load_balancer=outputs.LoadBalancerStatus(ingress=[outputs.LoadBalancerIngress(**ingress)])
+        )
+
+    assert _load_balancer_address(status(hostname="a1b2.elb.us-east-1.amazonaws.com")) == (
+        "a1b2.elb.us-east-1.amazonaws.com"
+    )
+    assert _load_balancer_address(status(ip="203.0.113.7")) == "203.0.113.7"
+    assert _load_balancer_address(None) is None
+    assert _load_balancer_address(outputs.ServiceStatus(load_balancer=outputs.LoadBalancerStatus())) is None
