@@ -14,7 +14,7 @@ import pulumi
 from app.settings import RouteLimit, Settings
 from components.edge.cache import EdgeCache, EdgeCacheArgs
 from components.edge.load_balancing import EdgeOrigin, GlobalLoadBalancer, GlobalLoadBalancerArgs, MonitorSettings
-from components.edge.security import EdgeSecurity, EdgeSecurityArgs, RateLimit
+from components.edge.security import EdgeSecurity, EdgeSecurityArgs, RateLimit, host_scope
 from components.edge.zone import ZoneHardening, ZoneHardeningArgs
 from stacks import contract
 from stacks.model import EdgeRateLimitConfig, EdgeStack
@@ -47,12 +47,14 @@ def edge_limit(app: RouteLimit, config: EdgeRateLimitConfig) -> RateLimit:
 
 def build(config: EdgeStack) -> None:
     edge = config.edge
+    # ingressAddress is null until a region's load balancer has one: read, not required.
     contracts = {stack: contract.read_region_contract(stack) for stack in edge.origins}
     origins = tuple(
         EdgeOrigin(
             key=stack,
             hostname=values[contract.INGRESS_HOSTNAME],
             health_path=values[contract.HEALTH_PATH_OUTPUT],
+            address=values[contract.INGRESS_ADDRESS],
         )
         for stack, values in contracts.items()
     )
@@ -79,15 +81,14 @@ def build(config: EdgeStack) -> None:
             ),
         ),
     )
-    # Every rule covers the global name; regional names are matched at run time too
-    # (they are Outputs), by the zone: the rules apply zone-wide to the API's traffic.
-    hostnames = (edge.hostname,)
+    # Every rule covers the global name and the regional ones (api.<region>.<zone>).
+    scope = host_scope(edge.hostname, edge.zone)
     per_key, per_address = app_limits()
     security = EdgeSecurity(
         "edge",
         EdgeSecurityArgs(
             zone_id=zone.zone_id,
-            hostnames=hostnames,
+            scope=scope,
             versioned_prefixes=VERSIONED_PREFIXES,
             public_paths=PUBLIC_PATHS,
             methods=METHODS,
@@ -100,7 +101,7 @@ def build(config: EdgeStack) -> None:
         "edge",
         EdgeCacheArgs(
             zone_id=zone.zone_id,
-            hostnames=hostnames,
+            scope=scope,
             versioned_prefixes=VERSIONED_PREFIXES,
             docs_paths=PUBLIC_PATHS,
             cacheable_gets=tuple(edge.cacheable_gets),

@@ -17,7 +17,8 @@ STATIC_EXTENSIONS = ("css", "js", "png", "svg", "ico", "woff2", "json")
 @dataclass(frozen=True)
 class EdgeCacheArgs:
     zone_id: pulumi.Input[str]
-    hostnames: tuple[str, ...]
+    # Which requests are the API's: an expression on http.host (security.host_scope).
+    scope: str
     versioned_prefixes: tuple[str, ...]
     # Unversioned documents: the OpenAPI document.
     docs_paths: tuple[str, ...]
@@ -32,7 +33,7 @@ def _quoted(values: tuple[str, ...]) -> str:
 class EdgeCache(pulumi.ComponentResource):
     def __init__(self, name: str, args: EdgeCacheArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("projectai:edge:EdgeCache", name, None, opts)
-        scope = f"(http.host in {{{_quoted(args.hostnames)}}})"
+        scope = args.scope
         api = " or ".join(f'starts_with(http.request.uri.path, "{p}")' for p in args.versioned_prefixes)
         # Later rules override earlier ones where both match: bypass first, exceptions after.
         rules = [

@@ -4,6 +4,7 @@ declared order; proxied DNS records."""
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -23,6 +24,9 @@ class EdgeOrigin:
     key: str  # the region's stack name: what the pool tables name
     hostname: pulumi.Input[str]
     health_path: pulumi.Input[str]
+    # Where the region's ingress load balancer answers (a DNS name on AWS, an address on
+    # GCP): the regional hostname's record points there. None: no record.
+    address: pulumi.Input[str | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,14 @@ class GlobalLoadBalancerArgs:
     monitor: MonitorSettings
     # Name prefix of pools and monitors: they are account-wide, shared by every zone.
     prefix: str = "project-ai"
+
+
+def record_type(address: str | None) -> str:
+    """A for an IPv4 address, AAAA for IPv6, else CNAME (a load balancer's DNS name)."""
+    try:
+        return "A" if ipaddress.ip_address(address or "").version == 4 else "AAAA"
+    except ValueError:
+        return "CNAME"
 
 
 def _origin(origin: EdgeOrigin) -> cloudflare.LoadBalancerPoolOriginArgs:
@@ -152,6 +164,26 @@ class GlobalLoadBalancer(pulumi.ComponentResource):
                 opts=child,
             )
         ]
+        # Each regional hostname, proxied, at its ingress load balancer: the pools'
+        # origins, and what cert-manager's certificate names. A region whose load
+        # balancer has no address yet fails `up` here: bring the regions up first.
+        for origin in args.origins:
+            if origin.address is None:
+                continue
+            address = pulumi.Output.from_input(origin.address)
+            self.records.append(
+                cloudflare.DnsRecord(
+                    f"{name}-{origin.key}",
+                    zone_id=args.zone_id,
+                    name=origin.hostname,
+                    type=address.apply(record_type),
+                    content=address,
+                    ttl=1,
+                    proxied=True,
+                    comment=f"the {origin.key} region's ingress",
+                    opts=child,
+                )
+            )
         self.register_outputs(
             {
                 "loadBalancerId": self.load_balancer.id,

@@ -29,8 +29,8 @@ class RateLimit:
 @dataclass(frozen=True)
 class EdgeSecurityArgs:
     zone_id: pulumi.Input[str]
-    # The API's hostnames: the global one and every region's.
-    hostnames: tuple[str, ...]
+    # Which requests are the API's: an expression on http.host (host_scope).
+    scope: str
     # Path prefixes the API serves (/v1/, /v2/) and unversioned paths it serves publicly.
     versioned_prefixes: tuple[str, ...]
     public_paths: tuple[str, ...]
@@ -45,16 +45,17 @@ def _quoted(values: tuple[str, ...]) -> str:
     return " ".join(f'"{value}"' for value in values)
 
 
-def ours(args: EdgeSecurityArgs) -> str:
-    """The expression that scopes every rule to the API's hostnames."""
-    return f"(http.host in {{{_quoted(args.hostnames)}}})"
+def host_scope(hostname: str, zone: str) -> str:
+    """The API's hostnames: the global one, and every region's `api.<region>.<zone>`."""
+    prefix = hostname.removesuffix(f".{zone}")
+    return f'(http.host eq "{hostname}" or (starts_with(http.host, "{prefix}.") and ends_with(http.host, ".{zone}")))'
 
 
 class EdgeSecurity(pulumi.ComponentResource):
     def __init__(self, name: str, args: EdgeSecurityArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("projectai:edge:EdgeSecurity", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        scope = ours(args)
+        scope = args.scope
         # Managed WAF: every rule on, in block mode; OWASP blocks from its anomaly score.
         self.managed = cloudflare.Ruleset(
             f"{name}-waf-managed",

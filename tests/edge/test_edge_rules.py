@@ -9,6 +9,8 @@ import yaml
 from pydantic import ValidationError
 
 from app.settings import Settings
+from components.edge.load_balancing import record_type
+from components.edge.security import host_scope
 from preflight.synth import Synthesizer
 from stacks.model import EdgeConfig
 from tests.conftest import ROOT
@@ -79,3 +81,32 @@ def test_cache_bypasses_the_api_but_for_declared_gets_keyed_by_api_key(rulesets:
         "x-api-key",
         "authorization",
     ]
+
+
+def test_every_api_hostname_has_a_proxied_record(project_synthesizer: Synthesizer) -> None:
+    graph = project_synthesizer.synthesize("prod-global")
+    records = {r.inputs["name"]: r.inputs for r in graph.resources if r.type == "cloudflare:index/dnsRecord:DnsRecord"}
+    regional = {origin["ingressHostname"] for origin in graph.outputs["origins"]}
+    assert set(records) == {"api.project-ai.dev", *regional}
+    assert all(record["proxied"] is True and record["ttl"] == 1 for record in records.values())
+    assert records["api.project-ai.dev"]["content"] == "api.us-east-1.project-ai.dev"
+
+
+@pytest.mark.parametrize(
+    ("address", "kind"),
+    [("203.0.113.7", "A"), ("2001:db8::7", "AAAA"), ("a1b2-123.elb.us-east-1.amazonaws.com", "CNAME"), (None, "CNAME")],
+)
+def test_a_regional_record_follows_its_load_balancer_address(address: str | None, kind: str) -> None:
+    assert record_type(address) == kind
+
+
+def test_rules_cover_the_global_and_regional_hostnames_only(rulesets: dict[str, dict[str, Any]]) -> None:
+    scope = host_scope("api.project-ai.dev", "project-ai.dev")
+    assert scope == (
+        '(http.host eq "api.project-ai.dev" or '
+        '(starts_with(http.host, "api.") and ends_with(http.host, ".project-ai.dev")))'
+    )
+    for phase, ruleset in rulesets.items():
+        for rule in ruleset["rules"]:
+            if phase != "http_request_firewall_managed":
+                assert rule["expression"].startswith(scope), (phase, rule["ref"])
