@@ -15,6 +15,7 @@ from app.settings import RouteLimit, Settings
 from components.edge.cache import EdgeCache, EdgeCacheArgs
 from components.edge.load_balancing import EdgeOrigin, GlobalLoadBalancer, GlobalLoadBalancerArgs, MonitorSettings
 from components.edge.security import EdgeSecurity, EdgeSecurityArgs, RateLimit, host_scope
+from components.edge.worker import EdgeWorker, EdgeWorkerArgs
 from components.edge.zone import ZoneHardening, ZoneHardeningArgs
 from stacks import contract
 from stacks.model import EdgeRateLimitConfig, EdgeStack
@@ -108,7 +109,14 @@ def build(config: EdgeStack) -> None:
             cacheable_seconds=edge.cacheable_seconds,
         ),
     )
+    # In front of the load balancer on the global hostname (edge/worker): request ids,
+    # the key's shape, GET /v1/models per key hash, the maintenance answer.
+    worker = EdgeWorker(
+        "edge",
+        EdgeWorkerArgs(account_id=edge.account_id, zone_id=zone.zone_id, hostname=edge.hostname),
+    )
     pulumi.export("hostname", edge.hostname)
+    pulumi.export("workerRoute", worker.route_pattern)
     pulumi.export("origins", [{"stack": stack, **values} for stack, values in contracts.items()])
     pulumi.export("zoneId", zone.zone_id)
     pulumi.export("dnssecDs", zone.dnssec.ds)
