@@ -64,11 +64,13 @@ def record_type(address: str | None) -> str:
 
 
 def _origin(origin: EdgeOrigin) -> cloudflare.LoadBalancerPoolOriginArgs:
-    # The ingress routes and holds a certificate for its regional hostname only: the
-    # Host header (and so SNI) is that name, whatever the client asked for.
+    # An origin's address must reach the origin directly, never a hostname Cloudflare
+    # proxies (the regional names are): the region's ingress load balancer. Its ingress
+    # routes and holds a certificate for the regional hostname only: the Host header
+    # (and so SNI) is that name, whatever the client asked for.
     return cloudflare.LoadBalancerPoolOriginArgs(
         name=origin.key,
-        address=origin.hostname,
+        address=origin.address,
         enabled=True,
         weight=1,
         header=cloudflare.LoadBalancerPoolOriginHeaderArgs(hosts=[origin.hostname]),

@@ -23,6 +23,7 @@ from stacks.model import CLOUDFLARE_REGIONS
 LOAD_BALANCER = "cloudflare:index/loadBalancer:LoadBalancer"
 POOL = "cloudflare:index/loadBalancerPool:LoadBalancerPool"
 MONITOR = "cloudflare:index/loadBalancerMonitor:LoadBalancerMonitor"
+RECORD = "cloudflare:index/dnsRecord:DnsRecord"
 
 # Where users are, and the region nearest them (by published inter-region latency: the
 # US east coast, Europe, the central US across the Pacific). Independent of the stack
@@ -67,7 +68,8 @@ def derive(graph: Graph) -> Edge:
     monitors = {r.id for r in graph.resources if r.type == MONITOR}
 
     def pool(resource: Resource) -> Pool:
-        regions = tuple(by_address[origin["address"]] for origin in resource.inputs["origins"])
+        # The Host header names the region; the address is its ingress load balancer.
+        regions = tuple(by_address[origin["header"]["hosts"][0]] for origin in resource.inputs["origins"])
         return Pool(resource.id or "", resource.inputs["name"], regions, resource.inputs.get("monitor") in monitors)
 
     pools = {r.id: pool(r) for r in graph.resources if r.type == POOL}
@@ -174,3 +176,11 @@ def test_all_down_goes_to_the_last_resort_with_every_region(edge: Edge) -> None:
     assert not edge.fallback.monitored
     assert sorted(edge.fallback.regions) == sorted(edge.regions)
     assert edge.fallback not in [pool for order in edge.orders.values() for pool in order]
+
+
+def test_no_pool_origin_is_a_hostname_cloudflare_proxies(project_synthesizer: Synthesizer) -> None:
+    """An origin must reach the region directly: a proxied name would route back into Cloudflare."""
+    graph = project_synthesizer.synthesize("prod-global")
+    proxied = {r.inputs["name"] for r in graph.resources if r.type == RECORD and r.inputs.get("proxied")}
+    origins = [o for r in graph.resources if r.type == POOL for o in r.inputs["origins"]]
+    assert origins and not [o for o in origins if o.get("address") in proxied]
