@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_cloudflare as cloudflare
 
-from components.edge.security import API_KEY_HEADER
+from components.edge.security import API_KEY_HEADER, quoted, under_any
 
 DOCS_SECONDS = 300
 STATIC_EXTENSIONS = ("css", "js", "png", "svg", "ico", "woff2", "json")
@@ -26,15 +26,11 @@ class EdgeCacheArgs:
     cacheable_seconds: int
 
 
-def _quoted(values: tuple[str, ...]) -> str:
-    return " ".join(f'"{value}"' for value in values)
-
-
 class EdgeCache(pulumi.ComponentResource):
     def __init__(self, name: str, args: EdgeCacheArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("projectai:edge:EdgeCache", name, None, opts)
         scope = args.scope
-        api = " or ".join(f'starts_with(http.request.uri.path, "{p}")' for p in args.versioned_prefixes)
+        api = under_any(args.versioned_prefixes)
         # Later rules override earlier ones where both match: bypass first, exceptions after.
         rules = [
             cloudflare.RulesetRuleArgs(
@@ -49,9 +45,9 @@ class EdgeCache(pulumi.ComponentResource):
                 description="The OpenAPI document and static assets",
                 expression=(
                     f'{scope} and http.request.method in {{"GET" "HEAD"}} and '
-                    f"(http.request.uri.path in {{{_quoted(args.docs_paths)}}} or "
+                    f"(http.request.uri.path in {{{quoted(args.docs_paths)}}} or "
                     f'(starts_with(http.request.uri.path, "/static/") and '
-                    f"http.request.uri.path.extension in {{{_quoted(STATIC_EXTENSIONS)}}}))"
+                    f"http.request.uri.path.extension in {{{quoted(STATIC_EXTENSIONS)}}}))"
                 ),
                 action="set_cache_settings",
                 action_parameters=cloudflare.RulesetRuleActionParametersArgs(
@@ -70,7 +66,7 @@ class EdgeCache(pulumi.ComponentResource):
                     description="GETs declared cacheable: per API key, briefly",
                     expression=(
                         f'{scope} and http.request.method eq "GET" and '
-                        f"http.request.uri.path in {{{_quoted(args.cacheable_gets)}}}"
+                        f"http.request.uri.path in {{{quoted(args.cacheable_gets)}}}"
                     ),
                     action="set_cache_settings",
                     action_parameters=cloudflare.RulesetRuleActionParametersArgs(

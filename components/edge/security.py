@@ -41,8 +41,14 @@ class EdgeSecurityArgs:
     plan: str
 
 
-def _quoted(values: tuple[str, ...]) -> str:
+def quoted(values: tuple[str, ...]) -> str:
+    """Values as a Cloudflare rule expression's set members: `"a" "b"`."""
     return " ".join(f'"{value}"' for value in values)
+
+
+def under_any(prefixes: tuple[str, ...]) -> str:
+    """An expression true for a path under any of the prefixes."""
+    return " or ".join(f'starts_with(http.request.uri.path, "{prefix}")' for prefix in prefixes)
 
 
 def host_scope(hostname: str, zone: str) -> str:
@@ -94,8 +100,8 @@ class EdgeSecurity(pulumi.ComponentResource):
             ],
             opts=child,
         )
-        versioned = " or ".join(f'starts_with(http.request.uri.path, "{p}")' for p in args.versioned_prefixes)
-        public = f"http.request.uri.path in {{{_quoted(args.public_paths)}}}"
+        versioned = under_any(args.versioned_prefixes)
+        public = f"http.request.uri.path in {{{quoted(args.public_paths)}}}"
         self.custom = cloudflare.Ruleset(
             f"{name}-waf-custom",
             zone_id=args.zone_id,
@@ -113,7 +119,7 @@ class EdgeSecurity(pulumi.ComponentResource):
                 cloudflare.RulesetRuleArgs(
                     ref="methods",
                     description=f"Only {', '.join(args.methods)}",
-                    expression=f"{scope} and not http.request.method in {{{_quoted(args.methods)}}}",
+                    expression=f"{scope} and not http.request.method in {{{quoted(args.methods)}}}",
                     action="block",
                 ),
             ],
