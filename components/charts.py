@@ -36,6 +36,14 @@ class Cluster:
     # The API server's endpoints: what controllers call, and where webhook calls come from.
     api_server_cidrs: tuple[str, ...]
 
+    def webhook_callers(self, port: int) -> tuple[network_policies.IngressRule, ...]:
+        """The API server calling an admission webhook on `port`: from outside the pod
+        network, so by its endpoints' ranges."""
+        return tuple(
+            network_policies.IngressRule(f"webhook-{index}", (port,), cidr=cidr)
+            for index, cidr in enumerate(self.api_server_cidrs)
+        )
+
 
 @dataclass(frozen=True)
 class Isolation:

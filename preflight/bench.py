@@ -34,12 +34,12 @@ import pulumi
 import yaml
 from pulumi.runtime.stack import run_pulumi_func
 
+from preflight import ROOT
 from preflight.imports import program_on_path
 from preflight.isolation import IsolatedSynthesizer
 from preflight.project import Program
 from preflight.synth import Synthesizer
 
-ROOT = Path(__file__).resolve().parent.parent
 # The stack whose configuration the generated AppServices are derived from.
 BASE_STACK = "local"
 

@@ -22,9 +22,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from preflight import ROOT
+
 # Folders that are no input of a result: outputs, environments, VCS and tool caches.
 SKIPPED_FOLDERS = frozenset({"build", "venv", "node_modules", "__pycache__"})
-GATE = Path(__file__).resolve().parent.parent
 # Keys kept on disk; older ones are removed when a new one is written.
 KEPT_KEYS = 4
 
@@ -54,7 +55,7 @@ def key(program: Path, crd_schemas: Path | None, options: tuple[str, ...]) -> st
     digest.update(("\0".join(options) + "\0").encode())
     _digest_tree(digest, program, "program")
     for package in ("preflight", "policies"):
-        _digest_tree(digest, GATE / package, package)
+        _digest_tree(digest, ROOT / package, package)
     if crd_schemas is not None:
         _digest_tree(digest, crd_schemas, "crd-schemas")
     return digest.hexdigest()

@@ -17,6 +17,7 @@ from pathlib import Path
 from preflight import diff, kubernetes, monitoring, policies, topology
 from preflight.cache import ResultCache
 from preflight.cache import key as cache_key
+from preflight.escape import visible
 from preflight.graph import Graph
 from preflight.isolation import IsolatedSynthesizer
 from preflight.project import PreflightError, Program
@@ -236,7 +237,7 @@ def show_program_output(output: dict[str, str]) -> None:
         if text.strip():
             print(f"preflight: output of the program for stack '{stack}':", file=sys.stderr)
             for line in text.rstrip("\n").splitlines():
-                print(f"  | {line.encode('unicode_escape').decode()}", file=sys.stderr)
+                print(f"  | {visible(line)}", file=sys.stderr)
 
 
 def gate_settings(program: Program, stack: str) -> policies.GateSettings | PreflightError:

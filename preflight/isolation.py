@@ -20,13 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from preflight import ROOT
 from preflight.graph import Graph
 from preflight.mocks import ResolvedReference
 from preflight.project import PreflightError, Program
 from preflight.stream import read_resources
 from preflight.synth import ProgramError
 
-ROOT = Path(__file__).resolve().parent.parent
 # A stack's program that runs longer than this is stopped: a gate must end.
 DEFAULT_TIMEOUT_SECONDS = 600.0
 # Program output kept per stack, from its end: what explains a failure.

@@ -14,14 +14,12 @@ import statistics
 import time
 import warnings
 from collections.abc import Callable
-from pathlib import Path
 
-from preflight import policies
+from preflight import ROOT, policies
 from preflight.graph import Graph, Resource
 from preflight.project import Program
 from preflight.synth import Synthesizer
 
-ROOT = Path(__file__).resolve().parent.parent
 # Cloud resources for the generated graph: a tagged VPC, an EKS node group, a bucket.
 CLOUD = [
     ("aws:ec2/vpc:Vpc", {"cidrBlock": "10.0.0.0/16", "tags": {"team": "t", "cost-center": "c", "environment": "dev"}}),

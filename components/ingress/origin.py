@@ -167,11 +167,7 @@ class EdgeOrigin(pulumi.ComponentResource):
             ingress=(
                 # Only Cloudflare's edge (the LoadBalancer keeps client addresses: Local policy).
                 *(IngressRule(f"cloudflare-{i}", CONTROLLER_PORTS, cidr=cidr) for i, cidr in enumerate(cloudflare)),
-                # The API server calls the admission webhook from outside the pod network.
-                *(
-                    IngressRule(f"webhook-{i}", (CONTROLLER_WEBHOOK_PORT,), cidr=cidr)
-                    for i, cidr in enumerate(args.cluster.api_server_cidrs)
-                ),
+                *args.cluster.webhook_callers(CONTROLLER_WEBHOOK_PORT),
                 IngressRule("metrics", (CONTROLLER_METRICS_PORT,), namespace=args.cluster.monitoring_namespace),
             ),
             egress=(EgressRule("api", (args.app_port,), namespace=args.app_namespace),),
@@ -230,10 +226,7 @@ class EdgeOrigin(pulumi.ComponentResource):
         isolation = charts.Isolation(
             cluster=args.cluster,
             ingress=(
-                *(
-                    IngressRule(f"webhook-{i}", (CERT_MANAGER_WEBHOOK_PORT,), cidr=cidr)
-                    for i, cidr in enumerate(args.cluster.api_server_cidrs)
-                ),
+                *args.cluster.webhook_callers(CERT_MANAGER_WEBHOOK_PORT),
                 IngressRule("metrics", (CERT_MANAGER_METRICS_PORT,), namespace=args.cluster.monitoring_namespace),
             ),
             egress=(

@@ -96,11 +96,7 @@ class ExternalSecretsOperator(pulumi.ComponentResource):
         isolation = charts.Isolation(
             cluster=args.cluster,
             ingress=(
-                # The API server calls the admission webhook from outside the pod network.
-                *(
-                    IngressRule(f"webhook-{index}", (WEBHOOK_PORT,), cidr=cidr)
-                    for index, cidr in enumerate(args.cluster.api_server_cidrs)
-                ),
+                *args.cluster.webhook_callers(WEBHOOK_PORT),
                 IngressRule("metrics", (METRICS_PORT,), namespace=args.cluster.monitoring_namespace),
             ),
             egress=(args.vault_egress,) if args.vault_egress else (),

@@ -131,18 +131,13 @@ def _disabling_overrides(overrides: Any) -> list[str]:
         found.append("disables every rule")
     if get(overrides, "action") in DISARMING:
         found.append(f"sets every rule to {get(overrides, 'action')}")
-    for entry in items(overrides, "categories"):
-        what = f"category {get(entry, 'category')!r}"
-        if get(entry, "enabled") is False:
-            found.append(f"disables {what}")
-        elif get(entry, "action") in DISARMING:
-            found.append(f"sets {what} to {get(entry, 'action')}")
-    for entry in items(overrides, "rules"):
-        what = f"rule {get(entry, 'id')!r}"
-        if get(entry, "enabled") is False:
-            found.append(f"disables {what}")
-        elif get(entry, "action") in DISARMING:
-            found.append(f"sets {what} to {get(entry, 'action')}")
+    for kind, key, label in (("categories", "category", "category"), ("rules", "id", "rule")):
+        for entry in items(overrides, kind):
+            what = f"{label} {get(entry, key)!r}"
+            if get(entry, "enabled") is False:
+                found.append(f"disables {what}")
+            elif get(entry, "action") in DISARMING:
+                found.append(f"sets {what} to {get(entry, 'action')}")
     return found
 
 
