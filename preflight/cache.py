@@ -1,10 +1,11 @@
 """A content-addressed cache of preflight's results, under the program's build/ folder.
 
-The key covers everything a result depends on: every file of the program (its code,
-every stack file, the pack settings and waivers when they live in it), preflight's and
-the packs' own code, the installed distributions and their versions, the Python
-version, the CRD schemas, and the options that change a verdict. Any change to any of
-them is another key, so an entry is never stale: it is only ever missing.
+The key covers what a result depends on: every file of the program (its code, every
+stack file, the pack settings and waivers when they live in it), preflight's and the
+packs' own code, the installed distributions and their versions, the Python version,
+the CRD schemas, the options that change a verdict, and the date. Any change to any of
+them is another key. Not in it: environment variables a program reads (run such a
+program with --no-cache).
 
 Entries are pickles of the reports: as trusted as the working tree they sit in (a
 build/ folder is the program's own; CI starts without one).
@@ -19,6 +20,7 @@ import pickle
 import shutil
 import sys
 from collections.abc import Iterator
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -45,9 +47,11 @@ def _digest_tree(digest: Any, root: Path, label: str) -> None:
         digest.update(b"\0")
 
 
-def key(program: Path, crd_schemas: Path | None, options: tuple[str, ...]) -> str:
+def key(program: Path, crd_schemas: Path | None, options: tuple[str, ...], today: date | None = None) -> str:
     digest = hashlib.sha256()
-    digest.update(f"python {sys.version}\0".encode())
+    # Programs may read the clock (this one renews generated secrets by the date): a
+    # result is good for the day it was made.
+    digest.update(f"{today or datetime.now(UTC).date()}\0python {sys.version}\0".encode())
     for distribution in sorted(
         f"{d.metadata['Name']}=={d.version}" for d in importlib.metadata.distributions() if d.metadata["Name"]
     ):

@@ -69,3 +69,13 @@ def test_no_cache_always_runs(program: Path, capsys: pytest.CaptureFixture[str])
     check(capsys, program)
     check(capsys, program, "--no-cache")
     assert runs(program) == 2
+
+
+def test_a_result_is_good_for_the_day_it_was_made(program: Path) -> None:
+    from datetime import date
+
+    from preflight.cache import key
+
+    monday, tuesday = date(2026, 11, 30), date(2026, 12, 1)
+    assert key(program, None, (), monday) == key(program, None, (), monday)
+    assert key(program, None, (), monday) != key(program, None, (), tuesday)
