@@ -15,7 +15,9 @@
   is not made here: the edge stack owns it (proxied), and DNS-01 only writes the
   transient `_acme-challenge` TXT records.
 
-The data it rests on (the ranges, the CA) is vendored in `data/`, with its source.
+The data it rests on (the ranges, the CA) is vendored in `data/`, with its source. Both
+charts' pods pass Pod Security `restricted` on the charts' own security contexts, which
+the values here leave alone (verified against the pinned charts: `data/README.md`).
 """
 
 from __future__ import annotations
