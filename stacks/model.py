@@ -682,8 +682,8 @@ class OriginConfig(Model):
     only, and cert-manager issuing the regional hostname's certificate (ACME DNS-01
     through Cloudflare, with the API token Vault holds at `<app>/cloudflare-dns`)."""
 
-    ingress_nginx_chart_version: Annotated[str, StringConstraints(pattern=r"^\d+\.\d+\.\d+$")] = "4.13.3"
-    cert_manager_chart_version: Annotated[str, StringConstraints(pattern=r"^v\d+\.\d+\.\d+$")] = "v1.18.2"
+    ingress_nginx_chart_version: Annotated[str, StringConstraints(pattern=r"^\d+\.\d+\.\d+$")] = "4.13.9"
+    cert_manager_chart_version: Annotated[str, StringConstraints(pattern=r"^v\d+\.\d+\.\d+$")] = "v1.18.6"
     # The ACME account's contact (expiry notices), and the directory.
     acme_email: Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+$")] = "ai-platform-alerts@project-ai.dev"
     acme_server: Annotated[str, StringConstraints(pattern=r"^https://\S+$")] = (

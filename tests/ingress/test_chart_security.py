@@ -17,7 +17,7 @@ REGION_STACKS = stacks_of_role("region")
 VERIFICATION = ROOT / "components" / "ingress" / "data" / "README.md"
 
 # The chart versions whose templates and values.yaml were read.
-VERIFIED_VERSIONS = {"ingress-nginx": "4.13.3", "cert-manager": "v1.18.2"}
+VERIFIED_VERSIONS = {"ingress-nginx": "4.13.9", "cert-manager": "v1.18.6"}
 # A key each release does set: the check below reads the values the release really gets.
 ONE_WE_SET = {"ingress-nginx": ("controller", "replicaCount"), "cert-manager": ("replicaCount",)}
 
@@ -88,8 +88,8 @@ def test_the_guard_would_catch_an_override() -> None:
 
 def test_the_verification_names_the_versions_it_read() -> None:
     text = VERIFICATION.read_text()
-    assert "ingress-nginx `helm-chart-4.13.3`" in text
-    assert "cert-manager `v1.18.2`" in text
+    assert "ingress-nginx `helm-chart-4.13.9`" in text
+    assert "cert-manager `v1.18.6`" in text
 
 
 @pytest.mark.parametrize("stack", REGION_STACKS)

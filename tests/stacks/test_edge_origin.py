@@ -58,7 +58,7 @@ def test_each_region_installs_both_charts_at_their_pinned_versions(
     assert (certs["chart"], certs["version"]) == ("cert-manager", defaults.cert_manager_chart_version)
     assert certs["repositoryOpts"]["repo"] == "https://charts.jetstack.io"
     # Exact versions: no ranges, no "latest".
-    assert nginx["version"] == "4.13.3" and certs["version"] == "v1.18.2"
+    assert nginx["version"] == "4.13.9" and certs["version"] == "v1.18.6"
     assert certs["values"]["crds"] == {"enabled": True, "keep": True}
     assert nginx["namespace"] == "ingress-nginx" and certs["namespace"] == "cert-manager"
 
