@@ -17,7 +17,7 @@ EDGE_WORKER_STAMP := $(EDGE_WORKER_DIR)/node_modules/.installed
 CRD_SCHEMAS ?= preflight/crd-schemas
 PREFLIGHT_OUT ?= build/preflight
 
-.PHONY: preflight topology test lint actionlint edge-worker-test bench app app-bench clean
+.PHONY: preflight topology test lint actionlint edge-worker-test bench app app-bench dr-drill clean
 
 # The venv is rebuilt when a requirement file is newer than the last install.
 $(STAMP): requirements.txt requirements-dev.txt
@@ -78,6 +78,11 @@ app: $(STAMP)
 
 app-bench: $(STAMP)
 	$(BIN)/python -m app.bench
+
+# The disaster-recovery drill on local PostgreSQL (a primary and a streaming standby):
+# a switchover and a failover under the API's writes; prints RPO and RTO, fails on a missed goal.
+dr-drill: $(STAMP)
+	$(BIN)/python -m ops dr drill --apply
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache

@@ -66,8 +66,6 @@ async def create_key(settings: Settings, name: str) -> str:
 
 def _variable(location: tuple) -> str:
     """The environment variable a settings error is about (fields read APP_<NAME>)."""
-    if not location:
-        return "settings"
     name = str(location[0])
     variable = name if name.isupper() else f"APP_{name.upper()}"
     return ".".join([variable, *(str(part) for part in location[1:])])
@@ -86,7 +84,10 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings()
     except ValidationError as error:
         for item in error.errors():
-            print(f"invalid setting {_variable(item['loc'])}: {item['msg']}", file=sys.stderr)
+            # A validator's own message names its variables; pydantic prefixes it with this.
+            message = item["msg"].removeprefix("Value error, ")
+            where = f"setting {_variable(item['loc'])}" if item["loc"] else "settings"
+            print(f"invalid {where}: {message}", file=sys.stderr)
         return 2
     except SettingsError as error:
         print(f"invalid setting: {error}", file=sys.stderr)

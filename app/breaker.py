@@ -1,4 +1,5 @@
-"""A circuit breaker around the upstream: fail fast while it is down, probe to recover."""
+"""A circuit breaker around a dependency (the upstream, Redis, the database reader): fail
+fast while it is down, probe to recover."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import asyncio
 import time
 from collections.abc import Callable
 from enum import IntEnum
+
+from prometheus_client import Gauge
 
 from app.logs import log
 from app.metrics import BREAKER_STATE
@@ -34,8 +37,11 @@ class CircuitBreaker:
         reset_seconds: float,
         clock: Callable[[], float] = time.monotonic,
         healthy_errors: tuple[type[Exception], ...] = (),
+        gauge: Gauge = BREAKER_STATE,
     ) -> None:
         self.name = name
+        # Where the state is published, labelled by `name` (the upstream's gauge pages).
+        self.gauge = gauge
         # Errors that prove the other side is up (it answered, and refused): no failure.
         self.healthy_errors = healthy_errors
         self.failure_threshold = failure_threshold
@@ -45,13 +51,13 @@ class CircuitBreaker:
         self.failures = 0
         self.opened_at = 0.0
         self._probe = asyncio.Lock()
-        BREAKER_STATE.labels(name).set(State.CLOSED)
+        gauge.labels(name).set(State.CLOSED)
 
     def _move(self, state: State) -> None:
         if state != self.state:
             log.warning("circuit breaker transition", upstream=self.name, old=self.state.name, new=state.name)
             self.state = state
-            BREAKER_STATE.labels(self.name).set(state)
+            self.gauge.labels(self.name).set(state)
 
     def before_call(self) -> None:
         """Raises BreakerOpen while open; turns half-open once the reset time has passed."""

@@ -56,6 +56,19 @@ DB_POOL = Gauge("db_pool_connections", "Database pool connections", ["state"], m
 DB_UNAVAILABLE = Counter(
     "db_unavailable_total", "Database calls that failed (error) or missed their deadline (timeout)", ["reason"]
 )
+DB_READS = Counter("db_reads_total", "Lag-tolerant reads, by the server that answered (reader or writer)", ["server"])
+DB_READ_FALLBACKS = Counter(
+    "db_read_fallbacks_total",
+    "Reads the writer answered in the reader's place: the reader failed (error), missed its deadline "
+    "(timeout), was skipped while its breaker was open (skipped), or lacked the row (missing)",
+    ["reason"],
+)
+DB_READER_BREAKER = Gauge(
+    "db_reader_breaker_state",
+    "The database reader's breaker: 0 closed (reads on the reader), 1 probing, 2 open (reads on the writer)",
+    ["reader"],
+    multiprocess_mode="max",
+)
 USAGE_SETTLEMENTS = Counter(
     "usage_settlements_total", "Usage reservations settled or released, now or after a retry", ["outcome"]
 )

@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from app.breaker import CircuitBreaker
 from app.cache import Cache, MemoryCache, RedisCache
 from app.db.database import Database, DatabaseUnavailable
-from app.db.engine import create_engine
 from app.db.models import ApiKey
+from app.db.routing import open_database
 from app.db.settlements import Settlements
 from app.guarded_redis import GuardedRedis, connect
 from app.logs import log
@@ -58,9 +58,7 @@ class Services:
         if settings.redis_url:
             client = connect(settings.redis_url, settings.redis_timeout_seconds)
             redis = GuardedRedis(client, settings.redis_breaker_reset_seconds)
-        # The server's statement timeout ends a query first; the client's deadline is
-        # for a server that cannot even say so.
-        database = Database(create_engine(settings), settings.db_statement_timeout_seconds + 1.0)
+        database = open_database(settings)
         upstream_client = http_client(settings)
         credentials = Credentials.from_settings(settings)
         breaker = CircuitBreaker(
@@ -86,6 +84,7 @@ class Services:
 
     @property
     def engine(self) -> AsyncEngine:
+        """The writer's engine."""
         return self.database.engine
 
     async def start(self) -> None:
@@ -95,7 +94,8 @@ class Services:
         if await self.cache.ping():
             await self.cache.set(MODELS_KEY, self.settings.models, self.settings.cache_ttl_seconds)
             try:
-                keys = await self.database.run(_active_keys, "key warm-up")
+                # From the reader: a key it lacks yet is looked up on its first use.
+                keys = await self.database.read(_active_keys, "key warm-up")
             except DatabaseUnavailable as error:
                 log.warning("database unavailable at start-up, starting cold", error=str(error))
             for key in keys:

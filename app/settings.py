@@ -17,12 +17,15 @@ from typing import Annotated, Literal
 
 from pydantic import AliasChoices, BaseModel, Field, HttpUrl, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from app.networks import INTERNAL, internal
 
 Environment = Literal["local", "dev", "staging", "prod", "test"]
 DEVELOPMENT = ("local", "test")
 PLACEHOLDER_PEPPER = "development-only-pepper-change-me"
+READ_URL_SHAPE = "postgresql+psycopg://user:password@reader-host:5432/database"
 
 
 class RouteLimit(BaseModel):
@@ -47,7 +50,10 @@ def _parse_route_limits(value: object) -> object:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="APP_", extra="ignore", frozen=True, populate_by_name=True)
+    # Errors name the setting, never its value: a database URL holds a password.
+    model_config = SettingsConfigDict(
+        env_prefix="APP_", extra="ignore", frozen=True, populate_by_name=True, hide_input_in_errors=True
+    )
 
     environment: Environment = "local"
     host: str = Field("127.0.0.1", validation_alias=AliasChoices("HOST", "APP_HOST"))
@@ -58,6 +64,13 @@ class Settings(BaseSettings):
 
     # Database: SQLite as the embedded default, PostgreSQL in production.
     database_url: str = "sqlite+aiosqlite:///./project-ai.db"
+    # The region's reader endpoint (replicas), a secret file like the writer's URL. Reads
+    # that tolerate replication lag go there (app/db/routing.py says which); unset, the
+    # writer serves every read.
+    database_read_url: str | None = None
+    # After the reader fails or misses its deadline, reads go to the writer this long,
+    # then one read probes the reader again.
+    db_reader_reset_seconds: float = Field(5.0, gt=0)
     db_pool_size: int = Field(10, ge=1)
     db_max_overflow: int = Field(10, ge=0)
     db_pool_recycle_seconds: int = Field(1800, ge=1)
@@ -159,6 +172,34 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return _parse_route_limits(f"x={value}")["x"]
         return value
+
+    @field_validator("database_read_url")
+    @classmethod
+    def _read_url_parses(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None  # an empty secret file: no reader
+        value = value.strip()
+        try:
+            make_url(value)
+        except ArgumentError:
+            raise ValueError(f"is not a database URL; expected {READ_URL_SHAPE}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _reader_matches_the_writer(self) -> Settings:
+        if self.database_read_url is None:
+            return self
+        if self.is_sqlite:
+            raise ValueError(
+                "APP_DATABASE_READ_URL needs a PostgreSQL APP_DATABASE_URL: SQLite has no replicas to read from"
+            )
+        reader, writer = make_url(self.database_read_url).drivername, make_url(self.database_url).drivername
+        if reader != writer:
+            raise ValueError(
+                f"APP_DATABASE_READ_URL uses the driver {reader!r} but APP_DATABASE_URL uses {writer!r}; "
+                f"use the same (expected {READ_URL_SHAPE})"
+            )
+        return self
 
     @model_validator(mode="after")
     def _deprecation_is_dated(self) -> Settings:

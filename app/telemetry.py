@@ -40,7 +40,8 @@ def instrument_clients(services: Services, provider: TracerProvider | None) -> N
     if provider is None:
         return
     HTTPXClientInstrumentor.instrument_client(services.client, tracer_provider=provider)
-    SQLAlchemyInstrumentor().instrument(engine=services.engine.sync_engine, tracer_provider=provider)
+    for engine in services.database.engines:  # the writer's, and the reader's if there is one
+        SQLAlchemyInstrumentor().instrument(engine=engine.sync_engine, tracer_provider=provider)
 
 
 def shutdown(provider: TracerProvider | None) -> None:

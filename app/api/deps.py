@@ -55,8 +55,11 @@ async def api_key(
     key_id, secret = parts
     stored = await services.cache.get(key_cache_key(key_id))
     if stored is None:
-        # Only a cache miss reads the database: most requests never touch it here.
-        row = await services.database.run(lambda db: _active_key(db, key_id), "key lookup")
+        # Only a cache miss reads the database: most requests never touch it here. A key
+        # the reader lacks may have been created a moment ago: the writer is asked then.
+        row = await services.database.read(
+            lambda db: _active_key(db, key_id), "key lookup", accept=lambda row: row is not None
+        )
         stored = row.secret_hash if row else ""
         # Unknown ids are remembered briefly too, so guessing keys cannot hammer the database.
         ttl = services.settings.cache_ttl_seconds if row else UNKNOWN_KEY_TTL_SECONDS

@@ -62,7 +62,7 @@ async def list_models(services: ServicesDep) -> ModelListV1:
 async def get_usage(services: ServicesDep, key_id: ApiKeyDep) -> UsageReport:
     rows = [
         ModelUsage(model=m, requests=r, prompt_tokens=p, completion_tokens=c)
-        for m, r, p, c in await services.database.run(lambda db: usage.by_model(db, key_id), "usage report")
+        for m, r, p, c in await services.database.read(lambda db: usage.by_model(db, key_id), "usage report")
     ]
     return UsageReport(
         key_id=key_id,
@@ -91,4 +91,4 @@ async def _summary(db: AsyncSession, key_id: str) -> MetricsSummary:
 
 @router.get("/metrics/summary", response_model=MetricsSummary)
 async def metrics_summary(services: ServicesDep, key_id: ApiKeyDep) -> MetricsSummary:
-    return await services.database.run(lambda db: _summary(db, key_id), "usage summary")
+    return await services.database.read(lambda db: _summary(db, key_id), "usage summary")

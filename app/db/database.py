@@ -7,19 +7,23 @@ refused); one that is frozen, or a query stuck behind a lock, gives up at the de
 its deadline is cancelled and left to clean up in the background, so that the driver's
 cancel request to a frozen server cannot hold the request too. Either way the caller
 gets `DatabaseUnavailable`, which the app answers with 503 and `Retry-After`.
+
+`run` is for writes and for reads that must see the latest writes; `read` is for reads
+that tolerate replication lag, which app/db/routing.py may send to a replica.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Literal, TypeVar
 
+from prometheus_client import Counter
 from sqlalchemy import exc
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.db.engine import session_factory
-from app.metrics import DB_UNAVAILABLE
+from app.metrics import DB_READS, DB_UNAVAILABLE
 
 T = TypeVar("T")
 
@@ -35,13 +39,38 @@ def _unreachable(error: BaseException) -> bool:
 class DatabaseUnavailable(Exception):
     """The database failed to answer; the request may be retried later."""
 
+    def __init__(self, message: str, reason: Literal["error", "timeout"] = "error") -> None:
+        super().__init__(message)
+        self.reason = reason
+
 
 class Database:
-    def __init__(self, engine: AsyncEngine, deadline_seconds: float) -> None:
+    def __init__(
+        self, engine: AsyncEngine, deadline_seconds: float, unavailable: Counter | None = DB_UNAVAILABLE
+    ) -> None:
         self.engine = engine
         self.sessions = session_factory(engine)
         self.deadline_seconds = deadline_seconds
+        # Where failures are counted (None: the caller counts them, as for a replica
+        # whose failures the writer absorbs).
+        self._unavailable = unavailable
         self._abandoned: set[asyncio.Task] = set()
+
+    @property
+    def engines(self) -> tuple[AsyncEngine, ...]:
+        return (self.engine,)
+
+    async def read(
+        self,
+        operation: Callable[[AsyncSession], Awaitable[T]],
+        what: str = "query",
+        accept: Callable[[T], bool] | None = None,
+    ) -> T:
+        """A read that tolerates replication lag. With one server, that server answers;
+        `accept` matters only where a replica may answer (app/db/routing.py)."""
+        result = await self.run(operation, what)
+        DB_READS.labels("writer").inc()
+        return result
 
     async def run(self, operation: Callable[[AsyncSession], Awaitable[T]], what: str = "query") -> T:
         """`operation(session)` within the deadline, or DatabaseUnavailable."""
@@ -58,15 +87,21 @@ class Database:
             raise
         if not done:
             self._abandon(task)
-            DB_UNAVAILABLE.labels("timeout").inc()
-            raise DatabaseUnavailable(f"the database did not answer the {what} within {self.deadline_seconds:g} s")
+            self._count("timeout")
+            raise DatabaseUnavailable(
+                f"the database did not answer the {what} within {self.deadline_seconds:g} s", "timeout"
+            )
         error = task.exception()
         if error is None:
             return task.result()
         if _unreachable(error):
-            DB_UNAVAILABLE.labels("error").inc()
+            self._count("error")
             raise DatabaseUnavailable(f"the database failed the {what}: {type(error).__name__}") from error
         raise error
+
+    def _count(self, reason: str) -> None:
+        if self._unavailable is not None:
+            self._unavailable.labels(reason).inc()
 
     def _abandon(self, task: asyncio.Task) -> None:
         task.cancel()

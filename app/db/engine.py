@@ -14,12 +14,22 @@ from app.settings import Settings
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
-def create_engine(settings: Settings) -> AsyncEngine:
+def create_engine(settings: Settings, reader: bool = False) -> AsyncEngine:
+    """The writer's engine, or with `reader` the reader endpoint's (APP_DATABASE_READ_URL)."""
+    url = settings.database_read_url if reader else settings.database_url
+    if url is None:
+        raise ValueError("APP_DATABASE_READ_URL is not set")
     if settings.is_sqlite:
         # SQLite has no server to lose connections to; its pool is the driver's.
-        return create_async_engine(settings.database_url)
+        return create_async_engine(url)
+    # The server ends any statement of ours that runs longer than this. On the reader, no
+    # transaction may write, even if its endpoint routes to the writer (as Aurora's reader
+    # endpoint does while a cluster has no replica).
+    options = f"-c statement_timeout={round(settings.db_statement_timeout_seconds * 1000)}"
+    if reader:
+        options += " -c default_transaction_read_only=on"
     return create_async_engine(
-        settings.database_url,
+        url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_recycle=settings.db_pool_recycle_seconds,
@@ -28,11 +38,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
         pool_pre_ping=True,
         # Errors name the statement, never its values (a key's hash, a user's prompt).
         hide_parameters=True,
-        connect_args={
-            "connect_timeout": settings.db_connect_timeout_seconds,
-            # The server ends any statement of ours that runs longer than this.
-            "options": f"-c statement_timeout={round(settings.db_statement_timeout_seconds * 1000)}",
-        },
+        connect_args={"connect_timeout": settings.db_connect_timeout_seconds, "options": options},
     )
 
 

@@ -1,0 +1,35 @@
+"""Argument types shared by every ops command: each refuses what is out of range, saying
+what was expected, before anything runs."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Callable
+
+
+def count(low: int, high: int) -> Callable[[str], int]:
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+        if not low <= number <= high:
+            raise argparse.ArgumentTypeError(f"{number} is outside {low} to {high}")
+        return number
+
+    return parse
+
+
+def seconds(low: float, high: float) -> Callable[[str], float]:
+    def parse(value: str) -> float:
+        try:
+            number = float(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds") from None
+        # NaN compares false with everything: refuse it by name.
+        if math.isnan(number) or not low <= number <= high:
+            raise argparse.ArgumentTypeError(f"{value} s is outside {low:g} to {high:g} s")
+        return number
+
+    return parse

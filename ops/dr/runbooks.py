@@ -1,0 +1,148 @@
+"""The disaster-recovery runbooks as steps (docs/dr-runbook.md is their prose twin).
+
+- switchover: a planned move of the writer to another region, with no data loss. Refused
+  while the writer is unhealthy (that is a failover); waits until the target's
+  replication lag is under its bound before asking Aurora to switch.
+- failover: a regional outage. Refused while the writer is healthy, unless forced. Then
+  either Aurora's managed failover to the target, or (`detach`) the target leaves the
+  global database and writes alone; and, given the edge's details, the failed region's
+  pool is disabled at Cloudflare.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ops.dr.aurora import AuroraGlobal, arn_region
+from ops.dr.edge import EdgePools
+from ops.steps import Clock, Facts, PreconditionFailed, Runbook, Step, wait_until
+
+
+@dataclass(frozen=True)
+class Timing:
+    # How long a planned switchover waits for the lag to come under its bound.
+    lag_wait_seconds: float = 600.0
+    # How long Aurora may take to show the new writer (minutes, by AWS's own figures).
+    settle_seconds: float = 900.0
+    interval_seconds: float = 15.0
+
+
+def _writer_region(database: AuroraGlobal) -> str | None:
+    writer = database.state().writer
+    return writer.region if writer else None
+
+
+def switchover(
+    database: AuroraGlobal, target_region: str, max_lag_seconds: float, timing: Timing, clock: Clock
+) -> Runbook:
+    def precondition(apply: bool) -> Facts:
+        state = database.state()
+        target, writer = state.in_region(target_region), state.writer
+        if writer is None or not writer.healthy:
+            where = f"{writer.region} is {writer.status}" if writer else "there is no writer"
+            raise PreconditionFailed(f"a switchover needs a healthy writer, and {where}: use `ops dr failover`")
+        if not target.healthy or target.synchronization == "pending-resync":
+            raise PreconditionFailed(
+                f"the target {target.identifier} in {target_region} is {target.status}"
+                f"{f', {target.synchronization}' if target.synchronization else ''}: it cannot take the writer"
+            )
+        facts: Facts = {"writer": writer.region, "target": target_region, "max_lag_seconds": max_lag_seconds}
+
+        def lag_within_bound() -> float | None:
+            lag = database.lag_seconds(target)
+            facts["lag_seconds"] = lag
+            # 0.0 is within bound, so report it as a truthy "done" marker.
+            return (lag if lag > 0 else 1e-9) if lag is not None and lag <= max_lag_seconds else None
+
+        if apply:
+            wait_until(
+                lag_within_bound,
+                timing.lag_wait_seconds,
+                f"replication lag of {target.identifier} under {max_lag_seconds:g} s",
+                timing.interval_seconds,
+                clock,
+            )
+        else:
+            facts["lag_within_bound"] = lag_within_bound() is not None
+        return facts
+
+    step = Step(
+        name="switchover",
+        summary=f"move the writer of {database.identifier} to {target_region}, losing nothing",
+        done=lambda: _writer_region(database) == target_region,
+        action=lambda: database.switchover(database.state().in_region(target_region)),
+        precondition=precondition,
+        settle_seconds=timing.settle_seconds,
+        interval_seconds=timing.interval_seconds,
+    )
+    return Runbook("dr-switchover", [step], clock)
+
+
+@dataclass(frozen=True)
+class EdgeTarget:
+    pools: EdgePools
+    # The failed region's pool, disabled so the edge stops trying it.
+    failed_pool: str
+
+
+def failover(
+    database: AuroraGlobal,
+    target_arn: str,
+    force: bool,
+    detach: bool,
+    edge: EdgeTarget | None,
+    timing: Timing,
+    clock: Clock,
+) -> Runbook:
+    target_region = arn_region(target_arn)
+
+    def precondition(apply: bool) -> Facts:
+        state = database.state()
+        target, writer = state.in_region(target_region), state.writer
+        if writer is not None and writer.healthy and not force:
+            raise PreconditionFailed(
+                f"the writer in {writer.region} is healthy ({writer.status}): a planned move is "
+                "`ops dr switchover`; pass --force to fail over anyway and accept data loss"
+            )
+        if not target.healthy:
+            raise PreconditionFailed(f"the target {target.identifier} in {target_region} is {target.status}")
+        return {
+            "writer": writer.describe() if writer else None,
+            "target": target_region,
+            "forced": force,
+            "mode": "detach" if detach else "managed",
+        }
+
+    if detach:
+        failover_step = Step(
+            name="detach-and-promote",
+            summary=f"take {target_region}'s cluster out of {database.identifier}; it then writes alone",
+            done=lambda: database.detached(target_arn),
+            action=lambda: database.detach(target_arn),
+            precondition=precondition,
+            settle_seconds=timing.settle_seconds,
+            interval_seconds=timing.interval_seconds,
+        )
+    else:
+        failover_step = Step(
+            name="failover",
+            summary=f"fail {database.identifier}'s writer over to {target_region}, accepting data loss",
+            done=lambda: _writer_region(database) == target_region,
+            action=lambda: database.failover(database.state().in_region(target_region)),
+            precondition=precondition,
+            settle_seconds=timing.settle_seconds,
+            interval_seconds=timing.interval_seconds,
+        )
+    steps = [failover_step]
+    if edge is not None:
+        steps.append(
+            Step(
+                name="disable-edge-pool",
+                summary=f"disable the edge pool {edge.failed_pool}",
+                done=lambda: not edge.pools.enabled(edge.failed_pool),
+                action=lambda: edge.pools.set_enabled(edge.failed_pool, False),
+                settle_seconds=60.0,
+                interval_seconds=timing.interval_seconds,
+            )
+        )
+    return Runbook("dr-failover", steps, clock)

@@ -1,0 +1,101 @@
+"""`python -m ops dr ...` as on-call types it: moto behind the real boto3 session, exit
+codes that say what happened, and a clear line for every mistake."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+
+from ops.cli import main
+from tests.ops.test_aurora import PRIMARY, SECONDARY, SECONDARY_ARN, aws, report_lag  # noqa: F401 (fixture)
+
+
+@pytest.fixture(autouse=True)
+def credentials(monkeypatch):
+    for name, value in {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "AWS_DEFAULT_REGION": PRIMARY}.items():
+        monkeypatch.setenv(name, value)
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    try:
+        code = main(list(argv))
+    except SystemExit as exit_:  # argparse's own refusals
+        code = exit_.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def audit_lines(err: str) -> list[dict]:
+    return [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+
+
+def test_status_shows_every_member_and_the_secondarys_lag(aws, capsys):  # noqa: F811
+    report_lag(420)
+    code, out, _ = run(capsys, "dr", "status")
+    assert code == 0
+    status = json.loads(out)
+    assert [(m["region"], m["role"], m["status"]) for m in status["members"]] == [
+        (PRIMARY, "writer", "available"),
+        (SECONDARY, "secondary", "available"),
+    ]
+    assert status["members"][1]["lag_seconds"] == 0.42
+
+
+def test_status_exits_1_when_the_writer_is_not_healthy(aws, capsys):  # noqa: F811
+    boto3.client("rds", region_name=PRIMARY).stop_db_cluster(DBClusterIdentifier="project-ai-prod")
+    code, out, _ = run(capsys, "dr", "status")
+    assert code == 1 and json.loads(out)["members"][0]["status"] == "stopped"
+
+
+def test_switchover_is_a_dry_run_unless_applied_and_audits_to_a_file(aws, capsys, tmp_path):  # noqa: F811
+    report_lag(100)
+    log = tmp_path / "audit.jsonl"
+    code, _, err = run(capsys, "--audit-log", str(log), "dr", "switchover", "--to", SECONDARY)
+    assert code == 0
+    (line,) = audit_lines(err)
+    assert line["outcome"] == "would-apply" and line["dry_run"] is True and line["detail"]["lag_within_bound"]
+    assert json.loads(log.read_text()) == line
+
+
+def test_failover_of_a_healthy_writer_exits_2_and_says_why(aws, capsys):  # noqa: F811
+    code, _, err = run(capsys, "dr", "failover", "--to", SECONDARY, "--apply")
+    assert code == 2
+    assert "ops: refused: the writer in us-east-1 is healthy (available)" in err
+    assert audit_lines(err)[0]["outcome"] == "refused"
+
+
+def test_a_region_the_global_database_lacks_is_an_error_not_a_traceback(aws, capsys):  # noqa: F811
+    code, _, err = run(capsys, "dr", "failover", "--to", "ap-southeast-1")
+    assert code == 1 and err.startswith("ops: error: global database project-ai-prod-global has no member")
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "problem"),
+    [
+        (["dr", "switchover", "--to", "Europe"], "'Europe' is not an AWS region name"),
+        (["dr", "switchover", "--to", "eu-west-1" + "x" * 300], "is not an AWS region name"),
+        (["dr", "switchover", "--to", SECONDARY, "--max-lag-seconds", "-1"], "-1 s is outside 0 to 86400 s"),
+        (["dr", "switchover", "--to", SECONDARY, "--max-lag-seconds", "nan"], "nan s is outside"),
+        (["dr", "switchover", "--to", SECONDARY, "--lag-wait-seconds", "soon"], "'soon' is not a number of seconds"),
+        (["dr", "failover"], "one of the arguments --to --to-cluster is required"),
+        (["dr", "failover", "--to-cluster", "project-ai-prod-eu"], "is not an Aurora cluster ARN"),
+        (["dr", "failover", "--to-cluster", SECONDARY_ARN.replace("cluster:", "db:")], "is not an Aurora cluster ARN"),
+        (["dr", "failover", "--to", SECONDARY, "--to-cluster", SECONDARY_ARN], "not allowed with argument"),
+        (["dr", "teleport"], "invalid choice: 'teleport'"),
+        ([], "the following arguments are required: COMMAND"),
+    ],
+)
+def test_bad_arguments_exit_2_with_what_was_expected(capsys, argv, problem):
+    code, _, err = run(capsys, *argv)
+    assert code == 2
+    assert problem in err
+
+
+def test_the_edge_options_go_together(aws, capsys, tmp_path):  # noqa: F811
+    boto3.client("rds", region_name=PRIMARY).stop_db_cluster(DBClusterIdentifier="project-ai-prod")
+    code, _, err = run(capsys, "dr", "failover", "--to", SECONDARY, "--edge-pool", "project-ai-prod")
+    assert code == 1
+    assert "--edge-pool, --cloudflare-account-id and --cloudflare-token-file go together" in err
