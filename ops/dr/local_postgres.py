@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import glob
 import os
-import pwd
 import shutil
 import signal
 import socket
@@ -66,6 +65,8 @@ def _run_as() -> list[str]:
     """PostgreSQL refuses to run as root: as root, run its programs as `postgres`."""
     if os.geteuid() != 0:
         return []
+    import pwd  # POSIX only: imported here so the CLI still loads on Windows
+
     try:
         pwd.getpwnam("postgres")
     except KeyError:
@@ -76,6 +77,8 @@ def _run_as() -> list[str]:
 def _give_to_server(path: Path) -> None:
     """Files we create for a server must be its own when it runs as `postgres`."""
     if os.geteuid() == 0:
+        import pwd
+
         user = pwd.getpwnam("postgres")
         os.chown(path, user.pw_uid, user.pw_gid)
 

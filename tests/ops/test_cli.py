@@ -99,3 +99,24 @@ def test_the_edge_options_go_together(aws, capsys, tmp_path):  # noqa: F811
     code, _, err = run(capsys, "dr", "failover", "--to", SECONDARY, "--edge-pool", "project-ai-prod")
     assert code == 1
     assert "--edge-pool, --cloudflare-account-id and --cloudflare-token-file go together" in err
+
+
+def test_the_cli_loads_and_plans_without_posix_only_modules():
+    """The Windows build imports no pwd, fcntl or termios: the dry-run drill still plans."""
+    import subprocess
+    import sys
+
+    guarded = (
+        "import builtins, sys\n"
+        "real = builtins.__import__\n"
+        "def no_posix(name, *args, **kwargs):\n"
+        "    if name.split('.')[0] in {'pwd', 'grp', 'fcntl', 'termios', 'resource'}:\n"
+        "        raise ImportError(f'no {name} on Windows')\n"
+        "    return real(name, *args, **kwargs)\n"
+        "builtins.__import__ = no_posix\n"
+        "from ops.cli import main\n"
+        "sys.exit(main(['dr', 'drill']))\n"
+    )
+    planned = subprocess.run([sys.executable, "-c", guarded], capture_output=True, text=True, timeout=60)
+    assert planned.returncode == 0, planned.stderr
+    assert json.loads(planned.stdout.splitlines()[-1])["dry_run"] is True
