@@ -17,26 +17,37 @@ GLOBAL_CLUSTER = "project-ai-prod-global"
 HOME_REGION = "us-east-1"
 # The default bound on lag for a planned switchover: prod's RPO target.
 MAX_LAG_SECONDS = 1.0
-_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
-_ARN = re.compile(r"^arn:aws[a-z-]*:rds:[a-z0-9-]+:\d{12}:cluster:[A-Za-z][A-Za-z0-9-]{0,62}$")
+# prod-gcp's standby, replicated by DMS (components/gcp/replication.py names the job).
+STANDBY_JOB = "projects/project-ai-prod/locations/us-central1/migrationJobs/project-ai-prod-gcp"
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d")
+_ARN = re.compile(r"arn:aws[a-z-]*:rds:[a-z0-9-]+:\d{12}:cluster:[A-Za-z][A-Za-z0-9-]{0,62}")
 
 
 def _region(value: str) -> str:
-    if not _REGION.match(value):
+    if not _REGION.fullmatch(value):
         raise argparse.ArgumentTypeError(f"{value!r} is not an AWS region name (such as eu-west-1)")
     return value
 
 
 def _arn(value: str) -> str:
-    if not _ARN.match(value):
+    if not _ARN.fullmatch(value):
         raise argparse.ArgumentTypeError(
             f"{value!r} is not an Aurora cluster ARN (arn:aws:rds:<region>:<account>:cluster:<name>)"
         )
     return value
 
 
+def _job(value: str) -> str:
+    from ops.dr.standby import job_name_problem
+
+    problem = job_name_problem(value)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return value
+
+
 def register(groups: Any) -> None:
-    dr = groups.add_parser("dr", help="disaster recovery: status, switchover, failover, drill")
+    dr = groups.add_parser("dr", help="disaster recovery: status, switchover, failover, promote-standby, drill")
     commands = dr.add_subparsers(dest="command", required=True, metavar="ACTION")
 
     def aws_command(name: str, help_text: str) -> argparse.ArgumentParser:
@@ -90,6 +101,16 @@ def register(groups: Any) -> None:
     )
     changing(fail)
     fail.set_defaults(run=_failover)
+
+    promote = commands.add_parser(
+        "promote-standby",
+        help="AWS cannot serve: promote prod-gcp's Cloud SQL standby (the DMS job) to a writer",
+        description="AWS cannot serve: promote prod-gcp's Cloud SQL standby (the DMS job) to a writer",
+    )
+    promote.add_argument("--job", type=_job, default=STANDBY_JOB, help=f"the migration job (default: {STANDBY_JOB})")
+    promote.add_argument("--force", action="store_true", help="promote even though the job is not replicating")
+    changing(promote)
+    promote.set_defaults(run=_promote_standby)
 
     from ops.dr import drill
 
@@ -158,6 +179,17 @@ def _failover(arguments: argparse.Namespace) -> int:
     target_arn = arguments.target_arn or database.state().in_region(arguments.target_region).arn
     runbook = runbooks.failover(
         database, target_arn, arguments.force, arguments.detach, _edge(arguments), runbooks.Timing(), Clock()
+    )
+    runbook.run(_audit(arguments, runbook.name))
+    return 0
+
+
+def _promote_standby(arguments: argparse.Namespace) -> int:
+    from ops.dr import runbooks
+    from ops.dr.standby import Standby, dms_client
+
+    runbook = runbooks.promote_standby(
+        Standby(arguments.job, dms_client()), arguments.force, runbooks.Timing(), Clock()
     )
     runbook.run(_audit(arguments, runbook.name))
     return 0

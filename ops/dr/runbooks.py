@@ -7,6 +7,8 @@
   either Aurora's managed failover to the target, or (`detach`) the target leaves the
   global database and writes alone; and, given the edge's details, the failed region's
   pool is disabled at Cloudflare.
+- promote-standby: AWS as a whole cannot serve: prod-gcp's Cloud SQL standby, which DMS
+  keeps replicating from the primary, is promoted to a writer.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 
 from ops.dr.aurora import AuroraGlobal, arn_region
 from ops.dr.edge import EdgePools
+from ops.dr.standby import Standby
 from ops.steps import Clock, Facts, PreconditionFailed, Runbook, Step, wait_until
 
 
@@ -146,3 +149,27 @@ def failover(
             )
         )
     return Runbook("dr-failover", steps, clock)
+
+
+def promote_standby(standby: Standby, force: bool, timing: Timing, clock: Clock) -> Runbook:
+    """prod-gcp's Cloud SQL standby becomes a writer; replication from Aurora ends."""
+
+    def precondition(apply: bool) -> Facts:
+        state = standby.state()
+        if not state.replicating and not force:
+            raise PreconditionFailed(
+                f"the migration job is {state.state} in phase {state.phase}: the standby is not following the "
+                "primary (an initial copy still running is incomplete); pass --force to promote it as it is"
+            )
+        return {"job": standby.job, **state.describe(), "forced": force}
+
+    step = Step(
+        name="promote-standby",
+        summary="promote prod-gcp's Cloud SQL standby (the DMS migration job) to a writer",
+        done=lambda: standby.state().promoted,
+        action=standby.promote,
+        precondition=precondition,
+        settle_seconds=timing.settle_seconds,
+        interval_seconds=timing.interval_seconds,
+    )
+    return Runbook("dr-promote-standby", [step], clock)

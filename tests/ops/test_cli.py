@@ -84,6 +84,7 @@ def test_a_region_the_global_database_lacks_is_an_error_not_a_traceback(aws, cap
         (["dr", "failover", "--to-cluster", "project-ai-prod-eu"], "is not an Aurora cluster ARN"),
         (["dr", "failover", "--to-cluster", SECONDARY_ARN.replace("cluster:", "db:")], "is not an Aurora cluster ARN"),
         (["dr", "failover", "--to", SECONDARY, "--to-cluster", SECONDARY_ARN], "not allowed with argument"),
+        (["dr", "switchover", "--to", "eu-west-1\n"], "is not an AWS region name"),
         (["dr", "teleport"], "invalid choice: 'teleport'"),
         ([], "the following arguments are required: COMMAND"),
     ],
@@ -120,3 +121,17 @@ def test_the_cli_loads_and_plans_without_posix_only_modules():
     planned = subprocess.run([sys.executable, "-c", guarded], capture_output=True, text=True, timeout=60)
     assert planned.returncode == 0, planned.stderr
     assert json.loads(planned.stdout.splitlines()[-1])["dry_run"] is True
+
+
+def test_promote_standby_names_a_malformed_job_plainly(capsys):
+    code, _, err = run(capsys, "dr", "promote-standby", "--job", "project-ai-prod-gcp")
+    assert code == 2
+    assert "'project-ai-prod-gcp' is not a migration job name (projects/<project>/" in err
+
+
+def test_promote_standby_without_google_credentials_says_how_to_get_them(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "missing.json"))
+    code, _, err = run(capsys, "dr", "promote-standby")
+    assert code == 1
+    assert err.startswith("ops: error: no Google credentials: run `gcloud auth application-default login`")
+    assert "Traceback" not in err
