@@ -66,7 +66,8 @@ def _forget_program_modules(directory: Path) -> None:
     stale = {
         name.split(".", 1)[0]
         for name, module in list(sys.modules.items())
-        if name in _imported_by_programs or (name.split(".", 1)[0] in own and not _is_under(module, directory))
+        if name in _imported_by_programs
+        or (name.split(".", 1)[0] in own and not _same_code(module, directory / name.split(".", 1)[0]))
     }
     # Whole packages go, never a submodule alone: a package left behind would hand out
     # classes of a submodule that is gone from sys.modules (and the SDK looks their
@@ -75,6 +76,17 @@ def _forget_program_modules(directory: Path) -> None:
         if name.split(".", 1)[0] in stale:
             del sys.modules[name]
     _imported_by_programs.clear()
+
+
+def _same_code(module: object, top_level: Path) -> bool:
+    """The loaded module comes from the program's own top-level module or package, found
+    through links (a program copy that links a package shares its code, not a rival's)."""
+    origin = getattr(module, "__file__", None)
+    if not origin:
+        return False
+    real = os.path.realpath(origin)
+    package = os.path.realpath(top_level)
+    return real == os.path.realpath(f"{top_level}.py") or real.startswith(package + os.sep)
 
 
 def _is_under(module: object, directory: Path) -> bool:

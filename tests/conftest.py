@@ -10,6 +10,13 @@ from typing import Any
 import pytest
 import yaml
 
+# The app's modules the program imports (stacks/model.py, stacks/edge.py), and its
+# metrics, imported before any stack is synthesized in this process: preflight forgets
+# the modules a program imported first (fresh for every stack, as Pulumi runs them), and
+# a second import of app.metrics would register its Prometheus metrics twice.
+import app.metrics
+import app.networks
+import app.settings  # noqa: F401
 from components.monitoring.rules import RuleArgs
 from preflight.graph import Graph
 from preflight.kubernetes import manifest
@@ -66,12 +73,18 @@ def synced_keys(graph: Graph) -> dict[str, list[str]]:
     return keys
 
 
+def link_program(folder: Path) -> None:
+    """This project's program in `folder`, without its stack files: the project file and
+    entry point copied, the packages linked."""
+    for name in ("Pulumi.yaml", "__main__.py"):
+        shutil.copy(ROOT / name, folder / name)
+    for package in ("stacks", "components", "app"):
+        (folder / package).symlink_to(ROOT / package)
+
+
 def copy_project(tmp_path: Path, stack: str, config: dict[str, Any]) -> Program:
     """This project's program with one stack file of our own, in a temporary folder."""
-    for name in ("Pulumi.yaml", "__main__.py"):
-        shutil.copy(ROOT / name, tmp_path / name)
-    for package in ("stacks", "components", "app"):
-        (tmp_path / package).symlink_to(ROOT / package)
+    link_program(tmp_path)
     (tmp_path / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump({"config": config}))
     return Program.load(tmp_path)
 

@@ -64,6 +64,15 @@ class WriteLoad:
     _thread: threading.Thread | None = None
 
     def start(self) -> None:
+        # The app's modules are imported here, in the caller's thread, before the writers'
+        # thread needs them: two threads importing one package's modules at once can
+        # deadlock on Python's import locks, and a module abandoned half-way (its metrics
+        # registered) fails when it is imported again.
+        import app.db.database
+        import app.db.routing
+        import app.db.usage
+        import app.settings  # noqa: F401
+
         self._thread = threading.Thread(target=self._main, name="drill-writes", daemon=True)
         self._thread.start()
 

@@ -180,6 +180,37 @@ def test_each_stack_imports_the_program_afresh(tmp_path: Path) -> None:
     assert synthesizer.synthesize("two").outputs["root"] == str(tmp_path.resolve())
 
 
+def test_a_linked_package_is_the_same_code_and_is_not_imported_again(
+    tmp_path: Path, project_synthesizer: Synthesizer
+) -> None:
+    """A program copy that links this project's packages shares their modules: the app's
+    metrics, imported by the test process, are not imported a second time (which would
+    register every Prometheus metric twice)."""
+    import sys
+
+    import app.metrics
+
+    loaded = sys.modules["app.metrics"]
+    copy = copy_project(tmp_path, "dev", stack_config("dev"))
+    Synthesizer(copy).synthesize("dev")
+    project_synthesizer.synthesize("prod-global")
+    Synthesizer(copy).synthesize("dev")
+    assert sys.modules["app.metrics"] is loaded is app.metrics
+
+
+def test_a_package_of_the_same_name_from_another_program_is_forgotten(tmp_path: Path) -> None:
+    """Another program's `naming` module is not this one's, linked or not."""
+    for program, value in (("first", 1), ("second", 2)):
+        folder = tmp_path / program
+        folder.mkdir()
+        (folder / "Pulumi.yaml").write_text(f"name: {program}\nruntime: python\n")
+        (folder / "naming.py").write_text(f"VALUE = {value}\n")
+        (folder / "__main__.py").write_text("import pulumi\nimport naming\n\npulumi.export('value', naming.VALUE)\n")
+        (folder / "Pulumi.only.yaml").write_text("config: {}\n")
+    assert Synthesizer(Program.load(tmp_path / "first")).synthesize("only").outputs["value"] == 1
+    assert Synthesizer(Program.load(tmp_path / "second")).synthesize("only").outputs["value"] == 2
+
+
 SECRET_PROGRAM = """
 import pulumi
 

@@ -14,7 +14,7 @@ from preflight.cli import main
 from preflight.graph import Graph
 from preflight.synth import Synthesizer
 from preflight.urns import engine_urns
-from tests.conftest import CRD_SCHEMAS, FIXTURES, PROJECT_STACKS, ROOT, stack_config
+from tests.conftest import CRD_SCHEMAS, FIXTURES, PROJECT_STACKS, ROOT, link_program, stack_config
 
 ROLES = ("cluster", "region", "edge")
 
@@ -83,10 +83,8 @@ def test_the_identity_check_sees_a_resource_moved_without_an_alias(project_synth
 def region_copy(folder: Path, region: str, cidr: str) -> Path:
     """A copy of prod-eu moved to another region with its own ranges, beside prod (its
     primary), in a program folder of its own."""
-    for name in ("Pulumi.yaml", "__main__.py", "Pulumi.prod.yaml"):
-        (folder / name).write_text((ROOT / name).read_text())
-    for package in ("stacks", "components", "app"):
-        (folder / package).symlink_to(ROOT / package)
+    link_program(folder)
+    (folder / "Pulumi.prod.yaml").write_text((ROOT / "Pulumi.prod.yaml").read_text())
     text = (ROOT / "Pulumi.prod-eu.yaml").read_text().replace("eu-west-1", region).replace("10.31.", cidr)
     (folder / "Pulumi.prod-new.yaml").write_text(text)
     return folder
