@@ -14,6 +14,12 @@ Version 1:
 | `registryReplicas` | regions the registry replicates to; only where the region owns one (AWS) |
 | `ingressAddress` | the ingress load balancer's DNS name (AWS) or address (GCP): the edge's record |
 |  | of `ingressHostname` points there; only where the workload runs, null until assigned |
+| `disasterRecovery` | `{rpoSeconds, rtoSeconds, maxSwitchoverLagSeconds}`: the region's targets (`ops dr` |
+|  | reads them); only where the stack sets them (every production region) |
+| `accountId` | the AWS account the region deploys to; only on AWS |
+| `vpnGatewayId`, `vpnGatewayAsn` | the VPN gateway replicas on another cloud connect to, and its BGP ASN; |
+|  | only on a primary with `platform.crossCloudReplicas` |
+| `replicationCidrs` | the ranges its database admits those replicas from (5432 only); likewise |
 
 Secondaries and the edge read these names through `StackReference.require_output`, so
 a missing one fails at once.
@@ -45,6 +51,11 @@ GLOBAL_DATABASE = "globalDatabaseId"
 REGISTRY_URL = "registryUrl"
 REGISTRY_REPLICAS = "registryReplicas"
 INGRESS_ADDRESS = "ingressAddress"
+DISASTER_RECOVERY = "disasterRecovery"
+ACCOUNT_ID = "accountId"
+VPN_GATEWAY = "vpnGatewayId"
+VPN_GATEWAY_ASN = "vpnGatewayAsn"
+REPLICATION_CIDRS = "replicationCidrs"
 # What every region exports, and every reader may rely on.
 KEYS = (
     VERSION,
@@ -60,7 +71,18 @@ KEYS = (
     REGISTRY_URL,
 )
 # Exported only where it exists; a reader that needs one requires it by name.
-OPTIONAL_KEYS = (GLOBAL_DATABASE, REGISTRY_REPLICAS, INGRESS_ADDRESS)
+OPTIONAL_KEYS = (
+    GLOBAL_DATABASE,
+    REGISTRY_REPLICAS,
+    INGRESS_ADDRESS,
+    DISASTER_RECOVERY,
+    ACCOUNT_ID,
+    VPN_GATEWAY,
+    VPN_GATEWAY_ASN,
+    REPLICATION_CIDRS,
+)
+# What a region replicating its primary's database across clouds reads of it.
+CROSS_CLOUD_SOURCE_KEYS = (ACCOUNT_ID, VPN_GATEWAY, VPN_GATEWAY_ASN, REPLICATION_CIDRS)
 
 
 def export_region_contract(config: RegionStack, platform: dict[str, Any]) -> None:
@@ -73,6 +95,7 @@ def export_region_contract(config: RegionStack, platform: dict[str, Any]) -> Non
         INGRESS_HOSTNAME: config.ingress.host,
         HEALTH_PATH_OUTPUT: HEALTH_PATH,
         KUBERNETES_VERSION: config.kubernetes.version,
+        DISASTER_RECOVERY: disaster_recovery(config),
         **platform,
     }
     missing = sorted(set(KEYS) - set(values))
@@ -82,6 +105,12 @@ def export_region_contract(config: RegionStack, platform: dict[str, Any]) -> Non
     for key in OPTIONAL_KEYS:
         if values.get(key) is not None:
             pulumi.export(key, values[key])
+
+
+def disaster_recovery(config: RegionStack) -> dict[str, int] | None:
+    """The region's RPO and RTO targets, as the stack file names them."""
+    targets = config.disaster_recovery
+    return targets.model_dump(by_alias=True) if targets is not None else None
 
 
 def read_region_contract(stack: str, also_require: tuple[str, ...] = ()) -> dict[str, pulumi.Output]:

@@ -8,6 +8,9 @@ _SHARED: dict[str, Any] = {
     "costCenter": "cc-ai-platform",
 }
 
+# The platform team's alert mailbox: budgets and replication lag alarms notify it.
+ALERTS = "ai-platform-alerts@project-ai.dev"
+
 _SMALL_PROMETHEUS = {"requests": {"cpu": "100m", "memory": "512Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}}
 
 ENVIRONMENT_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -92,6 +95,10 @@ ENVIRONMENT_DEFAULTS: dict[str, dict[str, Any]] = {
         },
         "database": {"instanceClass": "db.r6g.xlarge", "instances": 3, "backupRetentionDays": 14},
         "cache": {"nodeType": "cache.r6g.large", "replicas": 2},
+        # Aurora Global Database's figures: a secondary region is typically under a second
+        # behind, and a managed failover takes about a minute. A planned switchover waits
+        # for the replica to be within the RPO. A cross-cloud replica sets its own.
+        "disasterRecovery": {"rpoSeconds": 1, "rtoSeconds": 60, "maxSwitchoverLagSeconds": 1},
     },
 }
 
@@ -104,7 +111,7 @@ _AWS_PLATFORM: dict[str, dict[str, Any]] = {
         "natPerZone": False,
         "logRetentionDays": 7,
         "budgetUsd": 1500,
-        "budgetEmails": ["ai-platform-alerts@project-ai.dev"],
+        "alertEmails": [ALERTS],
     },
     "staging": {
         "systemPool": {"types": ["m6i.large"], "min": 2, "desired": 2, "max": 3},
@@ -112,7 +119,7 @@ _AWS_PLATFORM: dict[str, dict[str, Any]] = {
         "natPerZone": True,
         "logRetentionDays": 14,
         "budgetUsd": 4000,
-        "budgetEmails": ["ai-platform-alerts@project-ai.dev"],
+        "alertEmails": [ALERTS],
     },
     "prod": {
         "systemPool": {"types": ["m6i.large"], "min": 3, "desired": 3, "max": 3},
@@ -120,13 +127,16 @@ _AWS_PLATFORM: dict[str, dict[str, Any]] = {
         "natPerZone": True,
         "logRetentionDays": 30,
         "budgetUsd": 15000,
-        "budgetEmails": ["ai-platform-alerts@project-ai.dev"],
+        "alertEmails": [ALERTS],
     },
 }
 
 PLATFORM_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
     "aws": _AWS_PLATFORM,
-    "gcp": {env: {"budgetUsd": platform["budgetUsd"]} for env, platform in _AWS_PLATFORM.items()},
+    "gcp": {
+        env: {"budgetUsd": platform["budgetUsd"], "alertEmails": platform["alertEmails"]}
+        for env, platform in _AWS_PLATFORM.items()
+    },
 }
 
 

@@ -455,10 +455,16 @@ GoDuration = Annotated[str, StringConstraints(pattern=r"^\d+[smh]$")]
 _GO_SECONDS = {"s": 1, "m": 60, "h": 3600}
 
 
+DatabaseHost = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?$", max_length=253)]
+
+
 class VaultDatabaseConfig(Model):
     """The app's PostgreSQL, as Vault's database engine reaches it."""
 
-    host: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?$", max_length=253)]
+    host: DatabaseHost
+    # The database's reader endpoint (its replicas), if it has one: the app reads there
+    # what tolerates replication lag (APP_DATABASE_READ_URL), as the same user.
+    reader_host: DatabaseHost | None = None
     port: Port = 5432
     name: SqlIdentifier = "project_ai"
     ssl_mode: Literal["disable", "require", "verify-ca", "verify-full"] = "require"
@@ -541,6 +547,117 @@ class DatabaseConfig(Model):
     deletion_protection: bool = True
 
 
+# The fastest any region here recovers: the edge marks a region down after about a minute
+# of failed probes (its monitor's interval × consecutiveDown), and Aurora's managed
+# global failover takes about as long; a shorter RTO would be a promise nothing keeps.
+MIN_RTO_SECONDS = 60
+
+
+class DisasterRecoveryConfig(Model):
+    """What losing a region may cost, per stack: exported in its contract (`ops dr` reads
+    it there) and the threshold of its replication lag alarm (README, Disaster recovery).
+
+    Defaults (prod, stacks/defaults.py) follow Aurora Global Database's figures: a
+    secondary region is typically under a second behind (RPO 1 s) and a managed failover
+    takes about a minute (RTO 60 s); a cross-cloud replica sets its own in its stack file."""
+
+    # The most writes, in seconds, a failover away from the region may lose: a replica
+    # lagging more than this pages.
+    rpo_seconds: Annotated[int, Field(ge=1, le=86400)]
+    # How long until another region serves the region's users again.
+    rto_seconds: Annotated[int, Field(ge=MIN_RTO_SECONDS, le=86400)]
+    # A planned switchover waits until the replica is at most this far behind (0: caught
+    # up) before it stops the old primary's writes.
+    max_switchover_lag_seconds: Annotated[int, Field(ge=0, le=86400)]
+
+    @model_validator(mode="after")
+    def _switchover_within_rpo(self) -> DisasterRecoveryConfig:
+        if self.max_switchover_lag_seconds > self.rpo_seconds:
+            raise ValueError(
+                f"maxSwitchoverLagSeconds: {self.max_switchover_lag_seconds} is above rpoSeconds "
+                f"({self.rpo_seconds}); a planned switchover would accept more loss than an unplanned one may"
+            )
+        return self
+
+
+def _private_asn(value: int) -> int:
+    if not (64512 <= value <= 65534 or 4200000000 <= value <= 4294967294):
+        raise ValueError(f"{value} is not a private ASN; expected 64512-65534 or 4200000000-4294967294")
+    return value
+
+
+# A private BGP ASN (RFC 6996), as AWS VPN gateways and Cloud Routers take them.
+PrivateAsn = Annotated[int, AfterValidator(_private_asn)]
+# Inside ranges AWS keeps for itself: no Site-to-Site VPN tunnel may use them.
+AWS_RESERVED_TUNNEL_CIDRS = (
+    "169.254.0.0/30",
+    "169.254.1.0/30",
+    "169.254.2.0/30",
+    "169.254.3.0/30",
+    "169.254.4.0/30",
+    "169.254.5.0/30",
+    "169.254.169.252/30",
+)
+LINK_LOCAL = ipaddress.ip_network("169.254.0.0/16")
+
+
+def _tunnel_inside_cidr(value: str) -> str:
+    network = ipaddress.ip_network(value)
+    if network.version != 4 or network.prefixlen != 30 or not network.subnet_of(LINK_LOCAL):  # type: ignore[arg-type]
+        raise ValueError(f"'{value}' is no /30 of 169.254.0.0/16; a tunnel's BGP addresses are link-local")
+    if value in AWS_RESERVED_TUNNEL_CIDRS:
+        raise ValueError(f"'{value}' is reserved by AWS; expected another /30 of 169.254.0.0/16")
+    return value
+
+
+# A VPN tunnel's inside range: AWS's end takes its first address, the peer the second.
+TunnelInsideCidr = Annotated[Network, AfterValidator(_tunnel_inside_cidr)]
+Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+$")]
+
+
+class CrossCloudReplicasConfig(Model):
+    """An AWS primary that replicas on another cloud copy (prod-gcp's Database Migration
+    Service): its VPC takes their Site-to-Site VPN connections on a VPN gateway, and its
+    Aurora primary decodes its WAL for them (logical replication with pglogical)."""
+
+    # The VPN gateway's Amazon-side ASN; each replica's router has its own.
+    vpn_asn: PrivateAsn = 64512
+    # Where the replicas connect from (the ranges their standby databases live in): the
+    # database admits them on 5432 and on nothing else.
+    cidrs: Annotated[list[InternalNetwork], Field(min_length=1)]
+
+
+class GcpReplicationConfig(Model):
+    """The primary's data, replicated continuously into this project: Database Migration
+    Service reads its Aurora through an HA VPN to its VPC into a Cloud SQL standby
+    (components/gcp/replication.py, components/gcp/vpn.py)."""
+
+    # This side's Cloud Router ASN; the primary's VPN gateway has its own (vpnGatewayAsn).
+    router_asn: PrivateAsn = 65010
+    # The four tunnels' inside ranges (two per VPN connection, one connection per HA VPN
+    # interface): AWS takes each range's first address, the Cloud Router its second.
+    tunnel_inside_cidrs: Annotated[list[TunnelInsideCidr], Field(min_length=4, max_length=4)] = [
+        "169.254.21.0/30",
+        "169.254.21.4/30",
+        "169.254.22.0/30",
+        "169.254.22.4/30",
+    ]
+    # The standby's machine type; unset, the region's own database's (database.instanceClass).
+    standby_tier: str | None = None
+    # The PostgreSQL user DMS reads the primary as (created there once, README).
+    source_username: SqlIdentifier = "project_ai_replication"
+    # False creates the migration job without starting it: the first `pulumi up`, before
+    # the primary has the replication user (README, Disaster recovery).
+    start: bool = True
+
+    @field_validator("tunnel_inside_cidrs")
+    @classmethod
+    def _distinct(cls, cidrs: list[str]) -> list[str]:
+        if len(set(cidrs)) != len(cidrs):
+            raise ValueError(f"{cidrs} names a range twice; expected one /30 per tunnel")
+        return cidrs
+
+
 Cidr = Annotated[str, StringConstraints(pattern=r"^\d{1,3}(\.\d{1,3}){3}/\d{1,2}$")]
 
 
@@ -569,6 +686,8 @@ class PlatformConfig(Model):
     system_pool: NodePoolConfig
     app_pool: NodePoolConfig
     budget_usd: Annotated[int, Field(ge=1)]
+    # Where the stack's cloud alerts go: its budget's (AWS) and its replication lag alarms.
+    alert_emails: list[Email] = []
     # False for the first `pulumi up` of a region: the platform only, so the image can be
     # pushed and Vault seeded before the workload waits on them (README).
     deploy_workload: bool = True
@@ -601,7 +720,8 @@ class AwsPlatformConfig(PlatformConfig):
     cluster_autoscaler_chart_version: str = "9.46.6"
     nat_per_zone: bool = False
     log_retention_days: Annotated[int, Field(ge=1, le=3653)] = 30
-    budget_emails: list[Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+$")]] = []
+    # Replicas of this region's database on another cloud; only on a primary.
+    cross_cloud_replicas: CrossCloudReplicasConfig | None = None
 
 
 class GcpPlatformConfig(PlatformConfig):
@@ -618,6 +738,8 @@ class GcpPlatformConfig(PlatformConfig):
     project: DnsLabel
     project_number: Annotated[str, StringConstraints(pattern=r"^\d{6,20}$")]
     billing_account: Annotated[str, StringConstraints(pattern=r"^[0-9A-F]{6}-[0-9A-F]{6}-[0-9A-F]{6}$")]
+    # The primary's data replicated into a standby here (the region's `primary` reference).
+    replication: GcpReplicationConfig | None = None
 
 
 class CacheConfig(Model):
@@ -839,6 +961,8 @@ class RegionStack(WorkloadStack):
     database: DatabaseConfig = DatabaseConfig()
     cache: CacheConfig = CacheConfig()
     origin: OriginConfig = OriginConfig()
+    # RPO and RTO targets: every production region has them (defaults); elsewhere optional.
+    disaster_recovery: DisasterRecoveryConfig | None = None
 
     @field_validator("region")
     @classmethod
@@ -863,10 +987,42 @@ class RegionStack(WorkloadStack):
             )
         return self
 
+    def _replica_consistent(self, what: str) -> None:
+        """A replica's lag alarm fires above its RPO and notifies the stack's alert emails."""
+        if self.disaster_recovery is None:
+            raise ValueError(
+                f"disasterRecovery: missing; {what}, and its replication lag alarm fires above "
+                "disasterRecovery.rpoSeconds (expected rpoSeconds, rtoSeconds, maxSwitchoverLagSeconds)"
+            )
+        if not self.platform.alert_emails:  # type: ignore[attr-defined]
+            raise ValueError(
+                f"platform.alertEmails: expected at least one address; {what}, and its lag alarm notifies them"
+            )
+
+
+# The stack reference a secondary region reads its primary through.
+PRIMARY = "primary"
+
 
 class AwsRegionStack(RegionStack):
     cloud: Literal["aws"]
     platform: AwsPlatformConfig
+
+    @property
+    def replicates(self) -> bool:
+        # A secondary joins its primary's global database.
+        return PRIMARY in self.stack_references
+
+    @model_validator(mode="after")
+    def _aws_consistent(self) -> AwsRegionStack:
+        if self.replicates and self.platform.cross_cloud_replicas is not None:
+            raise ValueError(
+                "platform.crossCloudReplicas: a secondary's database is a read-only member of its primary's global "
+                "database; expected the replicas on the primary's stack"
+            )
+        if self.replicates:
+            self._replica_consistent("a secondary replicates its primary's global database")
+        return self
 
     @property
     def api_server_cidrs(self) -> list[str]:
@@ -877,6 +1033,21 @@ class AwsRegionStack(RegionStack):
 class GcpRegionStack(RegionStack):
     cloud: Literal["gcp"]
     platform: GcpPlatformConfig
+
+    @property
+    def replicates(self) -> bool:
+        return self.platform.replication is not None
+
+    @model_validator(mode="after")
+    def _gcp_consistent(self) -> GcpRegionStack:
+        if self.replicates and PRIMARY not in self.stack_references:
+            raise ValueError(
+                f"platform.replication: the region has no '{PRIMARY}' in stackReferences; expected the stack whose "
+                "Aurora primary it replicates, e.g. stackReferences: {primary: prod}"
+            )
+        if self.replicates:
+            self._replica_consistent("the region replicates its primary's database")
+        return self
 
     @property
     def api_server_cidrs(self) -> list[str]:

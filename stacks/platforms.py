@@ -1,6 +1,7 @@
 """Turns a region stack's config into its cloud platform: network, Kubernetes cluster,
-PostgreSQL, Redis, image registry and budget, on AWS or GCP. Returns what the rest of
-the stack and the region contract need from it."""
+PostgreSQL, Redis, image registry and budget, on AWS or GCP, and where it takes part in
+disaster recovery, the replication of the primary's database and its lag alarm. Returns
+what the rest of the stack and the region contract need from it."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pulumi_aws as aws
 import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
+from components.aws.alerting import AlertTopic, AlertTopicArgs, ReplicationLagAlarmArgs, replication_lag_alarm
 from components.aws.autoscaler import ClusterAutoscaler, ClusterAutoscalerArgs
 from components.aws.budget import BudgetArgs
 from components.aws.budget import monthly_budget as aws_budget
@@ -19,16 +21,20 @@ from components.aws.database import AuroraArgs, AuroraPostgres
 from components.aws.eks import EksCluster, EksClusterArgs, NodeGroupArgs
 from components.aws.network import AwsNetwork, AwsNetworkArgs
 from components.aws.registry import ContainerRegistry, RegistryArgs, replica_settings
+from components.aws.vpn import ReplicaVpnGateway, ReplicaVpnGatewayArgs
+from components.gcp.alerting import AlertChannelsArgs, email_channels
 from components.gcp.budget import GcpBudgetArgs
 from components.gcp.budget import monthly_budget as gcp_budget
 from components.gcp.gke import GkeCluster, GkeClusterArgs, NodePoolArgs
 from components.gcp.memorystore import MemorystoreArgs, memorystore
 from components.gcp.network import GcpNetwork, GcpNetworkArgs
 from components.gcp.registry import ArtifactRegistryArgs, artifact_registry
+from components.gcp.replication import DatabaseReplication, DatabaseReplicationArgs
 from components.gcp.sql import CloudSqlArgs, CloudSqlPostgres
-from components.labels import cloud_tags
+from components.gcp.vpn import HaVpnToAws, HaVpnToAwsArgs
+from components.labels import Ownership, cloud_tags
 from stacks import contract, rotation
-from stacks.model import AwsRegionStack, GcpRegionStack, NodePoolConfig
+from stacks.model import AwsRegionStack, GcpRegionStack, GcpReplicationConfig, NodePoolConfig
 from stacks.workload import ownership
 
 DATABASE = "project_ai"
@@ -58,6 +64,17 @@ class RegionalPlatform:
     registry_url: pulumi.Output[str]
     # Regions the registry replicates to, where the region owns one; None where it has none.
     registry_replicas: list[str] | None = None
+    # The region's own reader endpoint (Aurora's), for the app's reads; None where the
+    # database has no replicas of its own to read from (Cloud SQL here).
+    regional_reader: pulumi.Output[str] | None = None
+    # The contract's keys a cross-cloud replica reads (contract.CROSS_CLOUD_SOURCE_KEYS),
+    # and the AWS account; None where they do not apply.
+    account_id: str | None = None
+    vpn_gateway: pulumi.Output[str] | None = None
+    vpn_gateway_asn: int | None = None
+    replication_cidrs: list[str] | None = None
+    # Where the region replicates its primary's database across clouds.
+    replication: DatabaseReplication | None = None
 
 
 def cluster_name() -> str:
@@ -138,6 +155,7 @@ def aws_platform(config: AwsRegionStack, primary: dict[str, pulumi.Output] | Non
         pulumi.ResourceOptions(providers=[provider, cluster.provider], depends_on=list(cluster.node_groups.values())),
     )
     nodes = (cluster.cluster.vpc_config.cluster_security_group_id,)
+    replicas = platform.cross_cloud_replicas
     aurora = AuroraPostgres(
         "database",
         AuroraArgs(
@@ -156,9 +174,41 @@ def aws_platform(config: AwsRegionStack, primary: dict[str, pulumi.Output] | Non
             performance_insights=prod,
             global_database=prod and join_global is None,
             join_global=join_global,
+            logical_replica_cidrs=tuple(replicas.cidrs) if replicas else (),
         ),
         opts,
     )
+    vpn_gateway = None
+    if replicas is not None:
+        # Replicas on another cloud connect here; they bring their own connections.
+        vpn_gateway = ReplicaVpnGateway(
+            "replica-vpn",
+            ReplicaVpnGatewayArgs(
+                owner=owner,
+                vpc_id=network.vpc.id,
+                route_table_ids=tuple(table.id for table in network.private_route_tables),
+                amazon_side_asn=replicas.vpn_asn,
+            ),
+            opts,
+        ).gateway.id
+    if join_global is not None and config.disaster_recovery is not None:
+        topic = AlertTopic(
+            "alerts",
+            AlertTopicArgs(
+                owner=owner, identifier=name, account_id=platform.account_id, emails=tuple(platform.alert_emails)
+            ),
+            opts,
+        )
+        replication_lag_alarm(
+            "database",
+            ReplicationLagAlarmArgs(
+                owner=owner,
+                cluster_identifier=aurora.cluster.cluster_identifier,
+                rpo_seconds=config.disaster_recovery.rpo_seconds,
+                topic_arn=topic.topic.arn,
+            ),
+            opts,
+        )
     redis = RedisCache(
         "cache",
         CacheArgs(
@@ -173,7 +223,7 @@ def aws_platform(config: AwsRegionStack, primary: dict[str, pulumi.Output] | Non
         ),
         opts,
     )
-    replicas: list[str] | None = None
+    registry_replicas: list[str] | None = None
     if primary is None and not platform.owns_registry:
         # Another stack of this account and region owns the repository the app pulls from.
         registry_url = pulumi.Output.from_input(config.app.image.repository)
@@ -182,7 +232,7 @@ def aws_platform(config: AwsRegionStack, primary: dict[str, pulumi.Output] | Non
             owner=owner, repository=f"{REPOSITORY}/api", replicate_to=tuple(platform.registry_replicas)
         )
         registry_url = ContainerRegistry("registry", images, opts).repository.repository_url
-        replicas = list(platform.registry_replicas)
+        registry_replicas = list(platform.registry_replicas)
     else:
         # The primary replicates its repository here: the same URL, in this region, with
         # the source's settings.
@@ -190,7 +240,7 @@ def aws_platform(config: AwsRegionStack, primary: dict[str, pulumi.Output] | Non
         registry_url = pulumi.Output.all(primary[contract.REGISTRY_URL], primary[contract.REGION]).apply(
             lambda values: values[0].replace(f".{values[1]}.", f".{config.region}.", 1)
         )
-    alerts = BudgetArgs(owner=owner, monthly_usd=platform.budget_usd, alert_emails=tuple(platform.budget_emails))
+    alerts = BudgetArgs(owner=owner, monthly_usd=platform.budget_usd, alert_emails=tuple(platform.alert_emails))
     aws_budget("stack", alerts, opts)
     started = aurora.global_cluster.id if aurora.global_cluster else None
     global_database = join_global if join_global is not None else started
@@ -210,12 +260,19 @@ def aws_platform(config: AwsRegionStack, primary: dict[str, pulumi.Output] | Non
         # ElastiCache presents a publicly trusted certificate.
         cache_ca=None,
         registry_url=registry_url,
-        registry_replicas=replicas,
+        registry_replicas=registry_replicas,
+        regional_reader=aurora.reader,
+        account_id=platform.account_id,
+        vpn_gateway=vpn_gateway,
+        vpn_gateway_asn=replicas.vpn_asn if replicas else None,
+        replication_cidrs=list(replicas.cidrs) if replicas else None,
     )
 
 
-def gcp_platform(config: GcpRegionStack) -> RegionalPlatform:
-    """GKE, Cloud SQL, Memorystore and Artifact Registry in the stack's region."""
+def gcp_platform(config: GcpRegionStack, primary: dict[str, pulumi.Output] | None) -> RegionalPlatform:
+    """GKE, Cloud SQL, Memorystore and Artifact Registry in the stack's region; with
+    `platform.replication`, a standby of the primary's database (its `primary`'s
+    contract) over an HA VPN to the primary's VPC."""
     platform, database, cache = config.platform, config.database, config.cache
     owner, name, prod = ownership(config), cluster_name(), config.environment == "prod"
     provider = gcp.Provider(
@@ -301,6 +358,11 @@ def gcp_platform(config: GcpRegionStack) -> RegionalPlatform:
         ),
         opts,
     )
+    replication = None
+    targets = config.disaster_recovery
+    if platform.replication is not None and primary is not None and targets is not None:
+        setup = (platform.replication, targets.rpo_seconds)
+        replication = _replicate(config, setup, primary, owner, network, provider)
     address = sql.instance.private_ip_address
     # Memorystore's certificate names the address in its CN, not a SAN: Python's check of
     # the name fails, while the chain stays pinned to the instance's own CA.
@@ -324,4 +386,64 @@ def gcp_platform(config: GcpRegionStack) -> RegionalPlatform:
         # Every CA the instance may present, so a CA rotation does not break clients.
         cache_ca=redis.server_ca_certs.apply(lambda certificates: "".join(c.cert for c in certificates)),
         registry_url=registry.registry_uri,
+        replication=replication,
+    )
+
+
+def _replicate(
+    config: GcpRegionStack,
+    setup: tuple[GcpReplicationConfig, int],
+    primary: dict[str, pulumi.Output],
+    owner: Ownership,
+    network: GcpNetwork,
+    provider: gcp.Provider,
+) -> DatabaseReplication:
+    """The primary's Aurora, replicated by DMS into a standby here, over an HA VPN whose
+    AWS half (customer gateways, VPN connections on the primary's VPN gateway) lives in
+    the primary's account, through a provider for it."""
+    platform, database = config.platform, config.database
+    (replication, rpo_seconds), name = setup, f"{cluster_name()}-replication"
+    # The primary's account and region, from its contract; the deployer's AWS credentials
+    # must be for that account, or the provider refuses to act.
+    primary_aws = aws.Provider(
+        "primary-aws",
+        region=primary[contract.REGION],
+        allowed_account_ids=primary[contract.ACCOUNT_ID].apply(lambda account: [account]),
+        default_tags=aws.ProviderDefaultTagsArgs(tags=cloud_tags(owner, "project-ai")),
+    )
+    vpn = HaVpnToAws(
+        "replication-vpn",
+        HaVpnToAwsArgs(
+            owner=owner,
+            name=name,
+            region=config.region,
+            network=network.network.id,
+            router_asn=replication.router_asn,
+            advertised_cidrs=(platform.private_services_cidr,),
+            aws_vpn_gateway_id=primary[contract.VPN_GATEWAY],
+            aws_asn=primary[contract.VPN_GATEWAY_ASN],
+            tunnel_inside_cidrs=tuple(replication.tunnel_inside_cidrs),  # type: ignore[arg-type]
+            private_services_peering=network.private_services.peering,
+        ),
+        pulumi.ResourceOptions(providers=[provider, primary_aws]),
+    )
+    opts = pulumi.ResourceOptions(provider=provider)
+    channels = email_channels("alerts", AlertChannelsArgs(owner=owner, emails=tuple(platform.alert_emails)), opts)
+    return DatabaseReplication(
+        "replication",
+        DatabaseReplicationArgs(
+            owner=owner,
+            name=name,
+            region=config.region,
+            network=network.network.id,
+            source_host=primary[contract.DATABASE_WRITER],
+            source_username=replication.source_username,
+            database_version=GCP_POSTGRES,
+            tier=replication.standby_tier or database.instance_class,
+            rpo_seconds=rpo_seconds,
+            notification_channels=tuple(channel.name for channel in channels),
+            deletion_protection=database.deletion_protection,
+            start=replication.start,
+        ),
+        pulumi.ResourceOptions(provider=provider, depends_on=[vpn]),
     )

@@ -101,8 +101,13 @@ def describe(error: Any, role: object, cloud: object, shared: Any = None) -> str
         return f"{_path(location)}: unknown key{hint}"
     if kind == "missing" and len(location) == 1 and known:
         return f"{_path(location)}: missing required key for the {known} role"
-    if kind == "too_short":
-        return f"{_path(location)}: expected at least {error['ctx']['min_length']} item(s), got none"
+    if kind in ("too_short", "too_long"):
+        bound, limit = (
+            ("at least", error["ctx"]["min_length"]) if kind == "too_short" else ("at most", error["ctx"]["max_length"])
+        )
+        count = error["ctx"].get("actual_length")
+        got = "none" if not count else str(count)
+        return f"{_path(location)}: expected {bound} {limit} item(s), got {got}"
     if kind == "missing":
         return f"{_path(location)}: missing required key"
     if kind == "literal_error":

@@ -1,29 +1,29 @@
 """The `region` role: a regional cloud platform (AWS or GCP) and its contract.
 
 A secondary region reads its primary's contract: on AWS it joins the primary's Aurora
-global database. The API, its delivery, monitoring and Vault integration run on the
-region's cluster through a provider built from the cluster's outputs.
+global database; on GCP, with `platform.replication`, it replicates the primary's
+database into a standby over an HA VPN to the primary's VPC. The API, its delivery,
+monitoring and Vault integration run on the region's cluster through a provider built
+from the cluster's outputs.
 """
 
 from __future__ import annotations
 
 import pulumi
 
+from components.gcp.replication import DatabaseReplication
 from components.vault.args import DatabaseEngineArgs
 from components.vault.integration import CacheEndpoint, DatabaseEndpoint
 from stacks import api, contract
-from stacks.model import AwsRegionStack, RegionStack, VaultDatabaseConfig
+from stacks.model import PRIMARY, AwsRegionStack, GcpRegionStack, RegionStack, VaultDatabaseConfig
 from stacks.platforms import DATABASE, RegionalPlatform, aws_platform, gcp_platform
-
-PRIMARY = "primary"
 
 
 def build(config: RegionStack) -> None:
     primary_stack = config.stack_references.get(PRIMARY)
-    # An AWS secondary joins the primary's global database, so it must have one.
-    needs = (contract.GLOBAL_DATABASE,) if isinstance(config, AwsRegionStack) else ()
-    primary = contract.read_region_contract(primary_stack, also_require=needs) if primary_stack else None
-    platform = aws_platform(config, primary) if isinstance(config, AwsRegionStack) else gcp_platform(config)
+    primary = contract.read_region_contract(primary_stack, also_require=_needs(config)) if primary_stack else None
+    aws = isinstance(config, AwsRegionStack)
+    platform = aws_platform(config, primary) if aws else gcp_platform(config, primary)  # type: ignore[arg-type]
     contract.export_region_contract(
         config,
         {
@@ -33,12 +33,21 @@ def build(config: RegionStack) -> None:
             contract.GLOBAL_DATABASE: platform.global_database,
             contract.REGISTRY_URL: platform.registry_url,
             contract.REGISTRY_REPLICAS: platform.registry_replicas,
+            contract.ACCOUNT_ID: platform.account_id,
+            contract.VPN_GATEWAY: platform.vpn_gateway,
+            contract.VPN_GATEWAY_ASN: platform.vpn_gateway_asn,
+            contract.REPLICATION_CIDRS: platform.replication_cidrs,
         },
     )
     if primary is not None:
         pulumi.export("primaryRegion", primary[contract.REGION])
     if primary is not None and primary_stack is not None and isinstance(config, AwsRegionStack):
         primary[contract.REGISTRY_REPLICAS].apply(lambda regions: _replicated(primary_stack, regions, config.region))
+    if primary is not None and primary_stack is not None and isinstance(config, GcpRegionStack):
+        standby = config.platform.private_services_cidr
+        if platform.replication is not None:
+            primary[contract.REPLICATION_CIDRS].apply(lambda cidrs: _admitted(primary_stack, cidrs, standby))
+            _export_replication(platform.replication, primary[contract.DATABASE_WRITER])
     if not config.platform.deploy_workload:
         return
     database = _database(platform)
@@ -61,6 +70,46 @@ def build(config: RegionStack) -> None:
                 }
             ),
         )
+
+
+def _needs(config: RegionStack) -> tuple[str, ...]:
+    """What a secondary requires of its primary's contract, beyond every region's keys."""
+    if isinstance(config, AwsRegionStack):
+        # An AWS secondary joins the primary's global database, so it must have one.
+        return (contract.GLOBAL_DATABASE,)
+    if isinstance(config, GcpRegionStack) and config.replicates:
+        return contract.CROSS_CLOUD_SOURCE_KEYS
+    return ()
+
+
+def _admitted(primary: str, cidrs: list[str] | None, standby: str) -> None:
+    """The primary's database admits a cross-cloud replica from the ranges its stack
+    lists: this region's standby's must be one, or the replication never connects."""
+    if cidrs is not None and standby not in cidrs:
+        pulumi.log.warn(
+            f"the primary stack '{primary}' does not admit this region's replication standby: add '{standby}' to "
+            f"projectai:platform.crossCloudReplicas.cidrs in Pulumi.{primary}.yaml, or the migration job cannot connect"
+        )
+
+
+def _export_replication(replication: DatabaseReplication, source: pulumi.Output[str]) -> None:
+    """Where the replication runs (for `ops dr`), and, as a secret, what the primary's
+    administrator needs once to let it in (README, Disaster recovery)."""
+    pulumi.export(
+        "replication",
+        {"migrationJob": pulumi.Output.unsecret(replication.job.name), "standbyAddress": replication.standby_address},
+    )
+    pulumi.export(
+        "replicationBootstrap",
+        pulumi.Output.secret(
+            {
+                "sourceHost": source,
+                "sourceUser": replication.source_username,
+                "sourcePassword": replication.source_password,
+                "standbyRootPassword": replication.standby_root_password,
+            }
+        ),
+    )
 
 
 def _replicated(primary: str, regions: list[str] | None, region: str) -> None:
@@ -95,6 +144,8 @@ def _database(platform: RegionalPlatform) -> DatabaseEndpoint | None:
             credential_ttl_seconds=defaults["credential_ttl_seconds"],
             credential_max_ttl_seconds=defaults["credential_max_ttl_seconds"],
         ),
+        # The app's reads that tolerate lag go to the region's replicas (APP_DATABASE_READ_URL).
+        reader_host=platform.regional_reader,
         rotation_schedule=defaults["root_rotation_schedule"],
         # The region created the database: it creates the group roles too.
         bootstrap=True,

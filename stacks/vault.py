@@ -36,6 +36,7 @@ def configured_database(config: ClusterStack) -> DatabaseEndpoint | None:
             credential_max_ttl_seconds=db.credential_max_ttl_seconds,
         ),
         rotation_schedule=db.root_rotation_schedule,
+        reader_host=db.reader_host,
     )
 
 

@@ -1,7 +1,10 @@
 """AuroraPostgres: Aurora PostgreSQL, encrypted with its own rotating KMS key, in private
 subnets, never public, reachable only from the cluster's nodes on 5432 and only over
 TLS; in prod with deletion protection, long backups and Performance Insights, and the
-primary of an Aurora global database that a secondary region can join.
+primary of an Aurora global database that a secondary region can join. A primary that
+replicas on another cloud copy (prod-gcp's Database Migration Service) decodes its WAL
+for them: logical replication on, with pglogical (DMS reads through it), and its
+security group admits their ranges on 5432.
 
 The master password is generated, handed to Vault as the database engine's first root
 credential, and written write-only: Vault rotates it, and Pulumi never puts it back.
@@ -45,14 +48,27 @@ class AuroraArgs:
     # A secondary region: the global database to join (its data comes from the primary;
     # it has no credentials of its own).
     join_global: pulumi.Input[str] | None = None
+    # Replicas on another cloud read this database by logical decoding (pglogical), from
+    # these ranges; empty: no such replicas.
+    logical_replica_cidrs: tuple[str, ...] = ()
 
 
 def _family(engine_version: str) -> str:
     return f"aurora-postgresql{engine_version.split('.')[0]}"
 
 
+# What a logical replica (Google's Database Migration Service) needs of the source:
+# logical decoding, and pglogical loaded at start (pg_stat_statements, the default, kept).
+# Both are static: they take effect when the writer reboots ("pending-reboot").
+LOGICAL_REPLICATION = (
+    ("rds.logical_replication", "1"),
+    ("shared_preload_libraries", "pg_stat_statements,pglogical"),
+)
+
+
 class AuroraPostgres(pulumi.ComponentResource):
     cluster: aws.rds.Cluster
+    security_group: aws.ec2.SecurityGroup
     writer: pulumi.Output[str]
     reader: pulumi.Output[str]
     global_cluster: aws.rds.GlobalCluster | None
@@ -64,7 +80,7 @@ class AuroraPostgres(pulumi.ComponentResource):
         tags = cloud_tags(args.owner, "database")
         key = rotating_key(f"{args.identifier}-database", "Aurora storage and Performance Insights", tags, self)
         subnets = aws.rds.SubnetGroup(f"{name}-subnets", subnet_ids=args.subnet_ids, tags=tags, opts=child)
-        security_group = service_access(
+        self.security_group = security_group = service_access(
             name,
             "PostgreSQL",
             PORT,
@@ -72,22 +88,30 @@ class AuroraPostgres(pulumi.ComponentResource):
             args.client_security_group_ids,
             tags,
             self,
-            cidrs={"Vault's database engine": args.vault_cidrs},
+            cidrs={
+                "Vault's database engine": args.vault_cidrs,
+                "replicas on another cloud (Database Migration Service)": args.logical_replica_cidrs,
+            },
         )
+        dynamic = [
+            aws.rds.ClusterParameterGroupParameterArgs(name=key_name, value=value)
+            for key_name, value in (
+                ("rds.force_ssl", "1"),
+                ("idle_in_transaction_session_timeout", "60000"),
+                ("statement_timeout", "60000"),
+                ("log_min_duration_statement", "1000"),
+                ("log_lock_waits", "1"),
+            )
+        ]
+        static = [
+            aws.rds.ClusterParameterGroupParameterArgs(name=key_name, value=value, apply_method="pending-reboot")
+            for key_name, value in (LOGICAL_REPLICATION if args.logical_replica_cidrs else ())
+        ]
         parameters = aws.rds.ClusterParameterGroup(
             f"{name}-parameters",
             family=_family(args.engine_version),
             description="TLS only; bounded idle transactions and statements; slow queries logged",
-            parameters=[
-                aws.rds.ClusterParameterGroupParameterArgs(name=key_name, value=value)
-                for key_name, value in (
-                    ("rds.force_ssl", "1"),
-                    ("idle_in_transaction_session_timeout", "60000"),
-                    ("statement_timeout", "60000"),
-                    ("log_min_duration_statement", "1000"),
-                    ("log_lock_waits", "1"),
-                )
-            ],
+            parameters=dynamic + static,
             tags=tags,
             opts=child,
         )

@@ -8,11 +8,18 @@ import pulumi_aws as aws
 
 
 def rotating_key(
-    name: str, purpose: str, tags: dict[str, str], parent: pulumi.Resource, deletion_window_days: int = 30
+    name: str,
+    purpose: str,
+    tags: dict[str, str],
+    parent: pulumi.Resource,
+    deletion_window_days: int = 30,
+    policy: pulumi.Input[str] | None = None,
 ) -> aws.kms.Key:
+    """`policy`: the key policy, where a service must use the key (unset: the account's default)."""
     key = aws.kms.Key(
         f"{name}-key",
         description=purpose,
+        policy=policy,
         enable_key_rotation=True,
         rotation_period_in_days=365,
         deletion_window_in_days=deletion_window_days,

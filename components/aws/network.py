@@ -50,6 +50,8 @@ class AwsNetwork(pulumi.ComponentResource):
     public_subnets: list[aws.ec2.Subnet]
     private_subnets: list[aws.ec2.Subnet]
     nat_gateways: list[aws.ec2.NatGateway]
+    # One per zone: a VPN gateway propagates the routes it learns into them.
+    private_route_tables: list[aws.ec2.RouteTable]
     endpoint_security_group: aws.ec2.SecurityGroup
 
     def __init__(self, name: str, args: AwsNetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -139,6 +141,7 @@ class AwsNetwork(pulumi.ComponentResource):
                 f"{name}-private-{zone}", subnet_id=subnet.id, route_table_id=table.id, opts=child
             )
             private_tables.append(table)
+        self.private_route_tables = private_tables
 
         self._flow_logs(name, args, tags)
         self.endpoint_security_group = aws.ec2.SecurityGroup(

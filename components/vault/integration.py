@@ -10,13 +10,16 @@ The Secrets synced from Vault, by namespace:
 | Secret | keys | Vault entry (KV mount unless noted) |
 |---|---|---|
 | `<app>-secrets` | APP_API_KEY_PEPPER(_PREVIOUS), APP_UPSTREAM_TOKEN | `<app>/pepper` (generated), `<app>/upstream` |
-| `<app>-database` | APP_DATABASE_URL | database engine `creds/<app>`, or `<app>/database` url |
-| `<app>-migration-database` | APP_DATABASE_URL | database engine `creds/<app>-migrate` |
+| `<app>-database` | APP_DATABASE_URL (APP_DATABASE_READ_URL) | database engine `creds/<app>`, or `<app>/database` url |
+| `<app>-migration-database` | APP_DATABASE_URL (APP_DATABASE_READ_URL) | database engine `creds/<app>-migrate` |
 | smoke-test Secret (blue-green) | api-key | `<app>/smoke-test` api-key |
 | `alertmanager-pagerduty`, `-escalation` | routing-key | `monitoring/pagerduty`, `monitoring/pagerduty-escalation` |
 | `alertmanager-slack` | webhook-url | `monitoring/slack` |
 | `grafana-admin` | admin-user, admin-password | `monitoring/grafana` (generated, rotated) |
 | `cloudflare-api-token` (cert-manager's namespace, regions) | api-token | `<app>/cloudflare-dns` api-token |
+
+With the database engine and a reader host (a region's reader endpoint), the same user's
+credentials also render APP_DATABASE_READ_URL, the reader's URL, from the same read.
 
 The ExternalSecrets of a namespace are created by `setup(namespace)` once the component
 that owns the namespace has created it, and wait for it; they are this component's own.
@@ -87,6 +90,9 @@ class DatabaseEndpoint:
     # Create the group roles from the cluster before any user is issued (a database
     # the stack itself created); otherwise an administrator ran the bootstrap.
     bootstrap: bool = False
+    # The database's reader endpoint (its replicas), on the engine's port: the app reads
+    # what tolerates lag there, as the same user. None: every read goes to `engine.host`.
+    reader_host: pulumi.Input[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -515,19 +521,17 @@ def synced_secrets(args: VaultIntegrationArgs) -> list[SyncedSecret]:
     ]
     if args.database:
         db = args.database.engine
-        # ESO's template reads `{{ .username }}`; the braces are doubled for format().
-        url = pulumi.Output.format(
-            "postgresql+psycopg://{{{{ .username }}}}:{{{{ .password | urlquery }}}}@{0}:{1}/{2}?sslmode={3}",
-            db.host,
-            db.port,
-            db.database,
-            db.ssl_mode,
-        )
+        template = {"APP_DATABASE_URL": database_url(db, db.host)}
+        if args.database.reader_host is not None:
+            # The same user (one read of the engine) on the reader endpoint.
+            template["APP_DATABASE_READ_URL"] = database_url(db, args.database.reader_host)
         users = {f"{app.name}-database": where.runtime_role, f"{app.name}-migration-database": where.migration_role}
         for secret, role in users.items():
-            template = {"APP_DATABASE_URL": url}
             extract = f"creds/{role}"
-            secrets.append(SyncedSecret(secret, app.namespace, database, refresh, extract=extract, template=template))
+            secret_template = dict(template)
+            secrets.append(
+                SyncedSecret(secret, app.namespace, database, refresh, extract=extract, template=secret_template)
+            )
     else:
         url_entry = ("APP_DATABASE_URL", f"{where.app}/database", "url")
         secrets.append(kv_secret(f"{app.name}-database", app.namespace, url_entry))
@@ -557,6 +561,18 @@ def synced_secrets(args: VaultIntegrationArgs) -> list[SyncedSecret]:
         token_entry = (CLOUDFLARE_TOKEN_KEY, f"{where.app}/cloudflare-dns", "api-token")
         secrets.append(kv_secret(CLOUDFLARE_TOKEN_SECRET, args.cloudflare_dns_namespace, token_entry))
     return secrets
+
+
+def database_url(db: DatabaseEngineArgs, host: pulumi.Input[str]) -> pulumi.Output[str]:
+    """An ExternalSecret template of the app's URL to `host`, with the user the engine
+    issued (ESO's template reads `{{ .username }}`; the braces are doubled for format())."""
+    return pulumi.Output.format(
+        "postgresql+psycopg://{{{{ .username }}}}:{{{{ .password | urlquery }}}}@{0}:{1}/{2}?sslmode={3}",
+        host,
+        db.port,
+        db.database,
+        db.ssl_mode,
+    )
 
 
 def secret_names(args: VaultIntegrationArgs) -> SecretNames:

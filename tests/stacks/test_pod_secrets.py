@@ -100,6 +100,12 @@ PROJECTED = {
 }
 
 
+# Where the database engine issues users on an Aurora cluster: its reader endpoint is a
+# second file of the same user's. A secondary reads one URL from the KV mount, and Cloud
+# SQL has no replicas of its own to read from.
+REGIONAL_READER = ("dev", "staging", "prod")
+
+
 @pytest.mark.parametrize("stack", PROJECTED)
 def test_the_api_and_its_migration_read_their_secrets_from_one_projected_volume(
     project_synthesizer: Synthesizer, stack: str
@@ -121,6 +127,7 @@ def test_the_api_and_its_migration_read_their_secrets_from_one_projected_volume(
         files = [key for secret in expected for key in keys[secret]]
         cache = ["APP_REDIS_URL"] if stack != "local" else []
         secrets = ["APP_API_KEY_PEPPER", "APP_API_KEY_PEPPER_PREVIOUS", "APP_UPSTREAM_TOKEN", "APP_DATABASE_URL"]
-        assert sorted(files) == sorted([*secrets, *cache]), pod
+        reader = ["APP_DATABASE_READ_URL"] if stack in REGIONAL_READER else []
+        assert sorted(files) == sorted([*secrets, *cache, *reader]), pod
     # The app learns where the files are from its settings.
     assert api_settings(graph)["APP_SECRETS_DIR"] == SECRETS_DIR

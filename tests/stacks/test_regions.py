@@ -65,6 +65,28 @@ def test_the_database_engine_uses_the_regions_aurora_and_its_generated_root(prod
     assert ".rds.amazonaws.com:5432/project_ai?sslmode=require" in template
 
 
+def test_the_app_reads_from_the_regions_aurora_readers_as_the_same_user(project_synthesizer: Synthesizer) -> None:
+    for stack in ("dev", "staging", "prod"):
+        graph = project_synthesizer.synthesize(stack)
+        (cluster,) = [r for r in graph.resources if r.type == "aws:rds/cluster:Cluster"]
+        for name in (f"{APP}-database", f"{APP}-migration-database"):
+            (synced,) = [s for s in objects(graph, "ExternalSecret") if s["metadata"]["name"] == name]
+            data = synced["spec"]["target"]["template"]["data"]
+            writer, reader = cluster.outputs["endpoint"], cluster.outputs["readerEndpoint"]
+            assert f"@{writer}:5432/" in data["APP_DATABASE_URL"] and ".cluster-ro-" not in data["APP_DATABASE_URL"]
+            assert data["APP_DATABASE_READ_URL"] == data["APP_DATABASE_URL"].replace(writer, reader)
+            assert f"@{reader}:5432/project_ai?sslmode=require" in data["APP_DATABASE_READ_URL"]
+    # Cloud SQL has no replicas of its own; a secondary reads one URL from the KV mount.
+    for stack in ("prod-gcp", "prod-eu"):
+        keys = {k for s in objects(project_synthesizer.synthesize(stack), "ExternalSecret") for k in _keys(s)}
+        assert "APP_DATABASE_URL" in keys and "APP_DATABASE_READ_URL" not in keys
+
+
+def _keys(synced: dict) -> list[str]:
+    spec = synced["spec"]
+    return [d["secretKey"] for d in spec.get("data", [])] + list(spec["target"]["template"].get("data", {}))
+
+
 def test_the_cache_url_with_its_token_reaches_the_pods_only_through_vault(prod: Graph) -> None:
     (entry,) = [
         r for r in prod.resources if r.type == "vault:kv/secretV2:SecretV2" and r.inputs["name"].endswith("/cache")
@@ -177,11 +199,14 @@ def test_the_secondary_gives_replicas_the_sources_settings_and_forwards_writes(
     assert by_type["Cluster"].inputs["enableGlobalWriteForwarding"] is True
 
 
-def test_vaults_network_reaches_the_database_and_nothing_else_does(prod: Graph) -> None:
+def test_vaults_network_and_the_cross_cloud_standby_reach_the_database_and_nothing_else_does(prod: Graph) -> None:
     (group,) = [r for r in prod.resources if r.name == "database-clients"]
-    cluster, vault_rule = group.inputs["ingress"]
+    cluster, vault_rule, replica_rule = group.inputs["ingress"]
     assert cluster["securityGroups"][0].startswith("sg-") and "cidrBlocks" not in cluster
     assert vault_rule["cidrBlocks"] == ["10.250.0.0/24"] and vault_rule["fromPort"] == vault_rule["toPort"] == 5432
+    # prod-gcp's standby (its private services range), on 5432 only.
+    assert replica_rule["cidrBlocks"] == ["10.40.16.0/20"]
+    assert (replica_rule["protocol"], replica_rule["fromPort"], replica_rule["toPort"]) == ("tcp", 5432, 5432)
 
 
 def test_a_region_creates_the_group_roles_before_vault_issues_users(prod: Graph) -> None:

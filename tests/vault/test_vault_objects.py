@@ -187,6 +187,45 @@ def test_database_users_are_read_once_per_refresh_into_a_url(with_database: Grap
     assert all(s["metadata"]["annotations"] == {"pulumi.com/waitFor": "condition=Ready"} for s in synced.values())
 
 
+def test_a_reader_host_gives_the_same_user_a_read_url_from_the_same_read(tmp_path: Path, ca_certificate: str) -> None:
+    vault = {**EXTERNAL_VAULT, "kubernetesCaCertificate": ca_certificate}
+    database = {"host": "db.internal.example.com", "readerHost": "db-ro.internal.example.com"}
+    graph = database_stack(tmp_path, vault, database)
+    synced = {s["metadata"]["name"]: s["spec"] for s in objects(graph, "ExternalSecret")}
+    url = "postgresql+psycopg://{{ .username }}:{{ .password | urlquery }}@%s:5432/project_ai?sslmode=require"
+    for secret, role in ((f"{APP}-database", APP), (f"{APP}-migration-database", f"{APP}-migrate")):
+        spec = synced[secret]
+        # One read of the engine renders both: the writer's and the reader's URL hold the same user.
+        assert spec["dataFrom"] == [{"extract": {"key": f"creds/{role}"}}] and "data" not in spec
+        assert spec["target"]["template"]["data"] == {
+            "APP_DATABASE_URL": url % "db.internal.example.com",
+            "APP_DATABASE_READ_URL": url % "db-ro.internal.example.com",
+        }
+    # A second file in the pods' secrets volume, restarted with the writer's on a new user.
+    keys = synced_keys(graph)
+    assert keys[f"{APP}-database"] == keys[f"{APP}-migration-database"] == ["APP_DATABASE_URL", "APP_DATABASE_READ_URL"]
+    deployment = one(graph, "Deployment")
+    assert projected_secrets(deployment["spec"]["template"]["spec"]) == [f"{APP}-secrets", f"{APP}-database"]
+    assert deployment["metadata"]["annotations"] == {"secret.reloader.stakater.com/reload": f"{APP}-database"}
+
+
+def test_without_a_reader_host_there_is_no_read_url(with_database: Graph, local_graph: Graph) -> None:
+    # The app then reads from the writer (APP_DATABASE_READ_URL unset); no KV-synced URL gets one.
+    for graph in (with_database, local_graph):
+        assert "APP_DATABASE_READ_URL" not in {key for keys in synced_keys(graph).values() for key in keys}
+
+
+def test_a_reader_host_that_is_no_host_name_is_refused() -> None:
+    config = {key.split(":", 1)[1]: value for key, value in stack_config("local").items() if ":" in key}
+    config["vault"] = {**config["vault"], "database": {"host": "db", "readerHost": "db ro"}}
+    with pytest.raises(ConfigError) as caught:
+        parse(config, "Pulumi.local.yaml", frozenset())
+    assert any(
+        line.startswith("Pulumi.local.yaml: projectai:vault.database.readerHost: got 'db ro'")
+        for line in caught.value.problems
+    )
+
+
 def test_monitoring_credentials_are_synced_where_its_charts_read_them(local_graph: Graph) -> None:
     synced = {
         s["metadata"]["name"]: [d["secretKey"] for d in s["spec"]["data"]]

@@ -1,0 +1,131 @@
+"""Cloud-side alerts of an AWS region: an SNS topic that tells the stack's alert
+recipients (the addresses its budget notifies, `platform.alertEmails`), and the
+CloudWatch alarm on a secondary region's Aurora global database lag against its RPO.
+
+The topic is encrypted with its own rotating key, whose policy lets CloudWatch (and only
+this account's alarms) publish to it. Email subscriptions wait for each recipient to
+confirm them once (AWS sends the link); until then SNS holds them as pending.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.aws.kms import rotating_key
+from components.labels import Ownership, cloud_tags
+
+# Reported by a secondary cluster of an Aurora global database only, in milliseconds:
+# how far its storage is behind the primary's.
+LAG_METRIC = "AuroraGlobalDBReplicationLag"
+LAG_NAMESPACE = "AWS/RDS"
+# One datapoint a minute (its maximum); the alarm fires when 3 of the last 5 exceed the
+# RPO, so a burst of writes does not page and a region falling behind does within 5 minutes.
+PERIOD_SECONDS = 60
+EVALUATION_PERIODS = 5
+DATAPOINTS_TO_ALARM = 3
+
+
+def lag_threshold_ms(rpo_seconds: int) -> float:
+    """The lag above which a failover would lose more than the RPO allows."""
+    return rpo_seconds * 1000.0
+
+
+@dataclass(frozen=True)
+class AlertTopicArgs:
+    owner: Ownership
+    # Names the topic and its key (the stack's cluster name: one per account and region).
+    identifier: str
+    account_id: str
+    emails: tuple[str, ...]
+
+
+class AlertTopic(pulumi.ComponentResource):
+    """Where the region's CloudWatch alarms go: an encrypted topic, one email
+    subscription per recipient."""
+
+    topic: aws.sns.Topic
+
+    def __init__(self, name: str, args: AlertTopicArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("projectai:aws:AlertTopic", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        tags = cloud_tags(args.owner, "alerting")
+        policy = _key_policy(args.account_id)
+        key = rotating_key(f"{args.identifier}-alerts", "SNS alert topic", tags, self, policy=policy)
+        self.topic = aws.sns.Topic(
+            f"{name}-topic", name=f"{args.identifier}-alerts", kms_master_key_id=key.arn, tags=tags, opts=child
+        )
+        for index, email in enumerate(args.emails):
+            aws.sns.TopicSubscription(
+                f"{name}-email-{index}", topic=self.topic.arn, protocol="email", endpoint=email, opts=child
+            )
+        self.register_outputs({"topicArn": self.topic.arn})
+
+
+def _key_policy(account_id: str) -> str:
+    """The account administers the key; CloudWatch may encrypt for the topic, for this
+    account's alarms only."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "Account",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"},
+                    "Action": "kms:*",
+                    "Resource": "*",
+                },
+                {
+                    "Sid": "CloudWatchAlarms",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                    "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                    "Resource": "*",
+                    "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+                },
+            ],
+        }
+    )
+
+
+@dataclass(frozen=True)
+class ReplicationLagAlarmArgs:
+    owner: Ownership
+    # The secondary cluster: the metric's DBClusterIdentifier.
+    cluster_identifier: pulumi.Input[str]
+    # The region's RPO target (disasterRecovery.rpoSeconds): the alarm's threshold.
+    rpo_seconds: int
+    topic_arn: pulumi.Input[str]
+
+
+def replication_lag_alarm(
+    name: str, args: ReplicationLagAlarmArgs, opts: pulumi.ResourceOptions
+) -> aws.cloudwatch.MetricAlarm:
+    """The secondary's lag above its RPO, 3 minutes out of 5. No datapoints is no
+    replication: it counts as breaching."""
+    return aws.cloudwatch.MetricAlarm(
+        f"{name}-replication-lag",
+        name=pulumi.Output.concat(args.cluster_identifier, "-replication-lag"),
+        alarm_description=(
+            f"Aurora global database replication lag above the region's RPO of {args.rpo_seconds} s: a failover "
+            "now would lose more writes than the target allows (README, Disaster recovery)"
+        ),
+        namespace=LAG_NAMESPACE,
+        metric_name=LAG_METRIC,
+        dimensions={"DBClusterIdentifier": args.cluster_identifier},
+        statistic="Maximum",
+        period=PERIOD_SECONDS,
+        evaluation_periods=EVALUATION_PERIODS,
+        datapoints_to_alarm=DATAPOINTS_TO_ALARM,
+        comparison_operator="GreaterThanThreshold",
+        threshold=lag_threshold_ms(args.rpo_seconds),
+        treat_missing_data="breaching",
+        alarm_actions=[args.topic_arn],
+        ok_actions=[args.topic_arn],
+        tags=cloud_tags(args.owner, "database"),
+        opts=opts,
+    )
