@@ -18,7 +18,7 @@ HOME_REGION = "us-east-1"
 # The default bound on lag for a planned switchover: prod's RPO target.
 MAX_LAG_SECONDS = 1.0
 # prod-gcp's standby, replicated by DMS (components/gcp/replication.py names the job).
-STANDBY_JOB = "projects/project-ai-prod/locations/us-central1/migrationJobs/project-ai-prod-gcp"
+STANDBY_JOB = "projects/project-ai-prod/locations/us-central1/migrationJobs/project-ai-prod-gcp-replication"
 _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d")
 _ARN = re.compile(r"arn:aws[a-z-]*:rds:[a-z0-9-]+:\d{12}:cluster:[A-Za-z][A-Za-z0-9-]{0,62}")
 

@@ -18,7 +18,7 @@ from ops.steps import OpsError, PreconditionFailed
 from tests.ops.conftest import audit
 
 SERVICE = "google.cloud.clouddms.v1.DataMigrationService"
-JOB = "projects/project-ai-prod/locations/us-central1/migrationJobs/project-ai-prod-gcp"
+JOB = "projects/project-ai-prod/locations/us-central1/migrationJobs/project-ai-prod-gcp-replication"
 TIMING = runbooks.Timing(settle_seconds=600, interval_seconds=15)
 State, Phase = clouddms_v1.MigrationJob.State, clouddms_v1.MigrationJob.Phase
 
@@ -130,7 +130,7 @@ def test_a_standby_still_copying_is_refused_unless_forced(fake_clock):
 
 
 def test_a_job_that_does_not_exist_is_a_clear_error(fake_clock):
-    other = JOB.replace("project-ai-prod-gcp", "project-ai-staging-gcp")
+    other = JOB.replace("project-ai-prod-gcp-replication", "project-ai-staging-gcp-replication")
     with (
         dms(FakeDms(State.RUNNING, Phase.CDC)) as client,
         pytest.raises(OpsError, match=r"failed to read .* was not found"),
@@ -167,7 +167,7 @@ def test_a_stopped_service_fails_at_the_deadline():
         "projects/project-ai-prod/locations/us-central1/migrationJobs/",
         "projects/p/locations/us-central1/migrationJobs/job",
         JOB + "/../../other",
-        JOB.replace("project-ai-prod-gcp", "x" * 61),
+        JOB.replace("project-ai-prod-gcp-replication", "x" * 61),
         JOB + "\n",
     ],
 )
