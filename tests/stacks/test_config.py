@@ -24,9 +24,10 @@ def namespace(stack: str) -> dict[str, Any]:
     }
 
 
-def prod(**changes: Any) -> dict[str, Any]:
-    raw = {key: json.loads(v) if v[:1] in "{[" else v for key, v in namespace("prod").items()}
-    raw = copy.deepcopy(raw)
+def stack(name: str, **changes: Any) -> dict[str, Any]:
+    """A stack file's namespace, as the program receives it, with `changes` laid over it
+    (a path of keys joined by `__`; DELETE removes the key)."""
+    raw = copy.deepcopy({key: json.loads(v) if v[:1] in "{[" else v for key, v in namespace(name).items()})
     for path, value in changes.items():
         *parents, leaf = path.split("__")
         target = raw
@@ -37,6 +38,10 @@ def prod(**changes: Any) -> dict[str, Any]:
         else:
             target[leaf] = value
     return raw
+
+
+def prod(**changes: Any) -> dict[str, Any]:
+    return stack("prod", **changes)
 
 
 DELETE = object()

@@ -14,25 +14,9 @@ from stacks import contract
 from stacks.config import ConfigError, parse
 from stacks.model import AWS_RESERVED_TUNNEL_CIDRS, MIN_RTO_SECONDS
 from tests.conftest import PROJECT_STACKS, stack_config, stacks_of_role
-from tests.stacks.test_config import DELETE, namespace, problems, prod
+from tests.stacks.test_config import DELETE, namespace, problems, prod, stack
 
 TARGETS = {"rpoSeconds": 1, "rtoSeconds": 60, "maxSwitchoverLagSeconds": 1}
-
-
-def stack(name: str, **changes: Any) -> dict[str, Any]:
-    """A stack file's namespace, as the program receives it, with `changes` laid over it
-    (a path of keys joined by `__`; DELETE removes the key)."""
-    raw = {key: json.loads(v) if v[:1] in "{[" else v for key, v in namespace(name).items()}
-    for path, value in changes.items():
-        *parents, leaf = path.split("__")
-        target = raw
-        for part in parents:
-            target = target.setdefault(part, {})
-        if value is DELETE:
-            del target[leaf]
-        else:
-            target[leaf] = value
-    return raw
 
 
 def lines(raw: dict[str, Any], source: str) -> list[str]:
