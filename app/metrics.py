@@ -21,11 +21,10 @@ from prometheus_client import (
 )
 
 REQUESTS = Counter("http_requests_total", "HTTP requests served", ["route", "method", "status"])
+# The latency histogram's upper bounds (seconds); +Inf is added by the client.
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 LATENCY = Histogram(
-    "http_request_duration_seconds",
-    "Time to serve a request",
-    ["route", "method"],
-    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+    "http_request_duration_seconds", "Time to serve a request", ["route", "method"], buckets=LATENCY_BUCKETS
 )
 IN_FLIGHT = Gauge("http_requests_in_flight", "Requests being served", multiprocess_mode="livesum")
 RATE_LIMIT_DECISIONS = Counter("rate_limit_decisions_total", "Rate limiter decisions", ["scope", "decision"])

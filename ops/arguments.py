@@ -33,3 +33,14 @@ def seconds(low: float, high: float) -> Callable[[str], float]:
         return number
 
     return parse
+
+
+def fraction(value: str) -> float:
+    """A number strictly between 0 and 1 (a significance level, an effect size)."""
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+    if math.isnan(number) or not 0 < number < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not strictly between 0 and 1")
+    return number

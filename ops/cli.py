@@ -15,11 +15,12 @@ from ops.steps import OpsError, PreconditionFailed
 
 
 def parser() -> argparse.ArgumentParser:
+    from ops.canary import cli as canary
     from ops.dr import cli as dr
 
     root = argparse.ArgumentParser(
         prog="ops",
-        description="Project-AI operations: disaster recovery and other runbooks. "
+        description="Project-AI operations: disaster recovery, the canary judge. "
         "Commands that change something are dry runs unless given --apply.",
     )
     root.add_argument(
@@ -30,6 +31,7 @@ def parser() -> argparse.ArgumentParser:
     )
     groups = root.add_subparsers(dest="group", required=True, metavar="COMMAND")
     dr.register(groups)
+    canary.register(groups)
     return root
 
 

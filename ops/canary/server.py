@@ -1,0 +1,84 @@
+"""`ops canary serve`: the judge as Argo Rollouts' web metric provider.
+
+GET /v1/judge?namespace=NS&canary=HASH&baseline=HASH&window=SECONDS answers the verdict
+as JSON (`{"verdict": "pass" | "fail" | "inconclusive", ...}`); the AnalysisTemplate's
+successCondition and failureCondition read `result.verdict`, so "inconclusive" matches
+neither and the measurement is inconclusive: the rollout pauses. A bad request is a 400
+that says what was expected; Prometheus failing is a 502 (an error measurement).
+"""
+
+from __future__ import annotations
+
+import json
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from ops.canary.judge import Thresholds, judge
+from ops.canary.prometheus import Prometheus, queries
+from ops.steps import OpsError
+
+MIN_WINDOW, MAX_WINDOW = 60, 3600
+MAX_QUERY = 2048
+
+
+class JudgeServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], prometheus: Prometheus, thresholds: Thresholds) -> None:
+        super().__init__(address, Handler)
+        self.prometheus, self.thresholds = prometheus, thresholds
+
+
+class Handler(BaseHTTPRequestHandler):
+    server: JudgeServer
+    server_version = "ops-canary-judge"
+    sys_version = ""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # the verdicts are in the rollout's AnalysisRun; no request log with query strings
+
+    def _answer(self, status: int, body: dict[str, Any]) -> None:
+        encoded = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(encoded)))
+        self.end_headers()
+        self.wfile.write(encoded)
+
+    def do_GET(self) -> None:
+        url = urlsplit(self.path)
+        if url.path == "/healthz":
+            return self._answer(200, {"status": "ok"})
+        if url.path != "/v1/judge":
+            return self._answer(404, {"error": f"no such path {url.path[:100]!r}; try /v1/judge"})
+        if len(url.query) > MAX_QUERY:
+            return self._answer(400, {"error": f"the query string is longer than {MAX_QUERY} characters"})
+        try:
+            namespace, canary, baseline, window = _parameters(parse_qs(url.query, strict_parsing=False))
+            queries(namespace, canary, window)
+            queries(namespace, baseline, window)
+        except ValueError as problem:
+            return self._answer(400, {"error": str(problem)})
+        try:
+            verdict = judge(
+                self.server.prometheus.arm(namespace, canary, window),
+                self.server.prometheus.arm(namespace, baseline, window),
+                self.server.thresholds,
+            )
+        except OpsError as failed:
+            return self._answer(502, {"error": str(failed)})
+        self._answer(200, verdict.as_json())
+
+
+def _parameters(query: dict[str, list[str]]) -> tuple[str, str, str, int]:
+    def one(name: str) -> str:
+        values = query.get(name, [])
+        if len(values) != 1:
+            raise ValueError(f"give `{name}` exactly once (namespace, canary, baseline, window)")
+        return values[0]
+
+    window_text = one("window")
+    if not window_text.isdigit() or not MIN_WINDOW <= int(window_text) <= MAX_WINDOW:
+        raise ValueError(f"window must be whole seconds from {MIN_WINDOW} to {MAX_WINDOW}, not {window_text[:20]!r}")
+    return one("namespace"), one("canary"), one("baseline"), int(window_text)
