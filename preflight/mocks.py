@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pulumi
+from pulumi.runtime import rpc
 
 STACK_REFERENCE_TYPE = "pulumi:pulumi:StackReference"
 
@@ -50,6 +51,15 @@ NON_OBJECT_KUBERNETES_MODULES = ("helm.sh/", "yaml", "kustomize", "index")
 
 # Services that have no region or account in their ARNs.
 _GLOBAL_AWS_SERVICES = {"iam": "arn:aws:iam::{account}:{kind}/{name}", "s3": "arn:aws:s3:::{name}"}
+# Public addresses the clouds assign, from the documentation ranges (RFC 5737), so no
+# report ever names a real host: AWS's VPN tunnel endpoints, Google's HA VPN interfaces.
+AWS_PUBLIC_ADDRESSES = "192.0.2"
+GCP_PUBLIC_ADDRESSES = "203.0.113"
+HA_VPN = "gcp:compute/haVpnGateway:HaVpnGateway"
+EXTERNAL_VPN = "gcp:compute/externalVpnGateway:ExternalVpnGateway"
+VPN_TUNNEL = "gcp:compute/vPNTunnel:VPNTunnel"
+VPN_CONNECTION = "aws:ec2/vpnConnection:VpnConnection"
+DMS_PROFILE = "gcp:databasemigrationservice/connectionProfile:ConnectionProfile"
 
 
 @dataclass(frozen=True)
@@ -88,6 +98,10 @@ class RealisticMocks(pulumi.runtime.Mocks):
         self.gcp_region = config.get("gcp:region", "us-central1")
         # Explicit providers per region: provider id -> its region/project inputs.
         self._provider_inputs: dict[str, dict[str, Any]] = {}
+        # Public addresses handed out so far (two resources never get the same), and the
+        # external VPN gateways' interfaces by id, which a tunnel's peer address comes from.
+        self._public_addresses: set[str] = set()
+        self._external_gateways: dict[str, list[dict[str, Any]]] = {}
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         seed = digest(self.stack, args.typ, args.name, length=16)
@@ -207,7 +221,31 @@ class RealisticMocks(pulumi.runtime.Mocks):
         state.setdefault("region", region)
         state.setdefault("tagsAll", args.inputs.get("tags", {}))
         state.update(_aws_outputs(args.typ, name, region, self.aws_account, seed))
+        if args.typ == VPN_CONNECTION:
+            # AWS gives each of the connection's two tunnels a public endpoint, and takes the
+            # first address of each tunnel's inside range (the customer gateway the second).
+            outside = self._public_pair(AWS_PUBLIC_ADDRESSES, seed)
+            for number, address in enumerate(outside, start=1):
+                state[f"tunnel{number}Address"] = address
+                inside = args.inputs.get(f"tunnel{number}InsideCidr")
+                if inside:
+                    network, last = str(inside).split("/")[0].rsplit(".", 1)
+                    state[f"tunnel{number}VgwInsideAddress"] = f"{network}.{int(last) + 1}"
+                    state[f"tunnel{number}CgwInsideAddress"] = f"{network}.{int(last) + 2}"
         return resource_id, state
+
+    def _public_pair(self, prefix: str, seed: str) -> tuple[str, str]:
+        """Two consecutive public addresses of a documentation /24, chosen by the seed and
+        never handed out twice in one program (a pair taken already moves to the next free
+        one, as the clouds never assign one address twice)."""
+        start = int(seed[:4], 16) % 126
+        for step in range(126):
+            host = 2 + 2 * ((start + step) % 126)
+            pair = (f"{prefix}.{host}", f"{prefix}.{host + 1}")
+            if not self._public_addresses & set(pair):
+                self._public_addresses.update(pair)
+                return pair
+        raise RuntimeError(f"the mocks ran out of addresses in {prefix}.0/24")
 
     def _gcp(self, args: pulumi.runtime.MockResourceArgs, seed: str) -> tuple[str, dict[str, Any]]:
         service, kind = _module_and_kind(args.typ)
@@ -223,6 +261,19 @@ class RealisticMocks(pulumi.runtime.Mocks):
             "selfLink": f"https://www.googleapis.com/{service}/v1/{path}",
             **_gcp_outputs(args.typ, args.inputs, project, seed),
         }
+        if args.typ == HA_VPN:
+            # Google assigns each of the gateway's two interfaces a public address.
+            first, second = self._public_pair(GCP_PUBLIC_ADDRESSES, seed)
+            state["vpnInterfaces"] = [{"id": 0, "ipAddress": first}, {"id": 1, "ipAddress": second}]
+        if args.typ == EXTERNAL_VPN:
+            self._external_gateways[path] = list(args.inputs.get("interfaces") or [])
+        if args.typ == VPN_TUNNEL:
+            # A tunnel to an external gateway's interface has that interface's address as its peer.
+            interfaces = self._external_gateways.get(str(args.inputs.get("peerExternalGateway")), [])
+            wanted = args.inputs.get("peerExternalGatewayInterface")
+            found = [i.get("ipAddress") for i in interfaces if i.get("id") == wanted and i.get("ipAddress")]
+            if found:
+                state["peerIp"] = found[0]
         return path, state
 
 
@@ -251,6 +302,16 @@ def _gcp_outputs(type_token: str, inputs: dict[str, Any], project: str, seed: st
             "authString": f"{seed}{seed}",
             "serverCaCerts": [{"cert": "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"}],
         }
+    if type_token == DMS_PROFILE and isinstance(inputs.get("cloudsql"), dict):
+        # A destination profile with settings: DMS creates the Cloud SQL instance, named
+        # after the profile, and reports its address (private only, as the settings ask).
+        # The settings hold the root password, so the whole block arrives (and stays) secret.
+        secret = _is_secret(inputs["cloudsql"])
+        cloudsql = {**(inputs["cloudsql"]["value"] if secret else inputs["cloudsql"])}
+        cloudsql["cloudSqlId"] = inputs.get("connectionProfileId")
+        if ((cloudsql.get("settings") or {}).get("ipConfig") or {}).get("privateNetwork"):
+            cloudsql["privateIp"] = f"10.100.{octet}.{int(seed[2:4], 16) or 4}"
+        return {"cloudsql": _secret(cloudsql) if secret else cloudsql}
     if type_token == "gcp:artifactregistry/repository:Repository":
         location, repository = inputs.get("location"), inputs.get("repositoryId")
         return {"registryUri": f"{location}-docker.pkg.dev/{project}/{repository}"}
@@ -287,6 +348,15 @@ def _aws_outputs(type_token: str, name: str, region: str, account: str, seed: st
     if type_token == "aws:ecr/repository:Repository":
         return {"repositoryUrl": f"{account}.dkr.ecr.{region}.amazonaws.com/{name}", "registryId": account}
     return {}
+
+
+def _is_secret(value: Any) -> bool:
+    """A secret as the mock monitor hands inputs over: wrapped with the engine's signature."""
+    return isinstance(value, dict) and value.get(rpc._special_sig_key) == rpc._special_secret_sig
+
+
+def _secret(value: Any) -> dict[str, Any]:
+    return {rpc._special_sig_key: rpc._special_secret_sig, "value": value}
 
 
 def _module_and_kind(type_token: str) -> tuple[str, str]:

@@ -110,7 +110,7 @@ def export_region_contract(config: RegionStack, platform: dict[str, Any]) -> Non
 def disaster_recovery(config: RegionStack) -> dict[str, int] | None:
     """The region's RPO and RTO targets, as the stack file names them."""
     targets = config.disaster_recovery
-    return targets.model_dump(by_alias=True) if targets is not None else None
+    return targets.targets() if targets is not None else None
 
 
 def read_region_contract(stack: str, also_require: tuple[str, ...] = ()) -> dict[str, pulumi.Output]:

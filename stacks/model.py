@@ -569,6 +569,15 @@ class DisasterRecoveryConfig(Model):
     # A planned switchover waits until the replica is at most this far behind (0: caught
     # up) before it stops the old primary's writes.
     max_switchover_lag_seconds: Annotated[int, Field(ge=0, le=86400)]
+    # True once `ops dr promote-standby` has made a GCP region's DMS standby a writer
+    # (its migration job is COMPLETED): the region's app and Vault's database engine use
+    # the standby from then on, its replication is kept as it is, protected, and its lag
+    # alert is off. Only on a region that replicates (platform.replication).
+    standby_promoted: bool = False
+
+    def targets(self) -> dict[str, int]:
+        """The RPO and RTO targets, as the stack file names them (the contract's)."""
+        return self.model_dump(by_alias=True, exclude={"standby_promoted"})
 
     @model_validator(mode="after")
     def _switchover_within_rpo(self) -> DisasterRecoveryConfig:
@@ -987,6 +996,11 @@ class RegionStack(WorkloadStack):
             )
         return self
 
+    @property
+    def standby_promoted(self) -> bool:
+        """The region serves from its promoted DMS standby (disasterRecovery.standbyPromoted)."""
+        return self.disaster_recovery is not None and self.disaster_recovery.standby_promoted
+
     def _replica_consistent(self, what: str) -> None:
         """A replica's lag alarm fires above its RPO and notifies the stack's alert emails."""
         if self.disaster_recovery is None:
@@ -1022,6 +1036,11 @@ class AwsRegionStack(RegionStack):
             )
         if self.replicates:
             self._replica_consistent("a secondary replicates its primary's global database")
+        if self.standby_promoted:
+            raise ValueError(
+                "disasterRecovery.standbyPromoted: an AWS region has no DMS standby to serve from (a GCP region with "
+                "platform.replication has); expected false, or no key"
+            )
         return self
 
     @property
@@ -1047,6 +1066,17 @@ class GcpRegionStack(RegionStack):
             )
         if self.replicates:
             self._replica_consistent("the region replicates its primary's database")
+        if self.standby_promoted and self.platform.replication is None:
+            raise ValueError(
+                "disasterRecovery.standbyPromoted: the region has no standby to serve from (no platform.replication); "
+                "expected false, or no key"
+            )
+        if self.standby_promoted and self.platform.replication is not None and not self.platform.replication.start:
+            raise ValueError(
+                "disasterRecovery.standbyPromoted: the migration job was never started (platform.replication.start: "
+                "false), so its standby holds no data; expected start: true and a job promoted by "
+                "`ops dr promote-standby`"
+            )
         return self
 
     @property

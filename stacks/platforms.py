@@ -29,7 +29,12 @@ from components.gcp.gke import GkeCluster, GkeClusterArgs, NodePoolArgs
 from components.gcp.memorystore import MemorystoreArgs, memorystore
 from components.gcp.network import GcpNetwork, GcpNetworkArgs
 from components.gcp.registry import ArtifactRegistryArgs, artifact_registry
-from components.gcp.replication import DatabaseReplication, DatabaseReplicationArgs
+from components.gcp.replication import (
+    MIGRATED_OBJECTS_OWNER,
+    STANDBY_ROOT_USER,
+    DatabaseReplication,
+    DatabaseReplicationArgs,
+)
 from components.gcp.sql import CloudSqlArgs, CloudSqlPostgres
 from components.gcp.vpn import HaVpnToAws, HaVpnToAwsArgs
 from components.labels import Ownership, cloud_tags
@@ -43,6 +48,9 @@ SYSTEM_LABELS = {"node-role": "system"}
 # The system pool runs the cluster's own add-ons and controllers, nothing else.
 SYSTEM_TAINTS = (("CriticalAddonsOnly", "true", "NO_SCHEDULE"),)
 GCP_POSTGRES = "POSTGRES_16"
+# The version of the engine's first root credential when it is a promoted standby's (the
+# region's own Cloud SQL's was the first).
+STANDBY_ROOT_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -75,6 +83,12 @@ class RegionalPlatform:
     replication_cidrs: list[str] | None = None
     # Where the region replicates its primary's database across clouds.
     replication: DatabaseReplication | None = None
+    # Vault's engine takes a root credential again only when this changes: a new database
+    # behind the engine (a promoted standby) is a new version.
+    database_root_version: int = 1
+    # The role a copy left owning the database's objects, which the app's bootstrap hands
+    # to its owner group (a promoted DMS standby's); None where the app created them.
+    database_objects_owner: str | None = None
 
 
 def cluster_name() -> str:
@@ -363,7 +377,11 @@ def gcp_platform(config: GcpRegionStack, primary: dict[str, pulumi.Output] | Non
     if platform.replication is not None and primary is not None and targets is not None:
         setup = (platform.replication, targets.rpo_seconds)
         replication = _replicate(config, setup, primary, owner, network, provider)
-    address = sql.instance.private_ip_address
+    # The region's own Cloud SQL; once the primary's standby here is promoted
+    # (disasterRecovery.standbyPromoted), the standby: the writer from then on. The former
+    # instance stays as it is, unused.
+    serving = _promoted_standby(replication) if replication is not None and config.standby_promoted else None
+    address = serving.address if serving else sql.instance.private_ip_address
     # Memorystore's certificate names the address in its CN, not a SAN: Python's check of
     # the name fails, while the chain stays pinned to the instance's own CA.
     url = pulumi.Output.format(
@@ -380,13 +398,39 @@ def gcp_platform(config: GcpRegionStack, primary: dict[str, pulumi.Output] | Non
         # Cloud SQL has one private address; reads go to it too until read replicas exist.
         database_writer=address,
         database_reader=address,
-        database_root=("postgres", sql.root_password),
+        database_root=serving.root if serving else ("postgres", sql.root_password),
+        database_root_version=STANDBY_ROOT_VERSION if serving else 1,
+        database_objects_owner=MIGRATED_OBJECTS_OWNER if serving else None,
         global_database=None,
         cache_url=cache_url,
         # Every CA the instance may present, so a CA rotation does not break clients.
         cache_ca=redis.server_ca_certs.apply(lambda certificates: "".join(c.cert for c in certificates)),
         registry_url=registry.registry_uri,
         replication=replication,
+    )
+
+
+@dataclass(frozen=True)
+class _Standby:
+    address: pulumi.Output[str]
+    root: tuple[str, pulumi.Output[str]]
+
+
+def _promoted_standby(replication: DatabaseReplication) -> _Standby:
+    """The promoted standby as the region's database: its private address (the instance
+    DMS created from the destination profile) and the root password the program gave it."""
+
+    def known(address: str | None) -> str:
+        if not address:
+            raise ValueError(
+                "disasterRecovery.standbyPromoted: the DMS destination profile reports no private address for the "
+                "standby; check the migration job (`ops dr promote-standby`) before serving from it"
+            )
+        return address
+
+    return _Standby(
+        address=replication.standby_address.apply(known),
+        root=(STANDBY_ROOT_USER, replication.standby_root_password),
     )
 
 
@@ -444,6 +488,7 @@ def _replicate(
             notification_channels=tuple(channel.name for channel in channels),
             deletion_protection=database.deletion_protection,
             start=replication.start,
+            promoted=config.standby_promoted,
         ),
         pulumi.ResourceOptions(provider=provider, depends_on=[vpn]),
     )

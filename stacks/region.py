@@ -2,7 +2,8 @@
 
 A secondary region reads its primary's contract: on AWS it joins the primary's Aurora
 global database; on GCP, with `platform.replication`, it replicates the primary's
-database into a standby over an HA VPN to the primary's VPC. The API, its delivery,
+database into a standby over an HA VPN to the primary's VPC, and once that standby is
+promoted (`disasterRecovery.standbyPromoted`), serves from it. The API, its delivery,
 monitoring and Vault integration run on the region's cluster through a provider built
 from the cluster's outputs.
 """
@@ -141,12 +142,15 @@ def _database(platform: RegionalPlatform) -> DatabaseEndpoint | None:
             ssl_mode="require",
             root_username=username,
             root_password=password,
+            root_password_version=platform.database_root_version,
             credential_ttl_seconds=defaults["credential_ttl_seconds"],
             credential_max_ttl_seconds=defaults["credential_max_ttl_seconds"],
         ),
         # The app's reads that tolerate lag go to the region's replicas (APP_DATABASE_READ_URL).
         reader_host=platform.regional_reader,
         rotation_schedule=defaults["root_rotation_schedule"],
-        # The region created the database: it creates the group roles too.
+        # The region created the database: it creates the group roles too, and takes over
+        # the objects a copy left to another role (a promoted standby's).
         bootstrap=True,
+        adopt_objects_of=platform.database_objects_owner,
     )

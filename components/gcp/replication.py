@@ -25,13 +25,25 @@ What it costs, and what the rest of the project must know:
 - The standby is DMS-managed: DMS creates the Cloud SQL instance from the destination
   connection profile's settings (private IP in the VPC only, TLS required) and keeps it a
   read-only replica until it is promoted. It is not a `gcp.sql.DatabaseInstance` of this
-  program, so the zero-trust pack's Cloud SQL rules do not see it: its settings are held
-  here, and a test checks them.
+  program, so the zero-trust pack's Cloud SQL rules do not see it: `gcp-dms-private-tls`
+  holds the profiles to the same (no public IP, TLS required, the source read over SSL).
 - pglogical does not replicate DDL: a migration on the primary must reach the standby
   through `pglogical.replicate_ddl_command` (new tables joined to the replication set),
   or the job be restarted; users and roles are not replicated, and sequences may lag
   until promotion. Tables without a primary key get their inserts only.
 - The region's app keeps its own Cloud SQL until a switchover promotes the standby.
+
+**After the promotion** (`ops dr promote-standby`, then `promoted` here, from the stack's
+`disasterRecovery.standbyPromoted`) the standby is a standalone writer and the job is
+COMPLETED, which DMS cannot start again. The job and both profiles stay declared exactly
+as they were, so a `pulumi up` has nothing to change on them: the job ignores its
+`desiredState` (no `up` ever tries to start it again), all three are `protect`ed (the
+engine refuses to delete or replace them, whatever the program says later) on top of
+`deletion_policy: PREVENT` (the provider refuses to delete them), which the standby and
+the job keep in every environment once promoted. The lag alert stays, disabled: a
+completed job reports no lag, which its absence condition would page on forever. The
+standby's objects belong to DMS's `cloudsqlexternalsync` role until the app's bootstrap
+hands them to its owner group (components/vault/database.py, `adoption`).
 """
 
 from __future__ import annotations
@@ -45,6 +57,10 @@ import pulumi_random as random
 from components.labels import Ownership, cloud_tags
 
 PORT = 5432
+# The standby's administrator (Cloud SQL for PostgreSQL's), whose first password the
+# destination profile sets; and the role DMS gives every object it copies.
+STANDBY_ROOT_USER = "postgres"
+MIGRATED_OBJECTS_OWNER = "cloudsqlexternalsync"
 LAG_METRIC = "datamigration.googleapis.com/migration_job/max_replica_sec_lag"
 JOB_RESOURCE = "datamigration.googleapis.com/MigrationJob"
 # The lag is sampled every minute; it must stay above the RPO this long to page, so one
@@ -78,6 +94,8 @@ class DatabaseReplicationArgs:
     deletion_protection: bool
     # False: the job is created, not started (the primary has no replication user yet).
     start: bool = True
+    # The job was promoted: the standby is a writer the region serves from (see above).
+    promoted: bool = False
 
 
 class DatabaseReplication(pulumi.ComponentResource):
@@ -97,8 +115,11 @@ class DatabaseReplication(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         self.source_username = args.source_username
         labels = cloud_tags(args.owner, "database")
-        # Kept on a destroy in prod: the standby holds a copy of production's data.
-        deletion_policy = "PREVENT" if args.deletion_protection else "DELETE"
+        # Kept on a destroy in prod: the standby holds a copy of production's data; once
+        # promoted, in any environment: it is the region's database.
+        deletion_policy = "PREVENT" if args.deletion_protection or args.promoted else "DELETE"
+        # Once promoted, the engine refuses to delete or replace any of the three.
+        kept = pulumi.ResourceOptions(parent=self, protect=True) if args.promoted else child
         source_password = random.RandomPassword(f"{name}-source", length=40, special=False, opts=child)
         self.source_password = pulumi.Output.secret(source_password.result)
         root_password = random.RandomPassword(f"{name}-standby-root", length=40, special=False, opts=child)
@@ -119,7 +140,7 @@ class DatabaseReplication(pulumi.ComponentResource):
                 "ssl": {"type": "REQUIRED"},
             },
             labels=labels,
-            opts=child,
+            opts=kept,
         )
         self.standby = gcp.databasemigrationservice.ConnectionProfile(
             f"{name}-standby",
@@ -144,7 +165,7 @@ class DatabaseReplication(pulumi.ComponentResource):
             },
             labels=labels,
             deletion_policy=deletion_policy,
-            opts=child,
+            opts=kept,
         )
         self.job = gcp.databasemigrationservice.MigrationJob(
             f"{name}-job",
@@ -160,8 +181,15 @@ class DatabaseReplication(pulumi.ComponentResource):
             labels=labels,
             deletion_policy=deletion_policy,
             # It connects once the way to the source exists (the VPN, in `opts.depends_on`),
-            # which the SDK records on the component alone, not on its children.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=opts.depends_on if opts else None),
+            # which the SDK records on the component alone, not on its children. A promoted
+            # job is COMPLETED: DMS refuses to start it again, so no `up` asks it to.
+            opts=pulumi.ResourceOptions.merge(
+                kept,
+                pulumi.ResourceOptions(
+                    depends_on=opts.depends_on if opts else None,
+                    ignore_changes=["desiredState"] if args.promoted else None,
+                ),
+            ),
         )
         self.lag_alert = _lag_alert(name, args, child)
         # The profile's settings hold the root password; its address is no secret.
@@ -209,6 +237,8 @@ def _lag_alert(name: str, args: DatabaseReplicationArgs, opts: pulumi.ResourceOp
             },
         ],
         notification_channels=list(args.notification_channels),
+        # A promoted (COMPLETED) job reports no lag: the absence condition would page forever.
+        enabled=not args.promoted,
         alert_strategy={"auto_close": "1800s"},
         documentation={
             "subject": f"{args.name}: replication behind the RPO",

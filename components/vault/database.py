@@ -79,6 +79,27 @@ class GroupRoles:
             ),
         ]
 
+    def adoption(self, former_owner: str) -> list[str]:
+        """Run after `bootstrap`, as the same user, on a database another role's copy
+        filled: a promoted DMS standby, whose every object belongs to DMS's
+        `cloudsqlexternalsync`. The objects go to the owner group (migrations alter them
+        as it), and the runtime group gets its rights on the tables and sequences that
+        exist already (default privileges cover only those created later). Idempotent;
+        nothing happens where the role does not exist."""
+        owner, runtime, schema = _identifier(self.owner), _identifier(self.runtime), _identifier(self.schema)
+        former = _identifier(former_owner)
+        return [
+            # REASSIGN needs the rights of both roles: the user is the owner group's member
+            # (bootstrap) and makes itself the former owner's (Cloud SQL lets its
+            # administrator take DMS's role, as Google's DMS guide says to).
+            f"DO $$ BEGIN IF EXISTS (SELECT FROM pg_roles WHERE rolname = '{former_owner}') THEN "
+            f"GRANT {former} TO CURRENT_USER; REASSIGN OWNED BY {former} TO {owner}; END IF; END $$;",
+            f"SET ROLE {owner};",
+            f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {runtime};",
+            f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {schema} TO {runtime};",
+            "RESET ROLE;",
+        ]
+
 
 def _create_once(role: str) -> str:
     return f"DO $$ BEGIN CREATE ROLE {role} NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;"

@@ -93,6 +93,9 @@ class DatabaseEndpoint:
     # The database's reader endpoint (its replicas), on the engine's port: the app reads
     # what tolerates lag there, as the same user. None: every read goes to `engine.host`.
     reader_host: pulumi.Input[str] | None = None
+    # The role that owns the database's objects when a copy created them (a promoted DMS
+    # standby's `cloudsqlexternalsync`): the bootstrap hands them to the owner group.
+    adopt_objects_of: str | None = None
 
 
 @dataclass(frozen=True)
@@ -374,7 +377,11 @@ class VaultIntegration(pulumi.ComponentResource):
             "app.kubernetes.io/name": args.app.name,
             "app.kubernetes.io/component": "database-bootstrap",
         }
-        statements = GroupRoles().bootstrap(database.database, database.root_username, create_vault_user=False)
+        groups = GroupRoles()
+        statements = groups.bootstrap(database.database, database.root_username, create_vault_user=False)
+        if endpoint.adopt_objects_of is not None:
+            # Other statements: a new Job (its name hashes them), run on this database.
+            statements += groups.adoption(endpoint.adopt_objects_of)
         job = database_bootstrap(
             "database-bootstrap",
             BootstrapArgs(

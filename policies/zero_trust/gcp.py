@@ -1,5 +1,5 @@
-"""Zero-trust rules for GCP: GKE clusters and node pools, Cloud SQL, Cloud Storage,
-firewall rules and KMS."""
+"""Zero-trust rules for GCP: GKE clusters and node pools, Cloud SQL (and the Cloud SQL
+standby Database Migration Service creates), Cloud Storage, firewall rules and KMS."""
 
 from __future__ import annotations
 
@@ -12,6 +12,10 @@ from policies.zero_trust import PACK
 CLUSTER = "gcp:container/cluster:Cluster"
 NODE_POOL = "gcp:container/nodePool:NodePool"
 SQL = "gcp:sql/databaseInstance:DatabaseInstance"
+DMS_PROFILE = "gcp:databasemigrationservice/connectionProfile:ConnectionProfile"
+# The SSL modes of a DMS source profile that encrypt (REQUIRED without verifying the
+# server's certificate, SERVER_ONLY and SERVER_CLIENT with it).
+DMS_SSL_TYPES = ("REQUIRED", "SERVER_ONLY", "SERVER_CLIENT")
 BUCKET = "gcp:storage/bucket:Bucket"
 FIREWALL = "gcp:compute/firewall:Firewall"
 CRYPTO_KEY = "gcp:kms/cryptoKey:CryptoKey"
@@ -161,6 +165,35 @@ def sql_ssl(resource: Resource, params: Params) -> Iterable[str]:
     mode = get(resource.props, "settings.ipConfiguration.sslMode")
     if mode not in ("ENCRYPTED_ONLY", "TRUSTED_CLIENT_CERTIFICATE_REQUIRED"):
         yield f"sslMode is {mode or 'unset'}"
+
+
+@rule(
+    PACK,
+    name="gcp-dms-private-tls",
+    description=(
+        "Database Migration Service: the Cloud SQL instance a destination profile creates has no public IPv4 "
+        "address and accepts only encrypted connections; a PostgreSQL source is read over SSL."
+    ),
+    severity="critical",
+    remediation=(
+        "On a cloudsql destination set settings.ipConfig: {enableIpv4: false, privateNetwork: <the VPC>, "
+        "requireSsl: true}; on a postgresql source set ssl.type: REQUIRED (or SERVER_ONLY, SERVER_CLIENT)."
+    ),
+    types=(DMS_PROFILE,),
+)
+def dms_private_tls(resource: Resource, params: Params) -> Iterable[str]:
+    # The standby DMS creates is no gcp.sql.DatabaseInstance: the two rules above miss it.
+    settings = get(resource.props, "cloudsql.settings")
+    if settings is not None:
+        if get(settings, "ipConfig.enableIpv4", True) is not False:
+            yield "the Cloud SQL destination has a public IPv4 address"
+        if not get(settings, "ipConfig.privateNetwork"):
+            yield "the Cloud SQL destination has no private network"
+        if get(settings, "ipConfig.requireSsl") is not True:
+            yield "the Cloud SQL destination accepts unencrypted connections (requireSsl is not true)"
+    postgresql = get(resource.props, "postgresql")
+    if postgresql is not None and get(postgresql, "ssl.type") not in DMS_SSL_TYPES:
+        yield f"the PostgreSQL source is read without SSL (ssl.type is {get(postgresql, 'ssl.type') or 'unset'})"
 
 
 @rule(

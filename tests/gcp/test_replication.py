@@ -5,6 +5,7 @@ an alert on the job's lag above prod-gcp's RPO, to the stack's alert recipients.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from pathlib import Path
 from typing import Any
@@ -126,6 +127,37 @@ def test_four_tunnels_with_ikev2_bgp_and_one_generated_key_each_shared_by_both_e
     generators = [r for r in of(gcp, "random:index/randomPassword:RandomPassword") if "-psk-" in r.name]
     # AWS takes letters, digits, '.' and '_', and no leading 0: letters only.
     assert {(g.inputs["length"], g.inputs["special"], g.inputs["numeric"]) for g in generators} == {(48, False, False)}
+
+
+def test_each_side_is_wired_to_the_others_public_addresses(gcp: Graph) -> None:
+    """The addresses each cloud assigns (documentation ranges under the mocks): AWS's
+    customer gateways are the HA VPN interfaces; the external VPN gateway's four
+    interfaces are the AWS tunnels' outside addresses, in tunnel order; each GCP tunnel's
+    peer is the AWS tunnel it pairs with."""
+    (gateway,) = of(gcp, "gcp:compute/haVpnGateway:HaVpnGateway")
+    ha = {i["id"]: i["ipAddress"] for i in gateway.outputs["vpnInterfaces"]}
+    customers = by_name(gcp, "aws:ec2/customerGateway:CustomerGateway")
+    assert [customers[f"replication-vpn-customer-{i}"].inputs["ipAddress"] for i in (0, 1)] == [ha[0], ha[1]]
+    connections = by_name(gcp, "aws:ec2/vpnConnection:VpnConnection")
+    outside = [
+        connections[f"replication-vpn-connection-{index // 2}"].outputs[f"tunnel{index % 2 + 1}Address"]
+        for index in range(4)
+    ]
+    (external,) = of(gcp, "gcp:compute/externalVpnGateway:ExternalVpnGateway")
+    assert external.inputs["interfaces"] == [{"id": i, "ipAddress": outside[i]} for i in range(4)]
+    tunnels = by_name(gcp, "gcp:compute/vPNTunnel:VPNTunnel")
+    for index in range(4):
+        tunnel = tunnels[f"replication-vpn-tunnel-{index}"]
+        assert tunnel.outputs["peerIp"] == outside[tunnel.inputs["peerExternalGatewayInterface"]] == outside[index]
+        # It leaves from the interface whose address AWS's connection knows as its customer gateway.
+        connection = connections[f"replication-vpn-connection-{index // 2}"]
+        customer = next(c for c in customers.values() if c.outputs["id"] == connection.inputs["customerGatewayId"])
+        assert customer.inputs["ipAddress"] == ha[tunnel.inputs["vpnGatewayInterface"]]
+    # Six public addresses, none twice, none a real host's (RFC 5737).
+    addresses = [*ha.values(), *outside]
+    assert len(set(addresses)) == 6
+    assert all(ipaddress.ip_address(a) in ipaddress.ip_network("192.0.2.0/24") for a in outside)
+    assert all(ipaddress.ip_address(a) in ipaddress.ip_network("203.0.113.0/24") for a in ha.values())
 
 
 def test_dms_reads_prods_writer_over_tls_into_a_private_dms_managed_standby(gcp: Graph, prod: Graph) -> None:

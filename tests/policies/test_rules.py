@@ -69,6 +69,29 @@ def bucket_with(*attachments: tuple[str, dict[str, Any]], kind: str = "aws:s3/bu
     return [bucket] + [resource(t, p, f"logs-{i}", (bucket.urn,)) for i, (t, p) in enumerate(attachments)]
 
 
+DMS_PROFILE = "gcp:databasemigrationservice/connectionProfile:ConnectionProfile"
+# prod-gcp's two profiles, as components/gcp/replication.py declares them.
+DMS_SOURCE = {
+    "role": "SOURCE",
+    "postgresql": {
+        "host": "db.example.com",
+        "port": 5432,
+        "username": "u",
+        "password": "p",
+        "ssl": {"type": "REQUIRED"},
+    },
+}
+DMS_STANDBY = {
+    "role": "DESTINATION",
+    "cloudsql": {
+        "settings": {
+            "sourceId": "projects/p/locations/r/connectionProfiles/source",
+            "ipConfig": {"enableIpv4": False, "privateNetwork": "projects/p/global/networks/vpc", "requireSsl": True},
+        }
+    },
+}
+
+
 PAB = (
     "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
     {f: True for f in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")},
@@ -535,6 +558,34 @@ def _cases() -> list[Case]:
                 {"settings": {"ipConfiguration": {"ipv4Enabled": False, "sslMode": "ALLOW_UNENCRYPTED_AND_ENCRYPTED"}}},
             ),
             ["sslMode is ALLOW_UNENCRYPTED_AND_ENCRYPTED"],
+        ),
+        Case(
+            "gcp-dms-private-tls",
+            [
+                resource(DMS_PROFILE, DMS_SOURCE, "source"),
+                resource(DMS_PROFILE, DMS_STANDBY, "standby"),
+                # A destination naming an existing instance creates none: the SQL rules judge that one.
+                resource(DMS_PROFILE, {"role": "DESTINATION", "cloudsql": {"cloudSqlId": "existing"}}, "existing"),
+                resource(DMS_PROFILE, changed(DMS_SOURCE, "postgresql.ssl.type", "SERVER_CLIENT"), "verified"),
+            ],
+            [
+                resource(DMS_PROFILE, changed(DMS_SOURCE, "postgresql.ssl", DELETE), "source"),
+                resource(DMS_PROFILE, changed(DMS_SOURCE, "postgresql.ssl.type", "NONE"), "plaintext"),
+                resource(DMS_PROFILE, changed(DMS_STANDBY, "cloudsql.settings.ipConfig", {}), "standby"),
+                resource(
+                    DMS_PROFILE,
+                    changed(DMS_STANDBY, "cloudsql.settings.ipConfig.requireSsl", False),
+                    "unencrypted",
+                ),
+            ],
+            [
+                "the PostgreSQL source is read without SSL (ssl.type is unset)",
+                "the PostgreSQL source is read without SSL (ssl.type is NONE)",
+                "the Cloud SQL destination has a public IPv4 address",
+                "the Cloud SQL destination has no private network",
+                "the Cloud SQL destination accepts unencrypted connections (requireSsl is not true)",
+                "the Cloud SQL destination accepts unencrypted connections (requireSsl is not true)",
+            ],
         ),
         Case(
             "gcp-bucket-uniform-access",

@@ -37,7 +37,9 @@ def lines(raw: dict[str, Any], source: str) -> list[str]:
 def test_every_production_region_has_targets(name: str, expected: dict[str, int]) -> None:
     config = parse(namespace(name), f"Pulumi.{name}.yaml")
     assert config.disaster_recovery is not None
-    assert config.disaster_recovery.model_dump(by_alias=True) == expected
+    assert config.disaster_recovery.targets() == expected
+    # No region serves from a promoted standby until its stack file says so.
+    assert config.disaster_recovery.standby_promoted is False and config.standby_promoted is False
 
 
 def test_other_environments_have_none_unless_they_set_them() -> None:
@@ -50,7 +52,7 @@ def test_other_environments_have_none_unless_they_set_them() -> None:
 def test_a_stack_file_overrides_the_defaults_key_by_key() -> None:
     config = parse(prod(disasterRecovery={"rtoSeconds": 120}), "Pulumi.prod.yaml")
     assert config.disaster_recovery is not None
-    assert config.disaster_recovery.model_dump(by_alias=True) == {**TARGETS, "rtoSeconds": 120}
+    assert config.disaster_recovery.targets() == {**TARGETS, "rtoSeconds": 120}
 
 
 @pytest.mark.parametrize(
@@ -242,4 +244,57 @@ def test_the_contract_carries_each_regions_targets(project_synthesizer: Synthesi
     if targets is None:
         assert contract.DISASTER_RECOVERY not in outputs
     else:
-        assert outputs[contract.DISASTER_RECOVERY] == targets.model_dump(by_alias=True)
+        assert outputs[contract.DISASTER_RECOVERY] == targets.targets()
+        assert "standbyPromoted" not in outputs[contract.DISASTER_RECOVERY]
+
+
+def test_prod_gcp_may_serve_from_its_promoted_standby() -> None:
+    config = parse(stack("prod-gcp", disasterRecovery__standbyPromoted=True), "Pulumi.prod-gcp.yaml")
+    assert config.standby_promoted is True
+    # The targets stay what they were; the switch is no target (the contract carries none).
+    assert config.disaster_recovery is not None
+    assert config.disaster_recovery.targets() == {"rpoSeconds": 60, "rtoSeconds": 900, "maxSwitchoverLagSeconds": 5}
+
+
+@pytest.mark.parametrize(
+    ("raw", "line"),
+    [
+        pytest.param(
+            prod(disasterRecovery={"standbyPromoted": True}),
+            "projectai:disasterRecovery.standbyPromoted: an AWS region has no DMS standby to serve from (a GCP "
+            "region with platform.replication has); expected false, or no key",
+            id="aws-primary",
+        ),
+        pytest.param(
+            stack("prod-eu", disasterRecovery={"standbyPromoted": True}),
+            "projectai:disasterRecovery.standbyPromoted: an AWS region has no DMS standby to serve from (a GCP "
+            "region with platform.replication has); expected false, or no key",
+            id="aws-secondary",
+        ),
+        pytest.param(
+            stack("prod-gcp", platform__replication=DELETE, disasterRecovery__standbyPromoted=True),
+            "projectai:disasterRecovery.standbyPromoted: the region has no standby to serve from (no "
+            "platform.replication); expected false, or no key",
+            id="gcp-without-replication",
+        ),
+        pytest.param(
+            stack("prod-gcp", platform__replication__start=False, disasterRecovery__standbyPromoted=True),
+            "projectai:disasterRecovery.standbyPromoted: the migration job was never started "
+            "(platform.replication.start: false), so its standby holds no data; expected start: true and a job "
+            "promoted by `ops dr promote-standby`",
+            id="job-never-started",
+        ),
+        pytest.param(
+            stack("prod-gcp", disasterRecovery__standbyPromoted="yes please"),
+            "projectai:disasterRecovery.standbyPromoted: expected true or false, got 'yes please'",
+            id="not-a-boolean",
+        ),
+        pytest.param(
+            stack("prod-gcp", disasterRecovery__standbyPromotion=True),
+            "projectai:disasterRecovery.standbyPromotion: unknown key; did you mean 'standbyPromoted'?",
+            id="unknown-key",
+        ),
+    ],
+)
+def test_a_promoted_standby_only_where_one_replicates(raw: dict[str, Any], line: str) -> None:
+    assert lines(raw, "Pulumi.x.yaml") == [f"Pulumi.x.yaml: {line}"]
