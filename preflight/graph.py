@@ -57,6 +57,10 @@ class Graph:
     def by_urn(self) -> dict[str, Resource]:
         return {resource.urn: resource for resource in self.resources}
 
+    def of_type(self, resource_type: str) -> list[Resource]:
+        """The resources of one type token (`aws:rds/cluster:Cluster`), in graph order."""
+        return [r for r in self.resources if r.type == resource_type]
+
     def deployed(self) -> list[Resource]:
         """Everything but the stack's own root resource."""
         return [r for r in self.resources if r.type != STACK_TYPE]

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from components.aws.alerting import lag_threshold_ms
-from preflight.graph import Graph, Resource
+from preflight.graph import Graph
 from preflight.synth import Synthesizer
 from stacks import contract
 from tests.conftest import stack_config
@@ -32,12 +32,8 @@ def eu(project_synthesizer: Synthesizer) -> Graph:
     return project_synthesizer.synthesize("prod-eu")
 
 
-def of(graph: Graph, kind: str) -> list[Resource]:
-    return [r for r in graph.resources if r.type == kind]
-
-
 def parameters(graph: Graph) -> dict[str, dict[str, Any]]:
-    (group,) = of(graph, "aws:rds/clusterParameterGroup:ClusterParameterGroup")
+    (group,) = graph.of_type("aws:rds/clusterParameterGroup:ClusterParameterGroup")
     return {parameter["name"]: parameter for parameter in group.inputs["parameters"]}
 
 
@@ -64,20 +60,20 @@ def test_the_primary_decodes_its_wal_for_dms_after_its_next_reboot(
 
 
 def test_the_primarys_vpc_takes_the_replicas_vpn_and_routes_back_through_it(prod: Graph) -> None:
-    (gateway,) = of(prod, "aws:ec2/vpnGateway:VpnGateway")
-    (vpc,) = of(prod, "aws:ec2/vpc:Vpc")
+    (gateway,) = prod.of_type("aws:ec2/vpnGateway:VpnGateway")
+    (vpc,) = prod.of_type("aws:ec2/vpc:Vpc")
     assert gateway.inputs["vpcId"] == vpc.outputs["id"]
     assert gateway.inputs["amazonSideAsn"] == "64512"
     # The routes learned over BGP reach the private subnets, where the database is.
-    private_tables = {r.outputs["id"] for r in of(prod, "aws:ec2/routeTable:RouteTable") if "-private-" in r.name}
-    propagated = of(prod, "aws:ec2/vpnGatewayRoutePropagation:VpnGatewayRoutePropagation")
+    private_tables = {r.outputs["id"] for r in prod.of_type("aws:ec2/routeTable:RouteTable") if "-private-" in r.name}
+    propagated = prod.of_type("aws:ec2/vpnGatewayRoutePropagation:VpnGatewayRoutePropagation")
     assert len(private_tables) == 3
     assert {p.inputs["routeTableId"] for p in propagated} == private_tables
     assert {p.inputs["vpnGatewayId"] for p in propagated} == {gateway.outputs["id"]}
 
 
 def test_the_primary_exports_what_a_cross_cloud_replica_reads(project_synthesizer: Synthesizer, prod: Graph) -> None:
-    (gateway,) = of(prod, "aws:ec2/vpnGateway:VpnGateway")
+    (gateway,) = prod.of_type("aws:ec2/vpnGateway:VpnGateway")
     outputs = prod.outputs
     assert outputs[contract.VPN_GATEWAY] == gateway.outputs["id"]
     assert outputs[contract.VPN_GATEWAY_ASN] == 64512
@@ -90,8 +86,8 @@ def test_the_primary_exports_what_a_cross_cloud_replica_reads(project_synthesize
 
 
 def test_prod_eus_lag_alarm_fires_above_its_rpo_on_its_own_cluster(eu: Graph) -> None:
-    (alarm,) = of(eu, "aws:cloudwatch/metricAlarm:MetricAlarm")
-    (cluster,) = of(eu, "aws:rds/cluster:Cluster")
+    (alarm,) = eu.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+    (cluster,) = eu.of_type("aws:rds/cluster:Cluster")
     inputs = alarm.inputs
     assert (inputs["namespace"], inputs["metricName"]) == ("AWS/RDS", "AuroraGlobalDBReplicationLag")
     # The secondary reports the lag; the primary has no such metric.
@@ -111,14 +107,14 @@ def test_prod_eus_lag_alarm_fires_above_its_rpo_on_its_own_cluster(eu: Graph) ->
     )
     # No datapoints is no replication.
     assert inputs["treatMissingData"] == "breaching"
-    (topic,) = of(eu, "aws:sns/topic:Topic")
+    (topic,) = eu.of_type("aws:sns/topic:Topic")
     assert inputs["alarmActions"] == inputs["okActions"] == [topic.outputs["arn"]]
-    assert [r for r in of(eu, "aws:cloudwatch/metricAlarm:MetricAlarm") if r.provider != alarm.provider] == []
+    assert [r for r in eu.of_type("aws:cloudwatch/metricAlarm:MetricAlarm") if r.provider != alarm.provider] == []
 
 
 def test_the_alarm_reaches_the_stacks_alert_recipients_through_an_encrypted_topic(eu: Graph) -> None:
-    (topic,) = of(eu, "aws:sns/topic:Topic")
-    (key,) = [k for k in of(eu, "aws:kms/key:Key") if k.name == "project-ai-prod-eu-alerts-key"]
+    (topic,) = eu.of_type("aws:sns/topic:Topic")
+    (key,) = [k for k in eu.of_type("aws:kms/key:Key") if k.name == "project-ai-prod-eu-alerts-key"]
     assert topic.inputs["kmsMasterKeyId"] == key.outputs["arn"] and key.inputs["enableKeyRotation"] is True
     statements = {s["Sid"]: s for s in json.loads(key.inputs["policy"])["Statement"]}
     assert statements["Account"]["Principal"] == {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}
@@ -128,15 +124,15 @@ def test_the_alarm_reaches_the_stacks_alert_recipients_through_an_encrypted_topi
     assert cloudwatch["Action"] == ["kms:Decrypt", "kms:GenerateDataKey*"]
     assert cloudwatch["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
     # The recipients the budget tells (platform.alertEmails), by email.
-    (subscription,) = of(eu, "aws:sns/topicSubscription:TopicSubscription")
+    (subscription,) = eu.of_type("aws:sns/topicSubscription:TopicSubscription")
     assert subscription.inputs == {"topic": topic.outputs["arn"], "protocol": "email", "endpoint": ALERTS}
-    (budget,) = of(eu, "aws:budgets/budget:Budget")
+    (budget,) = eu.of_type("aws:budgets/budget:Budget")
     assert {ALERTS} == {e for n in budget.inputs["notifications"] for e in n["subscriberEmailAddresses"]}
 
 
 def test_the_primary_has_no_lag_alarm(prod: Graph) -> None:
-    assert of(prod, "aws:cloudwatch/metricAlarm:MetricAlarm") == []
-    assert of(prod, "aws:sns/topic:Topic") == []
+    assert prod.of_type("aws:cloudwatch/metricAlarm:MetricAlarm") == []
+    assert prod.of_type("aws:sns/topic:Topic") == []
 
 
 @pytest.mark.parametrize("rpo", [1, 5, 30])
@@ -145,7 +141,7 @@ def test_the_alarm_threshold_is_the_stacks_rpo(tmp_path: Path, rpo: int) -> None
         config["projectai:disasterRecovery"] = {"rpoSeconds": rpo, "maxSwitchoverLagSeconds": 0}
 
     eu = synthesize_copy(tmp_path, "prod-eu", {"prod": unchanged, "prod-eu": targets})
-    (alarm,) = of(eu, "aws:cloudwatch/metricAlarm:MetricAlarm")
+    (alarm,) = eu.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
     assert alarm.inputs["threshold"] == lag_threshold_ms(rpo) == rpo * 1000
     assert f"RPO of {rpo} s" in alarm.inputs["alarmDescription"]
     # The contract carries the targets for `ops dr`, the stack file's over the defaults.
@@ -159,7 +155,7 @@ def test_every_recipient_gets_a_subscription(tmp_path: Path) -> None:
         config["projectai:platform"]["alertEmails"] = recipients
 
     eu = synthesize_copy(tmp_path, "prod-eu", {"prod": unchanged, "prod-eu": emails})
-    endpoints = [r.inputs["endpoint"] for r in of(eu, "aws:sns/topicSubscription:TopicSubscription")]
+    endpoints = [r.inputs["endpoint"] for r in eu.of_type("aws:sns/topicSubscription:TopicSubscription")]
     assert sorted(endpoints) == sorted(recipients)
 
 

@@ -9,7 +9,7 @@ import json
 import pytest
 
 from preflight import policies
-from preflight.graph import Graph, Resource
+from preflight.graph import Graph
 from preflight.project import Program
 from preflight.synth import Synthesizer
 from tests.conftest import FIXTURES
@@ -21,10 +21,6 @@ def graphs() -> dict[str, Graph]:
     return {stack: synthesizer.synthesize(stack) for stack in ("prod", "dev")}
 
 
-def of(graph: Graph, kind: str) -> list[Resource]:
-    return [r for r in graph.resources if r.type == kind]
-
-
 @pytest.mark.parametrize("stack", ["prod", "dev"])
 def test_both_packs_pass_with_the_stacks_own_configuration(graphs: dict[str, Graph], stack: str) -> None:
     report = policies.check(graphs[stack])
@@ -33,18 +29,18 @@ def test_both_packs_pass_with_the_stacks_own_configuration(graphs: dict[str, Gra
 
 
 def test_the_network_has_pod_and_service_ranges_nat_and_private_service_access(graphs: dict[str, Graph]) -> None:
-    (subnet,) = of(graphs["prod"], "gcp:compute/subnetwork:Subnetwork")
+    (subnet,) = graphs["prod"].of_type("gcp:compute/subnetwork:Subnetwork")
     ranges = {r["rangeName"]: r["ipCidrRange"] for r in subnet.inputs["secondaryIpRanges"]}
     assert ranges == {"pods": "10.44.0.0/14", "services": "10.48.0.0/20"}
     assert subnet.inputs["privateIpGoogleAccess"] is True and subnet.inputs["logConfig"]["flowSampling"] == 0.5
-    (nat,) = of(graphs["prod"], "gcp:compute/routerNat:RouterNat")
+    (nat,) = graphs["prod"].of_type("gcp:compute/routerNat:RouterNat")
     assert nat.inputs["sourceSubnetworkIpRangesToNat"] == "LIST_OF_SUBNETWORKS"
-    (peering,) = of(graphs["prod"], "gcp:servicenetworking/connection:Connection")
+    (peering,) = graphs["prod"].of_type("gcp:servicenetworking/connection:Connection")
     assert peering.inputs["service"] == "servicenetworking.googleapis.com"
 
 
 def test_the_cluster_is_private_identity_bound_shielded_and_encrypted(graphs: dict[str, Graph]) -> None:
-    (cluster,) = of(graphs["prod"], "gcp:container/cluster:Cluster")
+    (cluster,) = graphs["prod"].of_type("gcp:container/cluster:Cluster")
     inputs = cluster.inputs
     assert inputs["privateClusterConfig"]["enablePrivateNodes"] is True
     assert inputs["masterAuthorizedNetworksConfig"]["gcpPublicCidrsAccessEnabled"] is False
@@ -52,9 +48,9 @@ def test_the_cluster_is_private_identity_bound_shielded_and_encrypted(graphs: di
     assert inputs["datapathProvider"] == "ADVANCED_DATAPATH" and inputs["removeDefaultNodePool"] is True
     assert inputs["databaseEncryption"]["state"] == "ENCRYPTED"
     assert inputs["releaseChannel"] == {"channel": "REGULAR"}
-    (key,) = of(graphs["prod"], "gcp:kms/cryptoKey:CryptoKey")
+    (key,) = graphs["prod"].of_type("gcp:kms/cryptoKey:CryptoKey")
     assert key.inputs["rotationPeriod"] == "7776000s"
-    pools = {r.inputs["name"]: r.inputs for r in of(graphs["dev"], "gcp:container/nodePool:NodePool")}
+    pools = {r.inputs["name"]: r.inputs for r in graphs["dev"].of_type("gcp:container/nodePool:NodePool")}
     assert {name: pool["nodeConfig"]["spot"] for name, pool in pools.items()} == {"system": False, "apps": True}
     for pool in pools.values():
         assert pool["nodeConfig"]["serviceAccount"].startswith("project-ai-dev-nodes@")
@@ -63,21 +59,21 @@ def test_the_cluster_is_private_identity_bound_shielded_and_encrypted(graphs: di
 
 
 def test_data_services_are_private_encrypted_in_transit_and_highly_available_in_prod(graphs: dict[str, Graph]) -> None:
-    (sql,) = of(graphs["prod"], "gcp:sql/databaseInstance:DatabaseInstance")
+    (sql,) = graphs["prod"].of_type("gcp:sql/databaseInstance:DatabaseInstance")
     settings = sql.inputs["settings"]
     assert settings["ipConfiguration"]["ipv4Enabled"] is False
     assert settings["ipConfiguration"]["sslMode"] == "ENCRYPTED_ONLY"
     assert settings["availabilityType"] == "REGIONAL" and settings["backupConfiguration"]["pointInTimeRecoveryEnabled"]
     assert "rootPassword" not in sql.inputs and sql.inputs["rootPasswordWoVersion"] == "1"
-    (dev_sql,) = of(graphs["dev"], "gcp:sql/databaseInstance:DatabaseInstance")
+    (dev_sql,) = graphs["dev"].of_type("gcp:sql/databaseInstance:DatabaseInstance")
     assert dev_sql.inputs["settings"]["availabilityType"] == "ZONAL"
-    (redis,) = of(graphs["prod"], "gcp:redis/instance:Instance")
+    (redis,) = graphs["prod"].of_type("gcp:redis/instance:Instance")
     assert (redis.inputs["transitEncryptionMode"], redis.inputs["authEnabled"], redis.inputs["tier"]) == (
         "SERVER_AUTHENTICATION",
         True,
         "STANDARD_HA",
     )
-    (repository,) = of(graphs["prod"], "gcp:artifactregistry/repository:Repository")
+    (repository,) = graphs["prod"].of_type("gcp:artifactregistry/repository:Repository")
     assert repository.inputs["dockerConfig"] == {"immutableTags": True}
     assert repository.inputs["vulnerabilityScanningConfig"] == {"enablementConfig": "INHERITED"}
     assert graphs["prod"].outputs["registry"] == "us-central1-docker.pkg.dev/project-ai-prod/project-ai"

@@ -38,18 +38,14 @@ def prod(project_synthesizer: Synthesizer) -> Graph:
     return project_synthesizer.synthesize("prod")
 
 
-def of(graph: Graph, kind: str) -> list[Resource]:
-    return [r for r in graph.resources if r.type == kind]
-
-
 def by_name(graph: Graph, kind: str) -> dict[str, Resource]:
-    return {r.name: r for r in of(graph, kind)}
+    return {r.name: r for r in graph.of_type(kind)}
 
 
 def test_the_ha_vpn_advertises_only_the_standbys_range(gcp: Graph) -> None:
-    (gateway,) = of(gcp, "gcp:compute/haVpnGateway:HaVpnGateway")
+    (gateway,) = gcp.of_type("gcp:compute/haVpnGateway:HaVpnGateway")
     assert (gateway.inputs["network"], gateway.inputs["stackType"]) == (VPC, "IPV4_ONLY")
-    (router,) = [r for r in of(gcp, "gcp:compute/router:Router") if r.name == "replication-vpn-router"]
+    (router,) = [r for r in gcp.of_type("gcp:compute/router:Router") if r.name == "replication-vpn-router"]
     # AWS learns where the replication comes from (the private services range) and nothing
     # else: not the nodes', pods' or services' ranges.
     assert router.inputs["bgp"] == {
@@ -59,7 +55,7 @@ def test_the_ha_vpn_advertises_only_the_standbys_range(gcp: Graph) -> None:
     }
     assert GcpPlatformConfig.model_fields["private_services_cidr"].default == "10.40.16.0/20"
     # Cloud SQL's producer network learns the routes to AWS through the VPC's peering.
-    (routes,) = of(gcp, "gcp:compute/networkPeeringRoutesConfig:NetworkPeeringRoutesConfig")
+    (routes,) = gcp.of_type("gcp:compute/networkPeeringRoutesConfig:NetworkPeeringRoutesConfig")
     assert (routes.inputs["network"], routes.inputs["exportCustomRoutes"], routes.inputs["importCustomRoutes"]) == (
         VPC,
         True,
@@ -72,13 +68,13 @@ def test_the_aws_half_lives_in_prods_account_on_prods_vpn_gateway(gcp: Graph, pr
     # From prod's contract: its account (the provider refuses any other) and region.
     assert provider.name == "primary-aws" and provider.inputs["region"] == prod.outputs[contract.REGION]
     assert json.loads(provider.inputs["allowedAccountIds"]) == [prod.outputs[contract.ACCOUNT_ID]]
-    customers = of(gcp, "aws:ec2/customerGateway:CustomerGateway")
-    connections = of(gcp, "aws:ec2/vpnConnection:VpnConnection")
+    customers = gcp.of_type("aws:ec2/customerGateway:CustomerGateway")
+    connections = gcp.of_type("aws:ec2/vpnConnection:VpnConnection")
     assert len(customers) == len(connections) == 2
     assert {r.provider for r in customers + connections} == {provider.urn}
     # BGP with this side's Cloud Router ASN; one customer gateway per HA VPN interface.
     assert {(c.inputs["type"], c.inputs["bgpAsn"]) for c in customers} == {("ipsec.1", "65010")}
-    (vgw,) = of(prod, "aws:ec2/vpnGateway:VpnGateway")
+    (vgw,) = prod.of_type("aws:ec2/vpnGateway:VpnGateway")
     for connection, customer in zip(connections, customers, strict=True):
         assert connection.inputs["vpnGatewayId"] == vgw.outputs["id"] == prod.outputs[contract.VPN_GATEWAY]
         assert connection.inputs["customerGatewayId"] == customer.outputs["id"]
@@ -86,11 +82,11 @@ def test_the_aws_half_lives_in_prods_account_on_prods_vpn_gateway(gcp: Graph, pr
 
 
 def test_four_tunnels_with_ikev2_bgp_and_one_generated_key_each_shared_by_both_ends(gcp: Graph, prod: Graph) -> None:
-    connections = sorted(of(gcp, "aws:ec2/vpnConnection:VpnConnection"), key=lambda r: r.name)
+    connections = sorted(gcp.of_type("aws:ec2/vpnConnection:VpnConnection"), key=lambda r: r.name)
     tunnels = by_name(gcp, "gcp:compute/vPNTunnel:VPNTunnel")
     interfaces = by_name(gcp, "gcp:compute/routerInterface:RouterInterface")
     peers = by_name(gcp, "gcp:compute/routerPeer:RouterPeer")
-    (external,) = of(gcp, "gcp:compute/externalVpnGateway:ExternalVpnGateway")
+    (external,) = gcp.of_type("gcp:compute/externalVpnGateway:ExternalVpnGateway")
     assert external.inputs["redundancyType"] == "FOUR_IPS_REDUNDANCY"
     assert [i["id"] for i in external.inputs["interfaces"]] == [0, 1, 2, 3]
     keys = []
@@ -124,7 +120,7 @@ def test_four_tunnels_with_ikev2_bgp_and_one_generated_key_each_shared_by_both_e
         assert tunnels[f"replication-vpn-tunnel-{index}"].secret_inputs["sharedSecretWo"] == key
         keys.append(key)
     assert len(set(keys)) == 4
-    generators = [r for r in of(gcp, "random:index/randomPassword:RandomPassword") if "-psk-" in r.name]
+    generators = [r for r in gcp.of_type("random:index/randomPassword:RandomPassword") if "-psk-" in r.name]
     # AWS takes letters, digits, '.' and '_', and no leading 0: letters only.
     assert {(g.inputs["length"], g.inputs["special"], g.inputs["numeric"]) for g in generators} == {(48, False, False)}
 
@@ -134,7 +130,7 @@ def test_each_side_is_wired_to_the_others_public_addresses(gcp: Graph) -> None:
     customer gateways are the HA VPN interfaces; the external VPN gateway's four
     interfaces are the AWS tunnels' outside addresses, in tunnel order; each GCP tunnel's
     peer is the AWS tunnel it pairs with."""
-    (gateway,) = of(gcp, "gcp:compute/haVpnGateway:HaVpnGateway")
+    (gateway,) = gcp.of_type("gcp:compute/haVpnGateway:HaVpnGateway")
     ha = {i["id"]: i["ipAddress"] for i in gateway.outputs["vpnInterfaces"]}
     customers = by_name(gcp, "aws:ec2/customerGateway:CustomerGateway")
     assert [customers[f"replication-vpn-customer-{i}"].inputs["ipAddress"] for i in (0, 1)] == [ha[0], ha[1]]
@@ -143,7 +139,7 @@ def test_each_side_is_wired_to_the_others_public_addresses(gcp: Graph) -> None:
         connections[f"replication-vpn-connection-{index // 2}"].outputs[f"tunnel{index % 2 + 1}Address"]
         for index in range(4)
     ]
-    (external,) = of(gcp, "gcp:compute/externalVpnGateway:ExternalVpnGateway")
+    (external,) = gcp.of_type("gcp:compute/externalVpnGateway:ExternalVpnGateway")
     assert external.inputs["interfaces"] == [{"id": i, "ipAddress": outside[i]} for i in range(4)]
     tunnels = by_name(gcp, "gcp:compute/vPNTunnel:VPNTunnel")
     for index in range(4):
@@ -181,7 +177,7 @@ def test_dms_reads_prods_writer_over_tls_into_a_private_dms_managed_standby(gcp:
         stack_config("prod-gcp")["projectai:database"]["instanceClass"],
         "ENTERPRISE",
     )
-    (job,) = of(gcp, "gcp:databasemigrationservice/migrationJob:MigrationJob")
+    (job,) = gcp.of_type("gcp:databasemigrationservice/migrationJob:MigrationJob")
     inputs = job.inputs
     assert (inputs["type"], inputs["migrationJobId"], inputs["desiredState"]) == ("CONTINUOUS", PREFIX, "RUNNING")
     assert (inputs["source"], inputs["destination"]) == (source.outputs["name"], standby.outputs["name"])
@@ -193,7 +189,7 @@ def test_dms_reads_prods_writer_over_tls_into_a_private_dms_managed_standby(gcp:
 
 
 def test_the_lag_alert_fires_above_the_rpo_and_tells_the_alert_recipients(gcp: Graph) -> None:
-    (policy,) = of(gcp, "gcp:monitoring/alertPolicy:AlertPolicy")
+    (policy,) = gcp.of_type("gcp:monitoring/alertPolicy:AlertPolicy")
     threshold, absent = policy.inputs["conditions"]
     metric = threshold["conditionThreshold"]
     assert metric["filter"] == (
@@ -208,7 +204,7 @@ def test_the_lag_alert_fires_above_the_rpo_and_tells_the_alert_recipients(gcp: G
     # A job that reports nothing is not replicating.
     assert absent["conditionAbsent"]["filter"] == metric["filter"] and absent["conditionAbsent"]["duration"] == "600s"
     assert (policy.inputs["combiner"], policy.inputs["severity"]) == ("OR", "CRITICAL")
-    channels = of(gcp, "gcp:monitoring/notificationChannel:NotificationChannel")
+    channels = gcp.of_type("gcp:monitoring/notificationChannel:NotificationChannel")
     assert [c.inputs["labels"] for c in channels] == [{"email_address": ALERTS}]
     assert channels[0].inputs["type"] == "email"
     assert policy.inputs["notificationChannels"] == [c.outputs["name"] for c in channels]
@@ -220,7 +216,7 @@ def test_the_lag_threshold_is_the_stacks_rpo(tmp_path: Path, rpo: int) -> None:
         config["projectai:disasterRecovery"] = {"rpoSeconds": rpo, "rtoSeconds": 900, "maxSwitchoverLagSeconds": 0}
 
     gcp = synthesize_copy(tmp_path, "prod-gcp", {"prod": unchanged, "prod-gcp": targets})
-    (policy,) = of(gcp, "gcp:monitoring/alertPolicy:AlertPolicy")
+    (policy,) = gcp.of_type("gcp:monitoring/alertPolicy:AlertPolicy")
     assert policy.inputs["conditions"][0]["conditionThreshold"]["thresholdValue"] == lag_threshold_seconds(rpo) == rpo
     assert gcp.outputs[contract.DISASTER_RECOVERY] == {
         "rpoSeconds": rpo,
@@ -234,14 +230,14 @@ def test_a_first_up_creates_the_job_without_starting_it(tmp_path: Path) -> None:
         config["projectai:platform"]["replication"]["start"] = False
 
     gcp = synthesize_copy(tmp_path, "prod-gcp", {"prod": unchanged, "prod-gcp": waiting})
-    (job,) = of(gcp, "gcp:databasemigrationservice/migrationJob:MigrationJob")
+    (job,) = gcp.of_type("gcp:databasemigrationservice/migrationJob:MigrationJob")
     assert job.inputs["desiredState"] == "NOT_STARTED"
 
 
 def test_no_generated_secret_is_in_the_clear(gcp: Graph) -> None:
     generated = {
         r.name: r.outputs["result"]
-        for r in of(gcp, "random:index/randomPassword:RandomPassword")
+        for r in gcp.of_type("random:index/randomPassword:RandomPassword")
         if "replication" in r.name
     }
     assert len(generated) == 6  # four tunnel keys, DMS's password on prod, the standby's root
