@@ -31,6 +31,7 @@ from tests.policies.cases import (
     urn,
     workload,
 )
+from tests.policies.mesh_cases import MESH_CASES
 
 PACKS = (ZERO_TRUST, COST)
 RULES: dict[str, Rule] = {rule.name: rule for pack in PACKS for rule in pack.rules}
@@ -899,6 +900,8 @@ CASES.append(
         ["on-demand capacity where spot is required"],
     )
 )
+# The mesh's rules keep their cases in a module of their own (tests/policies/mesh_cases.py).
+CASES += [Case(c.rule, c.good, c.bad, c.expected) for c in MESH_CASES]
 
 
 def uncovered() -> list[str]:

@@ -1,0 +1,191 @@
+"""MeshPolicies: what the mesh allows in one application namespace (issue #17).
+
+Deny by default, then name every caller by its SPIFFE principal (the identity in its
+mTLS certificate, which the mesh-wide STRICT PeerAuthentication makes every caller
+present):
+
+- `allow-nothing`: an AuthorizationPolicy with an empty spec. It selects every workload
+  of the namespace and allows no request, so a workload no other policy names refuses
+  everything;
+- `allow-ingress`: the ingress gateway's identity, to the API's port and paths only;
+- `allow-metrics`: Prometheus's identity, to the metrics port's GET /metrics only;
+- a DestinationRule for the API's host: Istio mutual TLS to it, connection-pool limits
+  and outlier detection (a pod that keeps failing is taken out of the pool).
+
+Custom resources are written against the API versions of the schemas vendored in
+preflight/crd-schemas (security.istio.io/v1, networking.istio.io/v1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.labels import Ownership, kubernetes_labels
+
+SECURITY_API = "security.istio.io/v1"
+NETWORKING_API = "networking.istio.io/v1"
+ALLOW_NOTHING = "allow-nothing"
+
+
+@dataclass(frozen=True)
+class ConnectionPool:
+    max_connections: int = 100
+    connect_timeout: str = "5s"
+    http1_max_pending_requests: int = 100
+    http2_max_requests: int = 1000
+    max_requests_per_connection: int = 0
+    idle_timeout: str = "300s"
+
+
+@dataclass(frozen=True)
+class OutlierDetection:
+    consecutive_5xx_errors: int = 5
+    interval: str = "10s"
+    base_ejection_time: str = "30s"
+    max_ejection_percent: int = 50
+
+
+@dataclass(frozen=True)
+class MeshPoliciesArgs:
+    owner: Ownership
+    namespace: str
+    # The API's pods (its selector labels) and its Service's host and port.
+    api_selector: dict[str, str]
+    api_host: str
+    api_port: int
+    # Paths the gateway may call (Istio's exact, `prefix*` or `*suffix` forms).
+    api_paths: tuple[str, ...]
+    # SPIFFE principals without `spiffe://` (`<trust domain>/ns/<ns>/sa/<account>`).
+    ingress_principals: tuple[str, ...]
+    metrics_port: int
+    prometheus_principals: tuple[str, ...]
+    api_methods: tuple[str, ...] = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+    metrics_path: str = "/metrics"
+    connection_pool: ConnectionPool = field(default_factory=ConnectionPool)
+    outlier_detection: OutlierDetection = field(default_factory=OutlierDetection)
+    # DestinationRule subsets (Argo Rollouts' stable and canary subsets, when it routes by subset).
+    subsets: tuple[str, ...] = ()
+    # What must exist before objects are created in the namespace (the Namespace).
+    namespace_ready: tuple[pulumi.Resource, ...] = ()
+
+
+def exact_principals(principals: tuple[str, ...], what: str) -> list[str]:
+    if not principals:
+        raise ValueError(f"{what}: at least one principal")
+    for principal in principals:
+        if "*" in principal or principal.startswith("spiffe://") or principal.count("/") != 4:
+            raise ValueError(f"{what}: '{principal}' is not an exact '<trust domain>/ns/<ns>/sa/<account>'")
+    return list(principals)
+
+
+def ingress_policy_spec(args: MeshPoliciesArgs) -> dict[str, Any]:
+    if not args.api_paths:
+        raise ValueError("api_paths: at least one path")
+    return {
+        "selector": {"matchLabels": dict(args.api_selector)},
+        "action": "ALLOW",
+        "rules": [
+            {
+                "from": [{"source": {"principals": exact_principals(args.ingress_principals, "ingress_principals")}}],
+                "to": [
+                    {
+                        "operation": {
+                            "ports": [str(args.api_port)],
+                            "paths": list(args.api_paths),
+                            "methods": list(args.api_methods),
+                        }
+                    }
+                ],
+            }
+        ],
+    }
+
+
+def metrics_policy_spec(args: MeshPoliciesArgs) -> dict[str, Any]:
+    return {
+        "selector": {"matchLabels": dict(args.api_selector)},
+        "action": "ALLOW",
+        "rules": [
+            {
+                "from": [
+                    {"source": {"principals": exact_principals(args.prometheus_principals, "prometheus_principals")}}
+                ],
+                "to": [
+                    {
+                        "operation": {
+                            "ports": [str(args.metrics_port)],
+                            "paths": [args.metrics_path],
+                            "methods": ["GET"],
+                        }
+                    }
+                ],
+            }
+        ],
+    }
+
+
+def destination_rule_spec(args: MeshPoliciesArgs) -> dict[str, Any]:
+    pool, outlier = args.connection_pool, args.outlier_detection
+    spec: dict[str, Any] = {
+        "host": args.api_host,
+        "trafficPolicy": {
+            "tls": {"mode": "ISTIO_MUTUAL"},
+            "connectionPool": {
+                "tcp": {"maxConnections": pool.max_connections, "connectTimeout": pool.connect_timeout},
+                "http": {
+                    "http1MaxPendingRequests": pool.http1_max_pending_requests,
+                    "http2MaxRequests": pool.http2_max_requests,
+                    "maxRequestsPerConnection": pool.max_requests_per_connection,
+                    "idleTimeout": pool.idle_timeout,
+                },
+            },
+            "outlierDetection": {
+                "consecutive5xxErrors": outlier.consecutive_5xx_errors,
+                "interval": outlier.interval,
+                "baseEjectionTime": outlier.base_ejection_time,
+                "maxEjectionPercent": outlier.max_ejection_percent,
+            },
+        },
+    }
+    if args.subsets:
+        spec["subsets"] = [{"name": subset} for subset in args.subsets]
+    return spec
+
+
+class MeshPolicies(pulumi.ComponentResource):
+    allow_nothing: k8s.apiextensions.CustomResource
+    allow_ingress: k8s.apiextensions.CustomResource
+    allow_metrics: k8s.apiextensions.CustomResource
+    destination_rule: k8s.apiextensions.CustomResource
+
+    def __init__(self, name: str, args: MeshPoliciesArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("projectai:mesh:MeshPolicies", name, None, opts)
+        labels = kubernetes_labels(args.owner, name="mesh-policies", instance=name, component="mesh")
+        in_namespace = pulumi.ResourceOptions(parent=self, depends_on=list(args.namespace_ready))
+
+        def resource(logical: str, api: str, kind: str, object_name: str, spec: dict[str, Any]) -> Any:
+            return k8s.apiextensions.CustomResource(
+                f"{name}-{logical}",
+                api_version=api,
+                kind=kind,
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=object_name, namespace=args.namespace, labels=labels),
+                spec=spec,
+                opts=in_namespace,
+            )
+
+        # An empty spec: every workload of the namespace, no request allowed.
+        self.allow_nothing = resource(ALLOW_NOTHING, SECURITY_API, "AuthorizationPolicy", ALLOW_NOTHING, {})
+        self.allow_ingress = resource(
+            "allow-ingress", SECURITY_API, "AuthorizationPolicy", "allow-ingress", ingress_policy_spec(args)
+        )
+        self.allow_metrics = resource(
+            "allow-metrics", SECURITY_API, "AuthorizationPolicy", "allow-metrics", metrics_policy_spec(args)
+        )
+        self.destination_rule = resource(
+            "destination-rule", NETWORKING_API, "DestinationRule", "api", destination_rule_spec(args)
+        )
+        self.register_outputs({"namespace": args.namespace, "allowNothing": ALLOW_NOTHING})
