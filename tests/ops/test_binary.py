@@ -1,4 +1,4 @@
-"""The standalone executable: built with PyInstaller by ops/build/build.sh, then run from
+"""The standalone executable: built with PyInstaller by ops/standalone/build.sh, then run from
 a folder with nothing beside it and no Python path, as on an on-call laptop."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ def binary(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("ops-build")
     environment = {**os.environ, "OUT": str(out), "PYTHON": sys.executable}
     built = subprocess.run(
-        ["bash", str(ROOT / "ops" / "build" / "build.sh")],
+        ["bash", str(ROOT / "ops" / "standalone" / "build.sh")],
         env=environment,
         capture_output=True,
         text=True,

@@ -50,7 +50,7 @@ def test_every_program_module_ops_imports_is_copied_and_sent():
 def test_the_context_holds_ops_and_app_but_not_the_program_or_build_scripts():
     assert sent_to_the_build("ops/cli.py") and sent_to_the_build("app/db/engine.py")
     assert not sent_to_the_build("components/charts.py") and not sent_to_the_build("stacks/model.py")
-    assert not sent_to_the_build("ops/build/build.sh") and not sent_to_the_build("Pulumi.prod.yaml")
+    assert not sent_to_the_build("ops/standalone/build.sh") and not sent_to_the_build("Pulumi.prod.yaml")
 
 
 def test_multi_stage_pinned_non_root_and_compiled_for_a_read_only_root():

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Builds the ops CLI as one executable: dist/ops (Linux, macOS) under OUT (default build/ops).
+# Needs Python 3.11+ with requirements-dev.txt installed (PyInstaller is pinned there), or
+# set PYTHON to such an interpreter. PyInstaller does not cross-compile: build on each OS.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+python="${PYTHON:-$root/.venv/bin/python}"
+out="${OUT:-$root/build/ops}"
+cd "$root"
+"$python" -m PyInstaller --onefile --clean --noconfirm --log-level WARN \
+  --name ops \
+  --paths "$root" \
+  --distpath "$out/dist" --workpath "$out/work" --specpath "$out" \
+  ops/standalone/entry.py
+echo "$out/dist/ops"
