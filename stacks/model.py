@@ -972,6 +972,18 @@ class RegionStack(WorkloadStack):
     origin: OriginConfig = OriginConfig()
     # RPO and RTO targets: every production region has them (defaults); elsewhere optional.
     disaster_recovery: DisasterRecoveryConfig | None = None
+    # Set with `pulumi config set --secret projectai:pagerdutyIntegrationKey`: a PagerDuty
+    # integration's key (Amazon CloudWatch on AWS, Events API on GCP). The cloud-side alarms
+    # (replication lag) then page on-call as well as mailing `platform.alertEmails`.
+    pagerduty_integration_key: str | None = None
+
+    @field_validator("pagerduty_integration_key")
+    @classmethod
+    def _integration_key(cls, key: str | None) -> str | None:
+        # The value is a secret: the error says what was expected, never what was given.
+        if key is not None and not re.fullmatch(r"[A-Za-z0-9]{20,64}", key):
+            raise ValueError("expected a PagerDuty integration key: 20 to 64 letters and digits (value not shown)")
+        return key
 
     @field_validator("region")
     @classmethod

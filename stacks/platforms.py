@@ -22,7 +22,7 @@ from components.aws.eks import EksCluster, EksClusterArgs, NodeGroupArgs
 from components.aws.network import AwsNetwork, AwsNetworkArgs
 from components.aws.registry import ContainerRegistry, RegistryArgs, replica_settings
 from components.aws.vpn import ReplicaVpnGateway, ReplicaVpnGatewayArgs
-from components.gcp.alerting import AlertChannelsArgs, email_channels
+from components.gcp.alerting import AlertChannelsArgs, alert_channels
 from components.gcp.budget import GcpBudgetArgs
 from components.gcp.budget import monthly_budget as gcp_budget
 from components.gcp.gke import GkeCluster, GkeClusterArgs, NodePoolArgs
@@ -209,7 +209,11 @@ def aws_platform(config: AwsRegionStack, primary: dict[str, pulumi.Output] | Non
         topic = AlertTopic(
             "alerts",
             AlertTopicArgs(
-                owner=owner, identifier=name, account_id=platform.account_id, emails=tuple(platform.alert_emails)
+                owner=owner,
+                identifier=name,
+                account_id=platform.account_id,
+                emails=tuple(platform.alert_emails),
+                pagerduty_integration_key=config.pagerduty_integration_key,
             ),
             opts,
         )
@@ -472,7 +476,15 @@ def _replicate(
         pulumi.ResourceOptions(providers=[provider, primary_aws]),
     )
     opts = pulumi.ResourceOptions(provider=provider)
-    channels = email_channels("alerts", AlertChannelsArgs(owner=owner, emails=tuple(platform.alert_emails)), opts)
+    channels = alert_channels(
+        "alerts",
+        AlertChannelsArgs(
+            owner=owner,
+            emails=tuple(platform.alert_emails),
+            pagerduty_integration_key=config.pagerduty_integration_key,
+        ),
+        opts,
+    )
     return DatabaseReplication(
         "replication",
         DatabaseReplicationArgs(

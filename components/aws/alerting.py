@@ -1,6 +1,9 @@
 """Cloud-side alerts of an AWS region: an SNS topic that tells the stack's alert
 recipients (the addresses its budget notifies, `platform.alertEmails`), and the
 CloudWatch alarm on a secondary region's Aurora global database lag against its RPO.
+With a PagerDuty integration key (`pagerdutyIntegrationKey`, secret config), the topic
+also pages on-call: an HTTPS subscription to PagerDuty's Amazon CloudWatch integration,
+which confirms the subscription itself and opens and resolves incidents with the alarm.
 
 The topic is encrypted with its own rotating key, whose policy lets CloudWatch (and only
 this account's alarms) publish to it. Email subscriptions wait for each recipient to
@@ -18,6 +21,8 @@ import pulumi_aws as aws
 from components.aws.kms import rotating_key
 from components.labels import Ownership, cloud_tags
 
+# PagerDuty's Amazon CloudWatch integration: <this><integration key>/enqueue.
+PAGERDUTY_CLOUDWATCH = "https://events.pagerduty.com/integration/"
 # Reported by a secondary cluster of an Aurora global database only, in milliseconds:
 # how far its storage is behind the primary's.
 LAG_METRIC = "AuroraGlobalDBReplicationLag"
@@ -41,6 +46,8 @@ class AlertTopicArgs:
     identifier: str
     account_id: str
     emails: tuple[str, ...]
+    # A PagerDuty "Amazon CloudWatch" integration's key (a secret), to page on-call.
+    pagerduty_integration_key: pulumi.Input[str] | None = None
 
 
 class AlertTopic(pulumi.ComponentResource):
@@ -61,6 +68,17 @@ class AlertTopic(pulumi.ComponentResource):
         for index, email in enumerate(args.emails):
             aws.sns.TopicSubscription(
                 f"{name}-email-{index}", topic=self.topic.arn, protocol="email", endpoint=email, opts=child
+            )
+        if args.pagerduty_integration_key is not None:
+            # The key is in the URL: the endpoint is a secret in Pulumi's state.
+            endpoint = pulumi.Output.concat(PAGERDUTY_CLOUDWATCH, args.pagerduty_integration_key, "/enqueue")
+            aws.sns.TopicSubscription(
+                f"{name}-pagerduty",
+                topic=self.topic.arn,
+                protocol="https",
+                endpoint=pulumi.Output.secret(endpoint),
+                endpoint_auto_confirms=True,
+                opts=child,
             )
         self.register_outputs({"topicArn": self.topic.arn})
 

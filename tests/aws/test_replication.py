@@ -164,3 +164,33 @@ def test_the_stack_files_hold_the_replicas_range_and_no_secret() -> None:
     assert platform["crossCloudReplicas"] == {"vpnAsn": 64512, "cidrs": ["10.40.16.0/20"]}
     # prod-gcp's standby lives in its private services range (its default).
     assert "privateServicesCidr" not in stack_config("prod-gcp")["projectai:platform"]
+
+
+PAGERDUTY_KEY = "R0ut1ngKeyFromPagerDuty0123456789"
+
+
+def test_with_an_integration_key_the_alarm_also_pages_on_call(tmp_path: Path) -> None:
+    def pager(config: dict[str, Any]) -> None:
+        config["projectai:pagerdutyIntegrationKey"] = PAGERDUTY_KEY
+
+    eu = synthesize_copy(tmp_path, "prod-eu", {"prod": unchanged, "prod-eu": pager})
+    (topic,) = eu.of_type("aws:sns/topic:Topic")
+    email, pagerduty = eu.of_type("aws:sns/topicSubscription:TopicSubscription")
+    assert email.inputs["protocol"] == "email"
+    assert (pagerduty.inputs["protocol"], pagerduty.inputs["endpointAutoConfirms"]) == ("https", True)
+    # The key is in the URL, so the endpoint is a secret: never shown, in the clear only in this process.
+    assert pagerduty.inputs["endpoint"] == "[secret]"
+    expected = f"https://events.pagerduty.com/integration/{PAGERDUTY_KEY}/enqueue"
+    assert pagerduty.revealed_inputs["endpoint"] == expected
+    assert pagerduty.inputs["topic"] == topic.outputs["arn"]
+
+
+@pytest.mark.parametrize("key", ["short", "has spaces in it 0123456789", "x" * 65, "k€y" * 10])
+def test_a_malformed_integration_key_is_refused_without_showing_it(key: str) -> None:
+    from stacks.config import ConfigError, parse
+    from tests.stacks.test_config import stack
+
+    with pytest.raises(ConfigError) as refused:
+        parse(stack("prod-eu", pagerdutyIntegrationKey=key), "Pulumi.prod-eu.yaml")
+    assert "expected a PagerDuty integration key" in str(refused.value)
+    assert key not in str(refused.value)

@@ -275,3 +275,18 @@ def test_a_primary_without_a_vpn_gateway_fails_the_replica_at_once(tmp_path: Pat
     assert "KeyError: 'accountId'" not in str(caught.value)  # every AWS region exports its account
     assert "stack 'prod', which it references, has no such output" in str(caught.value)
     assert "'vpnGatewayId'" in str(caught.value) or "'vpnGatewayAsn'" in str(caught.value)
+
+
+def test_with_an_integration_key_the_lag_alert_also_pages_on_call(tmp_path: Path) -> None:
+    key = "G00gleCloudMonitoringKey0123456789"
+
+    def pager(config: dict[str, Any]) -> None:
+        config["projectai:pagerdutyIntegrationKey"] = key
+
+    gcp = synthesize_copy(tmp_path, "prod-gcp", {"prod": unchanged, "prod-gcp": pager})
+    (policy,) = gcp.of_type("gcp:monitoring/alertPolicy:AlertPolicy")
+    email, pagerduty = gcp.of_type("gcp:monitoring/notificationChannel:NotificationChannel")
+    assert (email.inputs["type"], pagerduty.inputs["type"]) == ("email", "pagerduty")
+    assert pagerduty.inputs["sensitiveLabels"] == "[secret]"
+    assert pagerduty.revealed_inputs["sensitiveLabels"] == {"serviceKey": key}
+    assert policy.inputs["notificationChannels"] == [email.outputs["name"], pagerduty.outputs["name"]]
