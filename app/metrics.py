@@ -77,6 +77,17 @@ USAGE_SETTLEMENTS_PENDING = Gauge(
 SECRET_RELOADS = Counter("secret_reloads_total", "Secrets taken from changed files without a restart", ["file"])
 API_KEYS_REHASHED = Counter("api_keys_rehashed_total", "Keys that matched the previous pepper and were re-hashed")
 TOKENS = Counter("completion_tokens_total", "Tokens served", ["model", "kind"])
+FLAGS_SOURCE_READY = Gauge(
+    "feature_flags_source_ready",
+    "1 while the feature flag file is read and in use; 0 while it is missing or malformed (flags at their defaults)",
+    multiprocess_mode="min",
+)
+FLAG_EVALUATIONS = Counter(
+    "feature_flag_evaluations_total",
+    "Feature flag evaluations per flag, result (on, off) and reason (static, targeting_match, disabled, or why the "
+    "default applied: source_unavailable, flag_not_found, type_mismatch, ...)",
+    ["flag", "result", "reason"],
+)
 
 
 def render() -> tuple[bytes, str]:

@@ -16,6 +16,7 @@ from app.db.database import Database, DatabaseUnavailable
 from app.db.models import ApiKey
 from app.db.routing import open_database
 from app.db.settlements import Settlements
+from app.flags import FeatureFlags
 from app.guarded_redis import GuardedRedis, connect
 from app.logs import log
 from app.metrics import DB_POOL
@@ -46,6 +47,7 @@ class Services:
     settlements: Settlements
     readiness: Readiness
     credentials: Credentials
+    flags: FeatureFlags
     redis: GuardedRedis | None = None
     started: bool = False
     # Set when shutdown begins: /readyz answers 503 so traffic drains away.
@@ -79,6 +81,7 @@ class Services:
             settlements=Settlements(database),
             readiness=Readiness(database, settings.readiness_cache_seconds),
             credentials=credentials,
+            flags=FeatureFlags(settings.flags_file, settings.flags_poll_seconds),
             redis=redis,
         )
 
@@ -104,6 +107,10 @@ class Services:
             log.warning("cache unavailable at start-up, starting cold")
         self._tasks.append(asyncio.create_task(self._refresh_pool_metrics()))
         self._tasks.append(asyncio.create_task(self.settlements.keep_retrying()))
+        if self.flags.gated:
+            # Reading the file blocks (briefly): off the event loop.
+            await asyncio.to_thread(self.flags.start)
+            self._tasks.append(asyncio.create_task(self.flags.keep_watching()))
         if self.settings.secrets_dir is not None:
             watcher = SecretFiles(self.settings.secrets_dir, self.credentials)
             self._tasks.append(asyncio.create_task(watcher.keep_watching()))
@@ -120,6 +127,7 @@ class Services:
                 log.error("a background task had failed", error=type(outcome).__name__)
         if left := await self.settlements.retry_pending():
             log.warning("usage settlements left at their reservations", count=left)
+        self.flags.stop()
         await self.client.aclose()
         await self.cache.close()
         await self.database.dispose(DISPOSE_TIMEOUT_SECONDS)

@@ -145,6 +145,12 @@ class Settings(BaseSettings):
     sunset_date: str | None = None  # RFC 8594: an HTTP-date
     deprecation_link: HttpUrl | None = None
 
+    # Feature flags: flagd's flag file (the stack's flags ConfigMap, mounted read-only), read
+    # in process by OpenFeature's flagd provider and looked at again every poll (app/flags.py).
+    # Unset: no flags, nothing is gated (local runs).
+    flags_file: Path | None = None
+    flags_poll_seconds: float = Field(1.0, gt=0)
+
     # Observability.
     otlp_endpoint: str | None = Field(
         None, validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_ENDPOINT", "APP_OTLP_ENDPOINT")

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import keys
 from app.db.database import DatabaseUnavailable
 from app.db.models import ApiKey
+from app.flags import V2_BETA_ROUTES
 from app.metrics import API_KEYS_REHASHED, AUTH_FAILURES
 from app.problems import Problem
 from app.ratelimit import rate_limit_headers, refusal_headers
@@ -105,3 +106,15 @@ async def limit_key(request: Request, response: Response, services: ServicesDep,
 
 # Per key and route; the per-address limit comes earlier (app/middleware/client_limits.py).
 RATE_LIMITS = [Depends(limit_key)]
+
+
+async def v2_beta_enabled(services: ServicesDep, key_id: ApiKeyDep) -> None:
+    """The v2 beta routes answer a key the `v2-beta-routes` flag is on for (app/flags.py);
+    to any other key they do not exist. Checked before the rate limit: a hidden route
+    costs nothing and says nothing (no RateLimit headers)."""
+    if not services.flags.enabled(V2_BETA_ROUTES, key_id):
+        raise Problem(404, "API v2 (beta) is not available to this key; use v1")
+
+
+# The v2 beta's: the flag first, then the rate limits.
+V2_BETA = [Depends(v2_beta_enabled), *RATE_LIMITS]

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from fastapi import APIRouter
 
 from app.api.completions import available_models, complete
-from app.api.deps import RATE_LIMITS, ApiKeyDep, ServicesDep
+from app.api.deps import V2_BETA, ApiKeyDep, ServicesDep
 from app.api.schemas import (
     BODY_PROBLEMS,
     COMMON_PROBLEMS,
@@ -20,7 +20,8 @@ from app.api.schemas import (
     problem_responses,
 )
 
-router = APIRouter(prefix="/v2", dependencies=RATE_LIMITS, responses=problem_responses(*COMMON_PROBLEMS))
+# 404: the beta is not available to this key (the `v2-beta-routes` flag is off for it).
+router = APIRouter(prefix="/v2", dependencies=V2_BETA, responses=problem_responses(*COMMON_PROBLEMS, 404))
 
 
 @router.post(
