@@ -4,6 +4,14 @@ The Vault integration first (the Secrets the pods read), then the platform contr
 the API's objects need (Argo Rollouts for canary and blue-green, the monitoring stack),
 then the API itself, and its monitors and dashboards once it exists. Every role that
 runs the API on a cluster (`cluster`, `region`) composes this one component.
+
+With the service mesh (`mesh`), in this order: `MeshPki` on the Vault provider, once
+Vault's configuration (the auth mount its login role names) exists; then `IstioMesh`,
+whose `istio-system` setup creates `MeshCertificates` (the Vault Issuer and istio-csr,
+which istiod waits for); then the API's namespace, enrolled by its labels; then
+`MeshPolicies` in it (the namespace's setup, so they exist before any pod); then the
+API's workload. Until the organisation's root has signed the intermediate
+(`mesh.istio` None), only `MeshPki` exists: its CSR is what the root's operators sign.
 """
 
 from __future__ import annotations
@@ -14,14 +22,35 @@ from dataclasses import dataclass
 import pulumi
 
 from components import aliases
+from components.charts import NamespaceSetup
 from components.delivery import ArgoRollouts, ArgoRolloutsArgs
 from components.ingress import EdgeOrigin, EdgeOriginArgs
+from components.labels import kubernetes_labels
+from components.mesh import IstioMesh, IstioMeshArgs, MeshCertificates, MeshCertificatesArgs, MeshPolicies, traffic
+from components.mesh.traffic import MeshPoliciesArgs
 from components.monitoring.api_monitors import ApiMonitors, ApiMonitorsArgs
 from components.monitoring.dashboards import ApiDashboards, ApiDashboardsArgs
 from components.monitoring.rules import RuleArgs
 from components.monitoring.stack import MonitoringStack, MonitoringStackArgs
 from components.vault.integration import VaultIntegration, VaultIntegrationArgs
+from components.vault.pki import MeshPki, MeshPkiArgs
 from components.workload import AppService, AppServiceArgs
+from components.workload.args import MeshWorkloadArgs
+
+
+@dataclass(frozen=True)
+class MeshDeploymentArgs:
+    """The mesh on the cluster. The Issuer's way to Vault (sign path, login role, trust
+    anchor, server) and every `namespace_ready` are filled in here, from what exists."""
+
+    pki: MeshPkiArgs
+    # None until the intermediate is signed: only the PKI (and its CSR) exists then.
+    istio: IstioMeshArgs | None
+    certificates: MeshCertificatesArgs
+    policies: MeshPoliciesArgs
+    workload: MeshWorkloadArgs
+    # The sidecar's merged-metrics port, which the API's PodMonitor scrapes.
+    metrics_port: int = 15020
 
 
 @dataclass(frozen=True)
@@ -38,6 +67,7 @@ class ApiDeploymentArgs:
     # A region's ingress controller and cert-manager, as an origin of the Cloudflare
     # edge; None where the cluster has its own (a `cluster` stack's prerequisites).
     origin: EdgeOriginArgs | None = None
+    mesh: MeshDeploymentArgs | None = None
 
 
 class ApiDeployment(pulumi.ComponentResource):
@@ -45,6 +75,10 @@ class ApiDeployment(pulumi.ComponentResource):
     rollouts: ArgoRollouts | None
     origin: EdgeOrigin | None
     monitoring: MonitoringStack | None
+    mesh_pki: MeshPki | None
+    mesh: IstioMesh | None
+    mesh_certificates: MeshCertificates | None
+    mesh_policies: MeshPolicies | None
     api: AppService
     monitors: ApiMonitors | None
     dashboards: ApiDashboards | None
@@ -73,6 +107,8 @@ class ApiDeployment(pulumi.ComponentResource):
             self.monitoring = MonitoringStack("monitoring", monitoring, child)
             installed.append(self.monitoring)
 
+        meshed = self._mesh(args, installed)
+
         names = self.vault.names
         api_args = dataclasses.replace(
             args.api,
@@ -80,7 +116,8 @@ class ApiDeployment(pulumi.ComponentResource):
             migration_secrets=names.migration,
             secret_files=self.vault.secret_files,
             workload_annotations=self.vault.workload_annotations,
-            setup=self.vault.setup(args.api.namespace),
+            setup=self._namespace_setup(args, meshed),
+            mesh=args.mesh.workload if meshed and args.mesh else None,
         )
         self.api = AppService(
             "api", api_args, pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=installed))
@@ -91,7 +128,13 @@ class ApiDeployment(pulumi.ComponentResource):
             after_api = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[*installed, self.api]))
             self.monitors = ApiMonitors(
                 api_args.name,
-                ApiMonitorsArgs(api_args.namespace, self.api.labels, self.api.selector, args.rules),
+                ApiMonitorsArgs(
+                    api_args.namespace,
+                    self.api.labels,
+                    self.api.selector,
+                    args.rules,
+                    mesh_metrics_port=args.mesh.metrics_port if meshed and args.mesh else None,
+                ),
                 after_api,
             )
             self.dashboards = ApiDashboards(
@@ -100,3 +143,74 @@ class ApiDeployment(pulumi.ComponentResource):
                 after_api,
             )
         self.register_outputs({"namespace": self.api.namespace.metadata.name, "url": self.api.url})
+
+    def _mesh(self, args: ApiDeploymentArgs, installed: list[pulumi.Resource]) -> bool:
+        """The mesh's PKI, and once its intermediate is signed, Istio: True when the API's
+        namespace joins the mesh."""
+        self.mesh_pki = self.mesh = self.mesh_certificates = self.mesh_policies = None
+        mesh = args.mesh
+        if mesh is None:
+            return False
+        self.mesh_pki = pki = MeshPki(
+            "mesh-pki",
+            mesh.pki,
+            pulumi.ResourceOptions(parent=self, provider=self.vault.provider, depends_on=[self.vault.configuration]),
+        )
+        if mesh.istio is None:
+            return False
+        # cert-manager (a region's origin installs it) signs through the Issuer.
+        prerequisites = [*([self.origin] if self.origin else []), pki]
+        certificates = dataclasses.replace(
+            mesh.certificates,
+            vault=dataclasses.replace(
+                mesh.certificates.vault,
+                server=self.vault.cluster_address,
+                sign_path=pki.sign_path,
+                role=pki.login_role.role_name,
+            ),
+            trust_anchor=pki.trust_anchor,
+            cert_manager_vault_egress=self.vault.egress,
+        )
+
+        def issuer_and_istio_csr(namespace: pulumi.Resource) -> list[pulumi.Resource]:
+            self.mesh_certificates = MeshCertificates(
+                "mesh-certificates",
+                dataclasses.replace(certificates, istio_namespace_ready=(namespace,)),
+                pulumi.ResourceOptions(parent=self, depends_on=prerequisites),
+            )
+            return [self.mesh_certificates]
+
+        self.mesh = IstioMesh(
+            "mesh",
+            dataclasses.replace(mesh.istio, setup=issuer_and_istio_csr),
+            pulumi.ResourceOptions(parent=self, depends_on=prerequisites),
+        )
+        installed.append(self.mesh)
+        # Namespaces with workloads outside the mesh deny everything too (zero trust).
+        rotation = self.vault.root_rotation
+        if rotation is not None:
+            traffic.allow_nothing(
+                "mesh-allow-nothing-vault-rotation",
+                rotation.namespace.metadata.name,
+                kubernetes_labels(mesh.istio.owner, name="mesh-policies", instance="mesh", component="mesh"),
+                pulumi.ResourceOptions(parent=self, depends_on=[rotation.namespace, self.mesh]),
+            )
+        return True
+
+    def _namespace_setup(self, args: ApiDeploymentArgs, meshed: bool) -> NamespaceSetup:
+        """The Secrets the pods read, and in the mesh the namespace's policies and routes:
+        all before the first pod."""
+        secrets = self.vault.setup(args.api.namespace)
+        mesh, istio = args.mesh, self.mesh
+        if not meshed or mesh is None or istio is None:
+            return secrets
+
+        def setup(namespace: pulumi.Resource) -> list[pulumi.Resource]:
+            self.mesh_policies = MeshPolicies(
+                f"{args.api.name}-mesh",
+                dataclasses.replace(mesh.policies, namespace_ready=(namespace,)),
+                pulumi.ResourceOptions(parent=self, depends_on=[istio]),
+            )
+            return [*secrets(namespace), self.mesh_policies]
+
+        return setup

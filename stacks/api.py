@@ -11,7 +11,8 @@ from components.api_deployment import ApiDeployment, ApiDeploymentArgs
 from components.delivery import ArgoRolloutsArgs
 from components.ingress.origin import client_certificate_annotations
 from components.vault.integration import CacheEndpoint, DatabaseEndpoint
-from stacks.model import RegionStack, WorkloadStack
+from stacks.mesh import GATEWAY_PORT, mesh_args
+from stacks.model import RegionStack, WorkloadStack, flagd_file
 from stacks.monitoring import monitoring_stack_args, rule_args
 from stacks.origin import CERT_MANAGER_NAMESPACE, edge_origin_args
 from stacks.vault import vault_integration_args
@@ -34,7 +35,8 @@ def api_deployment_args(
             cluster=cluster_facts(config),
         )
     vault = vault_integration_args(config, database, cache, oidc_issuer)
-    api = app_service_args(config)
+    # The stack's flags, as the flag file the API reads (and its tests read too).
+    api = dataclasses.replace(app_service_args(config), flags=flagd_file(config.flags))
     origin = None
     if isinstance(config, RegionStack):
         # A region is an origin of the Cloudflare edge: it installs its own ingress
@@ -45,9 +47,14 @@ def api_deployment_args(
             api.ingress, annotations=client_certificate_annotations(config.ingress.controller_namespace)
         )
         api = dataclasses.replace(api, ingress=ingress)
+    mesh = mesh_args(config, vault, api, database, cache)
+    if mesh is not None and mesh.istio is not None and origin is not None:
+        # The edge controller forwards to the mesh's ingress gateway, not to the pods.
+        origin = dataclasses.replace(origin, app_namespace=mesh.workload.gateway_namespace, app_port=GATEWAY_PORT)
     return ApiDeploymentArgs(
         vault=vault,
         api=api,
+        mesh=mesh,
         rollouts=rollouts,
         monitoring=monitoring_stack_args(config) if monitoring else None,
         rules=rule_args(config) if monitoring else None,
@@ -65,4 +72,7 @@ def deploy(config: WorkloadStack, args: ApiDeploymentArgs, on_cluster: pulumi.Re
     )
     pulumi.export("namespace", deployment.api.namespace.metadata.name)
     pulumi.export("url", deployment.api.url)
+    if deployment.mesh_pki is not None:
+        # For the organisation root's operators to sign (not part of the region contract).
+        pulumi.export("meshIntermediateCsr", deployment.mesh_pki.intermediate.csr)
     return deployment

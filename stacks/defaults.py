@@ -64,6 +64,8 @@ ENVIRONMENT_DEFAULTS: dict[str, dict[str, Any]] = {
             "analysis": {"minSuccessRate": 0.99, "maxP99LatencySeconds": 1.0, "count": 3},
         },
         "monitoring": {"retention": "15d", "storageSize": "50Gi"},
+        # Istio with Vault-signed workload certificates (stacks/mesh.py), as in prod.
+        "mesh": {"enabled": True, "tracingSamplingPercent": 10.0},
         "database": {"instanceClass": "db.r6g.large", "instances": 2, "backupRetentionDays": 7},
         "cache": {"nodeType": "cache.r6g.large", "replicas": 1},
     },
@@ -93,6 +95,7 @@ ENVIRONMENT_DEFAULTS: dict[str, dict[str, Any]] = {
                 "limits": {"cpu": "4", "memory": "8Gi"},
             },
         },
+        "mesh": {"enabled": True, "tracingSamplingPercent": 1.0},
         "database": {"instanceClass": "db.r6g.xlarge", "instances": 3, "backupRetentionDays": 14},
         "cache": {"nodeType": "cache.r6g.large", "replicas": 2},
         # Aurora Global Database's figures: a secondary region is typically under a second

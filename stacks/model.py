@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
+import json
 import re
+from collections.abc import Mapping
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -18,6 +20,10 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
     StringConstraints,
     field_validator,
     model_validator,
@@ -50,6 +56,7 @@ COMPONENT_SETTINGS = {
     "APP_SECRETS_DIR": "the secrets volume",
     "APP_SHUTDOWN_GRACE_SECONDS": "shutdownSeconds",
     "APP_RATE_LIMIT_FALLBACK_REPLICAS": "replicas.min",
+    "APP_FLAGS_FILE": "flags (the flags ConfigMap)",
 }
 # Of a pod's shutdownSeconds, what the app's own close takes after in-flight requests
 # drained: deferred usage settlements get one more try (4 s at most), the database pool
@@ -444,6 +451,63 @@ class MonitoringConfig(Model):
         if value not in LATENCY_BUCKETS:
             raise ValueError(f"expected one of the app's latency buckets {list(LATENCY_BUCKETS)}, got {value}")
         return value
+
+
+Pem = Annotated[str, StringConstraints(pattern=r"^-----BEGIN CERTIFICATE-----")]
+ChartVersion = Annotated[str, StringConstraints(pattern=r"^v?\d+\.\d+\.\d+$")]
+
+
+class MeshUpstreamConfig(Model):
+    """A host outside the mesh the app calls (an inference API): REGISTRY_ONLY refuses any other."""
+
+    host: Hostname
+    port: Port = 443
+    protocol: Literal["TLS", "TCP", "HTTPS"] = "TLS"
+
+
+class MeshKialiConfig(Model):
+    enabled: bool = True
+    # ServiceAccount tokens or an OpenID provider; never anonymous.
+    auth_strategy: Literal["token", "openid"] = "token"
+    # The OpenID provider's settings (issuer_uri, client_id, ...) for `openid`.
+    openid: dict[str, str] = {}
+
+    @model_validator(mode="after")
+    def _openid(self) -> MeshKialiConfig:
+        if self.auth_strategy == "openid" and not self.openid.get("issuer_uri"):
+            raise ValueError("openid.issuer_uri: missing; expected the OpenID provider for authStrategy openid")
+        return self
+
+
+class MeshConfig(Model):
+    """Istio (sidecars, STRICT mTLS, REGISTRY_ONLY egress) with workload certificates from
+    Vault (istio-csr through cert-manager's Vault Issuer): components/mesh, stacks/mesh.py."""
+
+    enabled: bool = False
+    # The SPIFFE trust domain; default `<environment>.mesh.project-ai.dev`.
+    trust_domain: Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([a-z0-9.-]{0,253}[a-z0-9])?$")] | None = None
+    istio_chart_version: ChartVersion = "1.30.3"
+    istio_csr_chart_version: ChartVersion = "v0.17.0"
+    kiali_chart_version: ChartVersion = "2.29.0"
+    # Share of requests traced (percent).
+    tracing_sampling_percent: Annotated[float, Field(ge=0, le=100)] = 1.0
+    kiali: MeshKialiConfig = MeshKialiConfig()
+    # Hosts outside the mesh besides the database and cache (which the platform gives).
+    upstreams: list[MeshUpstreamConfig] = []
+    # The mesh intermediate signed by the organisation's root (external Vault): the
+    # certificate with its chain up to the root, and the root alone. Unset, the first
+    # `pulumi up` creates the intermediate's CSR (output meshIntermediateCsr) and stops there.
+    intermediate_certificate: Pem | None = None
+    root_certificate: Pem | None = None
+    # The intermediate is renewed every this many days (valid for two periods).
+    rotation_days: Annotated[int, Field(ge=7, le=365)] = 90
+    workload_certificate_hours: Annotated[int, Field(ge=1, le=168)] = 24
+
+    @model_validator(mode="after")
+    def _pair(self) -> MeshConfig:
+        if (self.intermediate_certificate is None) != (self.root_certificate is None):
+            raise ValueError("intermediateCertificate: intermediateCertificate and rootCertificate go together")
+        return self
 
 
 Url = Annotated[str, StringConstraints(pattern=r"^https?://[^\s/]+(:\d+)?/?$")]
@@ -889,6 +953,181 @@ class SecretsConfig(Model):
     warning_days: Annotated[int, Field(ge=1, le=180)] = 30
 
 
+# Feature flags (`projectai:flags`): flagd's flag definitions, which the program renders
+# into the file the API's OpenFeature provider reads in process (flagd_file, app/flags.py).
+FLAGD_SCHEMA = "https://flagd.dev/schema/v0/flags.json"
+MAX_FLAGS = 50
+MAX_VARIANTS = 10
+# A targeting rule's depth (nested operators and lists) and size (every value in it).
+MAX_TARGETING_DEPTH = 8
+MAX_TARGETING_NODES = 256
+# The JSON Logic operators flagd evaluates: JSON Logic's own and flagd's (fractional,
+# starts_with, ends_with, sem_ver).
+TARGETING_OPERATORS = frozenset(
+    {
+        *("var", "missing", "missing_some", "if", "?:", "==", "===", "!=", "!==", "!", "!!", "and", "or"),
+        *(">", ">=", "<", "<=", "max", "min", "+", "-", "*", "/", "%", "map", "filter", "reduce"),
+        *("all", "none", "some", "merge", "in", "cat", "substr", "log"),
+        *("fractional", "starts_with", "ends_with", "sem_ver"),
+    }
+)
+_FLAG_NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+_VARIANT_NAME = re.compile(r"^[a-z0-9]([-_a-z0-9]{0,61}[a-z0-9])?$")
+
+
+def _flag_name(value: str) -> str:
+    if len(value) > 63 or not _FLAG_NAME.match(value):
+        raise ValueError(
+            f"'{value}' is not a flag name; expected lower-case words and digits joined by '-', "
+            "e.g. v2-beta-routes (at most 63 characters)"
+        )
+    return value
+
+
+def _variant_name(value: str) -> str:
+    if not _VARIANT_NAME.match(value):
+        raise ValueError(
+            f"'{value}' is not a variant name; expected lower-case letters, digits, '-' or '_', e.g. on (at most 63)"
+        )
+    return value
+
+
+FlagName = Annotated[str, AfterValidator(_flag_name)]
+VariantName = Annotated[str, AfterValidator(_variant_name)]
+
+
+def _scalar(value: object) -> object:
+    if not isinstance(value, (bool, int, float, str)):
+        kind = "an object" if isinstance(value, dict) else "a list" if isinstance(value, list) else "nothing"
+        raise ValueError(f"expected a boolean, a number or a string, got {kind}")
+    return value
+
+
+# One flag's variants are all booleans, all strings or all numbers.
+VariantValue = Annotated[
+    StrictBool | StrictInt | StrictFloat | Annotated[StrictStr, StringConstraints(max_length=256)],
+    BeforeValidator(_scalar),
+]
+
+
+def _value_kind(value: object) -> str:
+    return "boolean" if isinstance(value, bool) else "string" if isinstance(value, str) else "number"
+
+
+def _rule_problem(node: Any, depth: int, count: list[int]) -> str | None:
+    """What is wrong with a JSON Logic rule, if anything: operators flagd does not know,
+    operators not alone in their object, too deep, too big."""
+    count[0] += 1
+    if count[0] > MAX_TARGETING_NODES:
+        return f"more than {MAX_TARGETING_NODES} values; expected a smaller rule"
+    if depth > MAX_TARGETING_DEPTH:
+        return f"nested deeper than {MAX_TARGETING_DEPTH} levels; expected a flatter rule"
+    if isinstance(node, list):
+        return next((p for item in node if (p := _rule_problem(item, depth + 1, count))), None)
+    if isinstance(node, dict):
+        if len(node) != 1:
+            return f"an operation has exactly one operator, got {sorted(node) or 'none'}"
+        ((operator, arguments),) = node.items()
+        if operator not in TARGETING_OPERATORS:
+            close = difflib.get_close_matches(operator, TARGETING_OPERATORS, n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            return f"unknown operator '{operator}'{hint}"
+        return _rule_problem(arguments, depth + 1, count)
+    if isinstance(node, str) and len(node) > 256:
+        return "a string longer than 256 characters"
+    return None
+
+
+def _results(rule: Any) -> list[Any]:
+    """The variant names a rule can answer with, where they are literal: the branches of
+    `if`, the buckets of `fractional`."""
+    if not isinstance(rule, dict) or len(rule) != 1:
+        return []
+    ((operator, arguments),) = rule.items()
+    arguments = arguments if isinstance(arguments, list) else [arguments]
+    if operator in ("if", "?:"):
+        branches = arguments[1::2] + (arguments[-1:] if len(arguments) % 2 else [])
+        return [name for branch in branches for name in (_results(branch) or [branch])]
+    if operator == "fractional":
+        buckets = arguments[1:] if arguments and not isinstance(arguments[0], list) else arguments
+        return [bucket[0] if isinstance(bucket, list) and bucket else bucket for bucket in buckets]
+    return []
+
+
+class FeatureFlag(Model):
+    """One flag, as flagd defines it: its variants, the one served by default, and a
+    JSON Logic rule that picks another per caller (the targeting key is the API key's id)."""
+
+    state: Literal["ENABLED", "DISABLED"] = "ENABLED"
+    variants: dict[VariantName, VariantValue]
+    default_variant: VariantName
+    targeting: dict[str, Any] | None = None
+
+    @field_validator("variants")
+    @classmethod
+    def _variants(cls, variants: dict[str, Any]) -> dict[str, Any]:
+        if not variants:
+            raise ValueError("expected at least one variant, e.g. {on: true, off: false}")
+        if len(variants) > MAX_VARIANTS:
+            raise ValueError(f"{len(variants)} variants; expected at most {MAX_VARIANTS}")
+        kinds = sorted({_value_kind(value) for value in variants.values()})
+        if len(kinds) > 1:
+            raise ValueError(f"variants mix {' and '.join(kinds)} values; expected one type per flag")
+        return variants
+
+    @field_validator("targeting")
+    @classmethod
+    def _targeting(cls, rule: dict[str, Any] | None) -> dict[str, Any] | None:
+        if rule is None:
+            return rule
+        if not rule:
+            raise ValueError("an empty rule; expected a JSON Logic rule, or no targeting key")
+        problem = _rule_problem(rule, 1, [0])
+        if problem:
+            raise ValueError(problem)
+        return rule
+
+    @model_validator(mode="after")
+    def _variants_known(self) -> FeatureFlag:
+        if self.default_variant not in self.variants:
+            raise ValueError(
+                f"defaultVariant: '{self.default_variant}' is not one of the variants ({', '.join(self.variants)})"
+            )
+        unknown = [name for name in _results(self.targeting) if isinstance(name, str) and name not in self.variants]
+        if unknown:
+            raise ValueError(
+                f"targeting: answers with '{unknown[0]}', not one of the variants ({', '.join(self.variants)})"
+            )
+        return self
+
+    def flagd(self) -> dict[str, Any]:
+        flag: dict[str, Any] = {
+            "state": self.state,
+            "defaultVariant": self.default_variant,
+            "variants": dict(self.variants),
+        }
+        if self.targeting is not None:
+            flag["targeting"] = self.targeting
+        return flag
+
+
+def _flag_count(flags: dict[str, FeatureFlag]) -> dict[str, FeatureFlag]:
+    if len(flags) > MAX_FLAGS:
+        raise ValueError(f"{len(flags)} flags; expected at most {MAX_FLAGS} (remove flags that have shipped)")
+    return flags
+
+
+def flagd_document(flags: Mapping[str, FeatureFlag]) -> dict[str, Any]:
+    """flagd's flag-definition document for these flags."""
+    return {"$schema": FLAGD_SCHEMA, "flags": {name: flags[name].flagd() for name in sorted(flags)}}
+
+
+def flagd_file(flags: Mapping[str, FeatureFlag]) -> str:
+    """The flag file the API reads: the program puts it in the flags ConfigMap, and the
+    app's tests read the same text."""
+    return json.dumps(flagd_document(flags), indent=2, sort_keys=True) + "\n"
+
+
 class StackBase(Model):
     """What every stack has, whatever its role."""
 
@@ -909,7 +1148,10 @@ class WorkloadStack(StackBase):
     delivery: DeliveryConfig = DeliveryConfig()
     monitoring: MonitoringConfig = MonitoringConfig()
     secrets: SecretsConfig = SecretsConfig()
+    # Feature flags, by name: rendered into flagd's flag file for the API (flagd_file).
+    flags: Annotated[dict[FlagName, FeatureFlag], AfterValidator(_flag_count)] = {}
     vault: VaultConfig
+    mesh: MeshConfig = MeshConfig()
     # Set with `pulumi config set --secret` when Vault runs outside the cluster: the token
     # of the `vault-token-reviewer` ServiceAccount, with which Vault reviews logins.
     vault_token_reviewer_jwt: str | None = None
@@ -922,6 +1164,11 @@ class WorkloadStack(StackBase):
             raise ValueError(
                 "vaultTokenReviewerJwt: missing; expected `pulumi config set --secret projectai:vaultTokenReviewerJwt` "
                 "with a token of the vault-token-reviewer ServiceAccount (README, Vault)"
+            )
+        if self.vault.mode == "dev" and self.mesh.intermediate_certificate is not None:
+            raise ValueError(
+                "mesh.intermediateCertificate: the organisation's root signs for an external Vault only; a dev-mode "
+                "Vault signs the mesh intermediate with its own local root (expected no certificates)"
             )
         if self.environment in RECORDED_EXPIRY_ENVIRONMENTS:
             issued = ["upstream", *(THIRD_PARTY_ALERTING if self.monitoring.enabled else ())]

@@ -103,11 +103,14 @@ def gateway_principal(trust_domain: str, namespace: str = GATEWAY_NAMESPACE, rel
 class Upstream:
     """A host outside the mesh that workloads may call (REGISTRY_ONLY refuses every other)."""
 
-    host: str
+    # A host name, or an output that resolves to one (a platform's database endpoint).
+    host: pulumi.Input[str]
     port: int
     protocol: str = "TLS"
     # DNS for hostnames; NONE passes the connection to its original address.
     resolution: Literal["DNS", "NONE", "STATIC"] = "DNS"
+    # The ServiceEntry's name, where the host is not known before the run.
+    name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -197,6 +200,9 @@ def istiod_values(args: IstioMeshArgs) -> dict[str, Any]:
         "seccompProfile": RUNTIME_DEFAULT,
         # Injected pods leave traffic redirection to the CNI node agent (no istio-init).
         "cni": {"enabled": True},
+        # Sidecars as native sidecars (restartable init containers, Kubernetes 1.29+): a
+        # Job's pod (the migration, the smoke test) completes when its container does.
+        "env": {"ENABLE_NATIVE_SIDECARS": "true"},
         "resources": {"requests": {"cpu": "200m", "memory": "512Mi"}, "limits": {"memory": "2Gi"}},
         "meshConfig": mesh_config(args),
         "global": {
@@ -279,6 +285,10 @@ def telemetry_spec(tracing: TracingArgs) -> dict[str, Any]:
 
 
 def service_entry_name(upstream: Upstream) -> str:
+    if upstream.name:
+        return upstream.name
+    if not isinstance(upstream.host, str):
+        raise ValueError("an upstream whose host is an output needs a name")
     return f"upstream-{upstream.host.replace('.', '-')}-{upstream.port}"[:63].strip("-")
 
 
@@ -302,10 +312,12 @@ def _validate(args: IstioMeshArgs) -> None:
     if not 0 <= args.tracing.sampling_percent <= 100:
         raise ValueError(f"tracing.sampling_percent {args.tracing.sampling_percent} is not within 0..100")
     for upstream in args.upstreams:
-        if "*" in upstream.host:
+        if isinstance(upstream.host, str) and "*" in upstream.host:
             raise ValueError(f"upstream {upstream.host}: a wildcard host opens egress to any name under it")
         if upstream.protocol not in PROTOCOLS:
-            raise ValueError(f"upstream {upstream.host}: protocol {upstream.protocol}, expected one of {PROTOCOLS}")
+            raise ValueError(
+                f"upstream {upstream.name or upstream.host}: protocol {upstream.protocol}, expected one of {PROTOCOLS}"
+            )
     if args.kiali is not None and args.kiali.auth_strategy not in ("token", "openid"):
         raise ValueError(f"kiali.auth_strategy {args.kiali.auth_strategy}: only token or openid (never anonymous)")
 

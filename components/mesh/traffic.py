@@ -8,9 +8,15 @@ present):
   of the namespace and allows no request, so a workload no other policy names refuses
   everything;
 - `allow-ingress`: the ingress gateway's identity, to the API's port and paths only;
-- `allow-metrics`: Prometheus's identity, to the metrics port's GET /metrics only;
+- `allow-metrics`: Prometheus's identity, to the metrics port's GET /metrics only, where
+  Prometheus has one (a Prometheus outside the mesh scrapes the sidecar's merged metrics
+  on 15020, which the sidecar serves itself, outside inbound capture and these policies);
 - a DestinationRule for the API's host: Istio mutual TLS to it, connection-pool limits
-  and outlier detection (a pod that keeps failing is taken out of the pool).
+  and outlier detection (a pod that keeps failing is taken out of the pool);
+- with `routing`: a `Gateway` on the ingress gateway for the API's public host (the edge
+  controller forwards there), and the `api` VirtualService bound to it and to the mesh,
+  whose `primary` route sends everything to the stable subset (Argo Rollouts moves the
+  weights, and adds header, cookie and mirror routes, during a canary).
 
 Custom resources are written against the API versions of the schemas vendored in
 preflight/crd-schemas (security.istio.io/v1, networking.istio.io/v1).
@@ -62,7 +68,8 @@ class MeshPoliciesArgs:
     # SPIFFE principals without `spiffe://` (`<trust domain>/ns/<ns>/sa/<account>`).
     ingress_principals: tuple[str, ...]
     metrics_port: int
-    prometheus_principals: tuple[str, ...]
+    # Empty where Prometheus is outside the mesh: no allow-metrics policy then.
+    prometheus_principals: tuple[str, ...] = ()
     api_methods: tuple[str, ...] = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
     metrics_path: str = "/metrics"
     connection_pool: ConnectionPool = field(default_factory=ConnectionPool)
@@ -71,6 +78,24 @@ class MeshPoliciesArgs:
     subsets: tuple[str, ...] = ()
     # What must exist before objects are created in the namespace (the Namespace).
     namespace_ready: tuple[pulumi.Resource, ...] = ()
+    routing: Routing | None = None
+
+
+@dataclass(frozen=True)
+class Routing:
+    """The API's public host through the ingress gateway, and its in-mesh route."""
+
+    # The public host the edge controller forwards with (its Host header).
+    hosts: tuple[str, ...]
+    gateway_namespace: str
+    # The gateway pods' labels (the `gateway` chart's `istio: <release without istio->`).
+    gateway_selector: dict[str, str]
+    gateway_port: int = 80
+    # The API Service's port (the VirtualService routes to the Service, not the pods).
+    service_port: int = 80
+    # The VirtualService's names, as the Rollout refers to them.
+    virtual_service: str = "api"
+    route: str = "primary"
 
 
 def exact_principals(principals: tuple[str, ...], what: str) -> list[str]:
@@ -128,6 +153,41 @@ def metrics_policy_spec(args: MeshPoliciesArgs) -> dict[str, Any]:
     }
 
 
+def gateway_name(args: MeshPoliciesArgs) -> str:
+    return f"{args.namespace}-api"
+
+
+def gateway_spec(args: MeshPoliciesArgs, routing: Routing) -> dict[str, Any]:
+    return {
+        "selector": dict(routing.gateway_selector),
+        "servers": [
+            {
+                "port": {"number": routing.gateway_port, "name": "http", "protocol": "HTTP"},
+                # Only this namespace's VirtualServices may bind these hosts.
+                "hosts": [f"{args.namespace}/{host}" for host in routing.hosts],
+            }
+        ],
+    }
+
+
+def virtual_service_spec(args: MeshPoliciesArgs, routing: Routing) -> dict[str, Any]:
+    """One named route to the stable subset (or the Service, without subsets)."""
+    destination: dict[str, Any] = {"host": args.api_host, "port": {"number": routing.service_port}}
+    if args.subsets:
+        stable, *others = args.subsets
+        route = [
+            {"destination": {**destination, "subset": stable}, "weight": 100},
+            *({"destination": {**destination, "subset": other}, "weight": 0} for other in others),
+        ]
+    else:
+        route = [{"destination": destination}]
+    return {
+        "hosts": [*routing.hosts, args.api_host],
+        "gateways": [f"{routing.gateway_namespace}/{gateway_name(args)}", "mesh"],
+        "http": [{"name": routing.route, "route": route}],
+    }
+
+
 def destination_rule_spec(args: MeshPoliciesArgs) -> dict[str, Any]:
     pool, outlier = args.connection_pool, args.outlier_detection
     spec: dict[str, Any] = {
@@ -156,23 +216,43 @@ def destination_rule_spec(args: MeshPoliciesArgs) -> dict[str, Any]:
     return spec
 
 
+def allow_nothing(
+    name: str, namespace: pulumi.Input[str], labels: dict[str, str], opts: pulumi.ResourceOptions
+) -> k8s.apiextensions.CustomResource:
+    """An allow-nothing AuthorizationPolicy on its own: for a namespace with workloads
+    that stays outside the mesh (none of its pods has a sidecar to enforce it today; it
+    denies everything from the day one does)."""
+    return k8s.apiextensions.CustomResource(
+        name,
+        api_version=SECURITY_API,
+        kind="AuthorizationPolicy",
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=ALLOW_NOTHING, namespace=namespace, labels=labels),
+        spec={},
+        opts=opts,
+    )
+
+
 class MeshPolicies(pulumi.ComponentResource):
     allow_nothing: k8s.apiextensions.CustomResource
     allow_ingress: k8s.apiextensions.CustomResource
-    allow_metrics: k8s.apiextensions.CustomResource
+    allow_metrics: k8s.apiextensions.CustomResource | None
     destination_rule: k8s.apiextensions.CustomResource
+    gateway: k8s.apiextensions.CustomResource | None
+    virtual_service: k8s.apiextensions.CustomResource | None
 
     def __init__(self, name: str, args: MeshPoliciesArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("projectai:mesh:MeshPolicies", name, None, opts)
         labels = kubernetes_labels(args.owner, name="mesh-policies", instance=name, component="mesh")
         in_namespace = pulumi.ResourceOptions(parent=self, depends_on=list(args.namespace_ready))
 
-        def resource(logical: str, api: str, kind: str, object_name: str, spec: dict[str, Any]) -> Any:
+        def resource(
+            logical: str, api: str, kind: str, object_name: str, spec: dict[str, Any], namespace: str = args.namespace
+        ) -> Any:
             return k8s.apiextensions.CustomResource(
                 f"{name}-{logical}",
                 api_version=api,
                 kind=kind,
-                metadata=k8s.meta.v1.ObjectMetaArgs(name=object_name, namespace=args.namespace, labels=labels),
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=object_name, namespace=namespace, labels=labels),
                 spec=spec,
                 opts=in_namespace,
             )
@@ -182,10 +262,30 @@ class MeshPolicies(pulumi.ComponentResource):
         self.allow_ingress = resource(
             "allow-ingress", SECURITY_API, "AuthorizationPolicy", "allow-ingress", ingress_policy_spec(args)
         )
-        self.allow_metrics = resource(
-            "allow-metrics", SECURITY_API, "AuthorizationPolicy", "allow-metrics", metrics_policy_spec(args)
-        )
+        self.allow_metrics = None
+        if args.prometheus_principals:
+            self.allow_metrics = resource(
+                "allow-metrics", SECURITY_API, "AuthorizationPolicy", "allow-metrics", metrics_policy_spec(args)
+            )
         self.destination_rule = resource(
             "destination-rule", NETWORKING_API, "DestinationRule", "api", destination_rule_spec(args)
         )
+        self.gateway = self.virtual_service = None
+        if args.routing is not None:
+            routing = args.routing
+            self.gateway = resource(
+                "gateway",
+                NETWORKING_API,
+                "Gateway",
+                gateway_name(args),
+                gateway_spec(args, routing),
+                namespace=routing.gateway_namespace,
+            )
+            self.virtual_service = resource(
+                "virtual-service",
+                NETWORKING_API,
+                "VirtualService",
+                routing.virtual_service,
+                virtual_service_spec(args, routing),
+            )
         self.register_outputs({"namespace": args.namespace, "allowNothing": ALLOW_NOTHING})

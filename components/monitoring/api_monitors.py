@@ -28,6 +28,27 @@ class ApiMonitorsArgs:
     # The labels that select the API's pods.
     pod_selector: dict[str, str]
     rules: RuleArgs
+    # In the mesh: the sidecar's port serving the app's metrics merged with its own, in
+    # plaintext (it is the agent's own port, never captured, so STRICT mTLS leaves it).
+    mesh_metrics_port: int | None = None
+
+
+def metrics_endpoint(args: ApiMonitorsArgs) -> dict[str, object]:
+    endpoint: dict[str, object] = {"port": "http", "path": "/metrics", "interval": "15s", "scrapeTimeout": "10s"}
+    if args.mesh_metrics_port is not None:
+        # The port is undeclared (the injected sidecar declares none for it): the target
+        # is the app's declared port, its address rewritten to the sidecar's.
+        endpoint["path"] = "/stats/prometheus"
+        endpoint["relabelings"] = [
+            {
+                "sourceLabels": ["__meta_kubernetes_pod_ip"],
+                "targetLabel": "__address__",
+                "regex": "(.+)",
+                "replacement": f"$1:{args.mesh_metrics_port}",
+                "action": "replace",
+            }
+        ]
+    return endpoint
 
 
 class ApiMonitors(pulumi.ComponentResource):
@@ -47,9 +68,7 @@ class ApiMonitors(pulumi.ComponentResource):
                 "selector": {"matchLabels": args.pod_selector},
                 "namespaceSelector": {"matchNames": [args.namespace]},
                 "podTargetLabels": POD_TARGET_LABELS,
-                "podMetricsEndpoints": [
-                    {"port": "http", "path": "/metrics", "interval": "15s", "scrapeTimeout": "10s"}
-                ],
+                "podMetricsEndpoints": [metrics_endpoint(args)],
             },
             opts=child,
         )

@@ -195,6 +195,7 @@ class SecretNames:
 
 class VaultIntegration(pulumi.ComponentResource):
     provider: vault.Provider
+    egress: EgressRule
     configuration: VaultConfiguration
     operator: ExternalSecretsOperator
     # The Kubernetes Secrets this stack syncs, and the ExternalSecrets created so far.
@@ -261,6 +262,8 @@ class VaultIntegration(pulumi.ComponentResource):
             self.reviewer = self._token_reviewer(was_top_level)
 
         vault_egress = _vault_egress(server)
+        # Where in-cluster clients reach Vault (cert-manager's Vault Issuer, for the mesh).
+        self.egress = vault_egress
         after_configuration = pulumi.ResourceOptions.merge(
             was_top_level, pulumi.ResourceOptions(depends_on=[self.configuration])
         )

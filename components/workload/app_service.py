@@ -24,6 +24,9 @@ COMPONENT = "api"
 # The setting that tells the app where its secret files are.
 SECRETS_DIR_SETTING = "APP_SECRETS_DIR"
 VERSION_LABEL = "app.kubernetes.io/version"
+# The setting that tells the app where its flag file is, and the file's name.
+FLAGS_FILE_SETTING = "APP_FLAGS_FILE"
+FLAG_FILE = "flags.json"
 # Second Service of each strategy: canary pods, or the blue-green preview.
 SECOND_SERVICE = {"canary": "canary", "blueGreen": "preview"}
 
@@ -35,10 +38,12 @@ class AppService(pulumi.ComponentResource):
     namespace: core.Namespace
     service_account: core.ServiceAccount
     config_map: core.ConfigMap
+    flags_config_map: core.ConfigMap | None
     migration: k8s.batch.v1.Job
     workload: k8s.apps.v1.Deployment | k8s.apiextensions.CustomResource
     service: core.Service
     second_service: core.Service | None
+    gateway_service: core.Service | None
     analysis_templates: dict[str, k8s.apiextensions.CustomResource]
     autoscaler: k8s.autoscaling.v2.HorizontalPodAutoscaler
     disruption_budget: k8s.policy.v1.PodDisruptionBudget
@@ -68,7 +73,12 @@ class AppService(pulumi.ComponentResource):
         self.namespace = core.Namespace(
             f"{name}-namespace",
             metadata=meta.ObjectMetaArgs(
-                name=args.namespace, labels={**labels, **pod_security_labels(args.cluster.kubernetes_version)}
+                name=args.namespace,
+                labels={
+                    **labels,
+                    **pod_security_labels(args.cluster.kubernetes_version),
+                    **(args.mesh.namespace_labels if args.mesh else {}),
+                },
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -86,10 +96,22 @@ class AppService(pulumi.ComponentResource):
         # Auto-named on purpose: a settings change gives a new ConfigMap name, which
         # changes the pod template and so rolls the pods onto the new settings.
         secrets_dir = {SECRETS_DIR_SETTING: secret_volume.SECRETS_DIR} if args.secrets or args.migration_secrets else {}
+        # The flags the other way round: one name, changed in place (not immutable), so a
+        # flag change reaches the running pods' mounted file without a rollout.
+        self.flags_config_map = None
+        flags_file = {}
+        if args.flags is not None:
+            self.flags_config_map = core.ConfigMap(
+                f"{name}-flags",
+                metadata=metadata(f"{args.name}-flags"),
+                data={FLAG_FILE: args.flags},
+                opts=in_namespace,
+            )
+            flags_file = {FLAGS_FILE_SETTING: f"{pod.FLAGS_DIR}/{FLAG_FILE}"}
         self.config_map = core.ConfigMap(
             f"{name}-settings",
             metadata=meta.ObjectMetaArgs(namespace=args.namespace, labels=labels),
-            data={"PORT": str(args.port), **secrets_dir, **args.settings},
+            data={"PORT": str(args.port), **secrets_dir, **flags_file, **args.settings},
             immutable=True,
             opts=in_namespace,
         )
@@ -121,18 +143,36 @@ class AppService(pulumi.ComponentResource):
                 spec=specs.service(self.selector),
                 opts=in_namespace,
             )
+        # In the mesh the controller forwards to the ingress gateway (an Ingress names a
+        # Service of its own namespace: this one names the gateway's).
+        self.gateway_service = None
+        backend = self.service.metadata.name
+        if args.mesh is not None:
+            self.gateway_service = core.Service(
+                f"{name}-mesh-gateway-service",
+                metadata=metadata(f"{args.name}-gateway"),
+                spec=specs.gateway_service(args.mesh),
+                opts=in_namespace,
+            )
+            backend = self.gateway_service.metadata.name
         self.ingress = k8s.networking.v1.Ingress(
             f"{name}-ingress",
             metadata=meta.ObjectMetaArgs(
                 name=args.name, namespace=args.namespace, labels=labels, annotations=specs.ingress_annotations(args)
             ),
-            spec=specs.ingress(args, self.service.metadata.name),
+            spec=specs.ingress(args, backend),
             opts=in_namespace,
         )
 
         template = core.PodTemplateSpecArgs(
-            metadata=meta.ObjectMetaArgs(labels=pod_labels),
-            spec=pod.pod_spec(args, self.service_account.metadata.name, self.config_map.metadata.name, self.selector),
+            metadata=meta.ObjectMetaArgs(labels=pod_labels, annotations=specs.pod_annotations(args) or None),
+            spec=pod.pod_spec(
+                args,
+                self.service_account.metadata.name,
+                self.config_map.metadata.name,
+                self.selector,
+                self.flags_config_map.metadata.name if self.flags_config_map else None,
+            ),
         )
         workload_metadata = meta.ObjectMetaArgs(
             name=args.name, namespace=args.namespace, labels=labels, annotations=args.workload_annotations or None

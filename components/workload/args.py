@@ -34,6 +34,31 @@ class IngressArgs:
 
 
 @dataclass(frozen=True)
+class MeshWorkloadArgs:
+    """The API's namespace in the service mesh (components/mesh): its pods get sidecars,
+    and every caller speaks mutual TLS to them."""
+
+    # What enrols the namespace (`istio.enrolment_labels()`).
+    namespace_labels: dict[str, str]
+    # External traffic arrives through the mesh's ingress gateway, which the edge
+    # controller forwards to: the Ingress's backend is the gateway's Service.
+    gateway_namespace: str
+    gateway_service: str
+    # The sidecars' way to istiod (xDS) and istio-csr (certificates).
+    control_plane: tuple[EgressRule, ...]
+    gateway_port: int = 80
+    # Prometheus scrapes the sidecar's merged metrics (the app's and Envoy's) here.
+    metrics_port: int = 15020
+    # Argo Rollouts' Istio routing: the VirtualService and its route, the DestinationRule
+    # and its subsets (MeshPolicies creates them).
+    virtual_service: str = "api"
+    route: str = "primary"
+    destination_rule: str = "api"
+    stable_subset: str = "stable"
+    canary_subset: str = "canary"
+
+
+@dataclass(frozen=True)
 class AppServiceArgs:
     owner: Ownership
     name: str
@@ -70,3 +95,8 @@ class AppServiceArgs:
     workload_annotations: dict[str, str] = field(default_factory=dict)
     # Creates the Secrets the pods read (`secrets`) in the namespace, once it exists.
     setup: NamespaceSetup | None = None
+    # flagd's flag file (stacks/model.py, flagd_file), in a ConfigMap of its own mounted
+    # read-only into every API pod; APP_FLAGS_FILE names it. None: no flags.
+    flags: str | None = None
+    # The service mesh, where the cluster runs one.
+    mesh: MeshWorkloadArgs | None = None

@@ -51,13 +51,22 @@ def api_from_smoke_test(selector: dict[str, str], app_name: str, port: int) -> n
 def policies(args: AppServiceArgs, selector: dict[str, str]) -> dict[str, networking.NetworkPolicySpecArgs]:
     """Every policy of the namespace by name, default deny first."""
     family = family_labels(args.name)
+    mesh = args.mesh
     specs = {
         "default-deny": default_deny(),
-        "allow-ingress-controller": ingress_from_namespace(args.ingress.controller_namespace, selector, args.port),
-        # /metrics is served on the app port; Prometheus scrapes from its namespace.
-        "allow-monitoring": ingress_from_namespace(args.cluster.monitoring_namespace, selector, args.port),
+        # In the mesh, external traffic arrives through the ingress gateway.
+        "allow-ingress-controller": ingress_from_namespace(
+            mesh.gateway_namespace if mesh else args.ingress.controller_namespace, selector, args.port
+        ),
+        # /metrics is served on the app port; Prometheus scrapes from its namespace (in
+        # the mesh, the sidecar's merged metrics: plaintext, outside mutual TLS).
+        "allow-monitoring": ingress_from_namespace(
+            args.cluster.monitoring_namespace, selector, mesh.metrics_port if mesh else args.port
+        ),
         "allow-dns": egress_to_dns(family, args.cluster.node_local_dns),
     }
+    for rule in mesh.control_plane if mesh else ():
+        specs[f"allow-egress-{rule.name}"] = egress_to(rule, family)
     for rule in args.egress:
         specs[f"allow-egress-{rule.name}"] = egress_to(rule, family)
     if args.delivery.strategy == "blueGreen":

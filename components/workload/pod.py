@@ -14,6 +14,10 @@ meta = k8s.meta.v1
 
 HTTP_PORT_NAME = "http"
 TMP_VOLUME = "tmp"
+# The flags ConfigMap's volume: a directory, not a subPath, so the kubelet swaps the file
+# in place when the ConfigMap changes and the app reads the new flags without a restart.
+FLAGS_VOLUME = "flags"
+FLAGS_DIR = "/etc/project-ai/flags"
 MIGRATE_COMMAND = ["python", "-m", "app", "migrate"]
 
 
@@ -62,7 +66,13 @@ def _volumes(args: AppServiceArgs, secrets: tuple[str, ...]) -> list[core.Volume
     ]
 
 
-def container(args: AppServiceArgs, config_map_name: object) -> core.ContainerArgs:
+def container(args: AppServiceArgs, config_map_name: object, flags: bool = False) -> core.ContainerArgs:
+    base = _base_container(args, config_map_name, args.secrets)
+    if flags:
+        base["volume_mounts"] = [
+            *base["volume_mounts"],
+            core.VolumeMountArgs(name=FLAGS_VOLUME, mount_path=FLAGS_DIR, read_only=True),
+        ]
     return core.ContainerArgs(
         name="api",
         ports=[core.ContainerPortArgs(name=HTTP_PORT_NAME, container_port=args.port)],
@@ -78,7 +88,7 @@ def container(args: AppServiceArgs, config_map_name: object) -> core.ContainerAr
         )
         if args.pre_stop_seconds
         else None,
-        **_base_container(args, config_map_name, args.secrets),
+        **base,
     )
 
 
@@ -101,16 +111,25 @@ def _revision_label(args: AppServiceArgs) -> str:
 
 
 def pod_spec(
-    args: AppServiceArgs, service_account: object, config_map_name: object, selector: dict[str, str]
+    args: AppServiceArgs,
+    service_account: object,
+    config_map_name: object,
+    selector: dict[str, str],
+    flags_config_map_name: object | None = None,
 ) -> core.PodSpecArgs:
+    flags = flags_config_map_name is not None
+    flags_volume = core.VolumeArgs(
+        name=FLAGS_VOLUME,
+        config_map=core.ConfigMapVolumeSourceArgs(name=flags_config_map_name, default_mode=secret_volume.FILE_MODE),
+    )
     return core.PodSpecArgs(
         service_account_name=service_account,
         automount_service_account_token=False,
         # preStop pause plus the app's own drain of in-flight requests.
         termination_grace_period_seconds=args.pre_stop_seconds + args.shutdown_seconds,
         security_context=pod_security(args.run_as_user),
-        containers=[container(args, config_map_name)],
-        volumes=_volumes(args, args.secrets),
+        containers=[container(args, config_map_name, flags)],
+        volumes=[*_volumes(args, args.secrets), *([flags_volume] if flags else [])],
         topology_spread_constraints=[
             _spread("topology.kubernetes.io/zone", selector, _revision_label(args)),
             _spread("kubernetes.io/hostname", selector, _revision_label(args)),

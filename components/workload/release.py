@@ -133,7 +133,15 @@ def rollout(
     delivery = args.delivery
     main_service, second_service = services
     if delivery.strategy == "canary":
-        strategy = strategies.canary(delivery.canary, main_service, second_service, ingress_name)
+        mesh = args.mesh
+        istio = (
+            strategies.IstioRouting(
+                mesh.virtual_service, mesh.route, mesh.destination_rule, mesh.stable_subset, mesh.canary_subset
+            )
+            if mesh
+            else None
+        )
+        strategy = strategies.canary(delivery.canary, main_service, second_service, ingress_name, istio)
     else:
         strategy = strategies.blue_green(delivery.blue_green, main_service, second_service)
     return k8s.apiextensions.CustomResource(

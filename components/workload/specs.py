@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pulumi_kubernetes as k8s
 
-from components.workload.args import AppServiceArgs
+from components.workload.args import AppServiceArgs, MeshWorkloadArgs
 from components.workload.pod import HTTP_PORT_NAME
 
 core = k8s.core.v1
@@ -101,3 +101,20 @@ def disruption_budget(args: AppServiceArgs, selector: dict[str, str]) -> k8s.pol
         # A crash-looping pod must not block node drains.
         unhealthy_pod_eviction_policy="AlwaysAllow",
     )
+
+
+def gateway_service(mesh: MeshWorkloadArgs) -> core.ServiceSpecArgs:
+    """The mesh's ingress gateway, by name, for the Ingress's backend."""
+    return core.ServiceSpecArgs(
+        type="ExternalName",
+        external_name=mesh.gateway_service,
+        ports=[core.ServicePortArgs(name=HTTP_PORT_NAME, port=mesh.gateway_port, protocol="TCP")],
+    )
+
+
+def pod_annotations(args: AppServiceArgs) -> dict[str, str]:
+    """In the mesh: where the sidecar finds the app's metrics to merge with its own, which
+    it serves on its own port (15020) in plaintext, outside the mutual TLS it enforces."""
+    if args.mesh is None:
+        return {}
+    return {"prometheus.io/scrape": "true", "prometheus.io/port": str(args.port), "prometheus.io/path": "/metrics"}

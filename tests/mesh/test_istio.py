@@ -172,7 +172,7 @@ def test_the_charts_come_from_istios_repository_at_one_pinned_version(graph: Gra
 def test_istiod_takes_certificates_from_istio_csr_and_refuses_unknown_hosts(graph: Graph) -> None:
     values = releases(graph)["istiod"].inputs["values"]
     assert values["global"]["caAddress"] == "cert-manager-istio-csr.istio-csr.svc:443"
-    assert values["env"] == {"ENABLE_CA_SERVER": "false"}
+    assert values["env"] == {"ENABLE_CA_SERVER": "false", "ENABLE_NATIVE_SIDECARS": "true"}
     assert "pilot" not in values  # the flattened chart reads top-level values only
     assert values["cni"] == {"enabled": True}
     assert values["seccompProfile"] == values["global"]["proxy"]["seccompProfile"] == {"type": "RuntimeDefault"}

@@ -46,10 +46,11 @@ def test_dependencies_are_arrows_from_what_deploys_first(local_graph: Graph) -> 
     ids = {label: node for node, label in _nodes(source).items()}
     edges = _edges(source)
     # The Deployment reads the settings ConfigMap's name, through the migration Job it
-    # waits for: the ConfigMap deploys first, and the implied direct arrow is left out.
-    assert (ids["ConfigMap api-settings"], ids["Job api-migration"]) in edges
+    # waits for: the ConfigMaps (settings, flags) deploy first, and the implied direct
+    # arrow is left out.
+    assert (ids["ConfigMap ×2"], ids["Job api-migration"]) in edges
     assert (ids["Job api-migration"], ids["Deployment api-deployment"]) in edges
-    assert (ids["ConfigMap api-settings"], ids["Deployment api-deployment"]) not in edges
+    assert (ids["ConfigMap ×2"], ids["Deployment api-deployment"]) not in edges
     # The Kubernetes provider points at the component it deploys, dashed.
     provider = ids["provider kubernetes cluster"]
     assert re.search(rf"{provider} -> n\d+ \[color=\"#999999\" lhead=cluster_\d+ style=dashed\]", source)

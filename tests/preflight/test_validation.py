@@ -106,11 +106,11 @@ def test_cli_writes_reports_and_manifests(capsys: pytest.CaptureFixture[str], tm
         str(CRD_SCHEMAS),
     )
     assert code == 0
-    assert "== stack local: OK" in out and "kubernetes 1.33: 59 valid, 0 invalid, 0 unvalidated" in out
+    assert "== stack local: OK" in out and "kubernetes 1.33: 60 valid, 0 invalid, 0 unvalidated" in out
     report = json.loads((tmp_path / "report.json").read_text())
     assert [s["stack"] for s in report["stacks"]] == ["local", "prod-global"]
     local = report["stacks"][0]
-    assert local["kubernetes"]["valid"] == 59 and local["byComponent"]["projectai:workload:AppService api"] == 17
+    assert local["kubernetes"]["valid"] == 60 and local["byComponent"]["projectai:workload:AppService api"] == 18
     deployment = yaml.safe_load((tmp_path / "local/k8s/project-ai/deployment-project-ai-api.yaml").read_text())
     assert deployment["kind"] == "Deployment" and deployment["metadata"]["namespace"] == "project-ai"
     graph = json.loads((tmp_path / "local/graph.json").read_text())

@@ -1,0 +1,161 @@
+"""The mesh composed in the stacks (`projectai:mesh`, stacks/mesh.py, ApiDeployment):
+off in dev and local, on in staging and the prod family. Until the organisation's root
+has signed the intermediate only the PKI exists, and its CSR is a stack output; with
+the signed certificates, the whole mesh in order, the API's namespace enrolled, the
+canary routed by Istio, and both packs clean."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from preflight import kubernetes, policies
+from preflight.graph import Graph
+from preflight.kubernetes import VALID
+from preflight.synth import Synthesizer
+from stacks.config import ConfigError, parse
+from tests.conftest import CRD_SCHEMAS, objects, one, stack_config
+from tests.mesh.test_certificates import a_root
+from tests.stacks.copies import project_copy
+
+MESHED = ("staging", "prod", "prod-eu", "prod-gcp")
+
+
+def signed(config: dict[str, Any]) -> None:
+    bundle, root = a_root()
+    config["projectai:mesh"] = {"intermediateCertificate": bundle, "rootCertificate": root}
+
+
+CONFIGS: dict[str, Any] = {}
+
+
+def meshed(folder: Path, stack: str) -> Graph:
+    program = project_copy(folder, {stack: signed})
+    CONFIGS[stack] = program.stack_config(stack).values
+    return Synthesizer(program).synthesize(stack)
+
+
+@pytest.fixture(scope="module")
+def prod(tmp_path_factory: pytest.TempPathFactory) -> Graph:
+    return meshed(tmp_path_factory.mktemp("prod"), "prod")
+
+
+@pytest.fixture(scope="module")
+def staging(tmp_path_factory: pytest.TempPathFactory) -> Graph:
+    return meshed(tmp_path_factory.mktemp("staging"), "staging")
+
+
+def types(graph: Graph) -> set[str]:
+    return {r.type for r in graph.resources}
+
+
+def by_type(graph: Graph, suffix: str) -> list[Any]:
+    return [r for r in graph.resources if r.type.endswith(suffix)]
+
+
+@pytest.mark.parametrize("stack", ["dev", "local"])
+def test_the_mesh_is_off_in_dev_and_local(project_synthesizer: Any, stack: str) -> None:
+    graph = project_synthesizer.synthesize(stack)
+    assert not [t for t in types(graph) if "projectai:mesh:" in t or "MeshPki" in t]
+    assert "meshIntermediateCsr" not in graph.outputs
+
+
+@pytest.mark.parametrize("stack", MESHED)
+def test_until_the_root_signs_only_the_pki_exists_and_its_csr_is_an_output(
+    project_synthesizer: Any, stack: str
+) -> None:
+    graph = project_synthesizer.synthesize(stack)
+    assert "projectai:vault:MeshPki" in types(graph)
+    assert not [t for t in types(graph) if t.startswith("projectai:mesh:")]
+    # Vault generates the CSR (unknown under mocks): the export reads the request's `csr`.
+    (request,) = [r for r in graph.resources if r.type.endswith("SecretBackendIntermediateCertRequest")]
+    assert request.inputs["type"] == "internal"
+    # The API is as before: no sidecar, nginx routes the canary.
+    namespace = next(n for n in objects(graph, "Namespace") if n["metadata"]["name"] == "project-ai")
+    assert "istio-injection" not in namespace["metadata"]["labels"]
+
+
+def test_the_whole_mesh_is_composed_in_order(prod: Graph) -> None:
+    urns = {r.type: r for r in prod.resources}
+    assert {"projectai:mesh:IstioMesh", "projectai:mesh:MeshCertificates", "projectai:mesh:MeshPolicies"} <= set(urns)
+    pki = urns["projectai:vault:MeshPki"]
+    (mount,) = [r for r in prod.resources if r.type == "vault:index/mount:Mount" and r.parent == pki.urn]
+    assert mount.provider and "vault" in mount.provider
+    releases = {r.inputs["name"]: r for r in by_type(prod, "helm.sh/v3:Release")}
+    issuer = one(prod, "Issuer")
+    assert issuer["spec"]["vault"]["path"] == "pki-mesh-prod/sign/mesh-workloads"
+    # istiod waits for istio-csr, which waits for the Issuer.
+    assert releases["istio-csr"].urn in releases["istiod"].dependencies
+    (namespace,) = [n for n in objects(prod, "Namespace") if n["metadata"]["name"] == "project-ai"]
+    assert namespace["metadata"]["labels"]["istio-injection"] == "enabled"
+
+
+def test_the_canary_is_routed_by_istio_subsets(prod: Graph) -> None:
+    rollout = one(prod, "Rollout")["spec"]["strategy"]["canary"]
+    assert rollout["trafficRouting"] == {
+        "istio": {
+            "virtualService": {"name": "api", "routes": ["primary"]},
+            "destinationRule": {"name": "api", "canarySubsetName": "canary", "stableSubsetName": "stable"},
+        }
+    }
+    assert "stableService" not in rollout and "canaryService" not in rollout
+    rule = one(prod, "DestinationRule")["spec"]
+    assert [s["name"] for s in rule["subsets"]] == ["stable", "canary"]
+    service = one(prod, "VirtualService")["spec"]
+    assert service["gateways"] == ["istio-ingress/project-ai-api", "mesh"]
+    (route,) = service["http"]
+    assert route["name"] == "primary"
+    assert [(d["destination"]["subset"], d["weight"]) for d in route["route"]] == [("stable", 100), ("canary", 0)]
+
+
+def test_external_traffic_and_scrapes_reach_the_api_under_strict_mtls(prod: Graph) -> None:
+    ingress = one(prod, "Ingress")
+    backends = {p["backend"]["service"].get("name") for p in ingress["spec"]["rules"][0]["http"]["paths"]}
+    assert backends == {"project-ai-api-gateway"}
+    (gateway_service,) = [s for s in objects(prod, "Service") if s["metadata"].get("name") == "project-ai-api-gateway"]
+    assert gateway_service["spec"]["externalName"] == "istio-ingressgateway.istio-ingress.svc.cluster.local"
+    (allow,) = [p for p in objects(prod, "AuthorizationPolicy") if p["metadata"]["name"] == "allow-ingress"]
+    assert allow["spec"]["rules"][0]["from"][0]["source"]["principals"] == [
+        "prod.mesh.project-ai.dev/ns/istio-ingress/sa/istio-ingressgateway"
+    ]
+    monitor = one(prod, "PodMonitor")["spec"]["podMetricsEndpoints"][0]
+    assert monitor["path"] == "/stats/prometheus"
+    assert monitor["relabelings"][0]["replacement"] == "$1:15020"
+    policies_ = {
+        p["metadata"]["name"]: p for p in objects(prod, "NetworkPolicy") if p["metadata"]["namespace"] == "project-ai"
+    }
+    assert policies_["allow-monitoring"]["spec"]["ingress"][0]["ports"][0]["port"] == 15020
+    assert policies_["allow-egress-istiod"]["spec"]["egress"][0]["ports"][0]["port"] == 15012
+    assert policies_["allow-egress-istio-csr"]["spec"]["egress"][0]["ports"][0]["port"] == 6443
+    controller = {
+        p["metadata"]["name"]: p
+        for p in objects(prod, "NetworkPolicy")
+        if p["metadata"]["namespace"] == "ingress-nginx"
+    }
+    egress = controller["allow-egress-api"]["spec"]["egress"][0]
+    assert egress["to"][0]["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "istio-ingress"}
+
+
+@pytest.mark.parametrize("name", ["prod", "staging"])
+def test_the_meshed_stacks_are_valid_and_pass_both_packs(name: str, prod: Graph, staging: Graph) -> None:
+    graph = {"prod": prod, "staging": staging}[name]
+    results = kubernetes.validate(graph, "1.33", CRD_SCHEMAS)
+    assert [(r.title, r.errors) for r in results if r.status != VALID] == []
+    report = policies.check(graph, CONFIGS[name])
+    assert report.errors == []
+    assert [(f.policy, f.urn, f.message) for f in report.outcome.mandatory] == []
+    # The CNI agent's privileged namespace is waived, as node-exporter's is.
+    assert "mesh-cni-namespace" in {f.urn.rsplit("::", 1)[-1] for f in report.outcome.waived}
+
+
+def test_organisation_certificates_are_refused_with_a_dev_vault() -> None:
+    config = stack_config("local")
+    bundle, root = a_root()
+    config["projectai:mesh"] = {"intermediateCertificate": bundle, "rootCertificate": root}
+    with pytest.raises(ConfigError, match=r"mesh\.intermediateCertificate"):
+        parse(
+            {key.removeprefix("projectai:"): value for key, value in config.items() if key.startswith("projectai:")},
+            "Pulumi.local.yaml",
+        )
