@@ -92,9 +92,11 @@ class Runbook:
                 continue
             try:
                 facts = step.precondition(apply) if step.precondition else {}
-            except PreconditionFailed as refused:
+            except OpsError as refused:  # refused, or the state could not be read: nothing changed
                 audit.record(step.name, "refused", summary=step.summary, reason=str(refused))
-                raise
+                if isinstance(refused, PreconditionFailed):
+                    raise
+                raise PreconditionFailed(str(refused)) from refused
             if not apply:
                 audit.record(step.name, "would-apply", summary=step.summary, **facts)
                 continue

@@ -21,11 +21,45 @@ from dataclasses import dataclass
 from typing import Any
 
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
 
 from ops.steps import OpsError
 
-HEALTHY = "available"
+# A cluster's health, from its status as its own region reports it. Only "down" lets a
+# writer be failed over without --force; "unknown" (a status we cannot judge, an API that
+# refused us) is never taken for "down".
+HEALTHY, DOWN, UNKNOWN = "healthy", "down", "unknown"
+SERVING = {
+    "available",
+    "backing-up",
+    "maintenance",
+    "modifying",
+    "renaming",
+    "upgrading",
+    "resetting-master-credentials",
+}
+NOT_SERVING = {
+    "stopped",
+    "stopping",
+    "failed",
+    "inaccessible-encryption-credentials",
+    "inaccessible-encryption-credentials-recoverable",
+    "incompatible-network",
+    "incompatible-parameters",
+    "incompatible-restore",
+    "migration-failed",
+    "storage-full",
+    "missing",
+}
+# The region does not answer at all: what a regional outage looks like from outside.
+_SILENT = (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError, ConnectionClosedError)
 LAG_METRIC = "AuroraGlobalDBReplicationLag"  # milliseconds, reported by each secondary
 LAG_WINDOW = datetime.timedelta(minutes=3)
 
@@ -37,8 +71,12 @@ def boto3_clients(
     profile: str | None = None, timeout_seconds: float = 20.0, attempts: int = 3, endpoint_url: str | None = None
 ) -> Clients:
     import boto3
+    from botocore.exceptions import ProfileNotFound
 
-    session = boto3.session.Session(profile_name=profile)
+    try:
+        session = boto3.session.Session(profile_name=profile)
+    except ProfileNotFound as error:
+        raise OpsError(f"no AWS profile named {profile!r} (~/.aws/config): {error}") from error
     config = Config(
         connect_timeout=min(5.0, timeout_seconds),
         read_timeout=timeout_seconds,
@@ -72,12 +110,13 @@ class Member:
     is_writer: bool
     # The cluster's status as its own region reports it, or "unreachable: ...".
     status: str
+    health: str = UNKNOWN
     # A secondary's link to the writer ("connected", "pending-resync"), where reported.
     synchronization: str | None = None
 
     @property
     def healthy(self) -> bool:
-        return self.status == HEALTHY
+        return self.health == HEALTHY
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -85,6 +124,7 @@ class Member:
             "cluster": self.identifier,
             "role": "writer" if self.is_writer else "secondary",
             "status": self.status,
+            "health": self.health,
             **({"synchronization": self.synchronization} if self.synchronization else {}),
         }
 
@@ -94,6 +134,8 @@ class GlobalState:
     identifier: str
     status: str
     members: tuple[Member, ...]
+    # A switchover or failover under way: the cluster it moves the writer to.
+    moving_to: str | None = None
 
     @property
     def writer(self) -> Member | None:
@@ -105,6 +147,9 @@ class GlobalState:
                 return member
         regions = ", ".join(sorted(member.region for member in self.members)) or "none"
         raise OpsError(f"global database {self.identifier} has no member in {region} (members: {regions})")
+
+    def member(self, arn: str) -> Member | None:
+        return next((member for member in self.members if member.arn == arn), None)
 
 
 class AuroraGlobal:
@@ -125,28 +170,44 @@ class AuroraGlobal:
             raise OpsError(f"global database {self.identifier} not found from {self.home_region}")
         return found[0]
 
-    def _status(self, arn: str) -> str:
+    def _status(self, arn: str) -> tuple[str, str]:
+        """The cluster's status and health, as its own region answers."""
         region = arn_region(arn)
         try:
             clusters = self.clients("rds", region).describe_db_clusters(DBClusterIdentifier=arn)["DBClusters"]
-        except (ClientError, BotoCoreError) as error:
-            return f"unreachable: {error}"
-        return clusters[0]["Status"] if clusters else "missing"
+        except _SILENT as error:
+            return f"unreachable: {error}", DOWN
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "")
+            if code == "DBClusterNotFoundFault":
+                return "missing", DOWN
+            # The region's API failing (5xx) is an outage; a refusal (access, throttling) is not.
+            failing = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500
+            return f"unreachable: {error}", DOWN if failing else UNKNOWN
+        except BotoCoreError as error:
+            return f"unreadable: {error}", UNKNOWN
+        status = clusters[0]["Status"] if clusters else "missing"
+        return status, HEALTHY if status in SERVING else DOWN if status in NOT_SERVING else UNKNOWN
 
     def state(self) -> GlobalState:
         described = self._global()
-        members = tuple(
-            Member(
-                arn=entry["DBClusterArn"],
-                region=arn_region(entry["DBClusterArn"]),
-                identifier=entry["DBClusterArn"].rsplit(":", 1)[-1],
-                is_writer=bool(entry.get("IsWriter")),
-                status=self._status(entry["DBClusterArn"]),
-                synchronization=entry.get("SynchronizationStatus"),
+        members = []
+        for entry in described.get("GlobalClusterMembers", []):
+            status, health = self._status(entry["DBClusterArn"])
+            members.append(
+                Member(
+                    arn=entry["DBClusterArn"],
+                    region=arn_region(entry["DBClusterArn"]),
+                    identifier=entry["DBClusterArn"].rsplit(":", 1)[-1],
+                    is_writer=bool(entry.get("IsWriter")),
+                    status=status,
+                    health=health,
+                    synchronization=entry.get("SynchronizationStatus"),
+                )
             )
-            for entry in described.get("GlobalClusterMembers", [])
-        )
-        return GlobalState(self.identifier, described.get("Status", "unknown"), members)
+        moving = described.get("FailoverState") or {}
+        moving_to = moving.get("ToDbClusterArn") if moving.get("Status") in ("pending", "failing-over") else None
+        return GlobalState(self.identifier, described.get("Status", "unknown"), tuple(members), moving_to)
 
     def lag_seconds(self, member: Member, now: datetime.datetime | None = None) -> float | None:
         """The secondary's worst replication lag over the last minutes, or None when
@@ -169,16 +230,33 @@ class AuroraGlobal:
         latest = max(points, key=lambda point: point["Timestamp"])
         return latest["Maximum"] / 1000.0
 
+    def _under_way(self, target_arn: str) -> bool:
+        """A move to `target_arn` already under way (a resumed run): nothing to ask for.
+        A move to another cluster is refused: two moves must never race."""
+        moving_to = self.state().moving_to
+        if moving_to is not None and moving_to != target_arn:
+            raise OpsError(f"a move of the writer to {moving_to} is under way; wait for it, then run again")
+        return moving_to == target_arn
+
     def switchover(self, target: Member) -> None:
-        self.clients("rds", self.home_region).switchover_global_cluster(
-            GlobalClusterIdentifier=self.identifier, TargetDbClusterIdentifier=target.arn
-        )
+        if not self._under_way(target.arn):
+            self.clients("rds", self.home_region).switchover_global_cluster(
+                GlobalClusterIdentifier=self.identifier, TargetDbClusterIdentifier=target.arn
+            )
 
     def failover(self, target: Member) -> None:
         # AllowDataLoss: the writer's region is out; what it had not shipped is lost (RPO).
-        self.clients("rds", target.region).failover_global_cluster(
-            GlobalClusterIdentifier=self.identifier, TargetDbClusterIdentifier=target.arn, AllowDataLoss=True
-        )
+        if not self._under_way(target.arn):
+            self.clients("rds", target.region).failover_global_cluster(
+                GlobalClusterIdentifier=self.identifier, TargetDbClusterIdentifier=target.arn, AllowDataLoss=True
+            )
+
+    def writes_from(self, region: str) -> bool:
+        """The move is over: the writer is in `region`, serving, and the global database is
+        no longer switching or failing over."""
+        state = self.state()
+        writer = state.writer
+        return writer is not None and writer.region == region and writer.healthy and state.status == "available"
 
     def detach(self, arn: str) -> None:
         self.clients("rds", arn_region(arn)).remove_from_global_cluster(
@@ -190,6 +268,6 @@ class AuroraGlobal:
         of the cluster itself, since a detached one is no member to find by region."""
         try:
             clusters = self.clients("rds", arn_region(arn)).describe_db_clusters(DBClusterIdentifier=arn)["DBClusters"]
-        except ClientError as error:
+        except (ClientError, BotoCoreError) as error:
             raise OpsError(f"cannot read cluster {arn}: {error}") from error
         return bool(clusters) and not clusters[0].get("GlobalClusterIdentifier")

@@ -102,10 +102,8 @@ def register(groups: Any) -> None:
     changing(fail)
     fail.set_defaults(run=_failover)
 
-    promote = commands.add_parser(
-        "promote-standby",
-        help="AWS cannot serve: promote prod-gcp's Cloud SQL standby (the DMS job) to a writer",
-        description="AWS cannot serve: promote prod-gcp's Cloud SQL standby (the DMS job) to a writer",
+    promote = aws_command(
+        "promote-standby", "AWS cannot serve: promote prod-gcp's Cloud SQL standby (the DMS job) to a writer"
     )
     promote.add_argument("--job", type=_job, default=STANDBY_JOB, help=f"the migration job (default: {STANDBY_JOB})")
     promote.add_argument("--force", action="store_true", help="promote even though the job is not replicating")
@@ -188,8 +186,9 @@ def _promote_standby(arguments: argparse.Namespace) -> int:
     from ops.dr import runbooks
     from ops.dr.standby import Standby, dms_client
 
+    # Aurora is asked whether it still serves: a promotion beside it makes a second writer.
     runbook = runbooks.promote_standby(
-        Standby(arguments.job, dms_client()), arguments.force, runbooks.Timing(), Clock()
+        Standby(arguments.job, dms_client()), _database(arguments), arguments.force, runbooks.Timing(), Clock()
     )
     runbook.run(_audit(arguments, runbook.name))
     return 0

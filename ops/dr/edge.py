@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ops.steps import OpsError
+from ops.steps import OpsError, PreconditionFailed
 
 POOL_PREFIX = "project-ai"
 
@@ -52,10 +52,22 @@ class EdgePools:
         except cloudflare.APIError as error:
             raise OpsError(f"Cloudflare refused to {what}: {error}") from error
 
+    def _pools(self) -> list[Any]:
+        return self._call("list pools", lambda: list(self.client.load_balancers.pools.list(account_id=self.account_id)))
+
+    def others_enabled(self, name: str) -> dict[str, Any]:
+        """Refuses to disable a pool when no other would serve: a wrong name must not take
+        the last healthy region off the edge."""
+        pools = self._pools()
+        if not any(pool.name == name for pool in pools):
+            self.find(name)  # says which pools there are
+        others = sorted(str(pool.name) for pool in pools if pool.name != name and pool.enabled)
+        if not others:
+            raise PreconditionFailed(f"{name} is the last enabled pool: disabling it would leave the edge nothing")
+        return {"pool": name, "still_enabled": others}
+
     def find(self, name: str) -> Any:
-        pools = self._call(
-            "list pools", lambda: list(self.client.load_balancers.pools.list(account_id=self.account_id))
-        )
+        pools = self._pools()
         for pool in pools:
             if pool.name == name:
                 return pool

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ops.dr.aurora import AuroraGlobal, arn_region
+from ops.dr.aurora import DOWN, UNKNOWN, AuroraGlobal, Member, arn_region
 from ops.dr.edge import EdgePools
 from ops.dr.standby import Standby
-from ops.steps import Clock, Facts, PreconditionFailed, Runbook, Step, wait_until
+from ops.steps import Clock, Facts, OpsError, PreconditionFailed, Runbook, Step, wait_until
 
 
 @dataclass(frozen=True)
@@ -30,9 +30,11 @@ class Timing:
     interval_seconds: float = 15.0
 
 
-def _writer_region(database: AuroraGlobal) -> str | None:
-    writer = database.state().writer
-    return writer.region if writer else None
+def _member(database: AuroraGlobal, arn: str) -> Member:
+    member = database.state().member(arn)
+    if member is None:
+        raise OpsError(f"{arn} is not a member of {database.identifier}")
+    return member
 
 
 def switchover(
@@ -41,9 +43,13 @@ def switchover(
     def precondition(apply: bool) -> Facts:
         state = database.state()
         target, writer = state.in_region(target_region), state.writer
+        if state.moving_to == target.arn:
+            return {"target": target_region, "under_way": True}  # a resumed run: just wait
+        if state.moving_to is not None:
+            raise PreconditionFailed(f"a move of the writer to {state.moving_to} is under way; wait for it")
         if writer is None or not writer.healthy:
             where = f"{writer.region} is {writer.status}" if writer else "there is no writer"
-            raise PreconditionFailed(f"a switchover needs a healthy writer, and {where}: use `ops dr failover`")
+            raise PreconditionFailed(f"a switchover needs a healthy writer, and {where}: see `ops dr status`")
         if not target.healthy or target.synchronization == "pending-resync":
             raise PreconditionFailed(
                 f"the target {target.identifier} in {target_region} is {target.status}"
@@ -72,7 +78,7 @@ def switchover(
     step = Step(
         name="switchover",
         summary=f"move the writer of {database.identifier} to {target_region}, losing nothing",
-        done=lambda: _writer_region(database) == target_region,
+        done=lambda: database.writes_from(target_region),
         action=lambda: database.switchover(database.state().in_region(target_region)),
         precondition=precondition,
         settle_seconds=timing.settle_seconds,
@@ -101,11 +107,26 @@ def failover(
 
     def precondition(apply: bool) -> Facts:
         state = database.state()
-        target, writer = state.in_region(target_region), state.writer
+        target, writer = state.member(target_arn), state.writer
+        if target is None:
+            raise PreconditionFailed(f"{target_arn} is not a member of {database.identifier}")
+        if state.moving_to == target_arn:
+            return {"target": target_region, "under_way": True}  # a resumed run: just wait
+        if state.moving_to is not None:
+            raise PreconditionFailed(f"a move of the writer to {state.moving_to} is under way; wait for it")
+        if target.is_writer:
+            raise PreconditionFailed(
+                f"{target.identifier} in {target_region} is the writer ({target.status}): fail over to another region"
+            )
         if writer is not None and writer.healthy and not force:
             raise PreconditionFailed(
                 f"the writer in {writer.region} is healthy ({writer.status}): a planned move is "
                 "`ops dr switchover`; pass --force to fail over anyway and accept data loss"
+            )
+        if writer is not None and writer.health == UNKNOWN and not force:
+            raise PreconditionFailed(
+                f"cannot tell whether the writer in {writer.region} is down ({writer.status}); "
+                "pass --force once you know it is"
             )
         if not target.healthy:
             raise PreconditionFailed(f"the target {target.identifier} in {target_region} is {target.status}")
@@ -130,8 +151,8 @@ def failover(
         failover_step = Step(
             name="failover",
             summary=f"fail {database.identifier}'s writer over to {target_region}, accepting data loss",
-            done=lambda: _writer_region(database) == target_region,
-            action=lambda: database.failover(database.state().in_region(target_region)),
+            done=lambda: database.writes_from(target_region),
+            action=lambda: database.failover(_member(database, target_arn)),
             precondition=precondition,
             settle_seconds=timing.settle_seconds,
             interval_seconds=timing.interval_seconds,
@@ -144,6 +165,7 @@ def failover(
                 summary=f"disable the edge pool {edge.failed_pool}",
                 done=lambda: not edge.pools.enabled(edge.failed_pool),
                 action=lambda: edge.pools.set_enabled(edge.failed_pool, False),
+                precondition=lambda apply: edge.pools.others_enabled(edge.failed_pool),
                 settle_seconds=60.0,
                 interval_seconds=timing.interval_seconds,
             )
@@ -151,17 +173,37 @@ def failover(
     return Runbook("dr-failover", steps, clock)
 
 
-def promote_standby(standby: Standby, force: bool, timing: Timing, clock: Clock) -> Runbook:
-    """prod-gcp's Cloud SQL standby becomes a writer; replication from Aurora ends."""
+def promote_standby(
+    standby: Standby, primary: AuroraGlobal | None, force: bool, timing: Timing, clock: Clock
+) -> Runbook:
+    """prod-gcp's Cloud SQL standby becomes a writer; replication from Aurora ends. Only
+    when AWS cannot serve: a second writer beside a healthy Aurora is a split brain."""
+
+    def aws_down() -> Facts:
+        if primary is None:
+            return {"aws": "not checked"}
+        try:
+            writer = primary.state().writer
+        except OpsError as silent:
+            return {"aws": f"unreachable: {silent}"}
+        if writer is None or writer.health == DOWN:
+            return {"aws": f"writer {writer.status if writer else 'missing'}"}
+        if not force:
+            raise PreconditionFailed(
+                f"Aurora's writer in {writer.region} is {writer.status} ({writer.health}): promoting the standby "
+                "now makes a second writer; fail over within AWS (`ops dr failover`), or pass --force"
+            )
+        return {"aws": f"writer {writer.status}, forced"}
 
     def precondition(apply: bool) -> Facts:
+        facts = aws_down()
         state = standby.state()
         if not state.replicating and not force:
             raise PreconditionFailed(
                 f"the migration job is {state.state} in phase {state.phase}: the standby is not following the "
                 "primary (an initial copy still running is incomplete); pass --force to promote it as it is"
             )
-        return {"job": standby.job, **state.describe(), "forced": force}
+        return {"job": standby.job, **state.describe(), "forced": force, **facts}
 
     step = Step(
         name="promote-standby",

@@ -19,7 +19,8 @@ JOB_NAME = re.compile(
     r"^projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/locations/[a-z]+-[a-z]+\d/migrationJobs/[a-z][a-z0-9-]{0,59}$"
 )
 # Replicating changes: the initial copy is done, and the standby follows the primary.
-REPLICATING = {"CDC", "WAITING_FOR_SOURCE_WRITES_TO_STOP"}
+# (WAITING_FOR_SOURCE_WRITES_TO_STOP comes before the dump, for RDS sources: no copy yet.)
+REPLICATING = {"CDC"}
 DEADLINE_SECONDS = 30.0
 
 

@@ -108,6 +108,7 @@ def test_the_failed_regions_pool_is_disabled_with_exactly_these_requests(fake_cl
     bearer = f"Bearer {TOKEN}"
     assert api.requests == [
         ("GET", POOLS, bearer, None),  # done?
+        ("GET", POOLS, bearer, None),  # another pool still serves?
         ("GET", POOLS, bearer, None),  # find its id
         ("PATCH", f"{POOLS}/id-project-ai-prod", bearer, {"enabled": False}),
         ("GET", POOLS, bearer, None),  # shows as disabled
@@ -127,6 +128,18 @@ def test_a_pool_already_disabled_is_only_read(fake_clock):
             audit(dry_run=False)
         )
     assert [request[0] for request in api.requests] == ["GET"]
+
+
+def test_the_last_enabled_pool_is_never_disabled(fake_clock):
+    from ops.steps import PreconditionFailed
+
+    with fake_cloudflare(pool("project-ai-prod"), pool("project-ai-prod-eu", enabled=False)) as api:
+        edge = runbooks.EdgeTarget(EdgePools(cloudflare_client(TOKEN, api.url), ACCOUNT), "project-ai-prod")
+        with pytest.raises(PreconditionFailed, match="project-ai-prod is the last enabled pool"):
+            runbooks.failover(already_failed_over(), SECONDARY_ARN, False, False, edge, TIMING, fake_clock.clock).run(
+                audit(dry_run=False)
+            )
+    assert "PATCH" not in [request[0] for request in api.requests]
 
 
 def test_an_unknown_pool_name_lists_the_pools_there_are():

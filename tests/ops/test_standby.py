@@ -7,6 +7,7 @@ import contextlib
 import threading
 from concurrent import futures
 
+import boto3
 import grpc
 import pytest
 from google.cloud import clouddms_v1
@@ -16,6 +17,7 @@ from ops.dr import runbooks
 from ops.dr.standby import Standby, dms_client
 from ops.steps import OpsError, PreconditionFailed
 from tests.ops.conftest import audit
+from tests.ops.test_aurora import aws  # noqa: F401 (fixture)
 
 SERVICE = "google.cloud.clouddms.v1.DataMigrationService"
 JOB = "projects/project-ai-prod/locations/us-central1/migrationJobs/project-ai-prod-gcp-replication"
@@ -85,7 +87,7 @@ def test_a_replicating_standby_is_promoted_once_and_polled_until_completed(fake_
     fake = FakeDms(State.RUNNING, Phase.CDC, lag=2)
     with dms(fake) as client:
         log = audit(dry_run=False)
-        runbooks.promote_standby(Standby(JOB, client), False, TIMING, fake_clock.clock).run(log)
+        runbooks.promote_standby(Standby(JOB, client), None, False, TIMING, fake_clock.clock).run(log)
     assert fake.requests == [
         ("GetMigrationJob", JOB),  # done?
         ("GetMigrationJob", JOB),  # replicating?
@@ -101,13 +103,14 @@ def test_a_replicating_standby_is_promoted_once_and_polled_until_completed(fake_
         "state": "RUNNING",
         "phase": "CDC",
         "forced": False,
+        "aws": "not checked",
     }
 
 
 def test_a_dry_run_reads_only(fake_clock):
     fake = FakeDms(State.RUNNING, Phase.CDC)
     with dms(fake) as client:
-        runbooks.promote_standby(Standby(JOB, client), False, TIMING, fake_clock.clock).run(audit(dry_run=True))
+        runbooks.promote_standby(Standby(JOB, client), None, False, TIMING, fake_clock.clock).run(audit(dry_run=True))
     assert {method for method, _ in fake.requests} == {"GetMigrationJob"}
 
 
@@ -115,7 +118,7 @@ def test_a_promoted_standby_is_done_already(fake_clock):
     fake = FakeDms(State.COMPLETED, Phase.PHASE_UNSPECIFIED)
     with dms(fake) as client:
         log = audit(dry_run=False)
-        runbooks.promote_standby(Standby(JOB, client), False, TIMING, fake_clock.clock).run(log)
+        runbooks.promote_standby(Standby(JOB, client), None, False, TIMING, fake_clock.clock).run(log)
     assert [line["outcome"] for line in log.lines] == ["already-done"] and len(fake.requests) == 1
 
 
@@ -123,9 +126,11 @@ def test_a_standby_still_copying_is_refused_unless_forced(fake_clock):
     fake = FakeDms(State.RUNNING, Phase.FULL_DUMP)
     with dms(fake) as client:
         with pytest.raises(PreconditionFailed, match="RUNNING in phase FULL_DUMP: the standby is not following"):
-            runbooks.promote_standby(Standby(JOB, client), False, TIMING, fake_clock.clock).run(audit(dry_run=False))
+            runbooks.promote_standby(Standby(JOB, client), None, False, TIMING, fake_clock.clock).run(
+                audit(dry_run=False)
+            )
         assert ("PromoteMigrationJob", JOB) not in fake.requests
-        runbooks.promote_standby(Standby(JOB, client), True, TIMING, fake_clock.clock).run(audit(dry_run=False))
+        runbooks.promote_standby(Standby(JOB, client), None, True, TIMING, fake_clock.clock).run(audit(dry_run=False))
     assert ("PromoteMigrationJob", JOB) in fake.requests
 
 
@@ -174,3 +179,25 @@ def test_a_stopped_service_fails_at_the_deadline():
 def test_a_malformed_job_name_says_what_was_expected(job):
     with pytest.raises(OpsError, match="is not a migration job name"):
         Standby(job, client=None)
+
+
+def test_a_job_waiting_for_source_writes_to_stop_has_no_copy_yet_and_is_refused(fake_clock):
+    # DMS's phase before the dump (RDS sources): the standby holds nothing yet.
+    fake = FakeDms(State.RUNNING, Phase.WAITING_FOR_SOURCE_WRITES_TO_STOP)
+    with dms(fake) as client, pytest.raises(PreconditionFailed, match="not following the primary"):
+        runbooks.promote_standby(Standby(JOB, client), None, False, TIMING, fake_clock.clock).run(audit(dry_run=True))
+
+
+def test_a_healthy_aurora_writer_refuses_the_promotion_unless_forced(aws, fake_clock):  # noqa: F811
+    """A second writer beside a serving Aurora is a split brain."""
+    fake = FakeDms(State.RUNNING, Phase.CDC)
+    with dms(fake) as client:
+        with pytest.raises(PreconditionFailed, match=r"Aurora's writer in us-east-1 is available .*second writer"):
+            runbooks.promote_standby(Standby(JOB, client), aws, False, TIMING, fake_clock.clock).run(
+                audit(dry_run=False)
+            )
+        assert ("PromoteMigrationJob", JOB) not in fake.requests
+        boto3.client("rds", region_name="us-east-1").stop_db_cluster(DBClusterIdentifier="project-ai-prod")
+        log = audit(dry_run=True)
+        runbooks.promote_standby(Standby(JOB, client), aws, False, TIMING, fake_clock.clock).run(log)
+    assert log.lines[0]["outcome"] == "would-apply" and log.lines[0]["detail"]["aws"] == "writer stopped"
