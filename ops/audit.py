@@ -31,6 +31,17 @@ class AuditLog:
     clock: Callable[[], str] = _now
     lines: list[dict[str, Any]] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        # A log that cannot be written fails before any step runs, not after one acted.
+        if self.path is not None:
+            from ops.steps import OpsError
+
+            try:
+                with self.path.open("a", encoding="utf-8"):
+                    pass
+            except OSError as error:
+                raise OpsError(f"cannot write the audit log {self.path}: {error.strerror}") from error
+
     def record(self, step: str, outcome: str, **detail: Any) -> dict[str, Any]:
         line = {
             "time": self.clock(),

@@ -69,11 +69,14 @@ def _judge(arguments: argparse.Namespace) -> int:
             queries(arguments.namespace, pod_hash, arguments.window_seconds)
         except ValueError as problem:
             raise OpsError(str(problem)) from None
+    import time
+
     prometheus = Prometheus(arguments.prometheus)
+    at = time.time()  # both arms over the very same window
     try:
         verdict = judge(
-            prometheus.arm(arguments.namespace, arguments.canary, arguments.window_seconds),
-            prometheus.arm(arguments.namespace, arguments.baseline, arguments.window_seconds),
+            prometheus.arm(arguments.namespace, arguments.canary, arguments.window_seconds, at),
+            prometheus.arm(arguments.namespace, arguments.baseline, arguments.window_seconds, at),
             _thresholds(arguments),
         )
     finally:

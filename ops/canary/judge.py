@@ -28,6 +28,9 @@ class Arm:
     buckets: tuple[int, ...]
     requests: int
     errors: int
+    # The buckets' upper bounds, where known: arms are compared bucket by bucket only
+    # when they bucket alike (a release that changed its histogram is not comparable).
+    bounds: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,10 @@ def judge(canary: Arm, baseline: Arm, thresholds: Thresholds) -> Verdict:
         "requests": {"canary": canary.requests, "baseline": baseline.requests},
         "errors": {"canary": canary.errors, "baseline": baseline.errors},
     }
+    if canary.bounds and baseline.bounds and canary.bounds != baseline.bounds:
+        return Verdict(INCONCLUSIVE, ("the two versions bucket latency differently; compare by hand",), details)
+    if len(canary.buckets) != len(baseline.buckets):
+        return Verdict(INCONCLUSIVE, ("the two versions report different latency buckets",), details)
     fewest = min(canary.requests, baseline.requests, sum(canary.buckets), sum(baseline.buckets))
     if fewest < thresholds.min_requests:
         return Verdict(

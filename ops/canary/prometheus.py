@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import re
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from components.api_metrics import LATENCY, PROBE_ROUTES, REQUESTS
 from ops.canary.judge import Arm
@@ -36,18 +37,22 @@ class Prometheus:
         import httpx
 
         self.address = address.rstrip("/")
+        # What messages show: never a user:password in the address.
+        parts = urlsplit(self.address)
+        self.shown = urlunsplit(parts._replace(netloc=parts.hostname or "")) if parts.password else self.address
         self.client = httpx.Client(timeout=timeout_seconds, transport=transport)
 
     def close(self) -> None:
         self.client.close()
 
-    def _vector(self, query: str) -> list[dict[str, Any]]:
+    def _vector(self, query: str, at: float | None) -> list[dict[str, Any]]:
         import httpx
 
+        params = {"query": query, **({"time": f"{at:.3f}"} if at is not None else {})}
         try:
-            response = self.client.get(f"{self.address}/api/v1/query", params={"query": query})
+            response = self.client.get(f"{self.address}/api/v1/query", params=params)
         except httpx.HTTPError as error:
-            raise OpsError(f"Prometheus at {self.address} did not answer: {type(error).__name__}") from error
+            raise OpsError(f"Prometheus at {self.shown} did not answer: {type(error).__name__}") from error
         try:
             body = response.json()
         except ValueError:
@@ -59,16 +64,18 @@ class Prometheus:
             raise OpsError(f"Prometheus answered a {data.get('resultType')!r}, not a vector")
         return data.get("result", [])
 
-    def _scalar(self, query: str) -> int:
-        result = self._vector(query)
+    def _scalar(self, query: str, at: float | None) -> int:
+        result = self._vector(query, at)
         return _count(result[0]["value"][1]) if result else 0
 
-    def arm(self, namespace: str, pod_hash: str, window_seconds: int) -> Arm:
+    def arm(self, namespace: str, pod_hash: str, window_seconds: int, at: float | None = None) -> Arm:
+        """One version's requests over the window ending `at` (Prometheus's now if None):
+        give both arms the same `at`, so they cover the same time."""
         asked = queries(namespace, pod_hash, window_seconds)
         cumulative = sorted(
             (
                 (_bound(series["metric"].get("le", "")), _count(series["value"][1]))
-                for series in self._vector(asked["buckets"])
+                for series in self._vector(asked["buckets"], at)
             ),
         )
         # Cumulative bucket counts into per-bucket counts; increase() extrapolates, so a
@@ -77,7 +84,8 @@ class Prometheus:
         for _, count in cumulative:
             buckets.append(max(count - below, 0))
             below = max(below, count)
-        return Arm(tuple(buckets), self._scalar(asked["requests"]), self._scalar(asked["errors"]))
+        bounds = tuple(bound for bound, _ in cumulative)
+        return Arm(tuple(buckets), self._scalar(asked["requests"], at), self._scalar(asked["errors"], at), bounds)
 
 
 def _bound(le: str) -> float:

@@ -10,6 +10,8 @@ that says what was expected; Prometheus failing is a 502 (an error measurement).
 from __future__ import annotations
 
 import json
+import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -20,6 +22,8 @@ from ops.steps import OpsError
 
 MIN_WINDOW, MAX_WINDOW = 60, 3600
 MAX_QUERY = 2048
+# Judgements at once (each is six Prometheus queries); more wait for none: a 503.
+MAX_JUDGEMENTS = 4
 
 
 class JudgeServer(ThreadingHTTPServer):
@@ -28,12 +32,15 @@ class JudgeServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], prometheus: Prometheus, thresholds: Thresholds) -> None:
         super().__init__(address, Handler)
         self.prometheus, self.thresholds = prometheus, thresholds
+        self.slots = threading.BoundedSemaphore(MAX_JUDGEMENTS)
 
 
 class Handler(BaseHTTPRequestHandler):
     server: JudgeServer
     server_version = "ops-canary-judge"
     sys_version = ""
+    # A connection that sends nothing for this long is closed (no slow-loris threads).
+    timeout = 10
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # the verdicts are in the rollout's AnalysisRun; no request log with query strings
@@ -60,14 +67,19 @@ class Handler(BaseHTTPRequestHandler):
             queries(namespace, baseline, window)
         except ValueError as problem:
             return self._answer(400, {"error": str(problem)})
+        if not self.server.slots.acquire(blocking=False):
+            return self._answer(503, {"error": f"{MAX_JUDGEMENTS} judgements under way; try again"})
         try:
+            at = time.time()  # both arms over the very same window
             verdict = judge(
-                self.server.prometheus.arm(namespace, canary, window),
-                self.server.prometheus.arm(namespace, baseline, window),
+                self.server.prometheus.arm(namespace, canary, window, at),
+                self.server.prometheus.arm(namespace, baseline, window, at),
                 self.server.thresholds,
             )
         except OpsError as failed:
             return self._answer(502, {"error": str(failed)})
+        finally:
+            self.server.slots.release()
         self._answer(200, verdict.as_json())
 
 

@@ -54,7 +54,10 @@ def register(groups: Any) -> None:
         command = commands.add_parser(name, help=help_text, description=help_text)
         command.add_argument("--global-cluster", default=GLOBAL_CLUSTER, help=f"default: {GLOBAL_CLUSTER}")
         command.add_argument(
-            "--region", type=_region, default=HOME_REGION, help=f"where to ask for the global database ({HOME_REGION})"
+            "--region",
+            type=_region,
+            help=f"where to ask for the global database ({HOME_REGION}; for a failover, the target's region, "
+            "which answers when the writer's does not)",
         )
         command.add_argument("--profile", help="the AWS profile to use (default: the environment's credentials)")
         return command
@@ -124,10 +127,11 @@ def _audit(arguments: argparse.Namespace, runbook: str) -> AuditLog:
     return AuditLog(runbook, dry_run=not getattr(arguments, "apply", False), path=arguments.audit_log)
 
 
-def _database(arguments: argparse.Namespace) -> Any:
+def _database(arguments: argparse.Namespace, region: str | None = None) -> Any:
     from ops.dr.aurora import AuroraGlobal, boto3_clients
 
-    return AuroraGlobal(arguments.global_cluster, arguments.region, boto3_clients(arguments.profile))
+    asked = arguments.region or region or HOME_REGION
+    return AuroraGlobal(arguments.global_cluster, asked, boto3_clients(arguments.profile))
 
 
 def _status(arguments: argparse.Namespace) -> int:
@@ -172,8 +176,10 @@ def _edge(arguments: argparse.Namespace) -> Any:
 
 def _failover(arguments: argparse.Namespace) -> int:
     from ops.dr import runbooks
+    from ops.dr.aurora import arn_region
 
-    database = _database(arguments)
+    # The failed writer's region may not answer: ask the target's own region.
+    database = _database(arguments, arguments.target_region or arn_region(arguments.target_arn))
     target_arn = arguments.target_arn or database.state().in_region(arguments.target_region).arn
     runbook = runbooks.failover(
         database, target_arn, arguments.force, arguments.detach, _edge(arguments), runbooks.Timing(), Clock()

@@ -105,6 +105,7 @@ class FakePrometheus(ThreadingHTTPServer):
         # pod hash -> recorded file stem
         self.arms, self.status, self.hang = arms, status, hang
         self.queries: list[str] = []
+        self.times: list[str | None] = []
 
     @property
     def url(self) -> str:
@@ -118,8 +119,10 @@ class PrometheusHandler(BaseHTTPRequestHandler):
         pass
 
     def do_GET(self) -> None:
-        query = parse_qs(urlsplit(self.path).query)["query"][0]
+        asked = parse_qs(urlsplit(self.path).query)
+        query = asked["query"][0]
         self.server.queries.append(query)
+        self.server.times.append(asked.get("time", [None])[0])
         if self.server.hang is not None:
             self.server.hang.wait(10)
             return
@@ -234,6 +237,7 @@ def test_the_web_provider_answers_a_verdict_argo_can_read():
     with prometheus(arms) as fake, judge_server(fake.url) as url:
         status, body = get(f"{url}/v1/judge?namespace={NAMESPACE}&canary={CANARY}&baseline={BASELINE}&window=300")
     assert status == 200 and body["verdict"] == FAIL and body["requests"] == {"canary": 5000, "baseline": 5000}
+    assert len(fake.times) == 6 and len(set(fake.times)) == 1 and fake.times[0] is not None
 
 
 @pytest.mark.parametrize(
@@ -278,3 +282,25 @@ def test_the_recorded_fixtures_are_what_the_bench_writes(tmp_path: Path):
     )
     for recorded in sorted(RECORDED.glob("*.json")):
         assert (tmp_path / recorded.name).read_text() == recorded.read_text()
+
+
+def test_versions_that_bucket_differently_are_not_compared():
+    canary = Arm(SAME, 928, 2, bounds=(0.1, 0.5, float("inf")))
+    baseline = Arm(SAME, 928, 2, bounds=(0.1, 1.0, float("inf")))
+    assert judge(canary, baseline, Thresholds()).verdict == INCONCLUSIVE
+    shorter = judge(Arm(SAME[:-1], 928, 2), Arm(SAME, 928, 2), Thresholds())
+    assert shorter.verdict == INCONCLUSIVE and "different latency buckets" in shorter.reasons[0]
+
+
+def test_both_arms_are_asked_at_one_instant_and_credentials_are_never_shown():
+    with prometheus({}) as fake:
+        url = fake.url.replace("http://", "http://reader:hunter2@")
+        source = Prometheus(url)
+        with pytest.raises(OpsError) as refused:
+            source.arm(NAMESPACE, CANARY, 300, at=1764500000.0)
+        source.close()
+    assert "hunter2" not in str(refused.value)
+    stopped = Prometheus(url)
+    with pytest.raises(OpsError) as silent:
+        stopped.arm(NAMESPACE, CANARY, 300)
+    assert "hunter2" not in str(silent.value) and "reader" not in str(silent.value)

@@ -135,3 +135,27 @@ def test_promote_standby_without_google_credentials_says_how_to_get_them(capsys,
     assert code == 1
     assert err.startswith("ops: error: no Google credentials: run `gcloud auth application-default login`")
     assert "Traceback" not in err
+
+
+def test_an_audit_log_that_cannot_be_written_stops_before_any_step(aws, capsys, tmp_path):  # noqa: F811
+    code, _, err = run(
+        capsys, "--audit-log", str(tmp_path / "missing" / "audit.jsonl"), "dr", "switchover", "--to", SECONDARY
+    )
+    assert code == 1 and "cannot write the audit log" in err and "Traceback" not in err
+
+
+def test_a_failover_asks_the_targets_region_when_no_region_is_given(monkeypatch, capsys):
+    from ops.dr import cli
+
+    asked = []
+
+    class Recording:
+        def __init__(self, identifier, region, clients):
+            asked.append(region)
+            raise cli.OpsError("stop here")
+
+    monkeypatch.setattr("ops.dr.aurora.AuroraGlobal", Recording)
+    run(capsys, "dr", "failover", "--to", SECONDARY)
+    run(capsys, "dr", "switchover", "--to", SECONDARY)
+    run(capsys, "dr", "failover", "--to", SECONDARY, "--region", "us-west-2")
+    assert asked == [SECONDARY, PRIMARY, "us-west-2"]
