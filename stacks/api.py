@@ -16,7 +16,7 @@ from stacks.model import RegionStack, WorkloadStack, flagd_file
 from stacks.monitoring import monitoring_stack_args, rule_args
 from stacks.origin import CERT_MANAGER_NAMESPACE, edge_origin_args
 from stacks.vault import vault_integration_args
-from stacks.workload import app_service_args, cluster_facts, controller_replicas, ownership
+from stacks.workload import app_service_args, cluster_facts, controller_replicas, judge_egress, ownership
 
 
 def api_deployment_args(
@@ -33,6 +33,7 @@ def api_deployment_args(
             chart_version=config.delivery.argo_rollouts_chart_version,
             replicas=controller_replicas(config),
             cluster=cluster_facts(config),
+            egress=judge_egress(config),
         )
     vault = vault_integration_args(config, database, cache, oidc_issuer)
     # The stack's flags, as the flag file the API reads (and its tests read too).

@@ -61,6 +61,9 @@ ENVIRONMENT_DEFAULTS: dict[str, dict[str, Any]] = {
         "delivery": {
             "strategy": "blueGreen",
             "blueGreen": {"autoPromotion": True, "scaleDownDelaySeconds": 300},
+            # With a canary and the mesh: a tenth of GET and HEAD requests mirrored to it
+            # in every step.
+            "canary": {"mirrorPercent": 10, "mirrorSteps": "all"},
             "analysis": {"minSuccessRate": 0.99, "maxP99LatencySeconds": 1.0, "count": 3},
         },
         "monitoring": {"retention": "15d", "storageSize": "50Gi"},
@@ -80,7 +83,9 @@ ENVIRONMENT_DEFAULTS: dict[str, dict[str, Any]] = {
         },
         "delivery": {
             "strategy": "canary",
-            "canary": {"weights": [10, 50], "pauseSeconds": 120},
+            # With the mesh: a tenth of GET and HEAD requests mirrored to the canary in
+            # its first step, before it answers users at a larger share.
+            "canary": {"weights": [10, 50], "pauseSeconds": 120, "mirrorPercent": 10, "mirrorSteps": [1]},
             "analysis": {"minSuccessRate": 0.995, "maxP99LatencySeconds": 0.5, "count": 5, "failureLimit": 1},
             "rollbackWindowRevisions": 3,
         },

@@ -27,7 +27,7 @@ from components.labels import selector_labels
 from components.mesh import certificates, istio
 from components.mesh.certificates import MeshCertificatesArgs, VaultIssuerArgs
 from components.mesh.istio import IstioMeshArgs, KialiArgs, TracingArgs, Upstream
-from components.mesh.traffic import MeshPoliciesArgs, Routing
+from components.mesh.traffic import FaultInjection, MeshPoliciesArgs, Routing
 from components.monitoring.stack import prometheus_address
 from components.network_policies import EgressRule
 from components.vault.args import Consumer
@@ -84,6 +84,14 @@ def upstreams(
         for index, upstream in enumerate(config.mesh.upstreams)
     ]
     return tuple(found)
+
+
+def fault_injection(config: WorkloadStack) -> FaultInjection | None:
+    """The canary route's faults (the model refuses them in prod)."""
+    fault = config.delivery.canary.fault_injection
+    if fault is None:
+        return None
+    return FaultInjection(fault.delay_ms, fault.delay_percent, fault.abort_http_status, fault.abort_percent)
 
 
 def mesh_args(
@@ -178,6 +186,7 @@ def mesh_args(
             gateway_namespace=istio.GATEWAY_NAMESPACE,
             gateway_selector=GATEWAY_SELECTOR,
             gateway_port=GATEWAY_PORT,
+            fault=fault_injection(config),
         ),
     )
     workload = MeshWorkloadArgs(

@@ -380,10 +380,62 @@ class AnalysisConfig(Model):
     inconclusive_limit: Annotated[int, Field(ge=0, le=10)] = 2
 
 
+# The judge's shortest window (ops/canary/server.py: MIN_WINDOW); its window is the analysis interval.
+JUDGE_MIN_WINDOW_SECONDS = 60
+
+
+class FaultInjectionConfig(Model):
+    """Faults the mesh injects on the canary's route (the VirtualService's `primary`), for
+    resilience tests: outside production only."""
+
+    # A fixed delay before a share of requests (percent) is forwarded.
+    delay_ms: Annotated[int, Field(ge=1, le=60000)] | None = None
+    delay_percent: Annotated[float, Field(gt=0, le=100)] | None = None
+    # A share of requests (percent) answered at once with this status, never forwarded.
+    abort_http_status: Annotated[int, Field(ge=400, le=599)] | None = None
+    abort_percent: Annotated[float, Field(gt=0, le=100)] | None = None
+
+    @model_validator(mode="after")
+    def _pairs(self) -> FaultInjectionConfig:
+        if (self.delay_ms is None) != (self.delay_percent is None):
+            raise ValueError("delayMs: delayMs and delayPercent go together")
+        if (self.abort_http_status is None) != (self.abort_percent is None):
+            raise ValueError("abortHttpStatus: abortHttpStatus and abortPercent go together")
+        if self.delay_ms is None and self.abort_http_status is None:
+            raise ValueError(
+                "expected a delay (delayMs, delayPercent), an abort (abortHttpStatus, abortPercent) or both"
+            )
+        return self
+
+
+class CanaryJudgeConfig(Model):
+    """The statistical canary judge (`python -m ops canary serve`, the ops image) as one more
+    analysis of every canary step: the canary's requests against the stable version's."""
+
+    # The ops image, pinned by digest, from the stack's own registry.
+    image: ImageConfig
+
+    @field_validator("image")
+    @classmethod
+    def _by_digest(cls, image: ImageConfig) -> ImageConfig:
+        if image.digest is None:
+            raise ValueError("expected the ops image pinned by digest (image.digest: sha256:...)")
+        return image
+
+
 class CanaryConfig(Model):
     # Traffic shares, in percent, each followed by a pause and an analysis; 100 comes last.
     weights: Annotated[list[Annotated[int, Field(ge=1, le=99)]], Field(min_length=1)] = [10, 50]
     pause_seconds: Annotated[int, Field(ge=0, le=86400)] = 60
+    # With the mesh: a share (percent) of GET and HEAD requests to the stable version is
+    # copied to the canary, whose answers are dropped; unset, no mirroring.
+    mirror_percent: Annotated[int, Field(ge=1, le=100)] | None = None
+    # The steps (1 for the first weight) that mirror, or `all`.
+    mirror_steps: Literal["all"] | Annotated[list[Annotated[int, Field(ge=1)]], Field(min_length=1)] = [1]
+    # With the mesh, outside production: delays and aborts on the canary's route.
+    fault_injection: FaultInjectionConfig | None = None
+    # The statistical judge: unset, the analysis is the Prometheus thresholds alone.
+    judge: CanaryJudgeConfig | None = None
 
     @field_validator("weights")
     @classmethod
@@ -391,6 +443,24 @@ class CanaryConfig(Model):
         if weights != sorted(set(weights)):
             raise ValueError(f"expected rising weights, each once, got {weights}")
         return weights
+
+    @model_validator(mode="after")
+    def _mirror_steps(self) -> CanaryConfig:
+        if self.mirror_steps != "all":
+            beyond = [step for step in self.mirror_steps if step > len(self.weights)]
+            if beyond:
+                raise ValueError(
+                    f"mirrorSteps: {beyond} beyond the {len(self.weights)} weight steps; expected steps 1 to "
+                    f"{len(self.weights)}, or all"
+                )
+        return self
+
+    def mirrored_steps(self) -> tuple[int, ...]:
+        if self.mirror_percent is None:
+            return ()
+        if self.mirror_steps == "all":
+            return tuple(range(1, len(self.weights) + 1))
+        return tuple(sorted(set(self.mirror_steps)))
 
 
 class BlueGreenConfig(Model):
@@ -1164,6 +1234,20 @@ class WorkloadStack(StackBase):
             raise ValueError(
                 "vaultTokenReviewerJwt: missing; expected `pulumi config set --secret projectai:vaultTokenReviewerJwt` "
                 "with a token of the vault-token-reviewer ServiceAccount (README, Vault)"
+            )
+        canary = self.delivery.canary
+        if canary.fault_injection is not None and self.environment == "prod":
+            raise ValueError(
+                "delivery.canary.faultInjection: faults are injected outside production only (staging, dev); "
+                "not in prod"
+            )
+        if canary.fault_injection is not None and not self.mesh.enabled:
+            raise ValueError("delivery.canary.faultInjection: the mesh injects the faults; expected mesh.enabled: true")
+        if canary.judge is not None and self.delivery.analysis.interval_seconds < JUDGE_MIN_WINDOW_SECONDS:
+            raise ValueError(
+                f"delivery.canary.judge: the judge compares windows of {JUDGE_MIN_WINDOW_SECONDS}s at least; "
+                f"expected delivery.analysis.intervalSeconds ≥ {JUDGE_MIN_WINDOW_SECONDS}, "
+                f"got {self.delivery.analysis.interval_seconds}"
             )
         if self.vault.mode == "dev" and self.mesh.intermediate_certificate is not None:
             raise ValueError(

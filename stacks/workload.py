@@ -3,8 +3,13 @@ that runs the API."""
 
 from __future__ import annotations
 
+from urllib.parse import urlparse
+
 from components.charts import Cluster
-from components.delivery import AnalysisArgs, BlueGreenArgs, CanaryArgs, DeliveryArgs
+from components.delivery import AnalysisArgs, BlueGreenArgs, CanaryArgs, DeliveryArgs, judge
+from components.delivery.argo_rollouts import NAMESPACE as ROLLOUTS_NAMESPACE
+from components.delivery.argo_rollouts import PROMETHEUS_PORT
+from components.delivery.args import JudgeArgs
 from components.labels import Ownership
 from components.monitoring.stack import prometheus_address
 from components.workload import AppServiceArgs, Compute, EgressRule, IngressArgs
@@ -47,13 +52,44 @@ def ingress_controller_cidrs(config: WorkloadStack) -> list[str]:
     return [CLUSTER_POD_CIDR]
 
 
+def judge_egress(config: WorkloadStack) -> tuple[EgressRule, ...]:
+    """The Rollouts controller's way to the judge (a web metric provider), where there is one."""
+    if config.delivery.strategy != "canary" or config.delivery.canary.judge is None:
+        return ()
+    port = JudgeArgs.port
+    return (
+        EgressRule(
+            judge.NAME, (port,), namespace=config.app.namespace, pod_labels=judge.judge_selector(config.environment)
+        ),
+    )
+
+
+def analysis_prometheus(config: WorkloadStack) -> str:
+    """The Prometheus the analysis (and the judge) query: the config's, else the stack's own."""
+    return config.delivery.prometheus_address or prometheus_address(config.monitoring.namespace)
+
+
+def judge_args(config: WorkloadStack) -> JudgeArgs | None:
+    """The statistical judge, where `delivery.canary.judge` is configured."""
+    judge = config.delivery.canary.judge
+    if judge is None:
+        return None
+    return JudgeArgs(
+        image=judge.image.reference,
+        rollouts_namespace=ROLLOUTS_NAMESPACE,
+        prometheus_namespace=config.monitoring.namespace,
+        prometheus_port=urlparse(analysis_prometheus(config)).port or PROMETHEUS_PORT,
+        replicas=controller_replicas(config),
+    )
+
+
 def delivery_args(config: WorkloadStack) -> DeliveryArgs:
     delivery = config.delivery
     analysis = delivery.analysis
     return DeliveryArgs(
         strategy=delivery.strategy,
         analysis=AnalysisArgs(
-            prometheus_address=delivery.prometheus_address or prometheus_address(config.monitoring.namespace),
+            prometheus_address=analysis_prometheus(config),
             min_success_rate=analysis.min_success_rate,
             max_p99_latency_seconds=analysis.max_p99_latency_seconds,
             interval_seconds=analysis.interval_seconds,
@@ -61,7 +97,13 @@ def delivery_args(config: WorkloadStack) -> DeliveryArgs:
             failure_limit=analysis.failure_limit,
             inconclusive_limit=analysis.inconclusive_limit,
         ),
-        canary=CanaryArgs(weights=tuple(delivery.canary.weights), pause_seconds=delivery.canary.pause_seconds),
+        canary=CanaryArgs(
+            weights=tuple(delivery.canary.weights),
+            pause_seconds=delivery.canary.pause_seconds,
+            mirror_percent=delivery.canary.mirror_percent,
+            mirror_steps=delivery.canary.mirrored_steps(),
+            judge=judge_args(config),
+        ),
         blue_green=BlueGreenArgs(
             auto_promotion=delivery.blue_green.auto_promotion,
             scale_down_delay_seconds=delivery.blue_green.scale_down_delay_seconds,

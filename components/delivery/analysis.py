@@ -19,12 +19,16 @@ from components.delivery.args import AnalysisArgs
 
 HASH_LABEL = "rollouts_pod_template_hash"
 HASH_ARG = "pod-hash"
+# The stable version's pod-template hash: the judge's baseline.
+STABLE_HASH_ARG = "stable-hash"
 SUCCESS_RATE, LATENCY, SMOKE_TEST = "success-rate", "latency-p99", "smoke-test"
+STATISTICAL_JUDGE = "statistical-judge"
 
 
-def hash_args(which: str = "Latest") -> list[dict[str, Any]]:
-    """The argument every template takes: the pod-template hash of the version under test."""
-    return [{"name": HASH_ARG, "valueFrom": {"podTemplateHashValue": which}}]
+def hash_args(which: str = "Latest", name: str = HASH_ARG) -> list[dict[str, Any]]:
+    """The argument every template takes: the pod-template hash of the version under test
+    (or, with `Stable`, of the version it is compared with)."""
+    return [{"name": name, "valueFrom": {"podTemplateHashValue": which}}]
 
 
 def _selector(namespace: str, extra: str = "") -> str:
@@ -125,3 +129,34 @@ def smoke_test(preview_url: str, secret_name: str, image: str, labels: dict[str,
         },
     }
     return {"metrics": [{"name": SMOKE_TEST, "count": 1, "failureLimit": 0, "provider": {"job": job}}]}
+
+
+def judge_query(namespace: str, window_seconds: int) -> str:
+    """The judge's verdict for the canary against the stable version, over one interval."""
+    return (
+        f"/v1/judge?namespace={namespace}"
+        f"&canary={{{{args.{HASH_ARG}}}}}&baseline={{{{args.{STABLE_HASH_ARG}}}}}&window={window_seconds}"
+    )
+
+
+def statistical_judge(url: str, analysis: AnalysisArgs, timeout_seconds: int) -> dict[str, Any]:
+    """Argo's web provider asks the judge (ops/canary/server.py); `verdict` is pass, fail
+    or inconclusive. Inconclusive (too few requests to tell) matches neither condition:
+    after `inconclusiveLimit` of them the rollout pauses for a human. The judge failing to
+    answer (Prometheus down: a 502) is an error, and three in a row end the analysis."""
+    return {
+        "args": [{"name": HASH_ARG}, {"name": STABLE_HASH_ARG}],
+        "metrics": [
+            {
+                "name": STATISTICAL_JUDGE,
+                "interval": f"{analysis.interval_seconds}s",
+                "count": analysis.count,
+                "failureLimit": analysis.failure_limit,
+                "inconclusiveLimit": analysis.inconclusive_limit,
+                "consecutiveErrorLimit": 3,
+                "successCondition": 'result == "pass"',
+                "failureCondition": 'result == "fail"',
+                "provider": {"web": {"url": url, "jsonPath": "{$.verdict}", "timeoutSeconds": timeout_seconds}},
+            }
+        ],
+    }

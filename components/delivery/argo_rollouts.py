@@ -14,6 +14,9 @@ from components.network_policies import EgressRule, IngressRule
 CHART_REPOSITORY = "https://argoproj.github.io/argo-helm"
 METRICS_PORT = 8090
 PROMETHEUS_PORT = 9090
+NAMESPACE = "argo-rollouts"
+# The controller's pods (the chart's name label; the dashboard, the other pod, is off).
+CONTROLLER_LABELS = {"app.kubernetes.io/name": "argo-rollouts"}
 
 
 @dataclass(frozen=True)
@@ -21,9 +24,11 @@ class ArgoRolloutsArgs:
     owner: Ownership
     chart_version: str
     cluster: charts.Cluster
-    namespace: str = "argo-rollouts"
+    namespace: str = NAMESPACE
     # Two controllers (one leads) where a stuck rollout costs the most.
     replicas: int = 1
+    # Where else the controller calls, besides Prometheus (a web metric provider: the judge).
+    egress: tuple[EgressRule, ...] = ()
 
 
 class ArgoRollouts(pulumi.ComponentResource):
@@ -43,6 +48,7 @@ class ArgoRollouts(pulumi.ComponentResource):
                     namespace=args.cluster.monitoring_namespace,
                     pod_labels={"app.kubernetes.io/name": "prometheus"},
                 ),
+                *args.egress,
             ),
         )
         self.namespace = charts.namespace(f"{name}-namespace", args.namespace, labels, self, isolation)

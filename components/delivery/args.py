@@ -3,7 +3,7 @@ switching between two full sets of pods (blue-green)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 Strategy = Literal["rolling", "canary", "blueGreen"]
@@ -21,9 +21,35 @@ class AnalysisArgs:
 
 
 @dataclass(frozen=True)
+class JudgeArgs:
+    """The statistical canary judge (components/delivery/judge.py): the ops image serving
+    `ops canary serve`, which the `statistical-judge` AnalysisTemplate asks."""
+
+    # The ops image, pinned by digest.
+    image: str
+    # Where the Rollouts controller (its only caller) and Prometheus (its only upstream) run.
+    rollouts_namespace: str
+    prometheus_namespace: str
+    prometheus_port: int = 9090
+    prometheus_labels: dict[str, str] = field(default_factory=lambda: {"app.kubernetes.io/name": "prometheus"})
+    rollouts_labels: dict[str, str] = field(default_factory=lambda: {"app.kubernetes.io/name": "argo-rollouts"})
+    port: int = 8080
+    # The ops image's user (ops/Dockerfile).
+    run_as_user: int = 10001
+    replicas: int = 1
+    timeout_seconds: int = 30
+
+
+@dataclass(frozen=True)
 class CanaryArgs:
     weights: tuple[int, ...]
     pause_seconds: int
+    # With Istio routing: a share (percent) of safe requests mirrored to the canary in
+    # these steps (1 for the first weight); None, no mirroring.
+    mirror_percent: int | None = None
+    mirror_steps: tuple[int, ...] = ()
+    # The statistical judge as one more analysis of every step; None, thresholds alone.
+    judge: JudgeArgs | None = None
 
 
 @dataclass(frozen=True)

@@ -82,6 +82,28 @@ class MeshPoliciesArgs:
 
 
 @dataclass(frozen=True)
+class FaultInjection:
+    """Faults the sidecars inject on the `primary` route (resilience tests, outside
+    production: the zero-trust pack refuses them there): a fixed delay before a share of
+    requests, an immediate error status for another share."""
+
+    delay_ms: int | None = None
+    delay_percent: float | None = None
+    abort_http_status: int | None = None
+    abort_percent: float | None = None
+
+    def spec(self) -> dict[str, Any]:
+        fault: dict[str, Any] = {}
+        if self.delay_ms is not None and self.delay_percent is not None:
+            fault["delay"] = {"fixedDelay": f"{self.delay_ms}ms", "percentage": {"value": self.delay_percent}}
+        if self.abort_http_status is not None and self.abort_percent is not None:
+            fault["abort"] = {"httpStatus": self.abort_http_status, "percentage": {"value": self.abort_percent}}
+        if not fault:
+            raise ValueError("fault injection: expected a delay, an abort or both")
+        return fault
+
+
+@dataclass(frozen=True)
 class Routing:
     """The API's public host through the ingress gateway, and its in-mesh route."""
 
@@ -96,6 +118,8 @@ class Routing:
     # The VirtualService's names, as the Rollout refers to them.
     virtual_service: str = "api"
     route: str = "primary"
+    # Faults on the route (never in production); None, none.
+    fault: FaultInjection | None = None
 
 
 def exact_principals(principals: tuple[str, ...], what: str) -> list[str]:
@@ -181,10 +205,13 @@ def virtual_service_spec(args: MeshPoliciesArgs, routing: Routing) -> dict[str, 
         ]
     else:
         route = [{"destination": destination}]
+    # Argo Rollouts rewrites only the route's destinations and weights: the fault stays
+    # on it through a canary, and its header and mirror routes go ahead of it.
+    fault = {"fault": routing.fault.spec()} if routing.fault is not None else {}
     return {
         "hosts": [*routing.hosts, args.api_host],
         "gateways": [f"{routing.gateway_namespace}/{gateway_name(args)}", "mesh"],
-        "http": [{"name": routing.route, "route": route}],
+        "http": [{"name": routing.route, "route": route, **fault}],
     }
 
 

@@ -7,6 +7,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import secret_volume
+from components.delivery.judge import CanaryJudge
 from components.labels import (
     kubernetes_labels,
     label_value,
@@ -45,6 +46,8 @@ class AppService(pulumi.ComponentResource):
     second_service: core.Service | None
     gateway_service: core.Service | None
     analysis_templates: dict[str, k8s.apiextensions.CustomResource]
+    # The statistical canary judge, where the canary has one.
+    judge: CanaryJudge | None
     autoscaler: k8s.autoscaling.v2.HorizontalPodAutoscaler
     disruption_budget: k8s.policy.v1.PodDisruptionBudget
     ingress: k8s.networking.v1.Ingress
@@ -180,6 +183,7 @@ class AppService(pulumi.ComponentResource):
         # The workload changes only once the release's migration has completed.
         after_migration = [self.namespace, *prepared, self.migration]
         self.analysis_templates = {}
+        self.judge = None
         if strategy == "rolling":
             self.workload = release.deployment(
                 name,
@@ -194,10 +198,12 @@ class AppService(pulumi.ComponentResource):
             assert self.second_service is not None
             preview_url = f"http://{args.name}-{SECOND_SERVICE[strategy]}.{args.namespace}.svc"
             smoke_labels = {**network.family_labels(args.name), "app.kubernetes.io/component": network.SMOKE_TEST}
+            self.judge = release.canary_judge(name, args, args.cluster.node_local_dns, in_namespace)
             self.analysis_templates = release.analysis_templates(
-                name, args, labels, smoke_labels, preview_url, in_namespace
+                name, args, labels, smoke_labels, preview_url, in_namespace, self.judge.url if self.judge else None
             )
             companions = [self.service, self.second_service, self.ingress, *self.analysis_templates.values()]
+            companions += [self.judge] if self.judge else []
             self.workload = release.rollout(
                 name,
                 args,

@@ -12,6 +12,7 @@ import pulumi_kubernetes as k8s
 from components.delivery import analysis
 from components.delivery import rollout as strategies
 from components.delivery.args import DeliveryArgs
+from components.delivery.judge import CanaryJudge, CanaryJudgeArgs
 from components.workload import pod
 from components.workload.args import AppServiceArgs
 
@@ -93,12 +94,19 @@ def analysis_templates(
     smoke_labels: dict[str, str],
     preview_url: str,
     opts: pulumi.ResourceOptions,
+    judge_url: str | None = None,
 ) -> dict[str, k8s.apiextensions.CustomResource]:
+    """The Prometheus templates; blue-green's smoke test; with `judge_url` (the canary's
+    statistical judge), the template that asks it."""
     delivery: DeliveryArgs = args.delivery
     specs = {
         analysis.SUCCESS_RATE: analysis.success_rate(args.namespace, delivery.analysis),
         analysis.LATENCY: analysis.latency_p99(args.namespace, delivery.analysis),
     }
+    judge = delivery.canary.judge
+    if delivery.strategy == "canary" and judge is not None and judge_url is not None:
+        url = f"{judge_url}{analysis.judge_query(args.namespace, delivery.analysis.interval_seconds)}"
+        specs[analysis.STATISTICAL_JUDGE] = analysis.statistical_judge(url, delivery.analysis, judge.timeout_seconds)
     if delivery.strategy == "blueGreen":
         specs[analysis.SMOKE_TEST] = analysis.smoke_test(
             preview_url,
@@ -117,6 +125,27 @@ def analysis_templates(
         )
         for template, spec in specs.items()
     }
+
+
+def canary_judge(
+    name: str, args: AppServiceArgs, node_local_dns: str | None, opts: pulumi.ResourceOptions
+) -> CanaryJudge | None:
+    """The statistical judge, where a canary is configured with one."""
+    delivery = args.delivery
+    if delivery.strategy != "canary" or delivery.canary.judge is None:
+        return None
+    return CanaryJudge(
+        f"{name}-canary-judge",
+        CanaryJudgeArgs(
+            owner=args.owner,
+            namespace=args.namespace,
+            judge=delivery.canary.judge,
+            prometheus_address=delivery.analysis.prometheus_address,
+            node_local_dns=node_local_dns,
+            meshed=args.mesh is not None,
+        ),
+        opts,
+    )
 
 
 def rollout(

@@ -95,10 +95,12 @@ def test_the_whole_mesh_is_composed_in_order(prod: Graph) -> None:
 def test_the_canary_is_routed_by_istio_subsets(prod: Graph) -> None:
     rollout = one(prod, "Rollout")["spec"]["strategy"]["canary"]
     assert rollout["trafficRouting"] == {
+        # Header, cookie and mirror routes: tests/stacks/test_canary_routes.py.
+        "managedRoutes": [{"name": "canary-internal"}, {"name": "canary-cohort"}, {"name": "canary-mirror"}],
         "istio": {
             "virtualService": {"name": "api", "routes": ["primary"]},
             "destinationRule": {"name": "api", "canarySubsetName": "canary", "stableSubsetName": "stable"},
-        }
+        },
     }
     assert "stableService" not in rollout and "canaryService" not in rollout
     rule = one(prod, "DestinationRule")["spec"]

@@ -19,14 +19,15 @@ from tests.conftest import api_settings, synced_keys
 APP = "project-ai-api"
 # The kinds that carry pods in each stack: the API (Deployment or Rollout) and its
 # migration Job; with Vault's database engine the bootstrap Job and the rotation
-# CronJob; with blue-green, the smoke test's Job inside an AnalysisTemplate.
+# CronJob; with blue-green, the smoke test's Job inside an AnalysisTemplate; with the
+# canary's statistical judge, its Deployment.
 POD_KINDS = {
     "local": {"Deployment", "Job"},
     "dev": {"Deployment", "Job", "CronJob"},
     "staging": {"Rollout", "Job", "CronJob", "AnalysisTemplate"},
-    "prod": {"Rollout", "Job", "CronJob"},
-    "prod-eu": {"Rollout", "Job"},
-    "prod-gcp": {"Rollout", "Job", "CronJob"},
+    "prod": {"Rollout", "Job", "CronJob", "Deployment"},
+    "prod-eu": {"Rollout", "Job", "Deployment"},
+    "prod-gcp": {"Rollout", "Job", "CronJob", "Deployment"},
 }
 
 
