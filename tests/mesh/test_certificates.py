@@ -24,9 +24,9 @@ from components.mesh import certificates
 from components.vault.pki import role_uri_sans
 from preflight import kubernetes, policies
 from preflight.graph import Graph, Resource
-from preflight.kubernetes import VALID, manifest
+from preflight.kubernetes import VALID
 from preflight.synth import ProgramError, Synthesizer
-from tests.conftest import CRD_SCHEMAS, ROOT, write_program
+from tests.conftest import CRD_SCHEMAS, ROOT, objects, write_program
 
 TRUST_DOMAIN = "mesh.project-ai.dev"
 KUBERNETES_VERSION = "1.33"
@@ -168,12 +168,8 @@ def graph(tmp_path_factory: pytest.TempPathFactory) -> Graph:
     return synthesize(tmp_path_factory.mktemp("mesh") / "program")
 
 
-def of_kind(graph: Graph, kind: str) -> list[dict[str, Any]]:
-    return [manifest(r) for r in graph.resources if r.custom and r.type.endswith(f":{kind}")]
-
-
 def named(graph: Graph, kind: str, name: str) -> dict[str, Any]:
-    (found,) = [m for m in of_kind(graph, kind) if m["metadata"]["name"] == name]
+    (found,) = [m for m in objects(graph, kind) if m["metadata"]["name"] == name]
     return found
 
 
@@ -320,7 +316,7 @@ def test_the_namespace_admits_agents_and_monitoring_only(graph: Graph) -> None:
     assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
     policies_in = {
         p["metadata"]["name"]: p["spec"]
-        for p in of_kind(graph, "NetworkPolicy")
+        for p in objects(graph, "NetworkPolicy")
         if p["metadata"]["namespace"] == certificates.NAMESPACE
     }
     assert set(policies_in) == {

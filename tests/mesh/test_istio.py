@@ -19,9 +19,9 @@ import pytest
 from components.mesh import istio
 from preflight import kubernetes, policies
 from preflight.graph import Graph, Resource
-from preflight.kubernetes import VALID, manifest
+from preflight.kubernetes import VALID
 from preflight.synth import ProgramError, Synthesizer
-from tests.conftest import CRD_SCHEMAS, ROOT, write_program
+from tests.conftest import CRD_SCHEMAS, ROOT, objects, write_program
 
 TRUST_DOMAIN = "mesh.project-ai.dev"
 GATEWAY = f"{TRUST_DOMAIN}/ns/istio-ingress/sa/istio-ingressgateway"
@@ -129,14 +129,10 @@ def graph(tmp_path_factory: pytest.TempPathFactory) -> Graph:
     return synthesize(tmp_path_factory.mktemp("istio") / "program")
 
 
-def of_kind(graph: Graph, kind: str) -> list[dict[str, Any]]:
-    return [manifest(r) for r in graph.resources if r.custom and r.type.endswith(f":{kind}")]
-
-
 def named(graph: Graph, kind: str, name: str, namespace: str | None = None) -> dict[str, Any]:
     (found,) = [
         m
-        for m in of_kind(graph, kind)
+        for m in objects(graph, kind)
         if m["metadata"]["name"] == name and namespace in (None, m["metadata"].get("namespace"))
     ]
     return found
@@ -204,7 +200,7 @@ def test_the_gateway_and_cni_run_under_pod_security(graph: Graph) -> None:
     assert gateway["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
     levels = {
         ns["metadata"]["name"]: ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"]
-        for ns in of_kind(graph, "Namespace")
+        for ns in objects(graph, "Namespace")
         if "pod-security.kubernetes.io/enforce" in ns["metadata"]["labels"]
     }
     assert levels == {
@@ -238,7 +234,7 @@ def test_mesh_wide_strict_mtls_telemetry_and_upstreams(graph: Graph) -> None:
         "metrics": [{"providers": [{"name": "prometheus"}]}],
         "tracing": [{"providers": [{"name": "otel-tracing"}], "randomSamplingPercentage": 5.0}],
     }
-    entries = {e["metadata"]["name"]: e["spec"] for e in of_kind(graph, "ServiceEntry")}
+    entries = {e["metadata"]["name"]: e["spec"] for e in objects(graph, "ServiceEntry")}
     assert entries == {
         "upstream-db-example-internal-5432": {
             "hosts": ["db.example.internal"],
@@ -258,7 +254,7 @@ def test_mesh_wide_strict_mtls_telemetry_and_upstreams(graph: Graph) -> None:
 
 
 def test_the_namespace_allows_nothing_but_named_callers(graph: Graph) -> None:
-    policies_in = {p["metadata"]["name"]: p for p in of_kind(graph, "AuthorizationPolicy")}
+    policies_in = {p["metadata"]["name"]: p for p in objects(graph, "AuthorizationPolicy")}
     assert set(policies_in) == {"allow-nothing", "allow-ingress", "allow-metrics"}
     assert all(p["apiVersion"] == "security.istio.io/v1" for p in policies_in.values())
     assert all(p["metadata"]["namespace"] == "app" for p in policies_in.values())

@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+import contextlib
 import io
+import threading
+from collections.abc import Iterator
+from socketserver import BaseServer
 
 import pytest
 
@@ -35,3 +39,19 @@ def fake_clock() -> FakeClock:
 
 def audit(dry_run: bool) -> AuditLog:
     return AuditLog("test", dry_run=dry_run, stream=io.StringIO(), clock=lambda: "t")
+
+
+@contextlib.contextmanager
+def serving(server: BaseServer, hang: threading.Event | None = None) -> Iterator[BaseServer]:
+    """A local stand-in server on its own thread, stopped (and its frozen handlers
+    released) when the test is done with it."""
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        if hang is not None:
+            hang.set()
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)

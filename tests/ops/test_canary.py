@@ -24,6 +24,7 @@ from ops.canary.stats import proportion_test, rank_test
 from ops.cli import main
 from ops.steps import OpsError
 from tests.conftest import FIXTURES
+from tests.ops.conftest import serving
 
 RECORDED = FIXTURES / "canary"
 NAMESPACE, CANARY, BASELINE = "project-ai", "7d9f8c6b5", "5b4c3d2e1"
@@ -144,16 +145,8 @@ class PrometheusHandler(BaseHTTPRequestHandler):
 @contextlib.contextmanager
 def prometheus(arms: dict[str, str], status: int = 200, hang: threading.Event | None = None):
     server = FakePrometheus(arms, status, hang)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(server, hang):
         yield server
-    finally:
-        if hang is not None:
-            hang.set()
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 def test_recorded_answers_become_per_bucket_counts():

@@ -14,7 +14,7 @@ from ops.dr import runbooks
 from ops.dr.aurora import AuroraGlobal
 from ops.dr.edge import EdgePools, cloudflare_client, pool_name, read_token
 from ops.steps import OpsError
-from tests.ops.conftest import audit
+from tests.ops.conftest import audit, serving
 from tests.ops.test_aurora import GLOBAL, PRIMARY, SECONDARY_ARN, TIMING, Stubbed
 
 ACCOUNT = "0123456789abcdef0123456789abcdef"
@@ -81,16 +81,8 @@ def pool(name: str, enabled: bool = True) -> dict:
 @contextlib.contextmanager
 def fake_cloudflare(*pools: dict, status: int = 200, hang: threading.Event | None = None):
     server = FakeCloudflare(list(pools), status, hang)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(server, hang):
         yield server
-    finally:
-        if hang is not None:
-            hang.set()
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 def already_failed_over() -> AuroraGlobal:
