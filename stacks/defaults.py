@@ -47,6 +47,8 @@ ENVIRONMENT_DEFAULTS: dict[str, dict[str, Any]] = {
             "deletionProtection": False,
         },
         "cache": {"nodeType": "cache.t4g.small", "replicas": 0},
+        # The mesh as in staging and prod, so a change to it meets dev first.
+        "mesh": {"enabled": True, "tracingSamplingPercent": 100.0},
     },
     # Prod's shape at a smaller size, so a release rehearses the real thing.
     "staging": {

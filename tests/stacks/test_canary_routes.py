@@ -153,10 +153,12 @@ def test_the_pack_refuses_faults_in_prod_even_past_the_config(staging: Graph) ->
     assert ("istio-no-fault-injection-in-prod", "http[0] injects faults in prod") in found
 
 
-def problems(stack: str, **delivery: Any) -> str:
+def problems(stack: str, mesh: dict[str, Any] | None = None, **delivery: Any) -> str:
     config = stack_config(stack)
     raw = {key.removeprefix("projectai:"): value for key, value in config.items() if key.startswith("projectai:")}
     raw["delivery"] = {**raw.get("delivery", {}), **delivery}
+    if mesh is not None:
+        raw["mesh"] = mesh
     with pytest.raises(ConfigError) as caught:
         parse(raw, f"Pulumi.{stack}.yaml")
     return str(caught.value)
@@ -169,7 +171,8 @@ def test_fault_injection_is_refused_in_prod_in_one_line() -> None:
 
 
 def test_fault_injection_needs_the_mesh() -> None:
-    assert "expected mesh.enabled: true" in problems("dev", canary={"faultInjection": FAULT})
+    message = problems("dev", mesh={"enabled": False}, canary={"faultInjection": FAULT})
+    assert "expected mesh.enabled: true" in message
 
 
 @pytest.mark.parametrize(
