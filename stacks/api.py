@@ -24,6 +24,8 @@ def api_deployment_args(
     database: DatabaseEndpoint | None,
     cache: CacheEndpoint | None = None,
     oidc_issuer: pulumi.Input[str] | None = None,
+    # Databases the app reaches that its Vault engine does not name (a secondary's).
+    other_databases: tuple[pulumi.Input[str], ...] = (),
 ) -> ApiDeploymentArgs:
     monitoring = config.monitoring.enabled
     rollouts = None
@@ -48,7 +50,7 @@ def api_deployment_args(
             api.ingress, annotations=client_certificate_annotations(config.ingress.controller_namespace)
         )
         api = dataclasses.replace(api, ingress=ingress)
-    mesh = mesh_args(config, vault, api, database, cache)
+    mesh = mesh_args(config, vault, api, database, cache, other_databases)
     if mesh is not None and mesh.istio is not None and origin is not None:
         # The edge controller forwards to the mesh's ingress gateway, not to the pods.
         origin = dataclasses.replace(origin, app_namespace=mesh.workload.gateway_namespace, app_port=GATEWAY_PORT)

@@ -62,15 +62,23 @@ def signed(config: WorkloadStack) -> bool:
 
 
 def upstreams(
-    config: WorkloadStack, database: DatabaseEndpoint | None, cache: CacheEndpoint | None
+    config: WorkloadStack,
+    database: DatabaseEndpoint | None,
+    cache: CacheEndpoint | None,
+    other_databases: tuple[pulumi.Input[str], ...] = (),
 ) -> tuple[Upstream, ...]:
-    """The platform's database (writer and reader) and cache, then the config's hosts."""
+    """The platform's database (writer and reader) and cache, the databases the app
+    reaches outside Vault's engine (a secondary's), then the config's hosts."""
     found: list[Upstream] = []
     if database is not None:
         engine = database.engine
         found.append(Upstream(engine.host, engine.port, "TCP", "NONE", name="upstream-database-writer"))
         if database.reader_host is not None:
             found.append(Upstream(database.reader_host, engine.port, "TCP", "NONE", name="upstream-database-reader"))
+    found += [
+        Upstream(host, 5432, "TCP", "NONE", name=f"upstream-database-{index}")
+        for index, host in enumerate(other_databases)
+    ]
     if cache is not None and cache.url is not None:
         # Memorystore's TLS port is 6378; ElastiCache's 6379.
         port = 6378 if isinstance(config, GcpRegionStack) else 6379
@@ -100,6 +108,7 @@ def mesh_args(
     api: AppServiceArgs,
     database: DatabaseEndpoint | None = None,
     cache: CacheEndpoint | None = None,
+    other_databases: tuple[pulumi.Input[str], ...] = (),
 ) -> MeshDeploymentArgs | None:
     mesh = config.mesh
     if not mesh.enabled:
@@ -149,7 +158,7 @@ def mesh_args(
             sampling_percent=mesh.tracing_sampling_percent,
         ),
         chart_version=mesh.istio_chart_version,
-        upstreams=upstreams(config, database, cache),
+        upstreams=upstreams(config, database, cache, other_databases),
         kiali=kiali,
         platform=platform,
         replicas=replicas,

@@ -53,7 +53,14 @@ def build(config: RegionStack) -> None:
         return
     database = _database(platform)
     cache = CacheEndpoint(url=platform.cache_url, ca_certificate=platform.cache_ca)
-    args = api.api_deployment_args(config, database, cache, platform.oidc_issuer)
+    # A secondary's app reaches databases its Vault engine does not name (the URL in the
+    # KV store points at the primary's writer; its reads at the local cluster): the mesh
+    # must declare them, or REGISTRY_ONLY cuts the app off.
+    unmanaged = ()
+    if database is None and primary is not None:
+        local = tuple(host for host in (platform.database_writer, platform.regional_reader) if host is not None)
+        unmanaged = (primary[contract.DATABASE_WRITER], *local)
+    args = api.api_deployment_args(config, database, cache, platform.oidc_issuer, unmanaged)
     deployment = api.deploy(config, args, pulumi.ResourceOptions(providers=[platform.provider]))
     if deployment.origin is not None:
         # The edge stack owns the regional hostname's (proxied) record: it points it here.

@@ -161,3 +161,22 @@ def test_organisation_certificates_are_refused_with_a_dev_vault() -> None:
             {key.removeprefix("projectai:"): value for key, value in config.items() if key.startswith("projectai:")},
             "Pulumi.local.yaml",
         )
+
+
+def test_a_secondary_declares_the_primarys_writer_and_its_own_cluster_as_upstreams(tmp_path: Path) -> None:
+    """prod-eu's app writes to prod's writer (its URL is in the KV store) and reads from its
+    own cluster: under REGISTRY_ONLY both must be ServiceEntries, or the app loses its database."""
+    from tests.stacks.copies import unchanged
+
+    program = project_copy(tmp_path, {"prod": unchanged, "prod-eu": signed})
+    synthesizer = Synthesizer(program)
+    primary_writer = synthesizer.synthesize("prod").outputs["databaseWriter"]
+    eu = synthesizer.synthesize("prod-eu")
+    hosts = {
+        host: entry["spec"]["ports"][0]["number"]
+        for entry in objects(eu, "ServiceEntry")
+        if entry["metadata"]["name"].startswith("upstream-database")
+        for host in entry["spec"]["hosts"]
+    }
+    assert hosts.get(primary_writer) == 5432
+    assert eu.outputs["databaseWriter"] in hosts and eu.outputs["databaseReader"] in hosts
