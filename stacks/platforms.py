@@ -246,8 +246,12 @@ def aws_platform(config: AwsRegionStack, primary: dict[str, pulumi.Output] | Non
         # Another stack of this account and region owns the repository the app pulls from.
         registry_url = pulumi.Output.from_input(config.app.image.repository)
     elif primary is None:
+        # The API's repository, and the ops image's (the canary judge pulls from it).
         images = RegistryArgs(
-            owner=owner, repository=f"{REPOSITORY}/api", replicate_to=tuple(platform.registry_replicas)
+            owner=owner,
+            repository=f"{REPOSITORY}/api",
+            replicate_to=tuple(platform.registry_replicas),
+            others=("ops",),
         )
         registry_url = ContainerRegistry("registry", images, opts).repository.repository_url
         registry_replicas = list(platform.registry_replicas)

@@ -1,5 +1,7 @@
-"""ContainerRegistry: an ECR repository that scans on push, keeps tags immutable,
-encrypts with KMS, and expires what no release needs."""
+"""ContainerRegistry: ECR repositories that scan on push, keep tags immutable, encrypt
+with KMS, and expire what no release needs: the API's, and others beside it (the ops
+image), replicated together by one rule (ECR holds one replication configuration per
+registry)."""
 
 from __future__ import annotations
 
@@ -20,6 +22,8 @@ class RegistryArgs:
     keep_tagged: int = 50
     # Regions whose clusters pull from a replica of this repository (the same account).
     replicate_to: tuple[str, ...] = ()
+    # More repositories with the same settings, by short name (`ops` → `<prefix>/ops`).
+    others: tuple[str, ...] = ()
 
 
 def lifecycle(keep_tagged: int) -> str:
@@ -50,22 +54,18 @@ def lifecycle(keep_tagged: int) -> str:
 
 class ContainerRegistry(pulumi.ComponentResource):
     repository: aws.ecr.Repository
+    others: dict[str, aws.ecr.Repository]
 
     def __init__(self, name: str, args: RegistryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("projectai:aws:ContainerRegistry", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        self.repository = aws.ecr.Repository(
-            f"{name}-repository",
-            name=args.repository,
-            image_tag_mutability="IMMUTABLE",
-            image_scanning_configuration=aws.ecr.RepositoryImageScanningConfigurationArgs(scan_on_push=True),
-            encryption_configurations=[aws.ecr.RepositoryEncryptionConfigurationArgs(encryption_type="KMS")],
-            tags=cloud_tags(args.owner, "registry"),
-            opts=child,
-        )
-        aws.ecr.LifecyclePolicy(
-            f"{name}-lifecycle", repository=self.repository.name, policy=lifecycle(args.keep_tagged), opts=child
-        )
+        self.repository = self._repository(name, args.repository, args, child)
+        prefix = args.repository.rsplit("/", 1)[0]
+        self.others = {
+            other: self._repository(f"{name}-{other}", f"{prefix}/{other}", args, child) for other in args.others
+        }
+        # One rule for them all: the API's name alone, or the prefix they share.
+        replicated = f"{prefix}/" if args.others else args.repository
         if args.replicate_to:
             # Every push lands in the other regions too, so their nodes pull locally.
             aws.ecr.ReplicationConfiguration(
@@ -81,7 +81,7 @@ class ContainerRegistry(pulumi.ComponentResource):
                             ],
                             repository_filters=[
                                 aws.ecr.ReplicationConfigurationReplicationConfigurationRuleRepositoryFilterArgs(
-                                    filter=args.repository, filter_type="PREFIX_MATCH"
+                                    filter=replicated, filter_type="PREFIX_MATCH"
                                 )
                             ],
                         )
@@ -90,6 +90,23 @@ class ContainerRegistry(pulumi.ComponentResource):
                 opts=child,
             )
         self.register_outputs({"url": self.repository.repository_url})
+
+    def _repository(
+        self, name: str, repository: str, args: RegistryArgs, child: pulumi.ResourceOptions
+    ) -> aws.ecr.Repository:
+        created = aws.ecr.Repository(
+            f"{name}-repository",
+            name=repository,
+            image_tag_mutability="IMMUTABLE",
+            image_scanning_configuration=aws.ecr.RepositoryImageScanningConfigurationArgs(scan_on_push=True),
+            encryption_configurations=[aws.ecr.RepositoryEncryptionConfigurationArgs(encryption_type="KMS")],
+            tags=cloud_tags(args.owner, "registry"),
+            opts=child,
+        )
+        aws.ecr.LifecyclePolicy(
+            f"{name}-lifecycle", repository=created.name, policy=lifecycle(args.keep_tagged), opts=child
+        )
+        return created
 
 
 def replica_settings(

@@ -12,7 +12,7 @@ import pytest
 from components.secret_volume import SECRETS_DIR
 from preflight.graph import Graph
 from preflight.synth import Synthesizer
-from tests.conftest import objects
+from tests.conftest import objects, stack_config
 
 APP = "project-ai-api"
 CONNECTION = "vault:database/secretBackendConnection:SecretBackendConnection"
@@ -254,3 +254,20 @@ def test_review_fixes_for_the_regions(project_synthesizer: Synthesizer, prod: Gr
     staging = project_synthesizer.synthesize("staging")
     assert not [r for r in staging.resources if r.type == "aws:ecr/repository:Repository"]
     assert staging.outputs["registryUrl"] == "111122223333.dkr.ecr.us-east-1.amazonaws.com/project-ai/api"
+
+
+def test_the_ops_image_has_a_repository_where_the_judge_pulls_it(project_synthesizer: Synthesizer) -> None:
+    """The canary judge runs the ops image from each AWS region's registry: prod owns the
+    repository beside the API's, with its settings, and one rule replicates both."""
+    prod = project_synthesizer.synthesize("prod")
+    repositories = {r.inputs["name"]: r.inputs for r in prod.of_type("aws:ecr/repository:Repository")}
+    assert set(repositories) == {"project-ai/api", "project-ai/ops"}
+    ops, api = repositories["project-ai/ops"], repositories["project-ai/api"]
+    assert {k: v for k, v in ops.items() if k != "name"} == {k: v for k, v in api.items() if k != "name"}
+    (replication,) = prod.of_type("aws:ecr/replicationConfiguration:ReplicationConfiguration")
+    (rule,) = replication.inputs["replicationConfiguration"]["rules"]
+    assert rule["repositoryFilters"] == [{"filter": "project-ai/", "filterType": "PREFIX_MATCH"}]
+    for stack in ("prod", "prod-eu"):
+        judge = stack_config(stack)["projectai:delivery"]["canary"]["judge"]["image"]["repository"]
+        registry = project_synthesizer.synthesize(stack).outputs["registryUrl"]
+        assert judge == registry.removesuffix("/api") + "/ops"
