@@ -98,6 +98,26 @@ def write_program(folder: Path, project: str, main: str, stacks: dict[str, dict[
     return Program.load(folder)
 
 
+def component_program(folder: Path, project: str, main: str, config: dict[str, Any]) -> Graph:
+    """A small program that composes this project's components, synthesized as stack `test`."""
+    program = write_program(folder, project, main, {"test": config})
+    (folder / "components").symlink_to(ROOT / "components")
+    return Synthesizer(program).synthesize("test")
+
+
+def valid_and_clean(graph: Graph, config: dict[str, Any]) -> Any:
+    """Asserts the graph is strictly valid (CRDs included) and passes both packs with no
+    mandatory finding; returns the policy report for further checks."""
+    from preflight import kubernetes, policies
+
+    results = kubernetes.validate(graph, "1.33", CRD_SCHEMAS)
+    assert [(r.title, r.errors) for r in results if r.status != kubernetes.VALID] == []
+    report = policies.check(graph, config)
+    assert report.errors == []
+    assert [(f.policy, f.urn, f.message) for f in report.outcome.mandatory] == []
+    return report
+
+
 def local_rule_args(**changes: Any) -> RuleArgs:
     """The local stack's alerting rules' arguments, as the program derives them."""
     raw = {key.split(":", 1)[1]: value for key, value in stack_config("local").items() if key.startswith("projectai:")}

@@ -11,8 +11,7 @@ import pytest
 
 from components.edge.worker import WORKER_DIR, EdgeWorkerArgs, worker_module
 from preflight.graph import Graph, Resource
-from preflight.synth import Synthesizer
-from tests.conftest import ROOT, write_program
+from tests.conftest import component_program
 
 PROGRAM = """
 import pulumi
@@ -37,9 +36,7 @@ pulumi.export("workerSha256", worker.content_sha256)
 
 
 def synthesize(folder: Path, config: dict[str, object] | None = None) -> Graph:
-    program = write_program(folder, "edge-worker", PROGRAM, {"test": config or {}})
-    (folder / "components").symlink_to(ROOT / "components")
-    return Synthesizer(program).synthesize("test")
+    return component_program(folder, "edge-worker", PROGRAM, config or {})
 
 
 def one(graph: Graph, type_: str) -> Resource:

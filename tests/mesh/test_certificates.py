@@ -25,8 +25,8 @@ from components.vault.pki import role_uri_sans
 from preflight import kubernetes, policies
 from preflight.graph import Graph, Resource
 from preflight.kubernetes import VALID
-from preflight.synth import ProgramError, Synthesizer
-from tests.conftest import CRD_SCHEMAS, ROOT, objects, write_program
+from preflight.synth import ProgramError
+from tests.conftest import CRD_SCHEMAS, component_program, objects
 
 TRUST_DOMAIN = "mesh.project-ai.dev"
 KUBERNETES_VERSION = "1.33"
@@ -158,9 +158,7 @@ def synthesize(folder: Path, **config: Any) -> Graph:
     bundle, root = a_root()
     settings = {"mesh:trustDomain": TRUST_DOMAIN, "mesh:certificate": bundle, "mesh:root": root}
     settings.update({f"mesh:{key}": value for key, value in config.items()})
-    program = write_program(folder, "mesh", PROGRAM, {"test": settings})
-    (folder / "components").symlink_to(ROOT / "components")
-    return Synthesizer(program).synthesize("test")
+    return component_program(folder, "mesh", PROGRAM, settings)
 
 
 @pytest.fixture(scope="module")

@@ -20,8 +20,8 @@ from components.mesh import istio
 from preflight import kubernetes, policies
 from preflight.graph import Graph, Resource
 from preflight.kubernetes import VALID
-from preflight.synth import ProgramError, Synthesizer
-from tests.conftest import CRD_SCHEMAS, ROOT, objects, write_program
+from preflight.synth import ProgramError
+from tests.conftest import CRD_SCHEMAS, component_program, objects
 
 TRUST_DOMAIN = "mesh.project-ai.dev"
 GATEWAY = f"{TRUST_DOMAIN}/ns/istio-ingress/sa/istio-ingressgateway"
@@ -119,9 +119,7 @@ def synthesize(folder: Path, **config: Any) -> Graph:
     folder.mkdir(parents=True)
     settings = {"mesh:trustDomain": TRUST_DOMAIN}
     settings.update({f"mesh:{key}": value for key, value in config.items()})
-    program = write_program(folder, "mesh", PROGRAM, {"test": settings})
-    (folder / "components").symlink_to(ROOT / "components")
-    return Synthesizer(program).synthesize("test")
+    return component_program(folder, "mesh", PROGRAM, settings)
 
 
 @pytest.fixture(scope="module")

@@ -11,12 +11,11 @@ from typing import Any
 import pytest
 
 from components.delivery import rollout as strategies
-from preflight import kubernetes, policies
+from preflight import policies
 from preflight.graph import Graph
-from preflight.kubernetes import VALID
 from preflight.synth import Synthesizer
 from stacks.config import ConfigError, parse
-from tests.conftest import CRD_SCHEMAS, one, stack_config
+from tests.conftest import one, stack_config, valid_and_clean
 from tests.stacks.copies import project_copy
 from tests.stacks.test_mesh import signed
 
@@ -138,12 +137,7 @@ def test_prod_injects_no_faults(prod: Graph) -> None:
 
 @pytest.mark.parametrize("name", ["prod", "staging"])
 def test_the_routed_stacks_are_valid_and_pass_both_packs(name: str, prod: Graph, staging: Graph) -> None:
-    graph = {"prod": prod, "staging": staging}[name]
-    results = kubernetes.validate(graph, "1.33", CRD_SCHEMAS)
-    assert [(r.title, r.errors) for r in results if r.status != VALID] == []
-    report = policies.check(graph, CONFIGS[name])
-    assert report.errors == []
-    assert [(f.policy, f.urn, f.message) for f in report.outcome.mandatory] == []
+    valid_and_clean({"prod": prod, "staging": staging}[name], CONFIGS[name])
 
 
 def test_the_pack_refuses_faults_in_prod_even_past_the_config(staging: Graph) -> None:

@@ -11,12 +11,10 @@ from typing import Any
 
 import pytest
 
-from preflight import kubernetes, policies
 from preflight.graph import Graph
-from preflight.kubernetes import VALID
 from preflight.synth import Synthesizer
 from stacks.config import ConfigError, parse
-from tests.conftest import CRD_SCHEMAS, objects, one, stack_config
+from tests.conftest import objects, one, stack_config, valid_and_clean
 from tests.mesh.test_certificates import a_root
 from tests.stacks.copies import project_copy
 
@@ -142,12 +140,7 @@ def test_external_traffic_and_scrapes_reach_the_api_under_strict_mtls(prod: Grap
 
 @pytest.mark.parametrize("name", ["prod", "staging"])
 def test_the_meshed_stacks_are_valid_and_pass_both_packs(name: str, prod: Graph, staging: Graph) -> None:
-    graph = {"prod": prod, "staging": staging}[name]
-    results = kubernetes.validate(graph, "1.33", CRD_SCHEMAS)
-    assert [(r.title, r.errors) for r in results if r.status != VALID] == []
-    report = policies.check(graph, CONFIGS[name])
-    assert report.errors == []
-    assert [(f.policy, f.urn, f.message) for f in report.outcome.mandatory] == []
+    report = valid_and_clean({"prod": prod, "staging": staging}[name], CONFIGS[name])
     # The CNI agent's privileged namespace is waived, as node-exporter's is.
     assert "mesh-cni-namespace" in {f.urn.rsplit("::", 1)[-1] for f in report.outcome.waived}
 
