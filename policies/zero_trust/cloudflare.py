@@ -49,17 +49,21 @@ def zone_settings_declared(stack: Stack, params: Params) -> Iterable[tuple[str, 
             yield zone.urn, f"zone {zone.name} leaves {', '.join(missing)} to defaults"
 
 
+# The zone phase that runs Cloudflare's managed WAF rulesets.
+MANAGED_PHASE = "http_request_firewall_managed"
+
+
 @rule(
     PACK,
     name="cloudflare-waf-managed-rules",
     description="Every zone runs the managed WAF rules.",
     severity="high",
-    remediation="Add a zone Ruleset in phase http_request_firewall_managed that executes the managed ruleset.",
+    remediation=f"Add a zone Ruleset in phase {MANAGED_PHASE} that executes the managed ruleset.",
 )
 def waf_managed(stack: Stack, params: Params) -> Iterable[tuple[str, str]]:
     for zone in stack.of_type(ZONE):
         phases = {get(r.props, "phase") for r in stack.attached(zone, RULESET)}
-        if "http_request_firewall_managed" not in phases:
+        if MANAGED_PHASE not in phases:
             yield zone.urn, f"zone {zone.name} has no managed WAF ruleset"
 
 
@@ -72,7 +76,6 @@ PROXIABLE = ("A", "AAAA", "CNAME")
 # The well-known ids of Cloudflare's managed WAF rulesets (developers.cloudflare.com/waf/managed-rules).
 CLOUDFLARE_MANAGED = "efb7b8c949ac4650a09736fc376e9aee"
 OWASP_CORE = "4814384a9e5d4991b9815dcfc25d2f1f"
-MANAGED_PHASE = "http_request_firewall_managed"
 # Override actions that leave a managed rule matching but no longer stopping anything.
 DISARMING = ("log", "skip")
 TLS_VERSIONS = ("1.0", "1.1", "1.2", "1.3")
@@ -150,7 +153,7 @@ def _disabling_overrides(overrides: Any) -> list[str]:
     ),
     severity="high",
     remediation=(
-        "In the zone's http_request_firewall_managed Ruleset, add an enabled execute rule for each managed ruleset "
+        f"In the zone's {MANAGED_PHASE} Ruleset, add an enabled execute rule for each managed ruleset "
         "id; drop overrides with enabled=false or action log, and skip rules that skip them."
     ),
     params=ManagedWafParams,
