@@ -10,7 +10,9 @@ Vault's configuration (the auth mount its login role names) exists; then `IstioM
 whose `istio-system` setup creates `MeshCertificates` (the Vault Issuer and istio-csr,
 which istiod waits for); then the API's namespace, enrolled by its labels; then
 `MeshPolicies` in it (the namespace's setup, so they exist before any pod); then the
-API's workload. Until the organisation's root has signed the intermediate
+API's workload. The monitoring stack follows Istio: Prometheus joins the mesh as a
+client, to scrape the API over mutual TLS with an identity of its own (MeshScrape).
+Until the organisation's root has signed the intermediate
 (`mesh.istio` None), only `MeshPki` exists: its CSR is what the root's operators sign.
 """
 
@@ -28,10 +30,10 @@ from components.ingress import EdgeOrigin, EdgeOriginArgs
 from components.labels import kubernetes_labels
 from components.mesh import IstioMesh, IstioMeshArgs, MeshCertificates, MeshCertificatesArgs, MeshPolicies, traffic
 from components.mesh.traffic import MeshPoliciesArgs
-from components.monitoring.api_monitors import ApiMonitors, ApiMonitorsArgs
+from components.monitoring.api_monitors import ApiMonitors, ApiMonitorsArgs, MeshScrape
 from components.monitoring.dashboards import ApiDashboards, ApiDashboardsArgs
 from components.monitoring.rules import RuleArgs
-from components.monitoring.stack import MonitoringStack, MonitoringStackArgs
+from components.monitoring.stack import MESH_CERTIFICATES, MonitoringStack, MonitoringStackArgs
 from components.vault.integration import VaultIntegration, VaultIntegrationArgs
 from components.vault.pki import MeshPki, MeshPkiArgs
 from components.workload import AppService, AppServiceArgs
@@ -49,8 +51,6 @@ class MeshDeploymentArgs:
     certificates: MeshCertificatesArgs
     policies: MeshPoliciesArgs
     workload: MeshWorkloadArgs
-    # The sidecar's merged-metrics port, which the API's PodMonitor scrapes.
-    metrics_port: int = 15020
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,12 @@ class ApiDeploymentArgs:
     # edge; None where the cluster has its own (a `cluster` stack's prerequisites).
     origin: EdgeOriginArgs | None = None
     mesh: MeshDeploymentArgs | None = None
+
+
+def mesh_scrape(args: ApiDeploymentArgs) -> MeshScrape | None:
+    if args.mesh is None:
+        return None
+    return MeshScrape(certificates=MESH_CERTIFICATES, sidecar_port=args.mesh.workload.sidecar_metrics_port)
 
 
 class ApiDeployment(pulumi.ComponentResource):
@@ -101,13 +107,22 @@ class ApiDeployment(pulumi.ComponentResource):
             origin = dataclasses.replace(args.origin, setup=self.vault.setup(args.origin.cert_manager_namespace))
             self.origin = EdgeOrigin("edge-origin", origin, pulumi.ResourceOptions(parent=self))
             installed.append(self.origin)
+        meshed = self._mesh(args, installed)
         self.monitoring = None
         if args.monitoring is not None:
-            monitoring = dataclasses.replace(args.monitoring, setup=self.vault.setup(args.monitoring.namespace))
-            self.monitoring = MonitoringStack("monitoring", monitoring, child)
+            # In the mesh, Prometheus scrapes with its own mesh identity: its pod needs
+            # istiod's injection webhook, so it comes after the mesh.
+            monitoring = dataclasses.replace(
+                args.monitoring, setup=self.vault.setup(args.monitoring.namespace), mesh_identity=meshed
+            )
+            self.monitoring = MonitoringStack(
+                "monitoring",
+                monitoring,
+                pulumi.ResourceOptions.merge(
+                    child, pulumi.ResourceOptions(depends_on=[self.mesh] if self.mesh else [])
+                ),
+            )
             installed.append(self.monitoring)
-
-        meshed = self._mesh(args, installed)
 
         names = self.vault.names
         api_args = dataclasses.replace(
@@ -133,7 +148,7 @@ class ApiDeployment(pulumi.ComponentResource):
                     self.api.labels,
                     self.api.selector,
                     args.rules,
-                    mesh_metrics_port=args.mesh.metrics_port if meshed and args.mesh else None,
+                    mesh=mesh_scrape(args) if meshed else None,
                 ),
                 after_api,
             )

@@ -54,14 +54,14 @@ def default_deny() -> networking.NetworkPolicySpecArgs:
     return networking.NetworkPolicySpecArgs(pod_selector=meta.LabelSelectorArgs(), policy_types=["Ingress", "Egress"])
 
 
-def ingress_from_namespace(namespace: str, selector: dict[str, str], port: int) -> networking.NetworkPolicySpecArgs:
+def ingress_from_namespace(namespace: str, selector: dict[str, str], *port: int) -> networking.NetworkPolicySpecArgs:
     return networking.NetworkPolicySpecArgs(
         pod_selector=meta.LabelSelectorArgs(match_labels=selector),
         policy_types=["Ingress"],
         ingress=[
             networking.NetworkPolicyIngressRuleArgs(
                 from_=[networking.NetworkPolicyPeerArgs(namespace_selector=namespace_selector(namespace))],
-                ports=ports([port]),
+                ports=ports(list(port)),
             )
         ],
     )

@@ -27,6 +27,9 @@ ENVIRONMENT_DEFAULTS: dict[str, dict[str, Any]] = {
         },
         "delivery": {"strategy": "rolling"},
         "monitoring": {"retention": "1d", "storageSize": "5Gi", "prometheusResources": _SMALL_PROMETHEUS},
+        # The mesh as everywhere else: dev-mode OpenBao's own root signs its intermediate
+        # in the same run, so a laptop renders the whole mesh (and preflight checks it).
+        "mesh": {"enabled": True, "tracingSamplingPercent": 100.0},
     },
     # Spot nodes and short retention: cheap, and disposable.
     "dev": {

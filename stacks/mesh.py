@@ -8,10 +8,10 @@ Choices made here, once:
   the mesh's ingress gateway, which calls the API with its own identity over mutual TLS;
   the API's AuthorizationPolicy names that identity alone. ingress-nginx stays as it is
   (Cloudflare's client certificate, real client addresses) and needs no sidecar;
-- Prometheus stays outside the mesh and scrapes the sidecar's merged metrics (the app's
-  and Envoy's) on 15020: the agent serves that port itself, outside inbound capture, so
-  it is plaintext without any port-level mTLS exception (which the zero-trust pack
-  refuses). No Prometheus sidecar, no certificates to hand to its scraper;
+- Prometheus joins the mesh as a client (a sidecar that captures nothing and hands it
+  its workload certificate) and scrapes the API's metrics port over mutual TLS; the
+  `allow-metrics` policy names its SPIFFE identity, GET /metrics only. Envoy's own
+  metrics (for Kiali) come from the sidecar's port 15020, which holds none of the app's;
 - the database and the cache are ServiceEntries (TCP, passed to their own address):
   REGISTRY_ONLY refuses any host not declared; `mesh.upstreams` adds others.
 """
@@ -28,7 +28,7 @@ from components.mesh import certificates, istio
 from components.mesh.certificates import MeshCertificatesArgs, VaultIssuerArgs
 from components.mesh.istio import IstioMeshArgs, KialiArgs, TracingArgs, Upstream
 from components.mesh.traffic import FaultInjection, MeshPoliciesArgs, Routing
-from components.monitoring.stack import prometheus_address
+from components.monitoring.stack import PROMETHEUS_ACCOUNT, prometheus_address
 from components.network_policies import EgressRule
 from components.vault.args import Consumer
 from components.vault.integration import CacheEndpoint, DatabaseEndpoint, VaultIntegrationArgs
@@ -51,6 +51,10 @@ SMOKE_TEST_ACCOUNT = "default"
 SMOKE_TEST_PATHS = ("/readyz", "/v1/models")
 
 
+def prometheus_principal(domain: str, namespace: str) -> str:
+    return f"{domain}/ns/{namespace}/sa/{PROMETHEUS_ACCOUNT}"
+
+
 def trust_domain(config: WorkloadStack) -> str:
     return config.mesh.trust_domain or f"{config.environment}.mesh.project-ai.dev"
 
@@ -68,7 +72,8 @@ def upstreams(
     other_databases: tuple[pulumi.Input[str], ...] = (),
 ) -> tuple[Upstream, ...]:
     """The platform's database (writer and reader) and cache, the databases the app
-    reaches outside Vault's engine (a secondary's), then the config's hosts."""
+    reaches outside Vault's engine (a secondary's), the app's inference upstream, then
+    the config's hosts."""
     found: list[Upstream] = []
     if database is not None:
         engine = database.engine
@@ -87,11 +92,25 @@ def upstreams(
             pulumi.Output.from_input(cache.url).apply(lambda url: urlparse(url).hostname or url)
         )
         found.append(Upstream(host, port, "TCP", "NONE", name="upstream-cache"))
+    inference = inference_upstream(config)
+    if inference is not None:
+        found.append(inference)
     found += [
         Upstream(upstream.host, upstream.port, upstream.protocol, name=f"upstream-{index}-{upstream.port}")
         for index, upstream in enumerate(config.mesh.upstreams)
     ]
     return tuple(found)
+
+
+def inference_upstream(config: WorkloadStack) -> Upstream | None:
+    """The app's inference upstream (APP_UPSTREAM_URL), unless it answers in-process:
+    REGISTRY_ONLY would otherwise refuse every call the API exists to make."""
+    url = urlparse(config.app.settings.get("APP_UPSTREAM_URL", "echo"))
+    if url.scheme not in ("http", "https") or not url.hostname:
+        return None
+    secure = url.scheme == "https"
+    port = url.port or (443 if secure else 80)
+    return Upstream(url.hostname, port, "TLS" if secure else "HTTP", name=f"upstream-inference-{port}")
 
 
 def fault_injection(config: WorkloadStack) -> FaultInjection | None:
@@ -189,6 +208,9 @@ def mesh_args(
         api_paths=paths + (SMOKE_TEST_PATHS if blue_green else ()),
         ingress_principals=(istio.gateway_principal(domain), *smoke),
         metrics_port=api.port,
+        prometheus_principals=(prometheus_principal(domain, config.monitoring.namespace),)
+        if config.monitoring.enabled
+        else (),
         subsets=(STABLE, CANARY) if config.delivery.strategy == "canary" else (),
         routing=Routing(
             hosts=(config.ingress.host,),

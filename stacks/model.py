@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping
 from datetime import date
 from typing import Annotated, Any, Literal
+from urllib.parse import urlparse
 
 from pydantic import (
     AfterValidator,
@@ -1208,6 +1209,14 @@ class StackBase(Model):
     stack_references: dict[DnsLabel, StackName] = {}
 
 
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
 class WorkloadStack(StackBase):
     """A stack that runs the API on a cluster: the `cluster` and `region` roles."""
 
@@ -1248,6 +1257,12 @@ class WorkloadStack(StackBase):
                 f"delivery.canary.judge: the judge compares windows of {JUDGE_MIN_WINDOW_SECONDS}s at least; "
                 f"expected delivery.analysis.intervalSeconds ≥ {JUDGE_MIN_WINDOW_SECONDS}, "
                 f"got {self.delivery.analysis.interval_seconds}"
+            )
+        upstream = urlparse(self.app.settings.get("APP_UPSTREAM_URL", ""))
+        if self.mesh.enabled and upstream.scheme in ("http", "https") and _is_address(upstream.hostname or ""):
+            raise ValueError(
+                f"app.settings.APP_UPSTREAM_URL: the mesh declares upstreams by host name (REGISTRY_ONLY); "
+                f"expected a name, not the address '{upstream.hostname}'"
             )
         if self.vault.mode == "dev" and self.mesh.intermediate_certificate is not None:
             raise ValueError(

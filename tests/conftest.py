@@ -46,6 +46,16 @@ def local_graph(project_synthesizer: Synthesizer) -> Graph:
     return project_synthesizer.synthesize("local")
 
 
+@pytest.fixture(scope="session")
+def unmeshed_local_graph(tmp_path_factory: pytest.TempPathFactory) -> Graph:
+    """The local stack with the mesh off: the workload as the mesh finds it (and as any
+    stack runs it with `mesh.enabled: false`). What the mesh changes is tested in
+    tests/stacks/test_mesh.py."""
+    config = stack_config("local")
+    config["projectai:mesh"] = {"enabled": False}
+    return Synthesizer(copy_project(tmp_path_factory.mktemp("unmeshed"), "local", config)).synthesize("local")
+
+
 def objects(graph: Graph, kind: str) -> list[dict[str, Any]]:
     """The manifests of one kind, as the API server would receive them."""
     return [manifest(r) for r in graph.resources if r.custom and r.type.endswith(f":{kind}")]

@@ -179,6 +179,8 @@ def mesh_config(args: IstioMeshArgs) -> dict[str, Any]:
     return {
         "trustDomain": args.trust_domain,
         "outboundTrafficPolicy": {"mode": "REGISTRY_ONLY"},
+        # The sidecar's port 15020 serves Envoy's and the agent's metrics; the app's are
+        # scraped over mutual TLS (its pods carry no prometheus.io annotations to merge).
         "enablePrometheusMerge": True,
         "extensionProviders": [
             {"name": METRICS_PROVIDER, "prometheus": {}},

@@ -8,9 +8,8 @@ present):
   of the namespace and allows no request, so a workload no other policy names refuses
   everything;
 - `allow-ingress`: the ingress gateway's identity, to the API's port and paths only;
-- `allow-metrics`: Prometheus's identity, to the metrics port's GET /metrics only, where
-  Prometheus has one (a Prometheus outside the mesh scrapes the sidecar's merged metrics
-  on 15020, which the sidecar serves itself, outside inbound capture and these policies);
+- `allow-metrics`: Prometheus's identity, to the metrics port's GET /metrics only
+  (Prometheus scrapes as a mesh client: components/monitoring/stack.py, mesh_client);
 - a DestinationRule for the API's host: Istio mutual TLS to it, connection-pool limits
   and outlier detection (a pod that keeps failing is taken out of the pool);
 - with `routing`: a `Gateway` on the ingress gateway for the API's public host (the edge
@@ -68,7 +67,7 @@ class MeshPoliciesArgs:
     # SPIFFE principals without `spiffe://` (`<trust domain>/ns/<ns>/sa/<account>`).
     ingress_principals: tuple[str, ...]
     metrics_port: int
-    # Empty where Prometheus is outside the mesh: no allow-metrics policy then.
+    # Empty where the stack runs no monitoring: no allow-metrics policy then.
     prometheus_principals: tuple[str, ...] = ()
     api_methods: tuple[str, ...] = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
     metrics_path: str = "/metrics"

@@ -3,6 +3,7 @@ upstream charts at pinned versions, with this project's selectors and alert rout
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +25,11 @@ GRAFANA_PORT = 3000
 OTLP_PORTS = (4317, 4318)
 # The Helm release of kube-prometheus-stack: its chart names the Prometheus Service after it.
 PROMETHEUS_RELEASE = "kube-prometheus-stack"
+# Prometheus's ServiceAccount, named in the values so its mesh identity is known here.
+PROMETHEUS_ACCOUNT = f"{PROMETHEUS_RELEASE}-prometheus"
+# With a mesh identity: where Prometheus reads the workload certificate its sidecar writes.
+MESH_CERTIFICATES = "/etc/prom-certs"
+_SIDECAR_CERTIFICATES = "/etc/istio-output-certs"
 
 
 def prometheus_address(namespace: str) -> str:
@@ -53,11 +59,33 @@ class MonitoringStackArgs:
     grafana_annotations: dict[str, str] = field(default_factory=dict)
     # Creates the Secrets Alertmanager and Grafana read, once the namespace exists.
     setup: charts.NamespaceSetup | None = None
+    # In a mesh: Prometheus scrapes meshed pods over mutual TLS with its own identity.
+    mesh_identity: bool = False
 
 
 def _resources(requests_limits: tuple[tuple[str, str], tuple[str, str]]) -> dict[str, Any]:
     (cpu, memory), (cpu_limit, memory_limit) = requests_limits
     return {"requests": {"cpu": cpu, "memory": memory}, "limits": {"cpu": cpu_limit, "memory": memory_limit}}
+
+
+def mesh_client(volume: str = "istio-certs") -> dict[str, Any]:
+    """Prometheus in the mesh as a client only (Istio's documented way to scrape under
+    STRICT mTLS): an injected sidecar that redirects no traffic, in or out, and writes its
+    workload certificate to a volume in memory that Prometheus presents when it scrapes
+    meshed pods. The pods' AuthorizationPolicies then name Prometheus's SPIFFE identity."""
+    return {
+        "podMetadata": {
+            "labels": {"sidecar.istio.io/inject": "true"},
+            "annotations": {
+                "traffic.sidecar.istio.io/includeInboundPorts": "",
+                "traffic.sidecar.istio.io/includeOutboundIPRanges": "",
+                "proxy.istio.io/config": f"proxyMetadata:\n  OUTPUT_CERTS: {_SIDECAR_CERTIFICATES}\n",
+                "sidecar.istio.io/userVolumeMount": json.dumps([{"name": volume, "mountPath": _SIDECAR_CERTIFICATES}]),
+            },
+        },
+        "volumes": [{"name": volume, "emptyDir": {"medium": "Memory"}}],
+        "volumeMounts": [{"name": volume, "mountPath": MESH_CERTIFICATES, "readOnly": True}],
+    }
 
 
 def kube_prometheus_values(args: MonitoringStackArgs) -> dict[str, Any]:
@@ -67,6 +95,7 @@ def kube_prometheus_values(args: MonitoringStackArgs) -> dict[str, Any]:
         "kube-state-metrics": {"prometheus": {"monitor": {"additionalLabels": SELECTED_LABEL}}},
         "prometheus-node-exporter": {"prometheus": {"monitor": {"additionalLabels": SELECTED_LABEL}}},
         "prometheus": {
+            "serviceAccount": {"create": True, "name": PROMETHEUS_ACCOUNT},
             "prometheusSpec": {
                 "replicas": args.prometheus_replicas,
                 "retention": args.retention,
@@ -87,7 +116,8 @@ def kube_prometheus_values(args: MonitoringStackArgs) -> dict[str, Any]:
                     }
                 },
                 "podAntiAffinity": "hard" if spread else "",
-            }
+                **(mesh_client() if args.mesh_identity else {}),
+            },
         },
         "alertmanager": {
             "config": config(args.alerting),

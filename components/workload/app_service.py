@@ -168,7 +168,7 @@ class AppService(pulumi.ComponentResource):
         )
 
         template = core.PodTemplateSpecArgs(
-            metadata=meta.ObjectMetaArgs(labels=pod_labels, annotations=specs.pod_annotations(args) or None),
+            metadata=meta.ObjectMetaArgs(labels=pod_labels),
             spec=pod.pod_spec(
                 args,
                 self.service_account.metadata.name,

@@ -47,8 +47,9 @@ class MeshWorkloadArgs:
     # The sidecars' way to istiod (xDS) and istio-csr (certificates).
     control_plane: tuple[EgressRule, ...]
     gateway_port: int = 80
-    # Prometheus scrapes the sidecar's merged metrics (the app's and Envoy's) here.
-    metrics_port: int = 15020
+    # The sidecar serves its own (Envoy's and the agent's) metrics here, in plaintext:
+    # the agent's port, never captured. The app's metrics stay behind mutual TLS.
+    sidecar_metrics_port: int = 15020
     # Argo Rollouts' Istio routing: the VirtualService and its route, the DestinationRule
     # and its subsets (MeshPolicies creates them).
     virtual_service: str = "api"

@@ -59,9 +59,9 @@ def policies(args: AppServiceArgs, selector: dict[str, str]) -> dict[str, networ
             mesh.gateway_namespace if mesh else args.ingress.controller_namespace, selector, args.port
         ),
         # /metrics is served on the app port; Prometheus scrapes from its namespace (in
-        # the mesh, the sidecar's merged metrics: plaintext, outside mutual TLS).
+        # the mesh over mutual TLS, and the sidecar's own metrics on the sidecar's port).
         "allow-monitoring": ingress_from_namespace(
-            args.cluster.monitoring_namespace, selector, mesh.metrics_port if mesh else args.port
+            args.cluster.monitoring_namespace, selector, args.port, *((mesh.sidecar_metrics_port,) if mesh else ())
         ),
         "allow-dns": egress_to_dns(family, args.cluster.node_local_dns),
     }

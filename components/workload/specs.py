@@ -110,11 +110,3 @@ def gateway_service(mesh: MeshWorkloadArgs) -> core.ServiceSpecArgs:
         external_name=mesh.gateway_service,
         ports=[core.ServicePortArgs(name=HTTP_PORT_NAME, port=mesh.gateway_port, protocol="TCP")],
     )
-
-
-def pod_annotations(args: AppServiceArgs) -> dict[str, str]:
-    """In the mesh: where the sidecar finds the app's metrics to merge with its own, which
-    it serves on its own port (15020) in plaintext, outside the mutual TLS it enforces."""
-    if args.mesh is None:
-        return {}
-    return {"prometheus.io/scrape": "true", "prometheus.io/port": str(args.port), "prometheus.io/path": "/metrics"}

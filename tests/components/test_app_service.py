@@ -8,7 +8,6 @@ import pytest
 
 from components.secret_volume import SECRETS_DIR
 from preflight.graph import Graph
-from preflight.synth import Synthesizer
 from tests.conftest import objects, one
 
 NAMESPACE = "project-ai"
@@ -17,9 +16,10 @@ FAMILY = {"app.kubernetes.io/name": "project-ai-api"}
 
 
 @pytest.fixture(scope="module")
-def local_graph(project_synthesizer: Synthesizer) -> Graph:
-    """The local stack's AppService alone (with its provider), not the platform beside it."""
-    full = project_synthesizer.synthesize("local")
+def local_graph(unmeshed_local_graph: Graph) -> Graph:
+    """The local stack's AppService alone (with its provider), not the platform beside it,
+    outside the mesh (what the mesh changes: tests/stacks/test_mesh.py)."""
+    full = unmeshed_local_graph
     component = next(r for r in full.resources if r.type == "projectai:workload:AppService")
     kept = [r for r in full.resources if component.urn in (r.urn, r.parent) or r.type.startswith("pulumi:providers:")]
     return Graph(full.project, full.stack, kept, full.outputs)

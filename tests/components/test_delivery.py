@@ -29,6 +29,9 @@ def synthesize(folder: Path, strategy: str, tag: str = "0.1.0", **delivery: Any)
     folder.mkdir(parents=True, exist_ok=True)
     config = stack_config("local")
     config["projectai:delivery"] = {"strategy": strategy, **delivery}
+    # Routing by ingress-nginx, as every stack without the mesh routes (with it:
+    # tests/stacks/test_mesh.py and test_canary_routes.py).
+    config["projectai:mesh"] = {"enabled": False}
     config["projectai:app"]["image"]["tag"] = tag
     return Synthesizer(copy_project(folder, "release", config)).synthesize("release")
 

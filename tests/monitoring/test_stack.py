@@ -29,8 +29,9 @@ def test_charts_are_pinned_and_pick_up_the_projects_objects(local_graph: Graph) 
     assert otel.inputs["values"]["config"]["service"]["pipelines"]["traces"]["receivers"] == ["otlp"]
 
 
-def test_the_pod_monitor_scrapes_each_api_pod_once_with_the_rollout_hash(local_graph: Graph) -> None:
-    spec = one(local_graph, "PodMonitor")["spec"]
+def test_the_pod_monitor_scrapes_each_api_pod_once_with_the_rollout_hash(unmeshed_local_graph: Graph) -> None:
+    # In the mesh, over mutual TLS: tests/stacks/test_mesh.py.
+    spec = one(unmeshed_local_graph, "PodMonitor")["spec"]
     assert spec["podMetricsEndpoints"] == [
         {"port": "http", "path": "/metrics", "interval": "15s", "scrapeTimeout": "10s"}
     ]

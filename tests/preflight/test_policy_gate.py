@@ -39,6 +39,7 @@ def test_the_local_stack_applies_exactly_the_reviewed_waivers(project_synthesize
     report = policies.check(project_synthesizer.synthesize("local"), config)
     waived = sorted((f.policy, f.urn.rsplit("::", 1)[1]) for f in report.outcome.waived)
     assert waived == [
+        ("k8s-namespace-pod-security-restricted", "mesh-cni-namespace"),
         ("k8s-namespace-pod-security-restricted", "monitoring-namespace"),
         ("k8s-namespace-pod-security-restricted", "vault-dev-namespace"),
     ]

@@ -182,9 +182,10 @@ def test_the_default_summary_fits_a_screen_and_verbose_adds_the_counts(local_gra
     report = StackReport("local", graph=local_graph, kubernetes_version="1.33")
     report.tool_checks = [ToolCheck("promtool", "PrometheusRule a/b", "ok"), ToolCheck("amtool", "config", "ok")]
     summary = as_text([report], out=Path("build/preflight"))
+    components = sum(1 for r in local_graph.resources if r.type.startswith("projectai:"))
     assert summary.splitlines() == [
         "== stack local: OK",
-        f"   resources: {len(local_graph.deployed())} in 10 components",
+        f"   resources: {len(local_graph.deployed())} in {components} components",
         "   kubernetes: no objects",
         "   tools: amtool 1 ok; promtool 1 ok",
         "   policies: 0 mandatory, 0 advisory, 0 waived, 0 unknown until deployed",

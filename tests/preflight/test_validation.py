@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -106,14 +107,21 @@ def test_cli_writes_reports_and_manifests(capsys: pytest.CaptureFixture[str], tm
         str(CRD_SCHEMAS),
     )
     assert code == 0
-    assert "== stack local: OK" in out and "kubernetes 1.33: 60 valid, 0 invalid, 0 unvalidated" in out
+    # Every object valid, and each one written out.
+    valid = re.search(r"kubernetes 1\.33: (\d+) valid, 0 invalid, 0 unvalidated", out)
+    assert "== stack local: OK" in out and valid
+    assert int(valid[1]) == len(list((tmp_path / "local" / "k8s").rglob("*.yaml")))
     report = json.loads((tmp_path / "report.json").read_text())
     assert [s["stack"] for s in report["stacks"]] == ["local", "prod-global"]
     local = report["stacks"][0]
-    assert local["kubernetes"]["valid"] == 60 and local["byComponent"]["projectai:workload:AppService api"] == 18
+    assert local["kubernetes"]["valid"] == int(valid[1])
+    # Resources counted by the component that declares them (children, not grandchildren).
+    graph = json.loads((tmp_path / "local/graph.json").read_text())
+    (service,) = [r["urn"] for r in graph["resources"] if r["type"] == "projectai:workload:AppService"]
+    children = sum(1 for r in graph["resources"] if r["parent"] == service)
+    assert local["byComponent"]["projectai:workload:AppService api"] == children
     deployment = yaml.safe_load((tmp_path / "local/k8s/project-ai/deployment-project-ai-api.yaml").read_text())
     assert deployment["kind"] == "Deployment" and deployment["metadata"]["namespace"] == "project-ai"
-    graph = json.loads((tmp_path / "local/graph.json").read_text())
     assert graph["outputs"]["url"] == "https://api.project-ai.localtest.me"
     assert (tmp_path / "report.md").read_text().startswith("# preflight")
 

@@ -36,12 +36,27 @@ def test_every_stack_synthesizes_and_validates(project_synthesizer: Synthesizer,
 
 
 def test_local_stack_objects_are_all_strictly_valid(project_synthesizer: Synthesizer) -> None:
-    results = kubernetes.validate(project_synthesizer.synthesize("local"), "1.33", CRD_SCHEMAS)
-    assert len(results) == 60
+    graph = project_synthesizer.synthesize("local")
+    results = kubernetes.validate(graph, "1.33", CRD_SCHEMAS)
+    # Every object, none left unvalidated.
+    assert len(results) == len(kubernetes.kubernetes_resources(graph))
     assert {r.status for r in results} == {VALID}
     custom = {r.kind for r in results if "." in r.api_version.split("/")[0] and "k8s.io" not in r.api_version}
-    # Against their CRD schemas.
-    assert custom == {"PodMonitor", "PrometheusRule", "ClusterSecretStore", "ExternalSecret"}
+    # Against their CRD schemas: monitoring, External Secrets, and the mesh's.
+    assert custom == {
+        "PodMonitor",
+        "ServiceMonitor",
+        "PrometheusRule",
+        "ClusterSecretStore",
+        "ExternalSecret",
+        "Issuer",
+        "PeerAuthentication",
+        "AuthorizationPolicy",
+        "DestinationRule",
+        "Gateway",
+        "VirtualService",
+        "Telemetry",
+    }
     assert all(r.schema == "kubernetes 1.33 (strict)" for r in results if r.kind not in custom)
 
 
@@ -93,13 +108,18 @@ def test_node_local_dns_cache_is_allowed_when_the_cluster_runs_one(tmp_path: Pat
     config["projectai:network"] = {**config["projectai:network"], "nodeLocalDns": "169.254.20.10"}
     graph = Synthesizer(copy_project(tmp_path, "node-local-dns", config)).synthesize("node-local-dns")
     dns = [p for p in objects(graph, "NetworkPolicy") if p["metadata"]["name"] == "allow-dns"]
-    # The API's namespace and every platform chart's namespace.
+    # The API's namespace and every platform chart's namespace, the mesh's included.
     assert {p["metadata"]["namespace"] for p in dns} == {
         "project-ai",
         "monitoring",
         "external-secrets",
         "reloader",
         "vault",
+        "istio-system",
+        "istio-cni",
+        "istio-csr",
+        "istio-ingress",
+        "kiali",
     }
     for policy in dns:
         (rule,) = policy["spec"]["egress"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import secrets
 import shutil
 import subprocess
@@ -22,7 +23,8 @@ import hvac
 import hvac.exceptions
 import requests
 
-from preflight.graph import Graph, Resource
+from components.vault import pki
+from preflight.graph import Graph
 from tests.servers import free_port
 
 # OpenBao takes audit devices from its API only when its configuration allows it.
@@ -70,10 +72,6 @@ def openbao() -> Iterator[hvac.Client]:
         server.terminate()
         server.wait(timeout=30)
         shutil.rmtree(folder, ignore_errors=True)
-
-
-def _inputs(resource: Resource) -> dict[str, Any]:
-    return {**resource.inputs, **resource.secret_inputs}
 
 
 def _mount(client: hvac.Client, i: dict[str, Any]) -> None:
@@ -142,40 +140,141 @@ def _database_role(client: hvac.Client, i: dict[str, Any]) -> None:
     )
 
 
-# In dependency order: mounts before their configuration, policies before the roles
-# that name them, the connection before its roles.
-APPLY: dict[str, Callable[[hvac.Client, dict[str, Any]], None]] = {
-    "vault:index/mount:Mount": _mount,
-    "vault:kv/secretBackendV2:SecretBackendV2": lambda c, i: c.write_data(
-        f"{i['mount']}/config", data={"max_versions": i["maxVersions"]}
-    ),
-    "vault:index/audit:Audit": lambda c, i: c.sys.enable_audit_device(
-        i["type"], path=i["path"], description=i.get("description"), options=i.get("options")
-    ),
-    "vault:index/authBackend:AuthBackend": lambda c, i: c.sys.enable_auth_method(
-        i["type"], path=i["path"], description=i.get("description")
-    ),
-    "vault:kv/secretV2:SecretV2": lambda c, i: c.secrets.kv.v2.create_or_update_secret(
-        i["name"], json.loads(i["dataJson"]), mount_point=i["mount"]
-    ),
-    "vault:kubernetes/authBackendConfig:AuthBackendConfig": _kubernetes_config,
-    "vault:index/policy:Policy": lambda c, i: c.sys.create_or_update_acl_policy(i["name"], i["policy"]),
-    "vault:kubernetes/authBackendRole:AuthBackendRole": _kubernetes_role,
-    "vault:database/secretBackendConnection:SecretBackendConnection": _connection,
-    "vault:database/secretBackendRole:SecretBackendRole": _database_role,
+# ---- the Vault provider's calls, one per resource type -------------------------------
+
+# The answers of the calls so far, by resource type: what one object hands the next
+# (a CSR to its signing, a signed certificate to its import), which mocks cannot know.
+Results = dict[str, dict[str, Any]]
+Call = Callable[[hvac.Client, dict[str, Any], Results], dict[str, Any]]
+
+MOUNT_TYPE = "vault:index/mount:Mount"
+POLICY = "vault:index/policy:Policy"
+KUBERNETES_ROLE = "vault:kubernetes/authBackendRole:AuthBackendRole"
+JWT_ROLE = "vault:jwt/authBackendRole:AuthBackendRole"
+ROOT_CERT = "vault:pkiSecret/secretBackendRootCert:SecretBackendRootCert"
+CSR = "vault:pkiSecret/secretBackendIntermediateCertRequest:SecretBackendIntermediateCertRequest"
+SIGNING = "vault:pkiSecret/secretBackendRootSignIntermediate:SecretBackendRootSignIntermediate"
+SET_SIGNED = "vault:pkiSecret/secretBackendIntermediateSetSigned:SecretBackendIntermediateSetSigned"
+DEFAULT_ISSUER = "vault:pkiSecret/secretBackendConfigIssuers:SecretBackendConfigIssuers"
+ROLE_TYPE = "vault:pkiSecret/secretBackendRole:SecretBackendRole"
+
+# PKI role arguments the provider sends under another name than its own input's.
+ROLE_RENAMED = {
+    "organizations": "organization",
+    "organizationUnit": "ou",
+    "countries": "country",
+    "localities": "locality",
+    "provinces": "province",
+    "streetAddresses": "street_address",
+    "postalCodes": "postal_code",
+    "keyUsages": "key_usage",
+    "extKeyUsages": "ext_key_usage",
 }
 
 
-def apply(client: hvac.Client, graph: Graph) -> list[str]:
-    """Applies every Vault object of the graph; returns the types applied, in order.
-    A Vault resource type without a mapping here fails, so none is silently skipped."""
-    vault_types = {resource.type for resource in graph.resources if resource.type.startswith("vault:")}
-    unknown = vault_types - set(APPLY)
+def snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def _fields(i: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    return {snake(name): i[name] for name in names if name in i}
+
+
+def _root(c: hvac.Client, i: dict[str, Any], _: Results) -> dict[str, Any]:
+    fields = ("commonName", "organization", "keyType", "keyBits", "ttl", "issuerName")
+    return c.write_data(f"{i['backend']}/issuers/generate/root/{i['type']}", data=_fields(i, fields))["data"]
+
+
+def _csr(c: hvac.Client, i: dict[str, Any], _: Results) -> dict[str, Any]:
+    fields = ("commonName", "organization", "keyType", "keyBits", "keyName", "addBasicConstraints")
+    return c.write_data(f"{i['backend']}/issuers/generate/intermediate/{i['type']}", data=_fields(i, fields))["data"]
+
+
+def _signing(c: hvac.Client, i: dict[str, Any], done: Results) -> dict[str, Any]:
+    fields = ("commonName", "organization", "ttl", "maxPathLength", "permittedDnsDomains", "useCsrValues", "format")
+    data = {**_fields(i, fields), "csr": i.get("csr") or done[CSR]["csr"]}
+    response = c.write_data(f"{i['backend']}/root/sign-intermediate", data=data)
+    assert not [w for w in response.get("warnings") or [] if "ignored" in w], response["warnings"]
+    return response["data"]
+
+
+def _set_signed(c: hvac.Client, i: dict[str, Any], done: Results) -> dict[str, Any]:
+    # A local root's certificate is an output mocks cannot know: the component's own
+    # function builds it from what the root really answered.
+    certificate = i.get("certificate") or pki.signed_chain(done[SIGNING]["certificate"], done[SIGNING]["issuing_ca"])
+    return c.write_data(f"{i['backend']}/intermediate/set-signed", data={"certificate": certificate})["data"]
+
+
+def _default_issuer(c: hvac.Client, i: dict[str, Any], done: Results) -> dict[str, Any]:
+    default = i.get("default") or pki.current_issuer(done[SET_SIGNED]["imported_issuers"])
+    data = {"default": default, "default_follows_latest_issuer": i["defaultFollowsLatestIssuer"]}
+    return c.write_data(f"{i['backend']}/config/issuers", data=data)["data"]
+
+
+def _pki_role(c: hvac.Client, i: dict[str, Any], _: Results) -> dict[str, Any]:
+    data = {ROLE_RENAMED.get(key, snake(key)): value for key, value in i.items() if key not in ("backend", "name")}
+    c.write_data(f"{i['backend']}/roles/{i['name']}", data=data)
+    return c.read(f"{i['backend']}/roles/{i['name']}")["data"]
+
+
+def _jwt_role(c: hvac.Client, i: dict[str, Any], _: Results) -> dict[str, Any]:
+    names = ("roleType", "userClaim", "boundSubject", "boundAudiences", "tokenPolicies", "tokenTtl", "tokenMaxTtl")
+    c.write_data(f"auth/{i['backend']}/role/{i['roleName']}", data=_fields(i, (*names, "tokenType")))
+    return {}
+
+
+def _answerless(call: Callable[[hvac.Client, dict[str, Any]], object]) -> Call:
+    def with_results(c: hvac.Client, i: dict[str, Any], _: Results) -> dict[str, Any]:
+        call(c, i)
+        return {}
+
+    return with_results
+
+
+# In dependency order: mounts before their configuration, policies before the roles
+# that name them, the connection before its roles, a CSR before its signing.
+CALLS: dict[str, Call] = {
+    MOUNT_TYPE: _answerless(_mount),
+    "vault:kv/secretBackendV2:SecretBackendV2": _answerless(
+        lambda c, i: c.write_data(f"{i['mount']}/config", data={"max_versions": i["maxVersions"]})
+    ),
+    "vault:index/audit:Audit": _answerless(
+        lambda c, i: c.sys.enable_audit_device(
+            i["type"], path=i["path"], description=i.get("description"), options=i.get("options")
+        )
+    ),
+    "vault:index/authBackend:AuthBackend": _answerless(
+        lambda c, i: c.sys.enable_auth_method(i["type"], path=i["path"], description=i.get("description"))
+    ),
+    "vault:kv/secretV2:SecretV2": _answerless(
+        lambda c, i: c.secrets.kv.v2.create_or_update_secret(
+            i["name"], json.loads(i["dataJson"]), mount_point=i["mount"]
+        )
+    ),
+    "vault:kubernetes/authBackendConfig:AuthBackendConfig": _answerless(_kubernetes_config),
+    POLICY: _answerless(lambda c, i: c.sys.create_or_update_acl_policy(i["name"], i["policy"])),
+    KUBERNETES_ROLE: _answerless(_kubernetes_role),
+    JWT_ROLE: _jwt_role,
+    "vault:database/secretBackendConnection:SecretBackendConnection": _answerless(_connection),
+    "vault:database/secretBackendRole:SecretBackendRole": _answerless(_database_role),
+    ROOT_CERT: _root,
+    CSR: _csr,
+    SIGNING: _signing,
+    SET_SIGNED: _set_signed,
+    DEFAULT_ISSUER: _default_issuer,
+    ROLE_TYPE: _pki_role,
+}
+
+
+def apply(client: hvac.Client, graph: Graph, only: tuple[str, ...] = ()) -> Results:
+    """Applies the graph's Vault objects (or only those of the given types) as the Vault
+    provider would; returns the server's answers by type. A Vault resource type without
+    a mapping here fails, so none is silently skipped."""
+    unknown = {r.type for r in graph.resources if r.type.startswith("vault:")} - set(CALLS)
     assert not unknown, f"no API mapping for {sorted(unknown)}"
-    applied = []
-    for kind, call in APPLY.items():
+    done: Results = {}
+    for kind, call in CALLS.items():
         for resource in graph.resources:
-            if resource.type == kind:
-                call(client, _inputs(resource))
-                applied.append(kind)
-    return applied
+            if resource.type == kind and (not only or kind in only):
+                done[kind] = call(client, resource.revealed_inputs, done)
+    return done

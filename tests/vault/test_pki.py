@@ -17,7 +17,6 @@ import dataclasses
 import datetime
 import ipaddress
 import json
-import re
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -40,7 +39,21 @@ from components.vault.args import Consumer
 from preflight.graph import Graph, Resource
 from preflight.synth import Synthesizer
 from tests.conftest import ROOT, write_program
-from tests.vault.openbao import APPLY, openbao
+from tests.vault.openbao import (
+    CSR,
+    DEFAULT_ISSUER,
+    JWT_ROLE,
+    KUBERNETES_ROLE,
+    MOUNT_TYPE,
+    POLICY,
+    ROLE_TYPE,
+    ROOT_CERT,
+    SET_SIGNED,
+    SIGNING,
+    Results,
+    apply,
+    openbao,
+)
 
 TRUST_DOMAIN = "cluster.local"
 MOUNT = "pki-mesh-test"
@@ -94,17 +107,6 @@ pulumi.export("csr", pki.intermediate.csr)
 """
 FIRST_PERIOD, NEXT_PERIOD = "2026-03-01", "2026-04-15"
 
-MOUNT_TYPE = "vault:index/mount:Mount"
-ROOT_CERT = "vault:pkiSecret/secretBackendRootCert:SecretBackendRootCert"
-CSR = "vault:pkiSecret/secretBackendIntermediateCertRequest:SecretBackendIntermediateCertRequest"
-SIGNING = "vault:pkiSecret/secretBackendRootSignIntermediate:SecretBackendRootSignIntermediate"
-SET_SIGNED = "vault:pkiSecret/secretBackendIntermediateSetSigned:SecretBackendIntermediateSetSigned"
-DEFAULT_ISSUER = "vault:pkiSecret/secretBackendConfigIssuers:SecretBackendConfigIssuers"
-ROLE_TYPE = "vault:pkiSecret/secretBackendRole:SecretBackendRole"
-POLICY = "vault:index/policy:Policy"
-JWT_ROLE = "vault:jwt/authBackendRole:AuthBackendRole"
-KUBERNETES_ROLE = "vault:kubernetes/authBackendRole:AuthBackendRole"
-
 
 def synthesize(folder: Path, **config: str) -> Graph:
     folder.mkdir(parents=True)
@@ -112,109 +114,6 @@ def synthesize(folder: Path, **config: str) -> Graph:
     program = write_program(folder, "mesh-pki", PROGRAM, {"test": {"mesh:today": FIRST_PERIOD, **settings}})
     (folder / "components").symlink_to(ROOT / "components")
     return Synthesizer(program).synthesize("test")
-
-
-# ---- the Vault provider's calls, one per resource type, in dependency order ----------
-
-Results = dict[str, dict[str, Any]]
-# Role arguments the provider sends under another name than its own input's.
-ROLE_RENAMED = {
-    "organizations": "organization",
-    "organizationUnit": "ou",
-    "countries": "country",
-    "localities": "locality",
-    "provinces": "province",
-    "streetAddresses": "street_address",
-    "postalCodes": "postal_code",
-    "keyUsages": "key_usage",
-    "extKeyUsages": "ext_key_usage",
-}
-
-
-def snake(name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
-
-
-def _fields(i: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
-    return {snake(name): i[name] for name in names if name in i}
-
-
-def _root(c: hvac.Client, i: dict[str, Any], _: Results) -> dict[str, Any]:
-    fields = ("commonName", "organization", "keyType", "keyBits", "ttl", "issuerName")
-    return c.write_data(f"{i['backend']}/issuers/generate/root/{i['type']}", data=_fields(i, fields))["data"]
-
-
-def _csr(c: hvac.Client, i: dict[str, Any], _: Results) -> dict[str, Any]:
-    fields = ("commonName", "organization", "keyType", "keyBits", "keyName", "addBasicConstraints")
-    return c.write_data(f"{i['backend']}/issuers/generate/intermediate/{i['type']}", data=_fields(i, fields))["data"]
-
-
-def _signing(c: hvac.Client, i: dict[str, Any], done: Results) -> dict[str, Any]:
-    fields = ("commonName", "organization", "ttl", "maxPathLength", "permittedDnsDomains", "useCsrValues", "format")
-    data = {**_fields(i, fields), "csr": i.get("csr") or done[CSR]["csr"]}
-    response = c.write_data(f"{i['backend']}/root/sign-intermediate", data=data)
-    assert not [w for w in response.get("warnings") or [] if "ignored" in w], response["warnings"]
-    return response["data"]
-
-
-def _set_signed(c: hvac.Client, i: dict[str, Any], done: Results) -> dict[str, Any]:
-    # A local root's certificate is an output mocks cannot know: the component's own
-    # function builds it from what the root really answered.
-    certificate = i.get("certificate") or pki.signed_chain(done[SIGNING]["certificate"], done[SIGNING]["issuing_ca"])
-    return c.write_data(f"{i['backend']}/intermediate/set-signed", data={"certificate": certificate})["data"]
-
-
-def _default_issuer(c: hvac.Client, i: dict[str, Any], done: Results) -> dict[str, Any]:
-    default = i.get("default") or pki.current_issuer(done[SET_SIGNED]["imported_issuers"])
-    data = {"default": default, "default_follows_latest_issuer": i["defaultFollowsLatestIssuer"]}
-    return c.write_data(f"{i['backend']}/config/issuers", data=data)["data"]
-
-
-def _role(c: hvac.Client, i: dict[str, Any], _: Results) -> dict[str, Any]:
-    data = {ROLE_RENAMED.get(key, snake(key)): value for key, value in i.items() if key not in ("backend", "name")}
-    c.write_data(f"{i['backend']}/roles/{i['name']}", data=data)
-    return c.read(f"{i['backend']}/roles/{i['name']}")["data"]
-
-
-def _jwt_role(c: hvac.Client, i: dict[str, Any], _: Results) -> dict[str, Any]:
-    names = ("roleType", "userClaim", "boundSubject", "boundAudiences", "tokenPolicies", "tokenTtl", "tokenMaxTtl")
-    c.write_data(f"auth/{i['backend']}/role/{i['roleName']}", data=_fields(i, (*names, "tokenType")))
-    return {}
-
-
-def _reused(kind: str) -> Callable[[hvac.Client, dict[str, Any], Results], dict[str, Any]]:
-    def call(c: hvac.Client, i: dict[str, Any], _: Results) -> dict[str, Any]:
-        APPLY[kind](c, i)
-        return {}
-
-    return call
-
-
-PKI_APPLY: dict[str, Callable[[hvac.Client, dict[str, Any], Results], dict[str, Any]]] = {
-    MOUNT_TYPE: _reused(MOUNT_TYPE),
-    ROOT_CERT: _root,
-    CSR: _csr,
-    SIGNING: _signing,
-    SET_SIGNED: _set_signed,
-    DEFAULT_ISSUER: _default_issuer,
-    ROLE_TYPE: _role,
-    POLICY: _reused(POLICY),
-    JWT_ROLE: _jwt_role,
-    KUBERNETES_ROLE: _reused(KUBERNETES_ROLE),
-}
-
-
-def apply(client: hvac.Client, graph: Graph, only: tuple[str, ...] = ()) -> Results:
-    """Applies the graph's Vault objects (or only those of the given types); returns
-    the server's answers by type. A Vault type without a mapping fails."""
-    unknown = {r.type for r in graph.resources if r.type.startswith("vault:")} - set(PKI_APPLY)
-    assert not unknown, f"no API mapping for {sorted(unknown)}"
-    done: Results = {}
-    for kind, call in PKI_APPLY.items():
-        for resource in _of_type(graph, kind):
-            if not only or kind in only:
-                done[kind] = call(client, resource.revealed_inputs, done)
-    return done
 
 
 def _of_type(graph: Graph, kind: str) -> list[Resource]:
@@ -354,7 +253,7 @@ def root_certificate(vault: tuple[hvac.Client, Results]) -> x509.Certificate:
 
 def test_every_vault_object_of_the_component_is_accepted(vault: tuple[hvac.Client, Results], graph: Graph) -> None:
     client, done = vault
-    assert set(done) == set(PKI_APPLY) - {KUBERNETES_ROLE}
+    assert set(done) == {MOUNT_TYPE, POLICY, JWT_ROLE, ROOT_CERT, CSR, SIGNING, SET_SIGNED, DEFAULT_ISSUER, ROLE_TYPE}
     mounts = client.sys.list_mounted_secrets_engines()["data"]
     assert mounts[f"{MOUNT}/"]["type"] == "pki"
     assert mounts[f"{MOUNT}/"]["config"]["max_lease_ttl"] == 24 * 3600

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from components.mesh import certificates
 from components.vault import integration, policies
 from preflight import kubernetes
 from preflight.graph import Graph, Resource
@@ -22,6 +23,12 @@ from tests.conftest import CRD_SCHEMAS, copy_project, objects, one, stack_config
 from tests.vault.conftest import EXTERNAL_VAULT, database_stack
 
 APP = "project-ai-api"
+
+
+# The mesh's certificate issuer (cert-manager's Vault Issuer in istio-system) and the one
+# path it may write: the local stack runs the mesh.
+MESH_ISSUER = f"{APP}-local-mesh-issuer"
+MESH_SIGN = "pki-mesh-local/sign/mesh-workloads"
 
 
 def vault_resources(graph: Graph, kind: str) -> list[Resource]:
@@ -62,12 +69,14 @@ def test_each_policy_holds_exactly_the_intended_paths(with_database: Graph) -> N
             },
         },
         f"{APP}-local-root-rotator": {f"{db}/rotate-root/app": ["update"]},
+        # cert-manager's Vault Issuer for the mesh: it may only sign (tests/vault/test_pki.py).
+        MESH_ISSUER: {MESH_SIGN: ["update"]},
     }
 
 
 def test_without_the_database_engine_the_app_reads_its_url_from_the_kv_mount(local_graph: Graph) -> None:
     rules = policy_rules(local_graph)
-    assert set(rules) == {f"{APP}-local-app", f"{APP}-local-external-secrets", f"{APP}-local-deployer"}
+    assert set(rules) == {f"{APP}-local-app", f"{APP}-local-external-secrets", f"{APP}-local-deployer", MESH_ISSUER}
     assert rules[f"{APP}-local-app"] == {f"project-ai-local/data/{APP}/*": ["read"]}
     assert rules[f"{APP}-local-external-secrets"][f"project-ai-local/data/{APP}/database"] == ["read"]
     database = next(s for s in objects(local_graph, "ExternalSecret") if s["metadata"]["name"] == f"{APP}-database")
@@ -104,6 +113,7 @@ def test_each_auth_role_binds_one_service_account_in_one_namespace(graph: str, r
     expected = {
         f"{APP}-local-app": ("project-ai-api", "project-ai"),
         f"{APP}-local-external-secrets": ("external-secrets", "external-secrets"),
+        MESH_ISSUER: ("mesh-vault-issuer", "istio-system"),
     }
     if graph == "with_database":
         expected[f"{APP}-local-root-rotator"] = ("vault-root-rotator", "vault-rotation")
@@ -111,9 +121,13 @@ def test_each_auth_role_binds_one_service_account_in_one_namespace(graph: str, r
         name: ([account], [namespace]) for name, (account, namespace) in expected.items()
     }
     for name, role in roles.items():
-        assert role["audience"] == "vault"
+        # cert-manager asks for a token of its Issuer's own audience.
+        assert role["audience"] == (certificates.issuer_audience() if name == MESH_ISSUER else "vault")
         assert role["tokenPolicies"] == [role["roleName"]]
-        if graph == "with_database" and name == f"{APP}-local-external-secrets":
+        if name == MESH_ISSUER:
+            # One signing per login: a batch token of five minutes.
+            assert (role["tokenTtl"], role["tokenMaxTtl"], role["tokenType"]) == (300, 300, "batch")
+        elif graph == "with_database" and name == f"{APP}-local-external-secrets":
             # Its database users die with its token: a batch token, as long-lived as they are.
             assert (role["tokenTtl"], role["tokenMaxTtl"], role["tokenType"]) == (14400, 14400, "batch")
         else:
@@ -130,7 +144,11 @@ def test_the_database_engine_issues_short_lived_users_with_group_grants(with_dat
     # Write-only: Vault's own rotations are never overwritten by a later `pulumi up`.
     assert "password" not in postgres and postgres["passwordWoVersion"] == 1
     assert connection.inputs["allowedRoles"] == [APP, f"{APP}-migrate"]
-    roles = {r.inputs["name"]: r.inputs for r in vault_resources(with_database, "SecretBackendRole")}
+    roles = {
+        r.inputs["name"]: r.inputs
+        for r in vault_resources(with_database, "SecretBackendRole")
+        if r.type.startswith("vault:database/")
+    }
     assert 'IN ROLE "project_ai_app"' in roles[APP]["creationStatements"][0]
     assert "VALID UNTIL '{{expiration}}'" in roles[APP]["creationStatements"][0]
     assert roles[f"{APP}-migrate"]["creationStatements"][1] == 'ALTER ROLE "{{name}}" SET role = "project_ai_owner";'
