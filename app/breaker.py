@@ -59,12 +59,18 @@ class CircuitBreaker:
             self.state = state
             self.gauge.labels(self.name).set(state)
 
-    def before_call(self) -> None:
-        """Raises BreakerOpen while open; turns half-open once the reset time has passed."""
+    def refuse_if_open(self) -> None:
+        """Raises BreakerOpen while open and not yet due a probe, changing nothing: a
+        caller can refuse before it does work the call would waste."""
         if self.state == State.OPEN:
             waited = self.clock() - self.opened_at
             if waited < self.reset_seconds:
                 raise BreakerOpen(self.reset_seconds - waited)
+
+    def before_call(self) -> None:
+        """Raises BreakerOpen while open; turns half-open once the reset time has passed."""
+        self.refuse_if_open()
+        if self.state == State.OPEN:
             self._move(State.HALF_OPEN)
         if self.state == State.HALF_OPEN and self._probe.locked():
             raise BreakerOpen(1.0)  # one probe at a time

@@ -53,6 +53,11 @@ class Upstream:
         self.breaker = breaker
         self.credentials = credentials
 
+    def refuse_if_open(self) -> None:
+        """Raises BreakerOpen while the breaker would refuse the call: before work that
+        only a call would justify (a usage reservation)."""
+        self.breaker.refuse_if_open()
+
     async def complete(self, model: str, prompt: str, max_tokens: int, temperature: float) -> Completion:
         started = time.perf_counter()
         outcome = "error"

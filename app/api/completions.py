@@ -25,6 +25,12 @@ async def complete(services: Services, key_id: str, request: CompletionRequest) 
     models = await available_models(services)
     if request.model not in models:
         raise Problem(400, f"unknown model {request.model!r}; available: {', '.join(models)}")
+    try:
+        # An open breaker refuses now: no usage row written and deleted for nothing, so an
+        # upstream outage adds no load to the database.
+        services.upstream.refuse_if_open()
+    except BreakerOpen as error:
+        raise _unavailable(error) from error
     # The most this can cost; a database that is down fails here, before the upstream is paid.
     record_id = await services.database.run(
         lambda db: usage.reserve(db, key_id, request.model, count_tokens(request.prompt), request.max_tokens),
@@ -50,10 +56,14 @@ async def complete(services: Services, key_id: str, request: CompletionRequest) 
 def _upstream_problem(error: Exception) -> Problem | None:
     """What the client is told when the upstream served nothing; None for a bug of ours."""
     if isinstance(error, BreakerOpen):
-        retry_after = str(max(1, round(error.retry_after)))
-        return Problem(503, "the inference upstream is unavailable; retry later", headers={"Retry-After": retry_after})
+        return _unavailable(error)
     if isinstance(error, UpstreamRejected):
         return Problem(422, str(error), kind="upstream-rejected", upstream_status=error.status)
     if isinstance(error, UpstreamError):
         return Problem(502, str(error))
     return None
+
+
+def _unavailable(error: BreakerOpen) -> Problem:
+    retry_after = str(max(1, round(error.retry_after)))
+    return Problem(503, "the inference upstream is unavailable; retry later", headers={"Retry-After": retry_after})

@@ -84,3 +84,38 @@ async def test_an_upstream_that_refuses_a_request_is_not_down(start) -> None:
             "https://api.project-ai.dev/problems/upstream-rejected"
         }
         assert api.services.upstream.breaker.state == State.CLOSED
+
+
+async def test_refusing_early_changes_nothing() -> None:
+    now = [0.0]
+    breaker = CircuitBreaker("test-refuse", failure_threshold=1, reset_seconds=5, clock=lambda: now[0])
+    breaker.refuse_if_open()  # closed: nothing to refuse
+    with pytest.raises(ConnectionError):
+        await breaker.call(fail)
+    with pytest.raises(BreakerOpen):
+        breaker.refuse_if_open()
+    now[0] = 5
+    # Due a probe: not refused, but the probe is the call's to make, so still open.
+    breaker.refuse_if_open()
+    assert breaker.state == State.OPEN
+
+
+async def test_an_open_breaker_refuses_before_a_usage_row_is_written(start, monkeypatch) -> None:
+    from app.db import usage
+
+    reserved: list[object] = []
+    reserve = usage.reserve
+
+    async def counted(*args: object, **kwargs: object) -> object:
+        reserved.append(args)
+        return await reserve(*args, **kwargs)
+
+    monkeypatch.setattr(usage, "reserve", counted)
+    dead = f"http://127.0.0.1:{free_port()}"
+    async with start(upstream_url=dead, breaker_failure_threshold=2, breaker_reset_seconds=60) as api:
+        assert [(await api.complete()).status_code for _ in range(2)] == [502, 502]
+        assert len(reserved) == 2
+        refused = await api.complete()
+        # Refused as before (503, Retry-After), and the database never asked.
+        assert refused.status_code == 503 and "retry-after" in refused.headers
+        assert len(reserved) == 2

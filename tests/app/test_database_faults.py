@@ -41,6 +41,9 @@ class GatedUpstream:
         self.release = asyncio.Event()
         self.calls = 0
 
+    def refuse_if_open(self) -> None:
+        """Never open: these tests are about the database."""
+
     async def complete(self, model: str, prompt: str, max_tokens: int, temperature: float) -> Completion:
         self.calls += 1
         self.called.set()
