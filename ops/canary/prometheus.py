@@ -6,16 +6,15 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from components.api_metrics import LATENCY, PROBE_ROUTES, REQUESTS
 from ops.canary.judge import Arm
+from ops.prometheus import NAMESPACE
+from ops.prometheus import Prometheus as PrometheusApi
 from ops.steps import OpsError
 
 HASH_LABEL = "rollouts_pod_template_hash"
 POD_HASH = re.compile(r"[a-z0-9]{1,20}")
-NAMESPACE = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 
 
 def queries(namespace: str, pod_hash: str, window_seconds: int) -> dict[str, str]:
@@ -32,40 +31,11 @@ def queries(namespace: str, pod_hash: str, window_seconds: int) -> dict[str, str
     }
 
 
-class Prometheus:
-    def __init__(self, address: str, timeout_seconds: float = 10.0, transport: Any = None) -> None:
-        import httpx
-
-        self.address = address.rstrip("/")
-        # What messages show: never a user:password in the address.
-        parts = urlsplit(self.address)
-        self.shown = urlunsplit(parts._replace(netloc=parts.hostname or "")) if parts.password else self.address
-        self.client = httpx.Client(timeout=timeout_seconds, transport=transport)
-
-    def close(self) -> None:
-        self.client.close()
-
-    def _vector(self, query: str, at: float | None) -> list[dict[str, Any]]:
-        import httpx
-
-        params = {"query": query, **({"time": f"{at:.3f}"} if at is not None else {})}
-        try:
-            response = self.client.get(f"{self.address}/api/v1/query", params=params)
-        except httpx.HTTPError as error:
-            raise OpsError(f"Prometheus at {self.shown} did not answer: {type(error).__name__}") from error
-        try:
-            body = response.json()
-        except ValueError:
-            body = {}
-        if response.status_code != 200 or body.get("status") != "success":
-            raise OpsError(f"Prometheus refused the query ({response.status_code}): {body.get('error', 'no JSON')}")
-        data = body.get("data", {})
-        if data.get("resultType") != "vector":
-            raise OpsError(f"Prometheus answered a {data.get('resultType')!r}, not a vector")
-        return data.get("result", [])
+class Prometheus(PrometheusApi):
+    """The canary's and the baseline's samples, over the shared client (ops/prometheus.py)."""
 
     def _scalar(self, query: str, at: float | None) -> int:
-        result = self._vector(query, at)
+        result = self.vector(query, at)
         return _count(result[0]["value"][1]) if result else 0
 
     def arm(self, namespace: str, pod_hash: str, window_seconds: int, at: float | None = None) -> Arm:
@@ -75,7 +45,7 @@ class Prometheus:
         cumulative = sorted(
             (
                 (_bound(series["metric"].get("le", "")), _count(series["value"][1]))
-                for series in self._vector(asked["buckets"], at)
+                for series in self.vector(asked["buckets"], at)
             ),
         )
         # Cumulative bucket counts into per-bucket counts; increase() extrapolates, so a

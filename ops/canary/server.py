@@ -9,16 +9,14 @@ that says what was expected; Prometheus failing is a 502 (an error measurement).
 
 from __future__ import annotations
 
-import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from ops.canary.judge import Thresholds, judge
 from ops.canary.prometheus import Prometheus, queries
 from ops.steps import OpsError
+from ops.web import JsonHandler, JsonServer
 
 MIN_WINDOW, MAX_WINDOW = 60, 3600
 MAX_QUERY = 2048
@@ -26,49 +24,35 @@ MAX_QUERY = 2048
 MAX_JUDGEMENTS = 4
 
 
-class JudgeServer(ThreadingHTTPServer):
-    daemon_threads = True
-
+class JudgeServer(JsonServer):
     def __init__(self, address: tuple[str, int], prometheus: Prometheus, thresholds: Thresholds) -> None:
         super().__init__(address, Handler)
         self.prometheus, self.thresholds = prometheus, thresholds
         self.slots = threading.BoundedSemaphore(MAX_JUDGEMENTS)
 
 
-class Handler(BaseHTTPRequestHandler):
+class Handler(JsonHandler):
+    """The verdicts are in the rollout's AnalysisRun: no request log with query strings."""
+
     server: JudgeServer
     server_version = "ops-canary-judge"
-    sys_version = ""
-    # A connection that sends nothing for this long is closed (no slow-loris threads).
-    timeout = 10
 
-    def log_message(self, format: str, *args: Any) -> None:
-        pass  # the verdicts are in the rollout's AnalysisRun; no request log with query strings
-
-    def _answer(self, status: int, body: dict[str, Any]) -> None:
-        encoded = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(encoded)))
-        self.end_headers()
-        self.wfile.write(encoded)
-
-    def do_GET(self) -> None:
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
         url = urlsplit(self.path)
-        if url.path == "/healthz":
-            return self._answer(200, {"status": "ok"})
+        if self.health():
+            return None
         if url.path != "/v1/judge":
-            return self._answer(404, {"error": f"no such path {url.path[:100]!r}; try /v1/judge"})
+            return self.answer(404, {"error": f"no such path {url.path[:100]!r}; try /v1/judge"})
         if len(url.query) > MAX_QUERY:
-            return self._answer(400, {"error": f"the query string is longer than {MAX_QUERY} characters"})
+            return self.answer(400, {"error": f"the query string is longer than {MAX_QUERY} characters"})
         try:
             namespace, canary, baseline, window = _parameters(parse_qs(url.query, strict_parsing=False))
             queries(namespace, canary, window)
             queries(namespace, baseline, window)
         except ValueError as problem:
-            return self._answer(400, {"error": str(problem)})
+            return self.answer(400, {"error": str(problem)})
         if not self.server.slots.acquire(blocking=False):
-            return self._answer(503, {"error": f"{MAX_JUDGEMENTS} judgements under way; try again"})
+            return self.answer(503, {"error": f"{MAX_JUDGEMENTS} judgements under way; try again"})
         try:
             at = time.time()  # both arms over the very same window
             verdict = judge(
@@ -77,10 +61,10 @@ class Handler(BaseHTTPRequestHandler):
                 self.server.thresholds,
             )
         except OpsError as failed:
-            return self._answer(502, {"error": str(failed)})
+            return self.answer(502, {"error": str(failed)})
         finally:
             self.server.slots.release()
-        self._answer(200, verdict.as_json())
+        self.answer(200, verdict.as_json())
 
 
 def _parameters(query: dict[str, list[str]]) -> tuple[str, str, str, int]:

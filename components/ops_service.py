@@ -1,0 +1,208 @@
+"""A small HTTP service of the ops image (ops/Dockerfile) beside the platform, in one
+shape for all: the canary judge (components/delivery/judge.py) and the chaos
+steady-state guard (components/chaos/guard.py).
+
+Each runs `python -m ops <group> <command>` as uid 10001 on a read-only root, holds no
+secret and mounts no ServiceAccount token (it calls no Kubernetes API). Its namespace
+denies everything by default; its own NetworkPolicies admit one caller on its port
+(pods of one namespace, by their labels) and let it reach Prometheus and DNS alone.
+
+Where its namespace is enrolled in the mesh it stays out of it (`NO_SIDECAR`): its
+callers (the Rollouts controller, the Chaos Mesh controller) have no mesh identity, so a
+sidecar under the mesh-wide STRICT PeerAuthentication would refuse their plaintext, and
+an AuthorizationPolicy can name no caller without one. The NetworkPolicies are what
+admit the caller alone.
+
+`create` adds the objects as children of the component that owns them, under the same
+logical names each owner always had, so moving an owner onto this module changes no URN.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.hardening import container_security, pod_security
+from components.labels import Ownership, kubernetes_labels, selector_labels
+from components.network_policies import EgressRule, egress_to, egress_to_dns, namespace_selector, ports
+
+core = k8s.core.v1
+meta = k8s.meta.v1
+networking = k8s.networking.v1
+
+HEALTH_PATH = "/healthz"
+# Excludes a pod from sidecar injection (a label: Istio's injector reads it before the annotation).
+NO_SIDECAR = {"sidecar.istio.io/inject": "false"}
+TMP = "/tmp"
+# The ops image's user (ops/Dockerfile).
+OPS_USER = 10001
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The only pods that may call the service: by their namespace and pod labels."""
+
+    # In its NetworkPolicy's name: `<service>-allow-<name>`.
+    name: str
+    namespace: str
+    labels: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class OpsServiceSpec:
+    # The objects' name (Deployment, Service, ServiceAccount) and the container's.
+    name: str
+    # Its app.kubernetes.io/component label.
+    component: str
+    # The ops image, pinned by digest.
+    image: str
+    # After the image's ENTRYPOINT (`python -m ops`): the command and its options.
+    args: tuple[str, ...]
+    port: int
+    caller: Caller
+    # Prometheus, the one upstream it reaches besides DNS.
+    prometheus: EgressRule
+    run_as_user: int = OPS_USER
+    replicas: int = 1
+    # The cluster's node-local DNS cache, where it runs one.
+    node_local_dns: str | None = None
+    # True where the namespace is enrolled in the mesh: the pods stay out of it.
+    meshed: bool = False
+    requests: Mapping[str, str] = field(default_factory=lambda: {"cpu": "50m", "memory": "128Mi"})
+    limits: Mapping[str, str] = field(default_factory=lambda: {"cpu": "500m", "memory": "256Mi"})
+
+
+@dataclass(frozen=True)
+class OpsService:
+    """What `create` made, for the owner to expose as its own attributes."""
+
+    selector: dict[str, str]
+    service_account: core.ServiceAccount
+    deployment: k8s.apps.v1.Deployment
+    service: core.Service
+    network_policies: dict[str, networking.NetworkPolicy]
+    url: str
+
+
+def service_selector(name: str, environment: str) -> dict[str, str]:
+    """The service's pods: what its Service selects, and what its caller's egress names."""
+    return selector_labels(name, f"{name}-{environment}")
+
+
+def service_host(name: str, namespace: str) -> str:
+    return f"{name}.{namespace}.svc.cluster.local"
+
+
+def container(spec: OpsServiceSpec) -> core.ContainerArgs:
+    probe = core.HTTPGetActionArgs(path=HEALTH_PATH, port="http")
+    return core.ContainerArgs(
+        name=spec.name,
+        image=spec.image,
+        # The image's ENTRYPOINT is `python -m ops`.
+        args=list(spec.args),
+        ports=[core.ContainerPortArgs(name="http", container_port=spec.port, protocol="TCP")],
+        readiness_probe=core.ProbeArgs(http_get=probe, period_seconds=10, timeout_seconds=2, failure_threshold=3),
+        liveness_probe=core.ProbeArgs(
+            http_get=probe, initial_delay_seconds=10, period_seconds=20, timeout_seconds=2, failure_threshold=3
+        ),
+        resources=core.ResourceRequirementsArgs(requests=dict(spec.requests), limits=dict(spec.limits)),
+        security_context=container_security(spec.run_as_user),
+        volume_mounts=[core.VolumeMountArgs(name="tmp", mount_path=TMP)],
+    )
+
+
+def pod_spec(spec: OpsServiceSpec, service_account: pulumi.Input[str]) -> core.PodSpecArgs:
+    return core.PodSpecArgs(
+        service_account_name=service_account,
+        # It calls no Kubernetes API.
+        automount_service_account_token=False,
+        security_context=pod_security(spec.run_as_user),
+        containers=[container(spec)],
+        # The root filesystem is read-only: a small scratch directory for anything that writes one.
+        volumes=[core.VolumeArgs(name="tmp", empty_dir=core.EmptyDirVolumeSourceArgs(size_limit="16Mi"))],
+    )
+
+
+def network_policies(spec: OpsServiceSpec, selector: dict[str, str]) -> dict[str, networking.NetworkPolicySpecArgs]:
+    """The service's paths, on top of its namespace's default deny: in from its caller on
+    its port; out to Prometheus and DNS."""
+    caller = networking.NetworkPolicyPeerArgs(
+        namespace_selector=namespace_selector(spec.caller.namespace),
+        pod_selector=meta.LabelSelectorArgs(match_labels=dict(spec.caller.labels)),
+    )
+    from_caller = networking.NetworkPolicySpecArgs(
+        pod_selector=meta.LabelSelectorArgs(match_labels=selector),
+        policy_types=["Ingress"],
+        ingress=[networking.NetworkPolicyIngressRuleArgs(from_=[caller], ports=ports([spec.port]))],
+    )
+    return {
+        f"{spec.name}-allow-{spec.caller.name}": from_caller,
+        f"{spec.name}-allow-egress-prometheus": egress_to(spec.prometheus, selector),
+        f"{spec.name}-allow-dns": egress_to_dns(selector, spec.node_local_dns),
+    }
+
+
+def create(
+    owner_resource: pulumi.Resource,
+    logical_name: str,
+    namespace: str,
+    owner: Ownership,
+    spec: OpsServiceSpec,
+    ready: Sequence[pulumi.Resource] = (),
+) -> OpsService:
+    """The service's objects, children of `owner_resource`, named after `logical_name`,
+    each after `ready` (what must exist first: its namespace)."""
+    selector = service_selector(spec.name, owner.environment)
+    labels = kubernetes_labels(
+        owner, name=spec.name, instance=f"{spec.name}-{owner.environment}", component=spec.component
+    )
+    child = pulumi.ResourceOptions(parent=owner_resource, depends_on=list(ready) or None)
+
+    def metadata(object_name: str) -> meta.ObjectMetaArgs:
+        return meta.ObjectMetaArgs(name=object_name, namespace=namespace, labels=labels)
+
+    # Its paths exist before its pods do.
+    policies = {
+        policy: networking.NetworkPolicy(f"{logical_name}-{policy}", metadata=metadata(policy), spec=body, opts=child)
+        for policy, body in network_policies(spec, selector).items()
+    }
+    service_account = core.ServiceAccount(
+        f"{logical_name}-service-account",
+        metadata=metadata(spec.name),
+        automount_service_account_token=False,
+        opts=child,
+    )
+    pod_labels = {**labels, **(NO_SIDECAR if spec.meshed else {})}
+    deployment = k8s.apps.v1.Deployment(
+        f"{logical_name}-deployment",
+        metadata=metadata(spec.name),
+        spec=k8s.apps.v1.DeploymentSpecArgs(
+            replicas=spec.replicas,
+            selector=meta.LabelSelectorArgs(match_labels=selector),
+            revision_history_limit=3,
+            strategy=k8s.apps.v1.DeploymentStrategyArgs(
+                type="RollingUpdate",
+                rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(max_unavailable=0, max_surge=1),
+            ),
+            template=core.PodTemplateSpecArgs(
+                metadata=meta.ObjectMetaArgs(labels=pod_labels),
+                spec=pod_spec(spec, service_account.metadata.name),
+            ),
+        ),
+        opts=pulumi.ResourceOptions(parent=owner_resource, depends_on=[*ready, *policies.values()]),
+    )
+    service = core.Service(
+        f"{logical_name}-service",
+        metadata=metadata(spec.name),
+        spec=core.ServiceSpecArgs(
+            type="ClusterIP",
+            selector=selector,
+            ports=[core.ServicePortArgs(name="http", port=spec.port, target_port="http", protocol="TCP")],
+        ),
+        opts=child,
+    )
+    url = f"http://{service_host(spec.name, namespace)}:{spec.port}"
+    return OpsService(selector, service_account, deployment, service, policies, url)

@@ -1,0 +1,50 @@
+"""Prometheus's HTTP API as ops commands read it: instant queries answered as vectors,
+one timeout per call, and errors that say what failed without ever showing a password
+the address may carry. The canary judge (ops/canary/) and the chaos steady-state guard
+(ops/chaos/guard.py) both read it through this client."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from ops.steps import OpsError
+
+# A namespace name, whole: a label value that cannot change the query it sits in.
+NAMESPACE = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
+
+
+class Prometheus:
+    def __init__(self, address: str, timeout_seconds: float = 10.0, transport: Any = None) -> None:
+        import httpx
+
+        self.address = address.rstrip("/")
+        # What messages show: never a user:password in the address.
+        parts = urlsplit(self.address)
+        self.shown = urlunsplit(parts._replace(netloc=parts.hostname or "")) if parts.password else self.address
+        self.client = httpx.Client(timeout=timeout_seconds, transport=transport)
+
+    def close(self) -> None:
+        self.client.close()
+
+    def vector(self, query: str, at: float | None = None) -> list[dict[str, Any]]:
+        """An instant query's series (Prometheus's now, or `at`): each a `metric` (its
+        labels) and a `value` ([time, "number"])."""
+        import httpx
+
+        params = {"query": query, **({"time": f"{at:.3f}"} if at is not None else {})}
+        try:
+            response = self.client.get(f"{self.address}/api/v1/query", params=params)
+        except httpx.HTTPError as error:
+            raise OpsError(f"Prometheus at {self.shown} did not answer: {type(error).__name__}") from error
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        if response.status_code != 200 or body.get("status") != "success":
+            raise OpsError(f"Prometheus refused the query ({response.status_code}): {body.get('error', 'no JSON')}")
+        data = body.get("data", {})
+        if data.get("resultType") != "vector":
+            raise OpsError(f"Prometheus answered a {data.get('resultType')!r}, not a vector")
+        return data.get("result", [])
