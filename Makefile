@@ -17,10 +17,11 @@ EDGE_WORKER_STAMP := $(EDGE_WORKER_DIR)/node_modules/.installed
 CRD_SCHEMAS ?= preflight/crd-schemas
 PREFLIGHT_OUT ?= build/preflight
 
-.PHONY: preflight topology test lint actionlint edge-worker-test bench app app-bench dr-drill clean
+.PHONY: preflight topology test lint actionlint edge-worker-test bench app app-bench dr-drill chaos-drill clean
 
-# The venv is rebuilt when a requirement file is newer than the last install.
-$(STAMP): requirements.txt requirements-dev.txt
+# The venv is rebuilt when a requirement file (the ones requirements-dev.txt includes
+# too) is newer than the last install.
+$(STAMP): requirements.txt requirements-dev.txt app/requirements.txt ops/requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $(STAMP)
@@ -83,6 +84,12 @@ app-bench: $(STAMP)
 # a switchover and a failover under the API's writes; prints RPO and RTO, fails on a missed goal.
 dr-drill: $(STAMP)
 	$(BIN)/python -m ops dr drill --apply
+
+# The chaos drill: Chaos Toolkit experiments (ops/chaos/experiments/) against real processes on
+# 127.0.0.1 (two API workers behind HAProxy, PostgreSQL primary and standby, Redis, an upstream
+# stub, a fault proxy between them); prints each experiment's figures, fails on a missed hypothesis.
+chaos-drill: $(STAMP)
+	$(BIN)/python -m ops chaos drill --apply
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache

@@ -16,11 +16,12 @@ from ops.steps import OpsError, PreconditionFailed
 
 def parser() -> argparse.ArgumentParser:
     from ops.canary import cli as canary
+    from ops.chaos import cli as chaos
     from ops.dr import cli as dr
 
     root = argparse.ArgumentParser(
         prog="ops",
-        description="Project-AI operations: disaster recovery, the canary judge. "
+        description="Project-AI operations: disaster recovery, the canary judge, chaos engineering. "
         "Commands that change something are dry runs unless given --apply.",
     )
     root.add_argument(
@@ -32,6 +33,7 @@ def parser() -> argparse.ArgumentParser:
     groups = root.add_subparsers(dest="group", required=True, metavar="COMMAND")
     dr.register(groups)
     canary.register(groups)
+    chaos.register(groups)
     return root
 
 

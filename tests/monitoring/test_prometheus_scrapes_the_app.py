@@ -3,7 +3,6 @@ healthy traffic; the error-rate and breaker-open alerts fire when the upstream f
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import subprocess
@@ -19,8 +18,7 @@ import httpx
 import pytest
 import yaml
 
-from components.monitoring.rules import groups
-from tests.conftest import local_rule_args
+from tests.conftest import immediate_rule_groups
 from tests.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -92,13 +90,7 @@ def stack() -> Iterator[dict[str, str]]:
         .stdout.strip()
         .splitlines()[-1]
     )
-    # The rules as generated, with `for` removed: the test watches states, not durations.
-    rule_groups = copy.deepcopy(groups(local_rule_args(namespace=NAMESPACE)))
-    for group in rule_groups:
-        group["interval"] = "1s"
-        for rule in group["rules"]:
-            if "alert" in rule:
-                rule["for"] = "0s"
+    rule_groups = immediate_rule_groups(NAMESPACE)
     (folder / "rules.yaml").write_text(yaml.safe_dump({"groups": rule_groups}))
     scrape = {
         "job_name": "api",

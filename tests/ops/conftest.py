@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import threading
 from collections.abc import Iterator
 from socketserver import BaseServer
@@ -9,6 +10,7 @@ from socketserver import BaseServer
 import pytest
 
 from ops.audit import AuditLog
+from ops.cli import main
 from ops.steps import Clock
 
 
@@ -55,3 +57,17 @@ def serving(server: BaseServer, hang: threading.Event | None = None) -> Iterator
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """`python -m ops ARGV` in this process: its exit code, stdout and stderr."""
+    try:
+        code = main(list(argv))
+    except SystemExit as exit_:  # argparse's own refusals
+        code = exit_.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def audit_lines(err: str) -> list[dict]:
+    return [json.loads(line) for line in err.splitlines() if line.startswith("{")]

@@ -8,7 +8,7 @@ import json
 import boto3
 import pytest
 
-from ops.cli import main
+from tests.ops.conftest import audit_lines, run
 from tests.ops.test_aurora import PRIMARY, SECONDARY, SECONDARY_ARN, aws, report_lag  # noqa: F401 (fixture)
 
 
@@ -16,19 +16,6 @@ from tests.ops.test_aurora import PRIMARY, SECONDARY, SECONDARY_ARN, aws, report
 def credentials(monkeypatch):
     for name, value in {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "AWS_DEFAULT_REGION": PRIMARY}.items():
         monkeypatch.setenv(name, value)
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    try:
-        code = main(list(argv))
-    except SystemExit as exit_:  # argparse's own refusals
-        code = exit_.code
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def audit_lines(err: str) -> list[dict]:
-    return [json.loads(line) for line in err.splitlines() if line.startswith("{")]
 
 
 def test_status_shows_every_member_and_the_secondarys_lag(aws, capsys):  # noqa: F811

@@ -18,7 +18,7 @@ from ops.dr.local_postgres import LocalPostgresError, Pair
 from ops.dr.write_load import Ack, row_checksum, row_values, rpo_seconds, verify
 from ops.steps import StepFailed, wait_until
 from tests.conftest import ROOT
-from tests.ops.conftest import audit
+from tests.ops.conftest import audit, audit_lines
 
 STEPS = [
     "start-pair",
@@ -33,10 +33,6 @@ STEPS = [
     "stop-writes",
     "verify",
 ]
-
-
-def audit_lines(err: str) -> list[dict]:
-    return [json.loads(line) for line in err.splitlines() if line.startswith("{")]
 
 
 def test_the_drill_meets_its_goals_on_real_servers() -> None:
