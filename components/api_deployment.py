@@ -14,6 +14,11 @@ API's workload. The monitoring stack follows Istio: Prometheus joins the mesh as
 client, to scrape the API over mutual TLS with an identity of its own (MeshScrape).
 Until the organisation's root has signed the intermediate
 (`mesh.istio` None), only `MeshPki` exists: its CSR is what the root's operators sign.
+
+With chaos (`chaos`, outside prod): the API's pods may also ask the chaos DNS server
+(DNSChaos points them there); Chaos Mesh comes once the API's namespace exists (its
+chart binds its roles there), and the experiments once the API, its alerts and Chaos
+Mesh's CRDs and webhooks exist.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from dataclasses import dataclass
 import pulumi
 
 from components import aliases
+from components.chaos import ChaosExperiments, ChaosExperimentsArgs, ChaosMesh, ChaosMeshArgs
 from components.charts import NamespaceSetup
 from components.delivery import ArgoRollouts, ArgoRolloutsArgs
 from components.ingress import EdgeOrigin, EdgeOriginArgs
@@ -34,6 +40,7 @@ from components.monitoring.api_monitors import ApiMonitors, ApiMonitorsArgs, Mes
 from components.monitoring.dashboards import ApiDashboards, ApiDashboardsArgs
 from components.monitoring.rules import RuleArgs
 from components.monitoring.stack import MESH_CERTIFICATES, MonitoringStack, MonitoringStackArgs
+from components.network_policies import EgressRule
 from components.vault.integration import VaultIntegration, VaultIntegrationArgs
 from components.vault.pki import MeshPki, MeshPkiArgs
 from components.workload import AppService, AppServiceArgs
@@ -54,6 +61,16 @@ class MeshDeploymentArgs:
 
 
 @dataclass(frozen=True)
+class ChaosDeploymentArgs:
+    """Chaos Mesh and the experiments, where the stack runs them."""
+
+    mesh: ChaosMeshArgs
+    experiments: ChaosExperimentsArgs
+    # What the API's pods reach while experiments run (the chaos DNS server).
+    api_egress: tuple[EgressRule, ...] = ()
+
+
+@dataclass(frozen=True)
 class ApiDeploymentArgs:
     vault: VaultIntegrationArgs
     # The API; its Secrets, secret files and restart annotations come from the Vault
@@ -68,6 +85,7 @@ class ApiDeploymentArgs:
     # edge; None where the cluster has its own (a `cluster` stack's prerequisites).
     origin: EdgeOriginArgs | None = None
     mesh: MeshDeploymentArgs | None = None
+    chaos: ChaosDeploymentArgs | None = None
 
 
 def mesh_scrape(args: ApiDeploymentArgs) -> MeshScrape | None:
@@ -88,6 +106,8 @@ class ApiDeployment(pulumi.ComponentResource):
     api: AppService
     monitors: ApiMonitors | None
     dashboards: ApiDashboards | None
+    chaos_mesh: ChaosMesh | None
+    chaos_experiments: ChaosExperiments | None
 
     def __init__(self, name: str, args: ApiDeploymentArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("projectai:api:ApiDeployment", name, None, opts)
@@ -133,6 +153,7 @@ class ApiDeployment(pulumi.ComponentResource):
             workload_annotations=self.vault.workload_annotations,
             setup=self._namespace_setup(args, meshed),
             mesh=args.mesh.workload if meshed and args.mesh else None,
+            egress=(*args.api.egress, *(args.chaos.api_egress if args.chaos else ())),
         )
         self.api = AppService(
             "api", api_args, pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=installed))
@@ -157,7 +178,22 @@ class ApiDeployment(pulumi.ComponentResource):
                 ApiDashboardsArgs(api_args.namespace, args.monitoring.namespace, self.api.labels),
                 after_api,
             )
+        self._chaos(args, meshed)
         self.register_outputs({"namespace": self.api.namespace.metadata.name, "url": self.api.url})
+
+    def _chaos(self, args: ApiDeploymentArgs, meshed: bool) -> None:
+        """Chaos Mesh and the experiments, after what they act on and read."""
+        self.chaos_mesh = self.chaos_experiments = None
+        if args.chaos is None:
+            return
+        mesh = dataclasses.replace(args.chaos.mesh, target_namespace_ready=(self.api.namespace,))
+        self.chaos_mesh = ChaosMesh("chaos-mesh", mesh, pulumi.ResourceOptions(parent=self))
+        experiments = args.chaos.experiments
+        # In the mesh the guard stays out of it, as the canary judge does (its caller has no identity).
+        guard = dataclasses.replace(experiments.guard, meshed=meshed)
+        read = [r for r in (self.monitoring, self.monitors) if r is not None]
+        experiments = dataclasses.replace(experiments, guard=guard, ready=(self.chaos_mesh, self.api, *read))
+        self.chaos_experiments = ChaosExperiments("chaos-experiments", experiments, pulumi.ResourceOptions(parent=self))
 
     def _mesh(self, args: ApiDeploymentArgs, installed: list[pulumi.Resource]) -> bool:
         """The mesh's PKI, and once its intermediate is signed, Istio: True when the API's

@@ -11,6 +11,7 @@ from components.api_deployment import ApiDeployment, ApiDeploymentArgs
 from components.delivery import ArgoRolloutsArgs
 from components.ingress.origin import client_certificate_annotations
 from components.vault.integration import CacheEndpoint, DatabaseEndpoint
+from stacks.chaos import chaos_args
 from stacks.mesh import GATEWAY_PORT, mesh_args
 from stacks.model import RegionStack, WorkloadStack, flagd_file
 from stacks.monitoring import monitoring_stack_args, rule_args
@@ -51,6 +52,7 @@ def api_deployment_args(
         )
         api = dataclasses.replace(api, ingress=ingress)
     mesh = mesh_args(config, vault, api, database, cache, other_databases)
+    chaos = chaos_args(config, api, database, cache, other_databases)
     if mesh is not None and mesh.istio is not None and origin is not None:
         # The edge controller forwards to the mesh's ingress gateway, not to the pods.
         origin = dataclasses.replace(origin, app_namespace=mesh.workload.gateway_namespace, app_port=GATEWAY_PORT)
@@ -62,6 +64,7 @@ def api_deployment_args(
         monitoring=monitoring_stack_args(config) if monitoring else None,
         rules=rule_args(config) if monitoring else None,
         origin=origin,
+        chaos=chaos,
     )
 
 

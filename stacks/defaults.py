@@ -52,6 +52,9 @@ ENVIRONMENT_DEFAULTS: dict[str, dict[str, Any]] = {
         "cache": {"nodeType": "cache.t4g.small", "replicas": 0},
         # The mesh as in staging and prod, so a change to it meets dev first.
         "mesh": {"enabled": True, "tracingSamplingPercent": 100.0},
+        # Chaos Mesh and the experiments (components/chaos): a game day every Tuesday
+        # night, so a change meets its failure modes before staging's Thursday one.
+        "chaos": {"enabled": True, "gameDay": "0 1 * * 2"},
     },
     # Prod's shape at a smaller size, so a release rehearses the real thing.
     "staging": {
@@ -74,6 +77,9 @@ ENVIRONMENT_DEFAULTS: dict[str, dict[str, Any]] = {
         "monitoring": {"retention": "15d", "storageSize": "50Gi"},
         # Istio with Vault-signed workload certificates (stacks/mesh.py), as in prod.
         "mesh": {"enabled": True, "tracingSamplingPercent": 10.0},
+        # Chaos Mesh's game day on prod's shape, every Thursday night. Never in prod: the
+        # config refuses it there, and so does the zero-trust pack.
+        "chaos": {"enabled": True, "gameDay": "0 1 * * 4"},
         "database": {"instanceClass": "db.r6g.large", "instances": 2, "backupRetentionDays": 7},
         "cache": {"nodeType": "cache.r6g.large", "replicas": 1},
     },

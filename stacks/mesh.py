@@ -87,11 +87,7 @@ def upstreams(
     if cache is not None and cache.url is not None:
         # Memorystore's TLS port is 6378; ElastiCache's 6379.
         port = 6378 if isinstance(config, GcpRegionStack) else 6379
-        # The URL carries the AUTH token (a secret); its host name does not.
-        host = pulumi.Output.unsecret(
-            pulumi.Output.from_input(cache.url).apply(lambda url: urlparse(url).hostname or url)
-        )
-        found.append(Upstream(host, port, "TCP", "NONE", name="upstream-cache"))
+        found.append(Upstream(cache_host(cache), port, "TCP", "NONE", name="upstream-cache"))
     inference = inference_upstream(config)
     if inference is not None:
         found.append(inference)
@@ -100,6 +96,11 @@ def upstreams(
         for index, upstream in enumerate(config.mesh.upstreams)
     ]
     return tuple(found)
+
+
+def cache_host(cache: CacheEndpoint) -> pulumi.Output[str]:
+    """The cache's host name. The URL carries the AUTH token (a secret); its host name does not."""
+    return pulumi.Output.unsecret(pulumi.Output.from_input(cache.url).apply(lambda url: urlparse(url).hostname or url))
 
 
 def inference_upstream(config: WorkloadStack) -> Upstream | None:

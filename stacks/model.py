@@ -32,6 +32,10 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from app.networks import INTERNAL, internal
+from components.chaos import schedule
+from components.chaos.plan import EXPERIMENTS
+from components.chaos.plan import longest_seconds as longest_experiment_seconds
+from components.chaos.workflows import GRACE_SECONDS
 from policies.zero_trust.kubernetes import MUTABLE_TAGS
 from stacks.quantities import parse_cpu, parse_memory
 from stacks.regions import REGIONS
@@ -674,6 +678,83 @@ class VaultConfig(Model):
         return self
 
 
+# A zone's name as its nodes carry it (us-east-1a, us-central1-a).
+Zone = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")]
+
+
+def _game_day(value: str) -> str:
+    try:
+        schedule.parse(value)
+    except schedule.CronError as problem:
+        raise ValueError(str(problem)) from None
+    return value
+
+
+def _time_zone(value: str) -> str:
+    try:
+        schedule.time_zone(value)
+    except schedule.CronError as problem:
+        raise ValueError(str(problem)) from None
+    return value
+
+
+class ChaosConfig(Model):
+    """Chaos Mesh and the experiments as code (components/chaos, stacks/chaos.py), outside
+    production only: every experiment a Workflow with a steady-state check, scheduled in
+    a weekly game day outside business hours (Mon–Fri 07:00–19:00 in `timeZone`)."""
+
+    enabled: bool = False
+    chart_version: ChartVersion = "2.8.3"
+    # The ops image the steady-state guard runs (`ops chaos guard`), by digest; unset, the
+    # stack's ops image for the canary judge (delivery.canary.judge.image).
+    guard_image: ImageConfig | None = None
+    # The team's time zone (IANA): the game day's cron and the business hours are its.
+    time_zone: Annotated[str, AfterValidator(_time_zone)] = "UTC"
+    # When the weekly game day starts: one minute and one hour, '*' for day of month and
+    # month, and the days of the week (0 or sun is Sunday). The experiments follow one
+    # slot after the other; the whole game day must miss business hours.
+    game_day: Annotated[str, AfterValidator(_game_day)] = "0 1 * * 2"
+    slot_minutes: Annotated[int, Field(ge=5, le=120)] = 15
+    # How long each fault lasts, and how long the steady state is watched after it.
+    fault_seconds: Annotated[int, Field(ge=30, le=900)] = 180
+    recovery_seconds: Annotated[int, Field(ge=0, le=900)] = 120
+    # A start missed by more than this (the controller was down) is skipped, not run late.
+    starting_deadline_seconds: Annotated[int, Field(ge=30, le=1800)] = 300
+    # Finished workflows kept per experiment.
+    history_limit: Annotated[int, Field(ge=1, le=20)] = 3
+    # The zone api-zone-loss takes down (its nodes' topology.kubernetes.io/zone); unset,
+    # an AWS region's first zone. A stack whose zones the program does not declare names it.
+    zone: Zone | None = None
+    # Where the API reaches its database and cache, when the program cannot know it (a
+    # cluster stack's in-cluster Services, such as postgresql.project-ai-data.svc.cluster.local).
+    database_host: DatabaseHost | None = None
+    cache_host: DatabaseHost | None = None
+
+    @field_validator("guard_image")
+    @classmethod
+    def _by_digest(cls, image: ImageConfig | None) -> ImageConfig | None:
+        if image is not None and image.digest is None:
+            raise ValueError("expected the ops image pinned by digest (guardImage.digest: sha256:...)")
+        return image
+
+    @model_validator(mode="after")
+    def _game_day_fits(self) -> ChaosConfig:
+        longest = longest_experiment_seconds(self.fault_seconds, self.recovery_seconds)
+        needed = longest + GRACE_SECONDS + self.starting_deadline_seconds
+        if needed > self.slot_minutes * 60:
+            raise ValueError(
+                f"slotMinutes: {self.slot_minutes} min is shorter than the longest experiment with its grace and "
+                f"starting deadline ({needed} s, faultSeconds {self.fault_seconds}, recoverySeconds "
+                f"{self.recovery_seconds}, startingDeadlineSeconds {self.starting_deadline_seconds}); expected "
+                f"slotMinutes ≥ {-(-needed // 60)}, so experiments never overlap"
+            )
+        window = len(EXPERIMENTS) * self.slot_minutes
+        problem = schedule.business_hours_problem(self.game_day, self.time_zone, window)
+        if problem:
+            raise ValueError(f"gameDay: {problem}")
+        return self
+
+
 class DatabaseConfig(Model):
     engine_version: Annotated[str, StringConstraints(pattern=r"^\d+(\.\d+)?$")] = "16.4"
     instance_class: str = "db.r6g.large"
@@ -1231,6 +1312,8 @@ class WorkloadStack(StackBase):
     flags: Annotated[dict[FlagName, FeatureFlag], AfterValidator(_flag_count)] = {}
     vault: VaultConfig
     mesh: MeshConfig = MeshConfig()
+    # Chaos Mesh and its experiments (outside prod only).
+    chaos: ChaosConfig = ChaosConfig()
     # Set with `pulumi config set --secret` when Vault runs outside the cluster: the token
     # of the `vault-token-reviewer` ServiceAccount, with which Vault reviews logins.
     vault_token_reviewer_jwt: str | None = None
@@ -1250,6 +1333,7 @@ class WorkloadStack(StackBase):
                 "delivery.canary.faultInjection: faults are injected outside production only (staging, dev); "
                 "not in prod"
             )
+        self._chaos_consistent()
         if canary.fault_injection is not None and not self.mesh.enabled:
             raise ValueError("delivery.canary.faultInjection: the mesh injects the faults; expected mesh.enabled: true")
         if canary.judge is not None and self.delivery.analysis.interval_seconds < JUDGE_MIN_WINDOW_SECONDS:
@@ -1279,6 +1363,37 @@ class WorkloadStack(StackBase):
                 )
         return self
 
+    def known_zones(self) -> tuple[str, ...]:
+        """The zones the program declares for the stack's nodes (none on a cluster it did not build)."""
+        return ()
+
+    def _chaos_consistent(self) -> None:
+        chaos = self.chaos
+        if not chaos.enabled:
+            return
+        if self.environment == "prod":
+            raise ValueError(
+                "chaos.enabled: Chaos Mesh and its experiments run outside production only (dev, staging); not in prod"
+            )
+        if not self.monitoring.enabled:
+            raise ValueError(
+                "chaos.enabled: the experiments abort on the API's burn-rate alerts, which the monitoring stack "
+                "evaluates; expected monitoring.enabled: true"
+            )
+        if chaos.guard_image is None and self.delivery.canary.judge is None:
+            raise ValueError(
+                "chaos.guardImage: missing; expected the ops image by digest for the steady-state guard "
+                "(or delivery.canary.judge.image, which it then shares)"
+            )
+        zones = self.known_zones()
+        if chaos.zone is None and not zones:
+            raise ValueError(
+                "chaos.zone: missing; expected the zone of the cluster's nodes (their topology.kubernetes.io/zone) "
+                "that api-zone-loss takes down"
+            )
+        if chaos.zone is not None and zones and chaos.zone not in zones:
+            raise ValueError(f"chaos.zone: '{chaos.zone}' is not one of the stack's zones ({', '.join(zones)})")
+
 
 class ClusterStack(WorkloadStack):
     """The API on the cluster of the current kube context (a laptop cluster)."""
@@ -1301,7 +1416,22 @@ class ClusterStack(WorkloadStack):
                 "databaseRootPassword: missing; expected `pulumi config set --secret projectai:databaseRootPassword` "
                 "with the password of vault.database.rootUsername"
             )
+        if self.chaos.enabled and self.vault.database is None and self.chaos.database_host is None:
+            raise ValueError(
+                "chaos.databaseHost: missing; the experiments need the database's host name as the API reaches it "
+                "(vault.database.host, or chaos.databaseHost such as postgresql.project-ai-data.svc.cluster.local)"
+            )
+        if self.chaos.enabled and self.cache_host is None:
+            raise ValueError(
+                "chaos.cacheHost: missing; the experiments need the cache's host name as the API reaches it "
+                "(app.settings.APP_REDIS_URL, or chaos.cacheHost)"
+            )
         return self
+
+    @property
+    def cache_host(self) -> str | None:
+        """The cache's host: the chaos config's, else the one APP_REDIS_URL names."""
+        return self.chaos.cache_host or urlparse(self.app.settings.get("APP_REDIS_URL", "")).hostname
 
     @property
     def api_server_cidrs(self) -> list[str]:
@@ -1400,6 +1530,10 @@ class AwsRegionStack(RegionStack):
                 "platform.replication has); expected false, or no key"
             )
         return self
+
+    def known_zones(self) -> tuple[str, ...]:
+        """The three zones the network spans (stacks/platforms.py builds over them)."""
+        return tuple(f"{self.region}{letter}" for letter in "abc")
 
     @property
     def api_server_cidrs(self) -> list[str]:

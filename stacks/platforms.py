@@ -123,7 +123,7 @@ def aws_platform(config: AwsRegionStack, primary: dict[str, pulumi.Output] | Non
         default_tags=aws.ProviderDefaultTagsArgs(tags=cloud_tags(owner, "project-ai")),
     )
     opts = pulumi.ResourceOptions(provider=provider)
-    zones = tuple(f"{config.region}{zone}" for zone in "abc")
+    zones = config.known_zones()
     network = AwsNetwork(
         "network",
         AwsNetworkArgs(

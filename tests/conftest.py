@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import shutil
 from pathlib import Path
@@ -17,8 +18,8 @@ import yaml
 import app.metrics
 import app.networks
 import app.settings  # noqa: F401
-from components.monitoring.rules import RuleArgs
-from preflight.graph import Graph
+from components.monitoring.rules import RuleArgs, groups
+from preflight.graph import Graph, Resource
 from preflight.kubernetes import manifest
 from preflight.project import Program
 from preflight.synth import Synthesizer
@@ -126,6 +127,33 @@ def valid_and_clean(graph: Graph, config: dict[str, Any]) -> Any:
     assert report.errors == []
     assert [(f.policy, f.urn, f.message) for f in report.outcome.mandatory] == []
     return report
+
+
+def immediate_rule_groups(namespace: str) -> list[dict[str, Any]]:
+    """The local stack's rules as generated, evaluated every second and without their
+    `for`: a test watches what the alerts do rather than waiting out their durations."""
+    rule_groups = copy.deepcopy(groups(local_rule_args(namespace=namespace)))
+    for group in rule_groups:
+        group["interval"] = "1s"
+        for rule in group["rules"]:
+            if "alert" in rule:
+                rule["for"] = "0s"
+    return rule_groups
+
+
+def release(graph: Graph, chart: str) -> Resource:
+    """The graph's one Helm release of `chart`."""
+    (found,) = [r for r in graph.resources if r.type == "kubernetes:helm.sh/v3:Release" and r.inputs["chart"] == chart]
+    return found
+
+
+def policies_in(graph: Graph, namespace: str) -> dict[str, dict[str, Any]]:
+    """The NetworkPolicies of one namespace, their specs by name."""
+    return {
+        p["metadata"]["name"]: p["spec"]
+        for p in objects(graph, "NetworkPolicy")
+        if p["metadata"]["namespace"] == namespace
+    }
 
 
 def local_rule_args(**changes: Any) -> RuleArgs:

@@ -4,7 +4,7 @@ from policies.core.evaluate import waivers_current_rule
 
 # The order of these modules is the report order.
 # isort: off
-from policies.zero_trust import PACK, kubernetes, aws, gcp, vault, cloudflare, istio  # noqa: F401
+from policies.zero_trust import PACK, kubernetes, aws, gcp, vault, cloudflare, istio, chaos  # noqa: F401
 # isort: on
 
 waivers_current_rule(PACK)

@@ -6,13 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from preflight.graph import Graph, Resource
-from tests.conftest import one, prod_shaped
-
-
-def release(graph: Graph, chart: str) -> Resource:
-    (found,) = [r for r in graph.resources if r.type == "kubernetes:helm.sh/v3:Release" and r.inputs["chart"] == chart]
-    return found
+from preflight.graph import Graph
+from tests.conftest import one, prod_shaped, release
 
 
 def test_charts_are_pinned_and_pick_up_the_projects_objects(local_graph: Graph) -> None:

@@ -31,6 +31,7 @@ from tests.policies.cases import (
     urn,
     workload,
 )
+from tests.policies.chaos_cases import CHAOS_CASES
 from tests.policies.mesh_cases import MESH_CASES
 
 PACKS = (ZERO_TRUST, COST)
@@ -900,8 +901,9 @@ CASES.append(
         ["on-demand capacity where spot is required"],
     )
 )
-# The mesh's rules keep their cases in a module of their own (tests/policies/mesh_cases.py).
-CASES += [Case(c.rule, c.good, c.bad, c.expected) for c in MESH_CASES]
+# The mesh's and chaos's rules keep their cases in modules of their own (tests/policies/mesh_cases.py,
+# chaos_cases.py).
+CASES += [Case(c.rule, c.good, c.bad, c.expected) for c in (*MESH_CASES, *CHAOS_CASES)]
 
 
 def uncovered() -> list[str]:

@@ -99,6 +99,7 @@ def test_the_cli_writes_the_effective_settings_for_the_pulumi_cli(
     assert written == {
         "aws-rds-deletion-protection": {"environment": "prod"},
         "istio-no-fault-injection-in-prod": {"environment": "prod"},
+        "chaos-mesh-not-in-prod": {"environment": "prod"},
         "k8s-image-allowed-registry": {
             "allowedRegistries": ["777788889999.dkr.ecr.ap-southeast-1.amazonaws.com/project-ai/", OPENBAO]
         },

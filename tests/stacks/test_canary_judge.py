@@ -15,7 +15,7 @@ from preflight.graph import Graph
 from preflight.kubernetes import VALID
 from preflight.synth import Synthesizer
 from stacks.config import ConfigError, parse
-from tests.conftest import CRD_SCHEMAS, objects, one, stack_config
+from tests.conftest import CRD_SCHEMAS, objects, one, policies_in, stack_config
 from tests.stacks.copies import project_copy
 from tests.stacks.test_mesh import signed
 
@@ -55,14 +55,6 @@ def judge_deployment(graph: Graph) -> dict[str, Any]:
 def template(graph: Graph, name: str) -> dict[str, Any]:
     (found,) = [t for t in objects(graph, "AnalysisTemplate") if t["metadata"]["name"] == name]
     return found
-
-
-def policies_in(graph: Graph, namespace: str) -> dict[str, dict[str, Any]]:
-    return {
-        p["metadata"]["name"]: p["spec"]
-        for p in objects(graph, "NetworkPolicy")
-        if p["metadata"]["namespace"] == namespace
-    }
 
 
 @pytest.mark.parametrize("graph", ["meshed", "unmeshed"])

@@ -20,11 +20,12 @@ APP = "project-ai-api"
 # The kinds that carry pods in each stack: the API (Deployment or Rollout) and its
 # migration Job; with Vault's database engine the bootstrap Job and the rotation
 # CronJob; with blue-green, the smoke test's Job inside an AnalysisTemplate; with the
-# canary's statistical judge, its Deployment.
+# canary's statistical judge, its Deployment; with chaos (dev, staging), the steady-state
+# guard's Deployment.
 POD_KINDS = {
     "local": {"Deployment", "Job"},
     "dev": {"Deployment", "Job", "CronJob"},
-    "staging": {"Rollout", "Job", "CronJob", "AnalysisTemplate"},
+    "staging": {"Rollout", "Job", "CronJob", "AnalysisTemplate", "Deployment"},
     "prod": {"Rollout", "Job", "CronJob", "Deployment"},
     "prod-eu": {"Rollout", "Job", "Deployment"},
     "prod-gcp": {"Rollout", "Job", "CronJob", "Deployment"},
