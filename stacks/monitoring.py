@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time
 
+from components.delivery.argo_rollouts import NAMESPACE as ROLLOUTS_NAMESPACE
 from components.monitoring.alerting import AlertingArgs
 from components.monitoring.rules import RuleArgs
 from components.monitoring.stack import GRAFANA_ADMIN_SECRET, MonitoringStackArgs
@@ -36,6 +37,16 @@ def rule_args(config: WorkloadStack) -> RuleArgs:
     )
 
 
+def query_namespaces(config: WorkloadStack) -> tuple[str, ...]:
+    """Who asks Prometheus: the Rollouts controller runs canary and blue-green analyses,
+    and the canary judge (in the app's namespace) compares the two versions."""
+    delivery = config.delivery
+    if delivery.strategy == "rolling":
+        return ()
+    judged = delivery.strategy == "canary" and delivery.canary.judge is not None
+    return (ROLLOUTS_NAMESPACE, *((config.app.namespace,) if judged else ()))
+
+
 def monitoring_stack_args(config: WorkloadStack) -> MonitoringStackArgs:
     monitoring = config.monitoring
     return MonitoringStackArgs(
@@ -55,6 +66,7 @@ def monitoring_stack_args(config: WorkloadStack) -> MonitoringStackArgs:
         traces_endpoint=monitoring.traces_endpoint,
         cluster=cluster_facts(config),
         telemetry_namespaces=(config.app.namespace,),
+        query_namespaces=query_namespaces(config),
         # Grafana sets its admin password at start: a rotated one needs a restart.
         grafana_annotations=reloader.annotations((GRAFANA_ADMIN_SECRET,), rollout=False),
     )

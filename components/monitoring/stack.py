@@ -32,9 +32,12 @@ MESH_CERTIFICATES = "/etc/prom-certs"
 _SIDECAR_CERTIFICATES = "/etc/istio-output-certs"
 
 
+PROMETHEUS_PORT = 9090
+
+
 def prometheus_address(namespace: str) -> str:
     """The in-cluster URL of the Prometheus a MonitoringStack installs in `namespace`."""
-    return f"http://{PROMETHEUS_RELEASE}-prometheus.{namespace}.svc:9090"
+    return f"http://{PROMETHEUS_RELEASE}-prometheus.{namespace}.svc:{PROMETHEUS_PORT}"
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,9 @@ class MonitoringStackArgs:
     traces_endpoint: str | None = None
     # Namespaces whose pods send traces to the collector.
     telemetry_namespaces: tuple[str, ...] = ()
+    # Namespaces whose pods query Prometheus: the Rollouts controller's analysis, the
+    # canary judge. Their own egress policies say which of their pods may.
+    query_namespaces: tuple[str, ...] = ()
     # On Grafana's Deployment: e.g. Reloader's, to restart it on a new admin password.
     grafana_annotations: dict[str, str] = field(default_factory=dict)
     # Creates the Secrets Alertmanager and Grafana read, once the namespace exists.
@@ -198,6 +204,7 @@ class MonitoringStack(pulumi.ComponentResource):
             ingress=(
                 IngressRule("grafana", (GRAFANA_PORT,), namespace=args.cluster.ingress_namespace),
                 *(IngressRule(f"otlp-{ns}", OTLP_PORTS, namespace=ns) for ns in args.telemetry_namespaces),
+                *(IngressRule(f"queries-{ns}", (PROMETHEUS_PORT,), namespace=ns) for ns in args.query_namespaces),
             ),
             egress_anywhere=True,
         )

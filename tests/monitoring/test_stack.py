@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from preflight.graph import Graph
-from tests.conftest import one, prod_shaped, release
+from preflight.synth import Synthesizer
+from tests.conftest import one, policies_in, prod_shaped, release
 
 
 def test_charts_are_pinned_and_pick_up_the_projects_objects(local_graph: Graph) -> None:
@@ -100,3 +101,31 @@ def test_a_stacks_recorded_secret_expiries_reach_its_prometheus_rules(project_sy
     assert found == {
         name: int(datetime.fromisoformat(day).replace(tzinfo=UTC).timestamp()) for name, day in expected.items()
     }
+
+
+@pytest.mark.parametrize(
+    ("stack", "askers"), [("local", set()), ("staging", {"argo-rollouts"}), ("prod", {"argo-rollouts", "project-ai"})]
+)
+def test_prometheus_takes_queries_from_the_analyses_that_ask_it(
+    project_synthesizer: Synthesizer, stack: str, askers: set[str]
+) -> None:
+    """The Rollouts controller's analyses (canary, blue-green) and the canary judge may
+    send their queries out; Prometheus's namespace must also let them in, on its port."""
+    graph = project_synthesizer.synthesize(stack)
+    admitted = {
+        rule["from"][0]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+        for name, spec in policies_in(graph, "monitoring").items()
+        if name.startswith("allow-ingress-queries-")
+        for rule in spec["ingress"]
+        if rule["ports"] == [{"port": 9090, "protocol": "TCP"}]
+    }
+    assert admitted == askers
+    # The other side: each asker's own egress names Prometheus's port.
+    for namespace in askers:
+        egress = [
+            rule
+            for spec in policies_in(graph, namespace).values()
+            for rule in spec.get("egress", [])
+            if {"port": 9090, "protocol": "TCP"} in rule.get("ports", [])
+        ]
+        assert egress, f"{namespace} cannot send its queries"
