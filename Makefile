@@ -62,7 +62,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 test: lint $(CHECKOV_STAMP) $(ACTIONLINT_STAMP) edge-worker-test
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2
 
 bench: $(STAMP)
 	$(BIN)/python -m preflight.bench

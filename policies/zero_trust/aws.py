@@ -3,8 +3,11 @@ EKS, instance metadata, KMS, ElastiCache, ECR and VPC flow logs."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
+
+from pulumi_policy.proxy import UnknownValueError
 
 from policies.core.props import as_list, get, items, json_document
 from policies.core.rule import Params, Resource, Stack, rule
@@ -14,6 +17,8 @@ SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
 SECURITY_GROUP_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
 INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 BUCKET = "aws:s3/bucket:Bucket"
+# The provider's older name for the same bucket.
+BUCKETS = (BUCKET, "aws:s3/bucketV2:BucketV2")
 PUBLIC_ACCESS_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
 BUCKET_ENCRYPTION = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
 BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
@@ -59,53 +64,108 @@ def _group_names(resource: Resource) -> set[str]:
     return names - {""}
 
 
-def _allowed(resource: Resource, params: OpenIngressParams, from_port: Any, to_port: Any) -> bool:
+def _all_traffic(entry: Mapping[str, Any], protocol_key: str) -> bool:
+    """Protocol -1 ("all"): every port, whatever fromPort and toPort say."""
+    return str(get(entry, protocol_key, "")).lower() in ("-1", "all")
+
+
+def _allowed(resource: Resource, params: OpenIngressParams, entry: Mapping[str, Any], protocol_key: str) -> bool:
     public = bool(_group_names(resource) & set(params.public_load_balancer_groups))
-    return public and from_port == to_port and from_port in params.public_ports
+    from_port, to_port = get(entry, "fromPort"), get(entry, "toPort")
+    tcp = str(get(entry, protocol_key, "tcp")).lower() in ("tcp", "6")
+    return public and tcp and from_port == to_port and from_port in params.public_ports
 
 
 @rule(
     PACK,
     name="aws-security-group-no-open-ingress",
-    description="No security group admits 0.0.0.0/0 or ::/0, except public load balancers on 80/443.",
+    description=(
+        "No security group, nor a rule declared on its own (SecurityGroupRule of type ingress, "
+        "vpc.SecurityGroupIngressRule), admits 0.0.0.0/0 or ::/0, except public load balancers on 80/443."
+    ),
     severity="critical",
     remediation="Narrow the source to known CIDRs or security groups; only public load balancers take 80/443.",
     types=(SECURITY_GROUP, SECURITY_GROUP_RULE, INGRESS_RULE),
     params=OpenIngressParams,
 )
 def no_open_ingress(resource: Resource, params: OpenIngressParams) -> Iterable[str]:
+    # Egress is not judged: only what the internet may open towards the group.
     if resource.type == SECURITY_GROUP:
         entries = items(resource.props, "ingress")
-        keys = ("cidrBlocks", "ipv6CidrBlocks")
+        keys, protocol_key = ("cidrBlocks", "ipv6CidrBlocks"), "protocol"
     elif resource.type == SECURITY_GROUP_RULE:
         entries = [resource.props] if get(resource.props, "type") == "ingress" else []
-        keys = ("cidrBlocks", "ipv6CidrBlocks")
+        keys, protocol_key = ("cidrBlocks", "ipv6CidrBlocks"), "protocol"
     else:
         entries = [resource.props]
-        keys = ("cidrIpv4", "cidrIpv6")
+        keys, protocol_key = ("cidrIpv4", "cidrIpv6"), "ipProtocol"
     for entry in entries:
         opened = _open_ranges(entry, *keys)
-        from_port, to_port = get(entry, "fromPort"), get(entry, "toPort")
-        if opened and not _allowed(resource, params, from_port, to_port):
-            yield f"ingress from {', '.join(opened)} on ports {from_port}-{to_port}"
+        if not opened or _allowed(resource, params, entry, protocol_key):
+            continue
+        if _all_traffic(entry, protocol_key):
+            yield f"ingress from {', '.join(opened)} on every port (all protocols)"
+        else:
+            yield f"ingress from {', '.join(opened)} on ports {get(entry, 'fromPort')}-{get(entry, 'toPort')}"
+
+
+PUBLIC_ACCESS_FLAGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+
+
+def _known(props: Any, key: str) -> Any:
+    """The value at `key`, or None while it is unknown (a bucket's id in preview)."""
+    try:
+        return get(props, key)
+    except UnknownValueError:
+        return None
+
+
+def _names_bucket(value: str, bucket: Resource) -> bool:
+    """Whether a bucket id names this bucket: its own name, or (unnamed) the name Pulumi
+    gives it, `<resource name>-<7 hex>`, which is what the mocks hand out too."""
+    name = _known(bucket.props, "bucket")
+    if name and value == str(name):
+        return True
+    return re.fullmatch(re.escape(bucket.name) + r"-[0-9a-f]{7}", value) is not None
+
+
+def _blocks_of(stack: Stack, buckets: list[Resource]) -> dict[str, list[Resource]]:
+    """Each bucket's public access blocks, by bucket URN: a block belongs to the bucket its
+    `bucket` names; while that is unknown (or names no bucket of the stack), to the one
+    bucket it depends on."""
+    found: dict[str, list[Resource]] = {bucket.urn: [] for bucket in buckets}
+    for block in stack.of_type(PUBLIC_ACCESS_BLOCK):
+        value = _known(block.props, "bucket")
+        named = [b for b in buckets if isinstance(value, str) and _names_bucket(value, b)]
+        depended = [b for b in buckets if b.urn in block.dependencies]
+        if not named and len(depended) == 1:
+            named = depended
+        elif len(named) > 1:
+            named = [b for b in named if b.urn in block.dependencies] or named
+        for bucket in named:
+            found[bucket.urn].append(block)
+    return found
 
 
 @rule(
     PACK,
     name="aws-s3-public-access-block",
-    description="Every S3 bucket has a public access block with all four settings on.",
+    description="Every S3 bucket has a public access block, naming that bucket, with all four settings on.",
     severity="critical",
-    remediation="Add aws.s3.BucketPublicAccessBlock for the bucket with all four block/ignore/restrict flags true.",
+    remediation=(
+        "Add aws.s3.BucketPublicAccessBlock(bucket=<the bucket's id>) with all four block/ignore/restrict flags true."
+    ),
 )
 def s3_public_access_block(stack: Stack, params: Params) -> Iterable[tuple[str, str]]:
-    flags = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
-    for bucket in stack.of_type(BUCKET):
-        block = next(iter(stack.attached(bucket, PUBLIC_ACCESS_BLOCK)), None)
-        if block is None:
+    buckets = stack.of_type(*BUCKETS)
+    blocks = _blocks_of(stack, buckets)
+    for bucket in buckets:
+        if not blocks[bucket.urn]:
             yield bucket.urn, f"bucket {bucket.name} has no public access block"
-        elif not all(get(block.props, flag) is True for flag in flags):
-            off = [flag for flag in flags if get(block.props, flag) is not True]
-            yield bucket.urn, f"bucket {bucket.name}'s public access block leaves {', '.join(off)} off"
+        for block in blocks[bucket.urn]:
+            off = [flag for flag in PUBLIC_ACCESS_FLAGS if get(block.props, flag) is not True]
+            if off:
+                yield bucket.urn, f"bucket {bucket.name}'s public access block leaves {', '.join(off)} off"
 
 
 @rule(

@@ -22,6 +22,13 @@ CRYPTO_KEY = "gcp:kms/cryptoKey:CryptoKey"
 OPEN = ("0.0.0.0/0", "::/0")
 
 
+def autopilot(resource: Resource) -> bool:
+    """An Autopilot cluster: Google enforces Workload Identity, Dataplane V2 (so NetworkPolicy),
+    shielded nodes with secure boot, and forbids node configuration; private nodes, the
+    endpoint's authorized networks and the nodes' service account remain the cluster's own."""
+    return resource.type == CLUSTER and get(resource.props, "enableAutopilot") is True
+
+
 @rule(
     PACK,
     name="gcp-gke-private-nodes",
@@ -44,6 +51,8 @@ def gke_private_nodes(resource: Resource, params: Params) -> Iterable[str]:
     types=(CLUSTER,),
 )
 def gke_workload_identity(resource: Resource, params: Params) -> Iterable[str]:
+    if autopilot(resource):
+        return  # always on in Autopilot
     if not get(resource.props, "workloadIdentityConfig.workloadPool"):
         yield "Workload Identity is off"
 
@@ -57,6 +66,8 @@ def gke_workload_identity(resource: Resource, params: Params) -> Iterable[str]:
     types=(CLUSTER, NODE_POOL),
 )
 def gke_shielded(resource: Resource, params: Params) -> Iterable[str]:
+    if autopilot(resource):
+        return  # Autopilot's nodes are always shielded, with secure boot
     if resource.type == CLUSTER and get(resource.props, "enableShieldedNodes") is False:
         yield "shielded nodes are off"
     has_nodes = resource.type == NODE_POOL or get(resource.props, "nodeConfig")
@@ -119,6 +130,8 @@ def gke_authorized_networks(resource: Resource, params: Params) -> Iterable[str]
     types=(CLUSTER,),
 )
 def gke_network_policy(resource: Resource, params: Params) -> Iterable[str]:
+    if autopilot(resource):
+        return  # Autopilot always runs Dataplane V2, which enforces NetworkPolicies
     dataplane_v2 = get(resource.props, "datapathProvider") == "ADVANCED_DATAPATH"
     if not dataplane_v2 and get(resource.props, "networkPolicy.enabled") is not True:
         yield "NetworkPolicies are not enforced"
@@ -129,13 +142,19 @@ def gke_network_policy(resource: Resource, params: Params) -> Iterable[str]:
     name="gcp-gke-no-default-service-account",
     description="Node pools run as a dedicated service account, not the Compute Engine default.",
     severity="high",
-    remediation="Set nodeConfig.serviceAccount to a least-privilege service account's email.",
+    remediation=(
+        "Set nodeConfig.serviceAccount (on Autopilot, clusterAutoscaling.autoProvisioningDefaults.serviceAccount) "
+        "to a least-privilege service account's email."
+    ),
     types=(NODE_POOL, CLUSTER),
 )
 def gke_service_account(resource: Resource, params: Params) -> Iterable[str]:
-    if resource.type == CLUSTER and not get(resource.props, "nodeConfig"):
+    # Autopilot's nodes run as the auto-provisioning defaults' account (the Compute Engine
+    # default unless set): Autopilot does not choose a least-privilege one.
+    path = "clusterAutoscaling.autoProvisioningDefaults.serviceAccount" if autopilot(resource) else None
+    if path is None and resource.type == CLUSTER and not get(resource.props, "nodeConfig"):
         return
-    account = str(get(resource.props, "nodeConfig.serviceAccount", "default"))
+    account = str(get(resource.props, path or "nodeConfig.serviceAccount", "default"))
     if account == "default" or account.endswith("-compute@developer.gserviceaccount.com"):
         yield "nodes run as the default compute service account"
 

@@ -413,3 +413,39 @@ def no_wildcard_rbac(resource: Resource, params: Params) -> Iterable[str]:
         for key in ("apiGroups", "resources", "verbs", "nonResourceURLs"):
             if "*" in list(get(entry, key, [])):
                 yield f"rules[{index}].{key} contains '*'"
+
+
+BINDINGS = (
+    "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding",
+    "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding",
+)
+# Groups and users that stand for everyone (or every signed-in caller).
+EVERYONE = ("system:authenticated", "system:unauthenticated", "system:anonymous")
+
+
+@rule(
+    PACK,
+    name="k8s-no-broad-rbac-bindings",
+    description=(
+        "RoleBindings and ClusterRoleBindings grant no cluster-admin, and bind no namespace's default "
+        "ServiceAccount, wildcard, or everyone (system:authenticated, system:unauthenticated, system:anonymous)."
+    ),
+    severity="critical",
+    remediation=(
+        "Bind a Role listing exactly what is needed to a dedicated ServiceAccount, user or group by its exact name."
+    ),
+    types=BINDINGS,
+)
+def no_broad_rbac_bindings(resource: Resource, params: Params) -> Iterable[str]:
+    if get(resource.props, "roleRef.name") == "cluster-admin":
+        yield f"grants cluster-admin ({get(resource.props, 'roleRef.kind', 'ClusterRole')})"
+    namespace = get(resource.props, "metadata.namespace")
+    for index, subject in enumerate(items(resource.props, "subjects")):
+        kind, name = get(subject, "kind"), str(get(subject, "name", ""))
+        if "*" in name:
+            yield f"subjects[{index}] is a wildcard {kind} '{name}'"
+        elif name in EVERYONE or name.startswith("system:serviceaccounts"):
+            yield f"subjects[{index}] is {kind} '{name}': every caller of that kind"
+        elif kind == "ServiceAccount" and name == "default":
+            where = get(subject, "namespace", namespace)
+            yield f"subjects[{index}] is the default ServiceAccount of namespace {where}: every pod that names none"

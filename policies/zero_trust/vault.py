@@ -4,7 +4,7 @@ and audit devices."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from policies.core.props import as_list, get
 from policies.core.rule import Params, Resource, Stack, rule
@@ -45,20 +45,80 @@ def policy_least_privilege(resource: Resource, params: Params) -> Iterable[str]:
             yield f"{path}: globs a whole mount"
 
 
+# Claims that name who the caller is (a CI system's repository or project, a workload's
+# subject), rather than only what it runs (a branch, an environment, an event).
+SUBJECT_CLAIMS = (
+    "sub",
+    "repository",
+    "repository_id",
+    "job_workflow_ref",
+    "workflow_ref",
+    "project_path",
+    "project_id",
+    "email",
+)
+# What Vault's glob-typed bound claims treat as a wildcard.
+_GLOB = re.compile(r"[*?\[]")
+
+
+class JwtRoleParams(Params):
+    subject_claims: tuple[str, ...] = SUBJECT_CLAIMS
+
+
+def _kubernetes_issued(resource: Resource) -> bool:
+    """A role for a Kubernetes issuer: its subject (or a claim) names a ServiceAccount."""
+    if str(get(resource.props, "boundSubject", "")).startswith("system:serviceaccount:"):
+        return True
+    claims = get(resource.props, "boundClaims", {})
+    return isinstance(claims, Mapping) and any(str(key).startswith("kubernetes.io") for key in claims)
+
+
 @rule(
     PACK,
     name="vault-jwt-role-bound",
-    description="JWT auth roles bind one subject (a ServiceAccount in a namespace) and an audience.",
+    description=(
+        "JWT/OIDC auth roles bind an audience and one subject: a ServiceAccount in a namespace for a "
+        "Kubernetes issuer; for another issuer (a CI system), an exact subject or exact identity claims."
+    ),
     severity="critical",
-    remediation="Set boundSubject to system:serviceaccount:<namespace>:<name> and boundAudiences; no globs.",
+    remediation=(
+        "Set boundAudiences (no '*'). For Kubernetes, boundSubject system:serviceaccount:<namespace>:<name>; "
+        "for another issuer, boundSubject or boundClaims naming the exact repository/project (and ref), "
+        "with no glob in a glob-typed claim."
+    ),
     types=(JWT_ROLE,),
+    params=JwtRoleParams,
 )
-def jwt_role_bound(resource: Resource, params: Params) -> Iterable[str]:
+def jwt_role_bound(resource: Resource, params: JwtRoleParams) -> Iterable[str]:
     subject = str(get(resource.props, "boundSubject", ""))
-    if not subject.startswith("system:serviceaccount:") or "*" in subject:
-        yield f"boundSubject is {subject or 'unset'}: any token of the issuer would log in"
-    if not as_list(get(resource.props, "boundAudiences")):
+    if _kubernetes_issued(resource):
+        if not subject.startswith("system:serviceaccount:") or "*" in subject or subject.count(":") != 3:
+            yield f"boundSubject is {subject or 'unset'}: any token of the issuer would log in"
+    else:
+        yield from _bound_claims(resource, params, subject)
+    audiences = as_list(get(resource.props, "boundAudiences"))
+    if not audiences:
         yield "no boundAudiences: a token minted for any other service would log in"
+    elif any("*" in str(audience) for audience in audiences):
+        yield f"boundAudiences {audiences} hold a wildcard"
+
+
+def _bound_claims(resource: Resource, params: JwtRoleParams, subject: str) -> Iterable[str]:
+    """Another issuer's role (GitHub Actions, GitLab, ...): bound by its subject or its identity claims."""
+    if "*" in subject:
+        yield f"boundSubject is {subject}: any token of the issuer would log in"
+    claims = get(resource.props, "boundClaims", {})
+    claims = {str(key): claims[key] for key in claims} if isinstance(claims, Mapping) else {}
+    glob = get(resource.props, "boundClaimsType", "string") == "glob"
+    for key, value in sorted(claims.items()):
+        # A claim's expected value may be a comma-separated list of values.
+        wild = [v for v in str(value).split(",") if not v.strip() or (glob and _GLOB.search(v))]
+        if wild:
+            yield f"boundClaims.{key} is {value}: a glob matches any {key}"
+    identity = [key for key in claims if key in params.subject_claims]
+    if not subject and not identity:
+        named = f"boundClaims name only {sorted(claims)}" if claims else "no boundSubject or boundClaims"
+        yield f"{named}: any token of the issuer would log in (bind {', '.join(params.subject_claims[:3])} ...)"
 
 
 @rule(
@@ -85,7 +145,7 @@ class TokenTtlParams(Params):
 @rule(
     PACK,
     name="vault-token-ttl-cap",
-    description="Kubernetes auth tokens are short-lived: a TTL and max TTL within the cap.",
+    description="Kubernetes and JWT/OIDC auth tokens are short-lived: a TTL and max TTL within the cap.",
     severity="high",
     remediation="Set tokenTtl and tokenMaxTtl at or below maxTtlSeconds.",
     types=(KUBERNETES_ROLE, JWT_ROLE),

@@ -33,6 +33,7 @@ from tests.policies.cases import (
 )
 from tests.policies.chaos_cases import CHAOS_CASES
 from tests.policies.mesh_cases import MESH_CASES
+from tests.policies.relational_cases import RELATIONAL_CASES
 
 PACKS = (ZERO_TRUST, COST)
 RULES: dict[str, Rule] = {rule.name: rule for pack in PACKS for rule in pack.rules}
@@ -903,7 +904,7 @@ CASES.append(
 )
 # The mesh's and chaos's rules keep their cases in modules of their own (tests/policies/mesh_cases.py,
 # chaos_cases.py).
-CASES += [Case(c.rule, c.good, c.bad, c.expected) for c in (*MESH_CASES, *CHAOS_CASES)]
+CASES += [Case(c.rule, c.good, c.bad, c.expected) for c in (*MESH_CASES, *CHAOS_CASES, *RELATIONAL_CASES)]
 
 
 def uncovered() -> list[str]:
