@@ -38,6 +38,7 @@ def serve(settings: Settings) -> None:
         log_config=None,
         proxy_headers=False,  # the client IP is taken from X-Forwarded-For of trusted proxies only
         timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
+        timeout_keep_alive=settings.keep_alive_seconds,
     )
     DrainingServer(config).run()
 

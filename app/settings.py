@@ -159,6 +159,11 @@ class Settings(BaseSettings):
 
     # Shutdown: readiness fails at once, in-flight requests get this long to finish.
     shutdown_grace_seconds: float = Field(20.0, ge=0)
+    # How long an idle client connection stays open. Longer than the idle timeout of every
+    # proxy in front (ingress-nginx's upstream keep-alive, the mesh's idleTimeout: 60 s),
+    # so the app never closes a connection just as a proxy reuses it (the request would
+    # be lost, and a POST cannot be retried).
+    keep_alive_seconds: int = Field(75, ge=1, le=3600)
 
     @field_validator("models", "beta_versions", "deprecated_versions", "trusted_proxies", mode="before")
     @classmethod

@@ -69,6 +69,9 @@ COMPONENT_SETTINGS = {
 APP_CLOSE_SECONDS = 8
 # The app's own default (app/settings.py), when the stack sets no upstream timeout.
 UPSTREAM_TIMEOUT_SECONDS = 15.0
+# The longest a proxy in front of the app keeps an idle connection to it: ingress-nginx's
+# upstream keep-alive (60 s by default) and the mesh's idleTimeout (components/mesh/traffic.py).
+PROXY_IDLE_SECONDS = 60
 # kind's and minikube's default pod range.
 CLUSTER_POD_CIDR = "10.244.0.0/16"
 Hostname = Annotated[
@@ -277,6 +280,22 @@ class AppConfig(Model):
     def drain_seconds(self) -> int:
         """How long the app lets requests in flight finish after SIGTERM."""
         return self.shutdown_seconds - APP_CLOSE_SECONDS
+
+    @field_validator("settings")
+    @classmethod
+    def _keep_alive_outlives_the_proxies(cls, value: dict[str, str]) -> dict[str, str]:
+        # A proxy that reuses a connection the app has just closed loses that request.
+        raw = value.get("APP_KEEP_ALIVE_SECONDS")
+        if raw is None:
+            return value
+        if not raw.isdigit():
+            raise ValueError(f"settings.APP_KEEP_ALIVE_SECONDS: expected whole seconds, got '{raw}'")
+        if int(raw) <= PROXY_IDLE_SECONDS:
+            raise ValueError(
+                f"settings.APP_KEEP_ALIVE_SECONDS: {raw} s would close idle connections the proxies in front keep "
+                f"for {PROXY_IDLE_SECONDS} s; expected more than {PROXY_IDLE_SECONDS}"
+            )
+        return value
 
     @model_validator(mode="after")
     def _upstream_call_ends_before_the_drain(self) -> AppConfig:

@@ -43,7 +43,9 @@ class ConnectionPool:
     http1_max_pending_requests: int = 100
     http2_max_requests: int = 1000
     max_requests_per_connection: int = 0
-    idle_timeout: str = "300s"
+    # Below the app's keep-alive (APP_KEEP_ALIVE_SECONDS, 75 s): the sidecar closes an idle
+    # connection before the app would, never reusing one the app is closing.
+    idle_timeout: str = "60s"
 
 
 @dataclass(frozen=True)

@@ -85,3 +85,39 @@ def _as_fields(config_map: dict[str, str]) -> dict[str, str]:
         "APP_RATE_LIMIT_FALLBACK_REPLICAS": "rate_limit_fallback_replicas",
     }
     return {field: config_map[key] for key, field in keys.items()}
+
+
+def test_the_app_keeps_idle_connections_longer_than_every_proxy_in_front(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A proxy that reuses a connection the app is closing loses the request (a POST
+    cannot be retried): the app's keep-alive outlives the ingress's and the mesh's."""
+    import uvicorn
+
+    from app.__main__ import serve
+    from components.mesh.traffic import ConnectionPool
+    from stacks.model import PROXY_IDLE_SECONDS
+
+    served: list[uvicorn.Config] = []
+    monkeypatch.setattr(uvicorn.Server, "run", lambda server, *args, **kwargs: served.append(server.config))
+    serve(Settings(database_url="sqlite+aiosqlite://"))
+    (config,) = served
+    assert config.timeout_keep_alive == Settings.model_fields["keep_alive_seconds"].default > PROXY_IDLE_SECONDS
+    assert int(ConnectionPool().idle_timeout.removesuffix("s")) <= PROXY_IDLE_SECONDS
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [("60", "would close idle connections the proxies in front keep for 60 s"), ("1m", "expected whole seconds")],
+)
+def test_a_keep_alive_the_proxies_outlive_is_refused(value: str, message: str) -> None:
+    from stacks.config import ConfigError, parse
+    from tests.conftest import stack_config
+
+    def parse_with(keep_alive: str) -> object:
+        config = stack_config("local")
+        config["projectai:app"]["settings"]["APP_KEEP_ALIVE_SECONDS"] = keep_alive
+        raw = {key.removeprefix("projectai:"): item for key, item in config.items() if key.startswith("projectai:")}
+        return parse(raw, "Pulumi.local.yaml")
+
+    with pytest.raises(ConfigError, match=f"APP_KEEP_ALIVE_SECONDS: .*{message}"):
+        parse_with(value)
+    assert parse_with("61")  # one second more than the proxies is enough

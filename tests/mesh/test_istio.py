@@ -302,7 +302,7 @@ def test_the_api_is_called_over_istio_mtls_with_limits(graph: Graph) -> None:
                     "http1MaxPendingRequests": 100,
                     "http2MaxRequests": 1000,
                     "maxRequestsPerConnection": 0,
-                    "idleTimeout": "300s",
+                    "idleTimeout": "60s",
                 },
             },
             "outlierDetection": {
