@@ -1,5 +1,6 @@
 """Zero-trust rules for AWS: network exposure, storage and database encryption, IAM,
-EKS, instance metadata, KMS, ElastiCache, ECR and VPC flow logs."""
+EKS, instance metadata, KMS, ElastiCache, ECR and VPC flow logs; identities and paths to
+public exposure (static access keys, public function URLs, public key policies, public IPs)."""
 
 from __future__ import annotations
 
@@ -35,6 +36,9 @@ EKS_CLUSTER = "aws:eks/cluster:Cluster"
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 INSTANCE = "aws:ec2/instance:Instance"
 KMS_KEY = "aws:kms/key:Key"
+KMS_KEY_POLICY = "aws:kms/keyPolicy:KeyPolicy"
+ACCESS_KEY = "aws:iam/accessKey:AccessKey"
+FUNCTION_URL = "aws:lambda/functionUrl:FunctionUrl"
 REPLICATION_GROUP = "aws:elasticache/replicationGroup:ReplicationGroup"
 ECR_REPOSITORY = "aws:ecr/repository:Repository"
 VPC = "aws:ec2/vpc:Vpc"
@@ -412,3 +416,73 @@ def vpc_flow_logs(stack: Stack, params: Params) -> Iterable[tuple[str, str]]:
     for vpc in stack.of_type(VPC):
         if not stack.attached(vpc, FLOW_LOG):
             yield vpc.urn, f"VPC {vpc.name} has no flow log"
+
+
+@rule(
+    PACK,
+    name="aws-iam-no-static-access-keys",
+    description="No IAM user has a static access key: identities get short-lived credentials.",
+    severity="high",
+    remediation=(
+        "Delete the aws.iam.AccessKey; give workloads an IAM role (IRSA or EKS Pod Identity, instance profiles) "
+        "and people IAM Identity Center, and CI an OIDC role."
+    ),
+    types=(ACCESS_KEY,),
+)
+def iam_no_static_access_keys(resource: Resource, params: Params) -> Iterable[str]:
+    user = _known(resource.props, "user")
+    yield f"a static access key for IAM user {user}" if user else "a static access key for an IAM user"
+
+
+@rule(
+    PACK,
+    name="aws-lambda-function-url-auth",
+    description="Lambda function URLs require IAM authorization.",
+    severity="high",
+    remediation="Set authorizationType: AWS_IAM, or put the function behind API Gateway with an authorizer.",
+    types=(FUNCTION_URL,),
+)
+def lambda_function_url_auth(resource: Resource, params: Params) -> Iterable[str]:
+    if str(get(resource.props, "authorizationType", "")).upper() == "NONE":
+        yield "the function URL is public (authorizationType NONE)"
+
+
+def _every_principal(principal: Any) -> bool:
+    """Principal "*", {"AWS": "*"}, or a list holding "*"."""
+    if isinstance(principal, Mapping):
+        principal = get(principal, "AWS")
+    return "*" in [str(p) for p in as_list(principal)]
+
+
+@rule(
+    PACK,
+    name="aws-kms-key-policy-not-public",
+    description="No KMS key policy allows every principal without a condition.",
+    severity="critical",
+    remediation=(
+        "Name the account root, roles or services in Principal, or constrain '*' with a Condition "
+        "(kms:CallerAccount, kms:ViaService, aws:PrincipalOrgID)."
+    ),
+    types=(KMS_KEY, KMS_KEY_POLICY),
+)
+def kms_key_policy_not_public(resource: Resource, params: Params) -> Iterable[str]:
+    for index, statement in enumerate(_statements(resource)):
+        public = get(statement, "Effect") == "Allow" and _every_principal(get(statement, "Principal"))
+        if public and not get(statement, "Condition"):
+            yield f"statement {get(statement, 'Sid') or index} allows every principal ('*') without a Condition"
+
+
+@rule(
+    PACK,
+    name="aws-ec2-no-public-ip",
+    description="EC2 instances get no public IPv4 address.",
+    severity="high",
+    remediation=(
+        "Set associatePublicIpAddress: false and launch into a private subnet; "
+        "reach it through SSM Session Manager or a load balancer."
+    ),
+    types=(INSTANCE,),
+)
+def ec2_no_public_ip(resource: Resource, params: Params) -> Iterable[str]:
+    if str(get(resource.props, "associatePublicIpAddress", False)).lower() == "true":
+        yield "associatePublicIpAddress is true"

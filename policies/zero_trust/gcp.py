@@ -1,5 +1,6 @@
 """Zero-trust rules for GCP: GKE clusters and node pools, Cloud SQL (and the Cloud SQL
-standby Database Migration Service creates), Cloud Storage, firewall rules and KMS."""
+standby Database Migration Service creates), Cloud Storage, firewall rules and KMS;
+identities and paths to public exposure (service account keys, public bucket IAM, external IPs)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,11 @@ DMS_SSL_TYPES = ("REQUIRED", "SERVER_ONLY", "SERVER_CLIENT")
 BUCKET = "gcp:storage/bucket:Bucket"
 FIREWALL = "gcp:compute/firewall:Firewall"
 CRYPTO_KEY = "gcp:kms/cryptoKey:CryptoKey"
+SERVICE_ACCOUNT_KEY = "gcp:serviceaccount/key:Key"
+BUCKET_IAM_MEMBER = "gcp:storage/bucketIAMMember:BucketIAMMember"
+BUCKET_IAM_BINDING = "gcp:storage/bucketIAMBinding:BucketIAMBinding"
+COMPUTE_INSTANCE = "gcp:compute/instance:Instance"
+PUBLIC_MEMBERS = ("allUsers", "allAuthenticatedUsers")
 OPEN = ("0.0.0.0/0", "::/0")
 
 
@@ -287,3 +293,47 @@ def kms_rotation(resource: Resource, params: Params) -> Iterable[str]:
     period = str(get(resource.props, "rotationPeriod", ""))
     if not period.endswith("s") or not period[:-1].isdigit() or int(period[:-1]) > 7776000:
         yield f"rotationPeriod is {period or 'unset'}"
+
+
+@rule(
+    PACK,
+    name="gcp-no-service-account-keys",
+    description="No service account has a key: identities get short-lived credentials.",
+    severity="high",
+    remediation=(
+        "Delete the gcp.serviceaccount.Key; use Workload Identity in GKE, an attached service account "
+        "elsewhere in Google Cloud, and Workload Identity Federation for CI."
+    ),
+    types=(SERVICE_ACCOUNT_KEY,),
+)
+def no_service_account_keys(resource: Resource, params: Params) -> Iterable[str]:
+    yield "a service account key (long-lived credentials)"
+
+
+@rule(
+    PACK,
+    name="gcp-storage-not-public",
+    description="No bucket IAM grant names allUsers or allAuthenticatedUsers.",
+    severity="critical",
+    remediation="Grant the role to named service accounts or groups; serve public content through a CDN instead.",
+    types=(BUCKET_IAM_MEMBER, BUCKET_IAM_BINDING),
+)
+def storage_not_public(resource: Resource, params: Params) -> Iterable[str]:
+    members = as_list(get(resource.props, "member")) + as_list(get(resource.props, "members"))
+    for member in members:
+        if str(member) in PUBLIC_MEMBERS:
+            yield f"{member} is granted {get(resource.props, 'role', 'a role')}"
+
+
+@rule(
+    PACK,
+    name="gcp-compute-no-public-ip",
+    description="Compute instances get no external IP.",
+    severity="high",
+    remediation="Remove networkInterfaces[].accessConfigs; reach the VM through IAP and egress through Cloud NAT.",
+    types=(COMPUTE_INSTANCE,),
+)
+def compute_no_public_ip(resource: Resource, params: Params) -> Iterable[str]:
+    for index, interface in enumerate(items(resource.props, "networkInterfaces")):
+        if items(interface, "accessConfigs"):
+            yield f"network interface {index} has an access config (an external IP)"

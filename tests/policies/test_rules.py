@@ -32,6 +32,7 @@ from tests.policies.cases import (
     workload,
 )
 from tests.policies.chaos_cases import CHAOS_CASES
+from tests.policies.exposure_cases import EXPOSURE_CASES
 from tests.policies.mesh_cases import MESH_CASES
 from tests.policies.relational_cases import RELATIONAL_CASES
 
@@ -904,7 +905,9 @@ CASES.append(
 )
 # The mesh's and chaos's rules keep their cases in modules of their own (tests/policies/mesh_cases.py,
 # chaos_cases.py).
-CASES += [Case(c.rule, c.good, c.bad, c.expected) for c in (*MESH_CASES, *CHAOS_CASES, *RELATIONAL_CASES)]
+CASES += [
+    Case(c.rule, c.good, c.bad, c.expected) for c in (*MESH_CASES, *CHAOS_CASES, *RELATIONAL_CASES, *EXPOSURE_CASES)
+]
 
 
 def uncovered() -> list[str]:
