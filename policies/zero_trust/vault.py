@@ -1,5 +1,5 @@
-"""Zero-trust rules for Vault objects: policies, Kubernetes auth roles, token lifetimes
-and audit devices."""
+"""Zero-trust rules for Vault objects: policies, Kubernetes and JWT auth roles, the token
+lifetimes of every auth backend's roles, and audit devices."""
 
 from __future__ import annotations
 
@@ -13,6 +13,25 @@ from policies.zero_trust import PACK
 POLICY = "vault:index/policy:Policy"
 KUBERNETES_ROLE = "vault:kubernetes/authBackendRole:AuthBackendRole"
 JWT_ROLE = "vault:jwt/authBackendRole:AuthBackendRole"
+# Every pulumi-vault (7.x) auth backend role whose tokens carry tokenTtl, tokenMaxTtl,
+# tokenExplicitMaxTtl and tokenPeriod. LDAP and Okta groups/users carry no token fields.
+TOKEN_ROLES = (
+    KUBERNETES_ROLE,
+    JWT_ROLE,
+    "vault:appRole/authBackendRole:AuthBackendRole",
+    "vault:aws/authBackendRole:AuthBackendRole",
+    "vault:gcp/authBackendRole:AuthBackendRole",
+    "vault:azure/authBackendRole:AuthBackendRole",
+    "vault:alicloud/authBackendRole:AuthBackendRole",
+    "vault:cf/authBackendRole:AuthBackendRole",
+    "vault:saml/authBackendRole:AuthBackendRole",
+    "vault:spiffe/authBackendRole:AuthBackendRole",
+    "vault:index/certAuthBackendRole:CertAuthBackendRole",
+    "vault:index/ociAuthBackendRole:OciAuthBackendRole",
+    "vault:index/scepAuthBackendRole:ScepAuthBackendRole",
+    "vault:index/tpmAuthBackendRole:TpmAuthBackendRole",
+    "vault:tokenauth/authBackendRole:AuthBackendRole",
+)
 AUDIT = "vault:index/audit:Audit"
 _BLOCK = re.compile(r'path\s+"([^"]+)"\s*\{(.*?)\}', re.S)
 _CAPABILITIES = re.compile(r"capabilities\s*=\s*\[([^\]]*)\]")
@@ -145,10 +164,16 @@ class TokenTtlParams(Params):
 @rule(
     PACK,
     name="vault-token-ttl-cap",
-    description="Kubernetes and JWT/OIDC auth tokens are short-lived: a TTL and max TTL within the cap.",
+    description=(
+        "Tokens of every auth backend role (and token role) are short-lived: a TTL and max TTL within "
+        "the cap, and a periodic token bounded by an explicit max TTL."
+    ),
     severity="high",
-    remediation="Set tokenTtl and tokenMaxTtl at or below maxTtlSeconds.",
-    types=(KUBERNETES_ROLE, JWT_ROLE),
+    remediation=(
+        "Set tokenTtl and tokenMaxTtl at or below maxTtlSeconds; with tokenPeriod, also tokenExplicitMaxTtl "
+        "at or below it."
+    ),
+    types=TOKEN_ROLES,
     params=TokenTtlParams,
 )
 def token_ttl(resource: Resource, params: TokenTtlParams) -> Iterable[str]:
@@ -156,6 +181,13 @@ def token_ttl(resource: Resource, params: TokenTtlParams) -> Iterable[str]:
         value = get(resource.props, key)
         if not value or int(value) > params.max_ttl_seconds:
             yield f"{key} is {value or 'unset (system default)'}, cap {params.max_ttl_seconds}"
+    # A periodic token renews past tokenMaxTtl: only an explicit max TTL ends it.
+    period = get(resource.props, "tokenPeriod")
+    explicit = get(resource.props, "tokenExplicitMaxTtl")
+    if period and not explicit:
+        yield f"tokenPeriod is {period} with no tokenExplicitMaxTtl: a periodic token renews forever"
+    elif period and int(explicit) > params.max_ttl_seconds:
+        yield f"tokenExplicitMaxTtl is {explicit}, cap {params.max_ttl_seconds}"
 
 
 @rule(

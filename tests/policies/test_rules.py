@@ -35,6 +35,7 @@ from tests.policies.chaos_cases import CHAOS_CASES
 from tests.policies.exposure_cases import EXPOSURE_CASES
 from tests.policies.mesh_cases import MESH_CASES
 from tests.policies.relational_cases import RELATIONAL_CASES
+from tests.policies.vault_backend_cases import VAULT_BACKEND_CASES
 
 PACKS = (ZERO_TRUST, COST)
 RULES: dict[str, Rule] = {rule.name: rule for pack in PACKS for rule in pack.rules}
@@ -906,7 +907,8 @@ CASES.append(
 # The mesh's and chaos's rules keep their cases in modules of their own (tests/policies/mesh_cases.py,
 # chaos_cases.py).
 CASES += [
-    Case(c.rule, c.good, c.bad, c.expected) for c in (*MESH_CASES, *CHAOS_CASES, *RELATIONAL_CASES, *EXPOSURE_CASES)
+    Case(c.rule, c.good, c.bad, c.expected)
+    for c in (*MESH_CASES, *CHAOS_CASES, *RELATIONAL_CASES, *EXPOSURE_CASES, *VAULT_BACKEND_CASES)
 ]
 
 
