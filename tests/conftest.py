@@ -156,10 +156,14 @@ def policies_in(graph: Graph, namespace: str) -> dict[str, dict[str, Any]]:
     }
 
 
+def projectai_values(config: dict[str, Any]) -> dict[str, Any]:
+    """A stack file's `projectai:` keys without their namespace, as stacks/config.py reads them."""
+    return {key.removeprefix("projectai:"): value for key, value in config.items() if key.startswith("projectai:")}
+
+
 def local_rule_args(**changes: Any) -> RuleArgs:
     """The local stack's alerting rules' arguments, as the program derives them."""
-    raw = {key.split(":", 1)[1]: value for key, value in stack_config("local").items() if key.startswith("projectai:")}
-    config = parse(raw, "Pulumi.local.yaml")
+    config = parse(projectai_values(stack_config("local")), "Pulumi.local.yaml")
     assert isinstance(config, WorkloadStack)
     return dataclasses.replace(rule_args(config), **changes)
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import shutil
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -226,25 +227,25 @@ def stop_traffic(name: str = "main", expect: dict[str, dict[str, Any]] | None = 
 
 def kill(targets: list[str]) -> dict:
     """SIGKILL every process of each target, as a crash: nothing closes cleanly."""
-    run = _run()
-    processes = [run.topology.process(target) for target in targets]
-    began = run.fault()
-    for process in processes:
-        process.kill()
-    run.applied(began)
+    _fault_each(targets, lambda process: process.kill())
     return {"killed": targets}
 
 
 def freeze(targets: list[str]) -> dict:
     """SIGSTOP: the process holds its connections, and the kernel still accepts new ones,
     but nothing answers, as with a hung host."""
+    _fault_each(targets, lambda process: process.freeze())
+    return {"frozen": targets}
+
+
+def _fault_each(targets: list[str], fault: Callable[[Any], None]) -> None:
+    """One fault on every target's process at once, timed as one fault."""
     run = _run()
     processes = [run.topology.process(target) for target in targets]
     began = run.fault()
     for process in processes:
-        process.freeze()
+        fault(process)
     run.applied(began)
-    return {"frozen": targets}
 
 
 def thaw(targets: list[str]) -> dict:

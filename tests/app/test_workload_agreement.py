@@ -110,13 +110,12 @@ def test_the_app_keeps_idle_connections_longer_than_every_proxy_in_front(monkeyp
 )
 def test_a_keep_alive_the_proxies_outlive_is_refused(value: str, message: str) -> None:
     from stacks.config import ConfigError, parse
-    from tests.conftest import stack_config
+    from tests.conftest import projectai_values, stack_config
 
     def parse_with(keep_alive: str) -> object:
         config = stack_config("local")
         config["projectai:app"]["settings"]["APP_KEEP_ALIVE_SECONDS"] = keep_alive
-        raw = {key.removeprefix("projectai:"): item for key, item in config.items() if key.startswith("projectai:")}
-        return parse(raw, "Pulumi.local.yaml")
+        return parse(projectai_values(config), "Pulumi.local.yaml")
 
     with pytest.raises(ConfigError, match=f"APP_KEEP_ALIVE_SECONDS: .*{message}"):
         parse_with(value)

@@ -11,15 +11,11 @@ import pytest
 
 from stacks.config import ConfigError, parse
 from tests.chaos.conftest import local_with_chaos
-from tests.conftest import stack_config
-
-
-def raw(config: dict[str, Any]) -> dict[str, Any]:
-    return {key.removeprefix("projectai:"): value for key, value in config.items() if key.startswith("projectai:")}
+from tests.conftest import projectai_values, stack_config
 
 
 def problems(stack: str, chaos: dict[str, Any] | None = None, **sections: Any) -> str:
-    config = raw(stack_config(stack))
+    config = projectai_values(stack_config(stack))
     if chaos is not None:
         config["chaos"] = {**config.get("chaos", {}), **chaos}
     config.update(sections)
@@ -29,14 +25,14 @@ def problems(stack: str, chaos: dict[str, Any] | None = None, **sections: Any) -
 
 
 def dev(**chaos: Any) -> Any:
-    config = raw(stack_config("dev"))
+    config = projectai_values(stack_config("dev"))
     config["chaos"] = {**config["chaos"], **chaos}
     return parse(config, "Pulumi.dev.yaml").chaos
 
 
 @pytest.mark.parametrize(("stack", "on"), [("dev", True), ("staging", True), ("local", False), ("prod", False)])
 def test_on_in_dev_and_staging_off_elsewhere(stack: str, on: bool) -> None:
-    assert parse(raw(stack_config(stack)), f"Pulumi.{stack}.yaml").chaos.enabled is on
+    assert parse(projectai_values(stack_config(stack)), f"Pulumi.{stack}.yaml").chaos.enabled is on
 
 
 def test_prod_refuses_it_with_a_clear_line() -> None:
@@ -63,7 +59,7 @@ def test_the_experiments_need_the_alerts(changes: dict[str, Any], expected: str)
 
 
 def test_the_guard_needs_the_ops_image_by_digest() -> None:
-    config = raw(stack_config("dev"))
+    config = projectai_values(stack_config("dev"))
     del config["chaos"]["guardImage"]
     with pytest.raises(ConfigError, match=r"projectai:chaos\.guardImage: missing; expected the ops image by digest"):
         parse(config, "Pulumi.dev.yaml")
@@ -95,13 +91,13 @@ def test_a_cluster_stack_names_what_the_program_cannot_know(missing: str, expect
     config = local_with_chaos()
     del config["projectai:chaos"][missing]
     with pytest.raises(ConfigError) as caught:
-        parse(raw(config), "Pulumi.local.yaml")
+        parse(projectai_values(config), "Pulumi.local.yaml")
     assert expected in str(caught.value)
     # The cache's host comes from APP_REDIS_URL; without it, from chaos.cacheHost.
     config = local_with_chaos()
     del config["projectai:app"]["settings"]["APP_REDIS_URL"]
     with pytest.raises(ConfigError, match=r"projectai:chaos\.cacheHost: missing"):
-        parse(raw(config), "Pulumi.local.yaml")
+        parse(projectai_values(config), "Pulumi.local.yaml")
 
 
 # --- the game day, at its limits (17 experiments × 15 minutes = 4 h 15 min) ---

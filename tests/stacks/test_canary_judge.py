@@ -15,7 +15,7 @@ from preflight.graph import Graph
 from preflight.kubernetes import VALID
 from preflight.synth import Synthesizer
 from stacks.config import ConfigError, parse
-from tests.conftest import CRD_SCHEMAS, objects, one, policies_in, stack_config
+from tests.conftest import CRD_SCHEMAS, objects, one, policies_in, projectai_values, stack_config
 from tests.stacks.copies import project_copy
 from tests.stacks.test_mesh import signed
 
@@ -238,7 +238,7 @@ def test_the_judged_stacks_are_valid_and_pass_both_packs(
 
 def parse_prod(**canary: Any) -> str:
     config = stack_config("prod")
-    raw = {key.removeprefix("projectai:"): value for key, value in config.items() if key.startswith("projectai:")}
+    raw = projectai_values(config)
     raw["delivery"] = {"canary": canary}
     with pytest.raises(ConfigError) as caught:
         parse(raw, "Pulumi.prod.yaml")
@@ -254,7 +254,7 @@ def test_the_judge_image_is_pinned_by_digest() -> None:
 
 def test_the_judge_needs_windows_it_can_compare() -> None:
     config = stack_config("prod")
-    raw = {key.removeprefix("projectai:"): value for key, value in config.items() if key.startswith("projectai:")}
+    raw = projectai_values(config)
     raw["delivery"]["analysis"] = {"intervalSeconds": 30}
     with pytest.raises(ConfigError, match=r"delivery\.canary\.judge: .*intervalSeconds ≥ 60, got 30"):
         parse(raw, "Pulumi.prod.yaml")

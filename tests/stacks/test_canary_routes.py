@@ -15,7 +15,7 @@ from preflight import policies
 from preflight.graph import Graph
 from preflight.synth import Synthesizer
 from stacks.config import ConfigError, parse
-from tests.conftest import one, stack_config, valid_and_clean
+from tests.conftest import one, projectai_values, stack_config, valid_and_clean
 from tests.stacks.copies import project_copy
 from tests.stacks.test_mesh import signed
 
@@ -149,7 +149,7 @@ def test_the_pack_refuses_faults_in_prod_even_past_the_config(staging: Graph) ->
 
 def problems(stack: str, mesh: dict[str, Any] | None = None, **delivery: Any) -> str:
     config = stack_config(stack)
-    raw = {key.removeprefix("projectai:"): value for key, value in config.items() if key.startswith("projectai:")}
+    raw = projectai_values(config)
     raw["delivery"] = {**raw.get("delivery", {}), **delivery}
     if mesh is not None:
         raw["mesh"] = mesh

@@ -17,7 +17,7 @@ import yaml
 from preflight.graph import Graph
 from preflight.synth import Synthesizer
 from stacks.config import ConfigError, parse
-from tests.conftest import copy_project, objects, one, stack_config, valid_and_clean
+from tests.conftest import copy_project, objects, one, projectai_values, stack_config, valid_and_clean
 from tests.mesh.test_certificates import a_root
 from tests.stacks.copies import project_copy
 
@@ -50,7 +50,7 @@ def staging(tmp_path_factory: pytest.TempPathFactory) -> Graph:
 
 def parse_local(config: dict[str, Any]) -> None:
     parse(
-        {key.removeprefix("projectai:"): value for key, value in config.items() if key.startswith("projectai:")},
+        projectai_values(config),
         "Pulumi.local.yaml",
     )
 
