@@ -54,8 +54,8 @@ class Isolation:
     pod_security: str = "restricted"
     ingress: tuple[network_policies.IngressRule, ...] = ()
     egress: tuple[network_policies.EgressRule, ...] = ()
-    # Prometheus scrapes the whole cluster and alerting calls the internet.
-    egress_anywhere: bool = False
+    # Prometheus scrapes pods in every namespace.
+    egress_every_pod: bool = False
 
 
 def namespace(
@@ -84,8 +84,8 @@ def namespace(
         **{f"allow-ingress-{r.name}": network_policies.ingress_from(r, every_pod) for r in isolation.ingress},
         **{f"allow-egress-{r.name}": network_policies.egress_to(r, every_pod) for r in isolation.egress},
     }
-    if isolation.egress_anywhere:
-        specs["allow-egress-anywhere"] = network_policies.egress_anywhere(every_pod)
+    if isolation.egress_every_pod:
+        specs["allow-egress-every-pod"] = network_policies.egress_to_every_pod(every_pod)
     for policy, spec in specs.items():
         k8s.networking.v1.NetworkPolicy(
             f"{logical_name}-{policy}",

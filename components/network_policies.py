@@ -112,12 +112,14 @@ def ingress_from(rule: IngressRule, selector: dict[str, str]) -> networking.Netw
     )
 
 
-def egress_anywhere(selector: dict[str, str]) -> networking.NetworkPolicySpecArgs:
-    """For what must reach the whole cluster and the internet by design (Prometheus)."""
+def egress_to_every_pod(selector: dict[str, str]) -> networking.NetworkPolicySpecArgs:
+    """Pods of every namespace, on any port: what Prometheus scrapes (each target's port
+    is its own). Pods only: no address outside the pod network."""
+    every_namespace = networking.NetworkPolicyPeerArgs(namespace_selector=meta.LabelSelectorArgs())
     return networking.NetworkPolicySpecArgs(
         pod_selector=meta.LabelSelectorArgs(match_labels=selector),
         policy_types=["Egress"],
-        egress=[networking.NetworkPolicyEgressRuleArgs()],
+        egress=[networking.NetworkPolicyEgressRuleArgs(to=[every_namespace])],
     )
 
 

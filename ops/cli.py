@@ -15,13 +15,15 @@ from ops.steps import OpsError, PreconditionFailed
 
 
 def parser() -> argparse.ArgumentParser:
+    from ops import smoke
     from ops.canary import cli as canary
     from ops.chaos import cli as chaos
     from ops.dr import cli as dr
 
     root = argparse.ArgumentParser(
         prog="ops",
-        description="Project-AI operations: disaster recovery, the canary judge, chaos engineering. "
+        description="Project-AI operations: disaster recovery, the canary judge, chaos engineering, "
+        "the blue-green smoke test. "
         "Commands that change something are dry runs unless given --apply.",
     )
     root.add_argument(
@@ -34,6 +36,7 @@ def parser() -> argparse.ArgumentParser:
     dr.register(groups)
     canary.register(groups)
     chaos.register(groups)
+    smoke.register(groups)
     return root
 
 

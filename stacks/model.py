@@ -492,6 +492,16 @@ class BlueGreenConfig(Model):
     auto_promotion: bool = False
     # The old version stays up this long after promotion: going back is a selector switch.
     scale_down_delay_seconds: Annotated[int, Field(ge=30, le=86400)] = 600
+    # The ops image the smoke test runs (`ops smoke`), by digest; unset, the stack's ops
+    # image for the canary judge (delivery.canary.judge.image).
+    smoke_test_image: ImageConfig | None = None
+
+    @field_validator("smoke_test_image")
+    @classmethod
+    def _by_digest(cls, image: ImageConfig | None) -> ImageConfig | None:
+        if image is not None and image.digest is None:
+            raise ValueError("expected the ops image pinned by digest (smokeTestImage.digest: sha256:...)")
+        return image
 
 
 class DeliveryConfig(Model):
@@ -1353,6 +1363,11 @@ class WorkloadStack(StackBase):
                 "not in prod"
             )
         self._chaos_consistent()
+        if self.delivery.strategy == "blueGreen" and self.smoke_test_image() is None:
+            raise ValueError(
+                "delivery.blueGreen.smokeTestImage: missing; expected the ops image by digest for the blue-green "
+                "smoke test (or delivery.canary.judge.image, which it then shares)"
+            )
         if canary.fault_injection is not None and not self.mesh.enabled:
             raise ValueError("delivery.canary.faultInjection: the mesh injects the faults; expected mesh.enabled: true")
         if canary.judge is not None and self.delivery.analysis.interval_seconds < JUDGE_MIN_WINDOW_SECONDS:
@@ -1381,6 +1396,11 @@ class WorkloadStack(StackBase):
                     f"expires (YYYY-MM-DD), so an alert fires {self.secrets.warning_days} days ahead"
                 )
         return self
+
+    def smoke_test_image(self) -> ImageConfig | None:
+        """The ops image the blue-green smoke test runs: its own, else the canary judge's."""
+        judge = self.delivery.canary.judge
+        return self.delivery.blue_green.smoke_test_image or (judge.image if judge else None)
 
     def known_zones(self) -> tuple[str, ...]:
         """The zones the program declares for the stack's nodes (none on a cluster it did not build)."""

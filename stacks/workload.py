@@ -108,6 +108,7 @@ def delivery_args(config: WorkloadStack) -> DeliveryArgs:
             auto_promotion=delivery.blue_green.auto_promotion,
             scale_down_delay_seconds=delivery.blue_green.scale_down_delay_seconds,
             smoke_test_secret_name=delivery.smoke_test_secret_name,
+            smoke_test_image=image.reference if (image := config.smoke_test_image()) else None,
         ),
         rollback_window_revisions=delivery.rollback_window_revisions,
         migration_deadline_seconds=delivery.migration_deadline_seconds,

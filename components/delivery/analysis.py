@@ -16,6 +16,7 @@ from components.api_metrics import LATENCY as LATENCY_METRIC
 from components.api_metrics import PROBE_ROUTES
 from components.api_metrics import REQUESTS as REQUESTS_METRIC
 from components.delivery.args import AnalysisArgs
+from components.ops_service import OPS_USER
 
 HASH_LABEL = "rollouts_pod_template_hash"
 HASH_ARG = "pod-hash"
@@ -76,30 +77,24 @@ def latency_p99(namespace: str, analysis: AnalysisArgs) -> dict[str, Any]:
     return {"args": [{"name": HASH_ARG}], "metrics": [_metric(LATENCY, query, analysis, judged)]}
 
 
-# The curl image runs as its own non-root user (uid 100); restricted like every pod here.
-SMOKE_TEST_UID = 100
 # The key in the smoke test's Secret, and so its file in SECRETS_DIR.
 SMOKE_TEST_KEY = "api-key"
 
 
 def smoke_test(preview_url: str, secret_name: str, image: str, labels: dict[str, str]) -> dict[str, Any]:
-    """A Job against the preview Service: readiness, then one authenticated API request."""
-    # The header goes to curl on stdin (printf is a shell builtin): the key is in no
-    # environment and no process's arguments.
-    script = (
-        f"curl -fsS --max-time 5 {preview_url}/readyz && "
-        f"{{ printf 'Authorization: Bearer '; cat {secret_volume.SECRETS_DIR}/{SMOKE_TEST_KEY}; }} | "
-        f"curl -fsS --max-time 10 -H @- {preview_url}/v1/models"
-    )
+    """A Job of the ops image against the preview Service: readiness, then one
+    authenticated API request (`ops smoke`), the key read from its file: in no
+    environment and no process's arguments."""
     container = {
         "name": SMOKE_TEST,
         "image": image,
-        "command": ["sh", "-c", script],
+        # After the image's ENTRYPOINT, `python -m ops`.
+        "args": ["smoke", "--url", preview_url, "--key-file", f"{secret_volume.SECRETS_DIR}/{SMOKE_TEST_KEY}"],
         "volumeMounts": [secret_volume.mount()],
-        "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"cpu": "100m", "memory": "64Mi"}},
+        "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"}},
         "securityContext": {
             "runAsNonRoot": True,
-            "runAsUser": SMOKE_TEST_UID,
+            "runAsUser": OPS_USER,
             "allowPrivilegeEscalation": False,
             "readOnlyRootFilesystem": True,
             "capabilities": {"drop": ["ALL"]},
@@ -119,7 +114,7 @@ def smoke_test(preview_url: str, secret_name: str, image: str, labels: dict[str,
                     # fsGroup: the key file is readable by the pod's group only.
                     "securityContext": {
                         "runAsNonRoot": True,
-                        "fsGroup": SMOKE_TEST_UID,
+                        "fsGroup": OPS_USER,
                         "seccompProfile": {"type": "RuntimeDefault"},
                     },
                     "containers": [container],

@@ -58,7 +58,8 @@ class BlueGreenArgs:
     scale_down_delay_seconds: int
     # Secret holding an API key (key `api-key`) for the smoke test's real request.
     smoke_test_secret_name: str
-    smoke_test_image: str = "curlimages/curl:8.11.1"
+    # The ops image (`ops smoke`), by digest: the blue-green strategy needs it.
+    smoke_test_image: str | None = None
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import pulumi_kubernetes as k8s
 from components import charts
 from components.labels import Ownership, kubernetes_labels
 from components.monitoring.alerting import ESCALATION_SECRET, PAGERDUTY_SECRET, SLACK_SECRET, AlertingArgs, config
-from components.network_policies import IngressRule
+from components.network_policies import EgressRule, IngressRule
 
 PROMETHEUS_CHARTS = "https://prometheus-community.github.io/helm-charts"
 OTEL_CHARTS = "https://open-telemetry.github.io/opentelemetry-helm-charts"
@@ -33,6 +33,8 @@ _SIDECAR_CERTIFICATES = "/etc/istio-output-certs"
 
 
 PROMETHEUS_PORT = 9090
+# Scraped on the nodes' own addresses: the kubelet (and its cAdvisor), node-exporter.
+NODE_METRICS_PORTS = (10250, 9100)
 
 
 def prometheus_address(namespace: str) -> str:
@@ -206,7 +208,13 @@ class MonitoringStack(pulumi.ComponentResource):
                 *(IngressRule(f"otlp-{ns}", OTLP_PORTS, namespace=ns) for ns in args.telemetry_namespaces),
                 *(IngressRule(f"queries-{ns}", (PROMETHEUS_PORT,), namespace=ns) for ns in args.query_namespaces),
             ),
-            egress_anywhere=True,
+            egress_every_pod=True,
+            # Nodes' kubelets and exporters (host network: no pod selector reaches them)
+            # at addresses the program does not know; alert receivers over HTTPS.
+            egress=(
+                EgressRule("node-metrics", NODE_METRICS_PORTS, cidr="0.0.0.0/0"),
+                EgressRule("https", (443,), cidr="0.0.0.0/0"),
+            ),
         )
         self.namespace = charts.namespace(f"{name}-namespace", args.namespace, labels, self, isolation)
         # Alertmanager and Grafana read their credentials from Secrets created by `setup`.

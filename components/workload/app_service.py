@@ -197,7 +197,11 @@ class AppService(pulumi.ComponentResource):
         else:
             assert self.second_service is not None
             preview_url = f"http://{args.name}-{SECOND_SERVICE[strategy]}.{args.namespace}.svc"
-            smoke_labels = {**network.family_labels(args.name), "app.kubernetes.io/component": network.SMOKE_TEST}
+            smoke_labels = {
+                **ownership_labels(args.owner),
+                **network.family_labels(args.name),
+                "app.kubernetes.io/component": network.SMOKE_TEST,
+            }
             self.judge = release.canary_judge(name, args, args.cluster.node_local_dns, in_namespace)
             self.analysis_templates = release.analysis_templates(
                 name, args, labels, smoke_labels, preview_url, in_namespace, self.judge.url if self.judge else None

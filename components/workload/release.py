@@ -108,6 +108,8 @@ def analysis_templates(
         url = f"{judge_url}{analysis.judge_query(args.namespace, delivery.analysis.interval_seconds)}"
         specs[analysis.STATISTICAL_JUDGE] = analysis.statistical_judge(url, delivery.analysis, judge.timeout_seconds)
     if delivery.strategy == "blueGreen":
+        if delivery.blue_green.smoke_test_image is None:
+            raise ValueError("blue-green delivery needs the ops image for its smoke test (smoke_test_image)")
         specs[analysis.SMOKE_TEST] = analysis.smoke_test(
             preview_url,
             delivery.blue_green.smoke_test_secret_name,

@@ -4,9 +4,9 @@ release (and a rollback) changes."""
 from __future__ import annotations
 
 import http.server
-import os
 import re
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,11 +22,17 @@ from preflight.diff import REPLACED, UPDATED, diff
 from preflight.graph import Graph
 from preflight.kubernetes import VALID
 from preflight.synth import Synthesizer
-from tests.conftest import CRD_SCHEMAS, copy_project, objects, one, stack_config
+from stacks.config import ConfigError, parse
+from tests.conftest import CRD_SCHEMAS, ROOT, copy_project, objects, one, projectai_values, stack_config
+
+# The ops image blue-green's smoke test runs.
+OPS_IMAGE = {"repository": "ghcr.io/project-ai/ops", "digest": "sha256:" + "0" * 64}
 
 
 def synthesize(folder: Path, strategy: str, tag: str = "0.1.0", **delivery: Any) -> Graph:
     folder.mkdir(parents=True, exist_ok=True)
+    if strategy == "blueGreen":
+        delivery.setdefault("blueGreen", {"smokeTestImage": OPS_IMAGE})
     config = stack_config("local")
     config["projectai:delivery"] = {"strategy": strategy, **delivery}
     # Routing by ingress-nginx, as every stack without the mesh routes (with it:
@@ -51,8 +57,21 @@ def blue_green(tmp_path_factory: pytest.TempPathFactory) -> Graph:
     return synthesize(
         tmp_path_factory.mktemp("blue-green"),
         "blueGreen",
-        blueGreen={"autoPromotion": True, "scaleDownDelaySeconds": 300},
+        blueGreen={"autoPromotion": True, "scaleDownDelaySeconds": 300, "smokeTestImage": OPS_IMAGE},
     )
+
+
+def test_blue_green_needs_the_ops_image_by_digest_for_its_smoke_test() -> None:
+    config = projectai_values(stack_config("local"))
+    config["delivery"] = {"strategy": "blueGreen"}
+    with pytest.raises(ConfigError, match=r"delivery\.blueGreen\.smokeTestImage: missing; expected the ops image"):
+        parse(config, "Pulumi.local.yaml")
+    config["delivery"]["blueGreen"] = {"smokeTestImage": {"repository": OPS_IMAGE["repository"], "tag": "1.0.0"}}
+    with pytest.raises(ConfigError, match=r"smokeTestImage: expected the ops image pinned by digest"):
+        parse(config, "Pulumi.local.yaml")
+    # A stack with the canary judge's ops image shares it.
+    staging = parse(projectai_values(stack_config("staging")), "Pulumi.staging.yaml")
+    assert staging.smoke_test_image() == staging.delivery.canary.judge.image
 
 
 def analysis_step(*templates: str) -> dict[str, Any]:
@@ -151,11 +170,18 @@ def test_blue_green_switches_services_after_analysis_and_a_smoke_test(blue_green
     assert strategy["prePromotionAnalysis"] == analysis_step("smoke-test")["analysis"]
     assert strategy["postPromotionAnalysis"] == analysis_step("success-rate", "latency-p99")["analysis"]
     job = metric(blue_green, "smoke-test")["provider"]["job"]
+    assert job["metadata"]["labels"]["team"] and job["spec"]["template"]["metadata"]["labels"]["cost-center"]
     pod = job["spec"]["template"]["spec"]
     container = pod["containers"][0]
-    script = container["command"][2]
-    assert "http://project-ai-api-preview.project-ai.svc/readyz" in script
-    assert "-H @- http://project-ai-api-preview.project-ai.svc/v1/models" in script
+    # The ops image runs `ops smoke` (its ENTRYPOINT is `python -m ops`).
+    assert container["image"] == f"{OPS_IMAGE['repository']}@{OPS_IMAGE['digest']}"
+    assert container["args"] == [
+        "smoke",
+        "--url",
+        "http://project-ai-api-preview.project-ai.svc",
+        "--key-file",
+        f"{SECRETS_DIR}/{SMOKE_TEST_KEY}",
+    ]
     # The key is a read-only file, readable by the pod's group; never an environment variable.
     assert "env" not in container
     assert container["volumeMounts"] == [{"name": "secrets", "mountPath": SECRETS_DIR, "readOnly": True}]
@@ -200,15 +226,18 @@ def preview() -> Iterator[str]:
 def test_the_smoke_test_calls_the_api_with_the_key_from_its_file(
     blue_green: Graph, preview: str, tmp_path: Path, key: str, passes: bool
 ) -> None:
-    """The script as the Job runs it (sh and curl), its secrets directory in a temporary folder."""
+    """The Job's arguments as the ops image runs them, its secrets directory in a temporary folder."""
     (tmp_path / SMOKE_TEST_KEY).write_text(key)
     container = metric(blue_green, "smoke-test")["provider"]["job"]["spec"]["template"]["spec"]["containers"][0]
-    shell, flag, script = container["command"]
-    script = script.replace("http://project-ai-api-preview.project-ai.svc", preview).replace(SECRETS_DIR, str(tmp_path))
+    arguments = [
+        a.replace("http://project-ai-api-preview.project-ai.svc", preview).replace(SECRETS_DIR, str(tmp_path))
+        for a in container["args"]
+    ]
     result = subprocess.run(
-        [shell, flag, script], capture_output=True, text=True, timeout=30, env={"PATH": os.environ["PATH"]}
+        [sys.executable, "-m", "ops", *arguments], capture_output=True, text=True, timeout=60, cwd=ROOT
     )
     assert (result.returncode == 0) is passes, result.stderr
+    assert key not in result.stdout + result.stderr
 
 
 @pytest.mark.parametrize("graph", ["canary", "blue_green"])
