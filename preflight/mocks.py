@@ -218,6 +218,9 @@ class RealisticMocks(pulumi.runtime.Mocks):
         template = _GLOBAL_AWS_SERVICES.get(service, "arn:aws:{service}:{region}:{account}:{kind}/{name}")
         arn = template.format(service=service, region=region, account=self.aws_account, kind=kind, name=name)
         state = {**args.inputs, "arn": arn, "id": resource_id}
+        # An auto-named resource's name is an output others pass on (a parameter group's,
+        # a subnet group's), as the provider reports it after naming.
+        state.setdefault("name", name)
         state.setdefault("region", region)
         state.setdefault("tagsAll", args.inputs.get("tags", {}))
         state.update(_aws_outputs(args.typ, name, region, self.aws_account, seed))

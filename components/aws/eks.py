@@ -21,7 +21,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.aws.kms import rotating_key
+from components.aws.kms import log_group_key, rotating_key
 from components.kubeconfig import exec_kubeconfig
 from components.labels import Ownership, cloud_tags
 
@@ -112,11 +112,15 @@ class EksCluster(pulumi.ComponentResource):
         attachment = aws.iam.RolePolicyAttachment(
             f"{name}-cluster-policy", role=cluster_role.name, policy_arn=f"{MANAGED}AmazonEKSClusterPolicy", opts=child
         )
-        # Created first, with retention: EKS would otherwise create it to keep logs forever.
+        # Created first, with retention: EKS would otherwise create it to keep logs forever
+        # (and unencrypted by a key of ours).
+        log_group_name = f"/aws/eks/{args.cluster_name}/cluster"
+        logs_key = log_group_key(f"{args.cluster_name}-control-plane-logs", log_group_name, args.region, tags, self)
         logs = aws.cloudwatch.LogGroup(
             f"{name}-control-plane-logs",
-            name=f"/aws/eks/{args.cluster_name}/cluster",
+            name=log_group_name,
             retention_in_days=args.log_retention_days,
+            kms_key_id=logs_key.arn,
             tags=tags,
             opts=child,
         )

@@ -3,6 +3,8 @@ key's grants stay as narrow as its use."""
 
 from __future__ import annotations
 
+import json
+
 import pulumi
 import pulumi_aws as aws
 
@@ -33,3 +35,36 @@ def rotating_key(
         opts=pulumi.ResourceOptions(parent=parent),
     )
     return key
+
+
+def log_group_key(
+    name: str, log_group_name: str, region: str, tags: dict[str, str], parent: pulumi.Resource
+) -> aws.kms.Key:
+    """A rotating key for one CloudWatch log group: the account administers it, and
+    CloudWatch Logs of `region` may use it for that log group alone."""
+    identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=parent))
+
+    def policy(account: str) -> str:
+        arn = f"arn:aws:logs:{region}:{account}:log-group:{log_group_name}"
+        statements = [
+            {
+                "Sid": "Account",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+                "Action": "kms:*",
+                "Resource": "*",
+            },
+            {
+                "Sid": "CloudWatchLogs",
+                "Effect": "Allow",
+                "Principal": {"Service": f"logs.{region}.amazonaws.com"},
+                "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+                "Resource": "*",
+                "Condition": {"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": arn}},
+            },
+        ]
+        return json.dumps({"Version": "2012-10-17", "Statement": statements})
+
+    return rotating_key(
+        name, f"CloudWatch Logs {log_group_name}", tags, parent, policy=identity.account_id.apply(policy)
+    )

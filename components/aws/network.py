@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.aws.kms import log_group_key
 from components.labels import Ownership, cloud_tags
 
 # Interface endpoints a cluster with private nodes needs to pull images, get tokens,
@@ -193,10 +194,13 @@ class AwsNetwork(pulumi.ComponentResource):
     def _flow_logs(self, name: str, args: AwsNetworkArgs, tags: dict[str, str]) -> None:
         """Every flow of the VPC to CloudWatch Logs, kept a bounded time."""
         child = pulumi.ResourceOptions(parent=self)
+        log_group_name = f"/aws/vpc/{name}/flow-logs"
+        key = log_group_key(f"{args.cluster_name}-flow-logs", log_group_name, args.region, tags, self)
         group = aws.cloudwatch.LogGroup(
             f"{name}-flow-logs",
-            name=f"/aws/vpc/{name}/flow-logs",
+            name=log_group_name,
             retention_in_days=args.flow_log_retention_days,
+            kms_key_id=key.arn,
             tags=tags,
             opts=child,
         )

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from policies.core.evaluate import waivers_current_rule
-from policies.core.pods import WORKLOAD_TYPES, pod_labels
+from policies.core.pods import PVC, WORKLOAD_TYPES, PodTemplate, claim_templates, kubernetes_rule, pod_rule
 from policies.core.props import as_list, get, items, json_document
 from policies.core.rule import Params, Resource, Stack, rule
 from policies.cost import PACK, taggable
@@ -28,7 +28,6 @@ RDS_INSTANCES = ("aws:rds/instance:Instance", "aws:rds/clusterInstance:ClusterIn
 SQL = "gcp:sql/databaseInstance:DatabaseInstance"
 BUDGETS = ("aws:budgets/budget:Budget", "gcp:billing/budget:Budget")
 HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
-PVC = "kubernetes:core/v1:PersistentVolumeClaim"
 COST_LABELS = ("team", "cost-center", "environment", "service")
 _SIZE = re.compile(r"^(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|K|M|G|T)?$")
 _BYTES = {None: 1, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
@@ -203,17 +202,16 @@ def allocation_tags(resource: Resource, params: TagParams) -> Iterable[str]:
         yield f"missing cost-allocation tags: {', '.join(missing)}"
 
 
-@rule(
+@pod_rule(
     PACK,
     name="cost-workload-labels",
     description="Kubernetes workloads carry team, cost-center and environment labels on their pods.",
     severity="low",
     remediation="Label pods through components/labels.py (kubernetes_labels).",
-    types=WORKLOAD_TYPES,
     params=TagParams,
 )
-def workload_labels(resource: Resource, params: TagParams) -> Iterable[str]:
-    labels = dict(pod_labels(resource.type, resource.props)) or dict(get(resource.props, "metadata.labels", {}))
+def workload_labels(template: PodTemplate, params: TagParams) -> Iterable[str]:
+    labels = dict(template.labels)
     missing = [key for key in params.required if key != "service" and not labels.get(key)]
     if missing:
         yield f"pods lack labels: {', '.join(missing)}"
@@ -372,19 +370,36 @@ def _bytes(size: str) -> float:
     return float(match.group(1)) * _BYTES[match.group(2)]
 
 
-@rule(
+def _oversized(spec: Mapping[str, Any], params: VolumeParams) -> str | None:
+    size = str(get(spec, "resources.requests.storage", ""))
+    if not _SIZE.match(size) or _bytes(size) > _bytes(params.max_size):
+        return f"requests {size or 'no size'}, cap {params.max_size}"
+    return None
+
+
+@kubernetes_rule(
     PACK,
     name="cost-pvc-size",
-    description="PersistentVolumeClaims ask for no more than the environment's cap.",
+    description=(
+        "PersistentVolumeClaims and claim templates (StatefulSets', ephemeral volumes', custom resources') "
+        "ask for no more than the environment's cap."
+    ),
     severity="low",
-    remediation="Lower spec.resources.requests.storage, or raise maxSize after review.",
-    types=(PVC,),
+    remediation="Lower resources.requests.storage in the claim or claim template, or raise maxSize after review.",
+    types=(PVC, *WORKLOAD_TYPES),
     params=VolumeParams,
 )
 def pvc_size(resource: Resource, params: VolumeParams) -> Iterable[str]:
-    size = str(get(resource.props, "spec.resources.requests.storage", ""))
-    if not _SIZE.match(size) or _bytes(size) > _bytes(params.max_size):
-        yield f"requests {size or 'no size'}, cap {params.max_size}"
+    if resource.type == PVC:
+        problem = _oversized(get(resource.props, "spec", {}), params)
+        if problem:
+            yield problem
+        return
+    # Each template makes a claim per replica (StatefulSet) or per pod (ephemeral).
+    for claim in claim_templates(resource):
+        problem = _oversized(claim.spec, params)
+        if problem:
+            yield f"{claim.path}: {problem}"
 
 
 class EstimateParams(Params):

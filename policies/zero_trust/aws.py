@@ -4,6 +4,7 @@ public exposure (static access keys, public function URLs, public key policies, 
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -15,17 +16,25 @@ from policies.core.rule import Params, Resource, Stack, rule
 from policies.zero_trust import PACK
 
 SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
+# The VPC's default group, which the provider adopts: its rules are declared the same way.
+DEFAULT_SECURITY_GROUP = "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup"
 SECURITY_GROUP_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
 INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+EGRESS_RULE = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
 BUCKET = "aws:s3/bucket:Bucket"
 # The provider's older name for the same bucket.
 BUCKETS = (BUCKET, "aws:s3/bucketV2:BucketV2")
 PUBLIC_ACCESS_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
-BUCKET_ENCRYPTION = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+BUCKET_ENCRYPTION = (
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+    "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2",
+)
+BUCKET_ACLS = ("aws:s3/bucketAcl:BucketAcl", "aws:s3/bucketAclV2:BucketAclV2")
 BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
 RDS_CLUSTER = "aws:rds/cluster:Cluster"
 RDS_INSTANCE = "aws:rds/instance:Instance"
 RDS_CLUSTER_INSTANCE = "aws:rds/clusterInstance:ClusterInstance"
+RDS_GLOBAL_CLUSTER = "aws:rds/globalCluster:GlobalCluster"
 IAM_POLICIES = (
     "aws:iam/policy:Policy",
     "aws:iam/rolePolicy:RolePolicy",
@@ -43,7 +52,6 @@ REPLICATION_GROUP = "aws:elasticache/replicationGroup:ReplicationGroup"
 ECR_REPOSITORY = "aws:ecr/repository:Repository"
 VPC = "aws:ec2/vpc:Vpc"
 FLOW_LOG = "aws:ec2/flowLog:FlowLog"
-OPEN = ("0.0.0.0/0", "::/0")
 CONTROL_PLANE_LOGS = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 
 
@@ -55,8 +63,19 @@ class OpenIngressParams(Params):
     public_ports: tuple[int, ...] = (80, 443)
 
 
+def _internet_wide(cidr: Any) -> bool:
+    """0.0.0.0/0 or ::/0 however spelled (::0/0, 0.0.0.0/00), or a range wide enough to take
+    in much of the internet, as a split around the check does (0.0.0.0/1 and 128.0.0.0/1,
+    2000::/3). No private range is wider than 10.0.0.0/8 or fc00::/7."""
+    try:
+        network = ipaddress.ip_network(str(cidr).strip(), strict=False)
+    except ValueError:
+        return False
+    return network.prefixlen < (8 if network.version == 4 else 7)
+
+
 def _open_ranges(entry: Mapping[str, Any], v4: str, v6: str) -> list[str]:
-    return [cidr for cidr in as_list(get(entry, v4)) + as_list(get(entry, v6)) if cidr in OPEN]
+    return [str(cidr) for cidr in as_list(get(entry, v4)) + as_list(get(entry, v6)) if _internet_wide(cidr)]
 
 
 def _group_names(resource: Resource) -> set[str]:
@@ -80,43 +99,90 @@ def _allowed(resource: Resource, params: OpenIngressParams, entry: Mapping[str, 
     return public and tcp and from_port == to_port and from_port in params.public_ports
 
 
+def _rule_entries(resource: Resource, direction: str) -> tuple[list[Any], tuple[str, str], str]:
+    """A group's rules in one direction (ingress or egress), wherever they are declared:
+    the keys of their IPv4 and IPv6 ranges, and of their protocol."""
+    if resource.type in (SECURITY_GROUP, DEFAULT_SECURITY_GROUP):
+        return items(resource.props, direction), ("cidrBlocks", "ipv6CidrBlocks"), "protocol"
+    if resource.type == SECURITY_GROUP_RULE:
+        entries = [resource.props] if str(get(resource.props, "type", "")).lower() == direction else []
+        return entries, ("cidrBlocks", "ipv6CidrBlocks"), "protocol"
+    wanted = INGRESS_RULE if direction == "ingress" else EGRESS_RULE
+    return ([resource.props] if resource.type == wanted else []), ("cidrIpv4", "cidrIpv6"), "ipProtocol"
+
+
+def _ports(entry: Mapping[str, Any], protocol_key: str) -> str:
+    if _all_traffic(entry, protocol_key):
+        return "every port (all protocols)"
+    return f"ports {get(entry, 'fromPort')}-{get(entry, 'toPort')}"
+
+
 @rule(
     PACK,
     name="aws-security-group-no-open-ingress",
     description=(
-        "No security group, nor a rule declared on its own (SecurityGroupRule of type ingress, "
-        "vpc.SecurityGroupIngressRule), admits 0.0.0.0/0 or ::/0, except public load balancers on 80/443."
+        "No security group (the VPC's default one included), nor a rule declared on its own (SecurityGroupRule "
+        "of type ingress, vpc.SecurityGroupIngressRule), admits 0.0.0.0/0 or ::/0, except public load balancers "
+        "on 80/443."
     ),
     severity="critical",
     remediation="Narrow the source to known CIDRs or security groups; only public load balancers take 80/443.",
-    types=(SECURITY_GROUP, SECURITY_GROUP_RULE, INGRESS_RULE),
+    types=(SECURITY_GROUP, DEFAULT_SECURITY_GROUP, SECURITY_GROUP_RULE, INGRESS_RULE),
     params=OpenIngressParams,
 )
 def no_open_ingress(resource: Resource, params: OpenIngressParams) -> Iterable[str]:
-    # Egress is not judged: only what the internet may open towards the group.
-    if resource.type == SECURITY_GROUP:
-        entries = items(resource.props, "ingress")
-        keys, protocol_key = ("cidrBlocks", "ipv6CidrBlocks"), "protocol"
-    elif resource.type == SECURITY_GROUP_RULE:
-        entries = [resource.props] if get(resource.props, "type") == "ingress" else []
-        keys, protocol_key = ("cidrBlocks", "ipv6CidrBlocks"), "protocol"
-    else:
-        entries = [resource.props]
-        keys, protocol_key = ("cidrIpv4", "cidrIpv6"), "ipProtocol"
+    entries, keys, protocol_key = _rule_entries(resource, "ingress")
     for entry in entries:
         opened = _open_ranges(entry, *keys)
-        if not opened or _allowed(resource, params, entry, protocol_key):
-            continue
-        if _all_traffic(entry, protocol_key):
-            yield f"ingress from {', '.join(opened)} on every port (all protocols)"
-        else:
-            yield f"ingress from {', '.join(opened)} on ports {get(entry, 'fromPort')}-{get(entry, 'toPort')}"
+        if opened and not _allowed(resource, params, entry, protocol_key):
+            yield f"ingress from {', '.join(opened)} on {_ports(entry, protocol_key)}"
+
+
+class OpenEgressParams(Params):
+    # TCP/UDP ports on which a group may reach the whole internet (public APIs over HTTPS);
+    # every other port goes to known ranges, prefix lists or security groups.
+    internet_ports: tuple[int, ...] = (443,)
+
+
+def _within(entry: Mapping[str, Any], protocol_key: str, ports: tuple[int, ...]) -> bool:
+    """Whether the rule opens TCP or UDP ports that are all in `ports`."""
+    if str(get(entry, protocol_key, "")).lower() not in ("tcp", "udp", "6", "17"):
+        return False
+    low, high = get(entry, "fromPort"), get(entry, "toPort")
+    if not isinstance(low, (int, float)) or not isinstance(high, (int, float)) or high - low >= len(ports):
+        return False
+    return all(port in ports for port in range(int(low), int(high) + 1))
+
+
+@rule(
+    PACK,
+    name="aws-security-group-no-open-egress",
+    description=(
+        "No security group (the VPC's default one included), nor a rule declared on its own (SecurityGroupRule "
+        "of type egress, vpc.SecurityGroupEgressRule), lets traffic out to 0.0.0.0/0 or ::/0 on every port: "
+        "only on the listed ports (internetPorts, 443)."
+    ),
+    severity="high",
+    remediation=(
+        "Send egress to the CIDRs, prefix lists (VPC endpoints) or security groups it needs; keep 0.0.0.0/0 "
+        "and ::/0 to TCP 443 (or the ports in internetPorts)."
+    ),
+    types=(SECURITY_GROUP, DEFAULT_SECURITY_GROUP, SECURITY_GROUP_RULE, EGRESS_RULE),
+    params=OpenEgressParams,
+)
+def no_open_egress(resource: Resource, params: OpenEgressParams) -> Iterable[str]:
+    entries, keys, protocol_key = _rule_entries(resource, "egress")
+    for entry in entries:
+        opened = _open_ranges(entry, *keys)
+        if opened and not _within(entry, protocol_key, params.internet_ports):
+            allowed = ", ".join(str(port) for port in params.internet_ports) or "none"
+            yield f"egress to {', '.join(opened)} on {_ports(entry, protocol_key)}; internet ports allowed: {allowed}"
 
 
 PUBLIC_ACCESS_FLAGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
 
 
-def _known(props: Any, key: str) -> Any:
+def known(props: Any, key: str) -> Any:
     """The value at `key`, or None while it is unknown (a bucket's id in preview)."""
     try:
         return get(props, key)
@@ -124,13 +190,13 @@ def _known(props: Any, key: str) -> Any:
         return None
 
 
-def _names_bucket(value: str, bucket: Resource) -> bool:
-    """Whether a bucket id names this bucket: its own name, or (unnamed) the name Pulumi
-    gives it, `<resource name>-<7 hex>`, which is what the mocks hand out too."""
-    name = _known(bucket.props, "bucket")
+def names(value: str, resource: Resource, key: str) -> bool:
+    """Whether an id or name names this resource: its own name (`key`), or (unnamed) the
+    name Pulumi gives it, `<resource name>-<7 hex>`, which is what the mocks hand out too."""
+    name = known(resource.props, key)
     if name and value == str(name):
         return True
-    return re.fullmatch(re.escape(bucket.name) + r"-[0-9a-f]{7}", value) is not None
+    return re.fullmatch(re.escape(resource.name) + r"-[0-9a-f]{7}", value) is not None
 
 
 def _blocks_of(stack: Stack, buckets: list[Resource]) -> dict[str, list[Resource]]:
@@ -139,8 +205,8 @@ def _blocks_of(stack: Stack, buckets: list[Resource]) -> dict[str, list[Resource
     bucket it depends on."""
     found: dict[str, list[Resource]] = {bucket.urn: [] for bucket in buckets}
     for block in stack.of_type(PUBLIC_ACCESS_BLOCK):
-        value = _known(block.props, "bucket")
-        named = [b for b in buckets if isinstance(value, str) and _names_bucket(value, b)]
+        value = known(block.props, "bucket")
+        named = [b for b in buckets if isinstance(value, str) and names(value, b, "bucket")]
         depended = [b for b in buckets if b.urn in block.dependencies]
         if not named and len(depended) == 1:
             named = depended
@@ -180,8 +246,9 @@ def s3_public_access_block(stack: Stack, params: Params) -> Iterable[tuple[str, 
     remediation="Add aws.s3.BucketServerSideEncryptionConfiguration with aws:kms (preferred) or AES256.",
 )
 def s3_encryption(stack: Stack, params: Params) -> Iterable[tuple[str, str]]:
-    for bucket in stack.of_type(BUCKET):
-        if not stack.attached(bucket, BUCKET_ENCRYPTION):
+    for bucket in stack.of_type(*BUCKETS):
+        inline = get(bucket.props, "serverSideEncryptionConfiguration")
+        if not inline and not stack.attached(bucket, *BUCKET_ENCRYPTION):
             yield bucket.urn, f"bucket {bucket.name} has no default encryption"
 
 
@@ -201,8 +268,9 @@ def _denies_plain_http(document: Any) -> bool:
     remediation="Add a bucket policy statement: Effect Deny, Principal *, Condition Bool aws:SecureTransport false.",
 )
 def s3_tls_only(stack: Stack, params: Params) -> Iterable[tuple[str, str]]:
-    for bucket in stack.of_type(BUCKET):
-        documents = [json_document(get(p.props, "policy")) for p in stack.attached(bucket, BUCKET_POLICY)]
+    for bucket in stack.of_type(*BUCKETS):
+        attached = [get(p.props, "policy") for p in stack.attached(bucket, BUCKET_POLICY)]
+        documents = [json_document(policy) for policy in [get(bucket.props, "policy"), *attached] if policy]
         if not any(_denies_plain_http(document) for document in documents):
             yield bucket.urn, f"bucket {bucket.name} accepts requests without TLS"
 
@@ -210,13 +278,16 @@ def s3_tls_only(stack: Stack, params: Params) -> Iterable[tuple[str, str]]:
 @rule(
     PACK,
     name="aws-rds-encrypted",
-    description="RDS and Aurora storage is encrypted.",
+    description="RDS instances, Aurora and Multi-AZ clusters and Aurora global databases encrypt their storage.",
     severity="critical",
     remediation="Set storageEncrypted: true with a customer-managed KMS key (kmsKeyId).",
-    types=(RDS_CLUSTER, RDS_INSTANCE),
+    types=(RDS_CLUSTER, RDS_INSTANCE, RDS_GLOBAL_CLUSTER),
 )
 def rds_encrypted(resource: Resource, params: Params) -> Iterable[str]:
-    if get(resource.props, "storageEncrypted") is not True:
+    encrypted = get(resource.props, "storageEncrypted")
+    # A read replica, or a global database made from a cluster, has its source's encryption.
+    copied = get(resource.props, "replicateSourceDb") or get(resource.props, "sourceDbClusterIdentifier")
+    if encrypted is not True and not (copied and encrypted is None):
         yield "storageEncrypted is not true"
 
 
@@ -301,7 +372,7 @@ def eks_endpoint(resource: Resource, params: Params) -> Iterable[str]:
     vpc = get(resource.props, "vpcConfig", {})
     if get(vpc, "endpointPublicAccess", True) is not False:
         cidrs = as_list(get(vpc, "publicAccessCidrs"))
-        if not cidrs or any(cidr in OPEN for cidr in cidrs):
+        if not cidrs or any(_internet_wide(cidr) for cidr in cidrs):
             yield "the public endpoint is open to the internet"
 
 
@@ -430,7 +501,7 @@ def vpc_flow_logs(stack: Stack, params: Params) -> Iterable[tuple[str, str]]:
     types=(ACCESS_KEY,),
 )
 def iam_no_static_access_keys(resource: Resource, params: Params) -> Iterable[str]:
-    user = _known(resource.props, "user")
+    user = known(resource.props, "user")
     yield f"a static access key for IAM user {user}" if user else "a static access key for an IAM user"
 
 
@@ -447,11 +518,12 @@ def lambda_function_url_auth(resource: Resource, params: Params) -> Iterable[str
         yield "the function URL is public (authorizationType NONE)"
 
 
-def _every_principal(principal: Any) -> bool:
-    """Principal "*", {"AWS": "*"}, or a list holding "*"."""
+def every_principal(principal: Any) -> bool:
+    """Principal "*", or "*" under any kind ({"AWS": "*"}, {"CanonicalUser": ["*"]}), alone
+    or in a list."""
     if isinstance(principal, Mapping):
-        principal = get(principal, "AWS")
-    return "*" in [str(p) for p in as_list(principal)]
+        return any(every_principal(principal[kind]) for kind in principal)
+    return "*" in [str(p).strip() for p in as_list(principal)]
 
 
 @rule(
@@ -467,7 +539,7 @@ def _every_principal(principal: Any) -> bool:
 )
 def kms_key_policy_not_public(resource: Resource, params: Params) -> Iterable[str]:
     for index, statement in enumerate(_statements(resource)):
-        public = get(statement, "Effect") == "Allow" and _every_principal(get(statement, "Principal"))
+        public = get(statement, "Effect") == "Allow" and every_principal(get(statement, "Principal"))
         if public and not get(statement, "Condition"):
             yield f"statement {get(statement, 'Sid') or index} allows every principal ('*') without a Condition"
 

@@ -1,9 +1,12 @@
 """Zero-trust rules for the Cloudflare edge: TLS settings, managed WAF rules, proxied API
-records and authenticated origin pulls (pulumi-cloudflare 6.x types and engine names)."""
+records, authenticated origin pulls, protections switched on (rules and zone settings),
+health-checked load balancer pools and Worker secrets (pulumi-cloudflare 6.x types and
+engine names)."""
 
 from __future__ import annotations
 
 import fnmatch
+import re
 from collections.abc import Iterable
 from typing import Any, Literal
 
@@ -134,6 +137,8 @@ def _disabling_overrides(overrides: Any) -> list[str]:
         found.append("disables every rule")
     if get(overrides, "action") in DISARMING:
         found.append(f"sets every rule to {get(overrides, 'action')}")
+    if get(overrides, "sensitivityLevel") == "eoff":
+        found.append("sets every rule's sensitivity to eoff (essentially off)")
     for kind, key, label in (("categories", "category", "category"), ("rules", "id", "rule")):
         for entry in items(overrides, kind):
             what = f"{label} {get(entry, key)!r}"
@@ -141,6 +146,8 @@ def _disabling_overrides(overrides: Any) -> list[str]:
                 found.append(f"disables {what}")
             elif get(entry, "action") in DISARMING:
                 found.append(f"sets {what} to {get(entry, 'action')}")
+            elif get(entry, "sensitivityLevel") == "eoff":
+                found.append(f"sets {what}'s sensitivity to eoff")
     return found
 
 
@@ -250,3 +257,201 @@ def origin_pulls(stack: Stack, params: Params) -> Iterable[tuple[str, str]]:
                 on = True
         if not on:
             yield zone.urn, f"zone {zone.name} does not turn authenticated origin pulls on"
+
+
+# --- Issue #19: protections switched on, health-checked pools, Worker secrets ---
+
+# Phases whose rules protect: WAF custom and managed rules, rate limits, DDoS, Super Bot Fight Mode.
+SECURITY_PHASES = (
+    "http_request_firewall_custom",
+    MANAGED_PHASE,
+    "http_response_firewall_managed",
+    "http_ratelimit",
+    "ddos_l7",
+    "ddos_l4",
+    "http_request_sbfm",
+)
+# What a skip rule may skip beyond rulesets (which cloudflare-waf-managed-rulesets-enforced judges).
+SKIPPABLE = ("phases", "products", "rules")
+
+
+def _always(expression: Any) -> bool:
+    return str(expression).replace(" ", "").strip("()").lower() == "true"
+
+
+@rule(
+    PACK,
+    name="cloudflare-ruleset-rules-enabled",
+    description=(
+        "Rules in security phases (WAF custom and managed, rate limiting, DDoS, bot fight) are switched on: not "
+        "disabled, not log-only, not skipping protections for every request, and no override disarms a managed "
+        "ruleset's rules."
+    ),
+    severity="high",
+    remediation=(
+        "Remove enabled: false and action log from the rule; narrow a skip rule's expression to the traffic it "
+        "must exempt; drop overrides with enabled: false, action log or sensitivityLevel eoff."
+    ),
+    types=(RULESET,),
+)
+def ruleset_rules_enabled(resource: Resource, params: Params) -> Iterable[str]:
+    phase = get(resource.props, "phase")
+    if phase not in SECURITY_PHASES:
+        return
+    enforced = ManagedWafParams().ruleset_ids  # judged by cloudflare-waf-managed-rulesets-enforced
+    for index, entry in enumerate(items(resource.props, "rules")):
+        action = get(entry, "action")
+        if phase == MANAGED_PHASE and action == "execute" and get(entry, "actionParameters.id") in enforced:
+            continue
+        where = f"rule {get(entry, 'ref') or index}"
+        if get(entry, "enabled") is False:
+            yield f"{where} is disabled"
+            continue
+        if action == "log":
+            yield f"{where} only logs (action log)"
+        elif action == "execute":
+            for found in _disabling_overrides(get(entry, "actionParameters.overrides")):
+                yield f"{where} {found} of ruleset {get(entry, 'actionParameters.id')}"
+        elif action == "skip" and _always(get(entry, "expression")):
+            skipped = [key for key in SKIPPABLE if as_list(get(entry, f"actionParameters.{key}"))]
+            if skipped:
+                yield f"{where} skips {', '.join(skipped)} for every request"
+
+
+# Setting id -> the values that switch the protection off.
+PROTECTION_OFF = {
+    "security_level": ("off", "essentially_off"),
+    "browser_check": ("off",),
+    "waf": ("off",),
+}
+
+
+class ZoneProtectionParams(Params):
+    # Settings a zone may switch off (browser_check for an API whose clients send no browser headers).
+    allowed_off: tuple[str, ...] = ()
+
+
+def _hsts_off(value: Any) -> str | None:
+    hsts = get(value, "strict_transport_security") or get(value, "strictTransportSecurity")
+    if get(hsts, "enabled") is not True:
+        return "HSTS is off (security_header strict_transport_security.enabled is not true)"
+    max_age = get(hsts, "max_age", get(hsts, "maxAge", 0))
+    if not isinstance(max_age, int) or max_age <= 0:
+        return f"HSTS max_age is {max_age}: browsers forget it at once"
+    return None
+
+
+@rule(
+    PACK,
+    name="cloudflare-zone-protections-on",
+    description=(
+        "Zone settings that protect are not switched off: security_level, browser_check, waf and HSTS in "
+        "security_header (ssl, always_use_https and TLS versions: cloudflare-zone-tls-settings)."
+    ),
+    severity="high",
+    remediation=(
+        "Set security_level to low or higher, browser_check and waf to on, and "
+        "security_header.strict_transport_security.enabled: true with a max_age; or list the setting in allowedOff."
+    ),
+    types=(ZONE_SETTING,),
+    params=ZoneProtectionParams,
+)
+def zone_protections_on(resource: Resource, params: ZoneProtectionParams) -> Iterable[str]:
+    setting, value = get(resource.props, "settingId"), get(resource.props, "value")
+    if setting in params.allowed_off:
+        return
+    if setting == "security_header":
+        problem = _hsts_off(value)
+        if problem:
+            yield problem
+    elif setting in PROTECTION_OFF and str(value).strip().lower() in PROTECTION_OFF[setting]:
+        yield f"{setting} is {value!r}: the protection is switched off"
+
+
+POOL = "cloudflare:index/loadBalancerPool:LoadBalancerPool"
+LOAD_BALANCER = "cloudflare:index/loadBalancer:LoadBalancer"
+
+
+def _monitored(pool: Resource) -> bool:
+    # The monitor's id is computed: unknown in preview, but the input is there all the same.
+    keys = list(pool.props)
+    return "monitor" in keys or "monitorGroup" in keys
+
+
+@rule(
+    PACK,
+    name="cloudflare-load-balancer-health-checked",
+    description=(
+        "Load balancer pools are health-checked by a monitor, so traffic leaves a failed origin; only the pool of "
+        "last resort (the fallback) may go unmonitored."
+    ),
+    severity="medium",
+    remediation=(
+        "Set monitor (or monitorGroup) on every cloudflare.LoadBalancerPool a load balancer steers to; at most one "
+        "unmonitored pool per load balancer, as its fallbackPool."
+    ),
+)
+def load_balancer_health_checked(stack: Stack, params: Params) -> Iterable[tuple[str, str]]:
+    # Pool ids are computed, so a load balancer's pools are found by its dependencies; which
+    # one is the fallback is not known in preview, so one unmonitored pool is taken as it.
+    pools = stack.of_type(POOL)
+    steered: set[str] = set()
+    for balancer in stack.of_type(LOAD_BALANCER):
+        own = [pool for pool in pools if pool.urn in balancer.dependencies]
+        steered.update(pool.urn for pool in own)
+        unmonitored = [pool.name for pool in own if not _monitored(pool)]
+        if own and len(unmonitored) == len(own):
+            yield balancer.urn, f"load balancer {balancer.name} health-checks none of its pools"
+        elif len(unmonitored) > 1:
+            names = ", ".join(sorted(unmonitored))
+            yield balancer.urn, f"load balancer {balancer.name} has {len(unmonitored)} unmonitored pools ({names})"
+    for pool in pools:
+        if pool.urn not in steered and not _monitored(pool):
+            yield pool.urn, f"pool {pool.name} has no monitor"
+
+
+WORKER_SCRIPTS = ("cloudflare:index/workersScript:WorkersScript", "cloudflare:index/workerScript:WorkerScript")
+# Bindings whose value anyone with access to the dashboard or the script's settings reads.
+PLAIN_BINDINGS = ("plain_text", "json")
+# Well-known credential formats: private keys, AWS access keys, GitHub, Slack, Stripe and
+# Google API keys, JWTs.
+SECRET_VALUE = re.compile(
+    r"-----BEGIN [A-Z ]*PRIVATE KEY-----|\bAKIA[0-9A-Z]{16}\b|\bgh[pousr]_[A-Za-z0-9]{36}|\bxox[abposr]-"
+    r"|\b[sr]k_live_[0-9A-Za-z]{16,}|\bAIza[0-9A-Za-z_-]{35}|\beyJ[\w-]+\.eyJ[\w-]+\."
+)
+
+
+class WorkerSecretParams(Params):
+    # Binding names that hold secrets: shell-style patterns matched without case.
+    secret_names: tuple[str, ...] = (
+        "*secret*",
+        "*token*",
+        "*passw*",
+        "*api_key*",
+        "*apikey*",
+        "*private_key*",
+        "*credential*",
+    )
+
+
+@rule(
+    PACK,
+    name="cloudflare-worker-no-plaintext-secrets",
+    description="Worker bindings that hold secrets are secret_text, never plain_text or json (readable in clear).",
+    severity="high",
+    remediation=(
+        "Bind the value with type secret_text (or a secrets_store_secret), and feed it from a Pulumi secret; "
+        "keep plain_text for configuration only."
+    ),
+    types=WORKER_SCRIPTS,
+    params=WorkerSecretParams,
+)
+def worker_no_plaintext_secrets(resource: Resource, params: WorkerSecretParams) -> Iterable[str]:
+    for binding in items(resource.props, "bindings"):
+        kind, name = get(binding, "type"), str(get(binding, "name", ""))
+        if kind not in PLAIN_BINDINGS:
+            continue
+        if any(fnmatch.fnmatchcase(name.lower(), pattern.lower()) for pattern in params.secret_names):
+            yield f"{kind} binding {name!r} is named like a secret: expected secret_text"
+        elif SECRET_VALUE.search(str(get(binding, "text" if kind == "plain_text" else "json", ""))):
+            yield f"{kind} binding {name!r} holds a credential in clear: expected secret_text"

@@ -1,12 +1,15 @@
 """Zero-trust rules for GCP: GKE clusters and node pools, Cloud SQL (and the Cloud SQL
-standby Database Migration Service creates), Cloud Storage, firewall rules and KMS;
-identities and paths to public exposure (service account keys, public bucket IAM, external IPs)."""
+standby Database Migration Service creates), Memorystore, Cloud Storage, firewall rules and
+KMS; identities and paths to public exposure (service account keys, public bucket IAM,
+external IPs, basic roles, the default compute service account)."""
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable
+from typing import Any
 
-from policies.core.props import as_list, get, items
+from policies.core.props import as_list, get, items, json_document
 from policies.core.rule import Params, Resource, rule
 from policies.zero_trust import PACK
 
@@ -25,7 +28,29 @@ BUCKET_IAM_MEMBER = "gcp:storage/bucketIAMMember:BucketIAMMember"
 BUCKET_IAM_BINDING = "gcp:storage/bucketIAMBinding:BucketIAMBinding"
 COMPUTE_INSTANCE = "gcp:compute/instance:Instance"
 PUBLIC_MEMBERS = ("allUsers", "allAuthenticatedUsers")
-OPEN = ("0.0.0.0/0", "::/0")
+
+
+def open_range(ranges: Iterable[Any]) -> str | None:
+    """The internet ("0.0.0.0/0" or "::/0") if these CIDRs cover all of it, however spelled:
+    "::0/0", "0.0.0.0/00", or halves such as 0.0.0.0/1 with 128.0.0.0/1."""
+    by_version: dict[int, list[Any]] = {4: [], 6: []}
+    for text in ranges:
+        try:
+            network = ipaddress.ip_network(str(text).strip(), strict=False)
+        except ValueError:
+            continue
+        by_version[network.version].append(network)
+    for networks in by_version.values():
+        collapsed = list(ipaddress.collapse_addresses(networks))
+        if collapsed and collapsed[0].prefixlen == 0:
+            return str(collapsed[0])
+    return None
+
+
+def default_compute_account(email: Any) -> bool:
+    """The Compute Engine default service account: unset, "default", or its address (Editor on the project)."""
+    account = str(email or "default")
+    return account == "default" or account.endswith("-compute@developer.gserviceaccount.com")
 
 
 def autopilot(resource: Resource) -> bool:
@@ -122,9 +147,9 @@ def gke_authorized_networks(resource: Resource, params: Params) -> Iterable[str]
         return
     if get(config, "gcpPublicCidrsAccessEnabled") is True:
         yield "every Google Cloud public IP may reach the control plane (gcpPublicCidrsAccessEnabled)"
-    for block in items(config, "cidrBlocks"):
-        if get(block, "cidrBlock") in OPEN:
-            yield f"the control plane is open to {get(block, 'cidrBlock')}"
+    opened = open_range(get(block, "cidrBlock") for block in items(config, "cidrBlocks"))
+    if opened:
+        yield f"the control plane is open to {opened}"
 
 
 @rule(
@@ -160,8 +185,7 @@ def gke_service_account(resource: Resource, params: Params) -> Iterable[str]:
     path = "clusterAutoscaling.autoProvisioningDefaults.serviceAccount" if autopilot(resource) else None
     if path is None and resource.type == CLUSTER and not get(resource.props, "nodeConfig"):
         return
-    account = str(get(resource.props, path or "nodeConfig.serviceAccount", "default"))
-    if account == "default" or account.endswith("-compute@developer.gserviceaccount.com"):
+    if default_compute_account(get(resource.props, path or "nodeConfig.serviceAccount")):
         yield "nodes run as the default compute service account"
 
 
@@ -251,34 +275,93 @@ class AdminPortParams(Params):
     admin_ports: tuple[int, ...] = (22, 3389, 5432, 6379, 6443, 10250)
 
 
-def _covers(spec: str, port: int) -> bool:
-    if "-" in spec:
-        low, high = spec.split("-", 1)
-        return int(low) <= port <= int(high)
-    return int(spec) == port
+# Protocols named by IP protocol number, as the API also takes them.
+PROTOCOL_NUMBERS = {"6": "tcp", "17": "udp", "132": "sctp"}
+PORTED_PROTOCOLS = ("tcp", "udp", "sctp")
+ALL_PORTS = (0, 65535)
+HIGHEST_PORT = 65535
+
+
+def _protocol(allow: Any) -> str:
+    name = str(get(allow, "protocol", "all")).strip().lower()
+    return PROTOCOL_NUMBERS.get(name, name)
+
+
+def _port_spans(allow: Any) -> list[tuple[int, int]]:
+    """The ports an allow block opens, as (low, high) spans: every port when none is listed."""
+    spans = []
+    for spec in as_list(get(allow, "ports")):
+        low, _, high = str(spec).strip().partition("-")
+        if low.isdigit() and (high or low).isdigit():
+            spans.append((int(low), int(high or low)))
+    return spans or [ALL_PORTS]
+
+
+def _every_port(spans: list[tuple[int, int]]) -> bool:
+    """Whether the spans together cover ports 1-65535 ("0-32767" with "32768-65535", say)."""
+    reach = 1
+    for low, high in sorted(spans):
+        if low > reach:
+            break
+        reach = max(reach, high + 1)
+    return reach > HIGHEST_PORT
+
+
+def _live(resource: Resource, direction: str) -> bool:
+    return (
+        str(get(resource.props, "direction", "INGRESS")).upper() == direction
+        and get(resource.props, "disabled") is not True
+    )
 
 
 @rule(
     PACK,
     name="gcp-firewall-no-open-admin-ports",
-    description="No firewall rule opens an administrative port to the internet.",
+    description="No firewall rule opens an administrative port to the internet (IPv4 or IPv6).",
     severity="critical",
     remediation="Restrict sourceRanges to known CIDRs, or reach the host through IAP (35.235.240.0/20).",
     types=(FIREWALL,),
     params=AdminPortParams,
 )
 def firewall_admin_ports(resource: Resource, params: AdminPortParams) -> Iterable[str]:
-    if get(resource.props, "direction", "INGRESS") != "INGRESS" or get(resource.props, "disabled") is True:
-        return
-    if not any(source in OPEN for source in as_list(get(resource.props, "sourceRanges"))):
+    if not _live(resource, "INGRESS") or not open_range(as_list(get(resource.props, "sourceRanges"))):
         return
     for allow in items(resource.props, "allows"):
-        ports = [str(port) for port in as_list(get(allow, "ports"))]
-        protocol = get(allow, "protocol", "all")
-        tcp = protocol in ("all", "tcp")
-        opened = [port for port in params.admin_ports if tcp and (not ports or any(_covers(p, port) for p in ports))]
+        if _protocol(allow) not in ("all", "tcp"):
+            continue
+        spans = _port_spans(allow)
+        opened = [port for port in params.admin_ports if any(low <= port <= high for low, high in spans)]
         if opened:
             yield f"ports {opened} are open to the internet"
+
+
+@rule(
+    PACK,
+    name="gcp-firewall-no-open-egress",
+    description=(
+        "No firewall rule allows egress to the whole internet (0.0.0.0/0 or ::/0) on every protocol or every port."
+    ),
+    severity="high",
+    remediation=(
+        "List the destination ports the workload needs (443, for example) and narrow destinationRanges; "
+        "leave the rest to a low-priority deny-all egress rule."
+    ),
+    types=(FIREWALL,),
+)
+def firewall_open_egress(resource: Resource, params: Params) -> Iterable[str]:
+    if not _live(resource, "EGRESS"):
+        return
+    # Without destinationRanges an egress rule applies to every destination.
+    destinations = as_list(get(resource.props, "destinationRanges"))
+    opened = open_range(destinations) if destinations else "0.0.0.0/0"
+    if not opened:
+        return
+    for allow in items(resource.props, "allows"):
+        protocol = _protocol(allow)
+        if protocol == "all":
+            yield f"egress to {opened} on every protocol"
+        elif protocol in PORTED_PROTOCOLS and _every_port(_port_spans(allow)):
+            yield f"egress to {opened} on every {protocol} port"
 
 
 @rule(
@@ -325,15 +408,192 @@ def storage_not_public(resource: Resource, params: Params) -> Iterable[str]:
             yield f"{member} is granted {get(resource.props, 'role', 'a role')}"
 
 
+# Instances, and the templates that create them.
+VM_TYPES = (
+    COMPUTE_INSTANCE,
+    "gcp:compute/instanceTemplate:InstanceTemplate",
+    "gcp:compute/regionInstanceTemplate:RegionInstanceTemplate",
+    "gcp:compute/instanceFromTemplate:InstanceFromTemplate",
+)
+
+
 @rule(
     PACK,
     name="gcp-compute-no-public-ip",
-    description="Compute instances get no external IP.",
+    description="Compute instances, and the templates that create them, get no external IP.",
     severity="high",
     remediation="Remove networkInterfaces[].accessConfigs; reach the VM through IAP and egress through Cloud NAT.",
-    types=(COMPUTE_INSTANCE,),
+    types=VM_TYPES,
 )
 def compute_no_public_ip(resource: Resource, params: Params) -> Iterable[str]:
     for index, interface in enumerate(items(resource.props, "networkInterfaces")):
         if items(interface, "accessConfigs"):
             yield f"network interface {index} has an access config (an external IP)"
+
+
+# --- Issue #19: backups, Memorystore, basic roles, the default compute service account ---
+
+
+class SqlBackupParams(Params):
+    min_retained_backups: int = 7
+
+
+@rule(
+    PACK,
+    name="gcp-sql-backups",
+    description=(
+        "Cloud SQL keeps automated backups with point-in-time recovery (the binary log on MySQL), "
+        "retaining at least minRetainedBackups of them."
+    ),
+    severity="high",
+    remediation=(
+        "Set settings.backupConfiguration: {enabled: true, pointInTimeRecoveryEnabled: true (binaryLogEnabled: true "
+        "on MySQL), backupRetentionSettings.retainedBackups: 7 or more}."
+    ),
+    types=(SQL,),
+    params=SqlBackupParams,
+)
+def sql_backups(resource: Resource, params: SqlBackupParams) -> Iterable[str]:
+    # A read replica has no backups of its own: its primary's restore it.
+    if get(resource.props, "masterInstanceName") or get(resource.props, "instanceType") == "READ_REPLICA_INSTANCE":
+        return
+    backup = get(resource.props, "settings.backupConfiguration")
+    if get(backup, "enabled") is not True:
+        yield "automated backups are off"
+        return
+    if str(get(resource.props, "databaseVersion", "")).upper().startswith("MYSQL"):
+        if get(backup, "binaryLogEnabled") is not True:
+            yield "the binary log is off: no point-in-time recovery"
+    elif get(backup, "pointInTimeRecoveryEnabled") is not True:
+        yield "point-in-time recovery is off"
+    retained = get(backup, "backupRetentionSettings.retainedBackups", 7)  # the API's default
+    if isinstance(retained, int) and retained < params.min_retained_backups:
+        yield f"{retained} backups are retained, at least {params.min_retained_backups} expected"
+
+
+REDIS = "gcp:redis/instance:Instance"
+REDIS_CLUSTER = "gcp:redis/cluster:Cluster"
+VALKEY = "gcp:memorystore/instance:Instance"
+# Per type: the TLS mode that encrypts in transit, and the property and values that turn authentication on.
+MEMORYSTORE_SECURITY: dict[str, tuple[str, str, tuple[Any, ...]]] = {
+    REDIS: ("SERVER_AUTHENTICATION", "authEnabled", (True,)),
+    REDIS_CLUSTER: ("TRANSIT_ENCRYPTION_MODE_SERVER_AUTHENTICATION", "authorizationMode", ("AUTH_MODE_IAM_AUTH",)),
+    VALKEY: ("SERVER_AUTHENTICATION", "authorizationMode", ("IAM_AUTH", "TOKEN_AUTH")),
+}
+
+
+@rule(
+    PACK,
+    name="gcp-memorystore-encryption",
+    description="Memorystore (Redis, Redis Cluster, Valkey) encrypts in transit and requires authentication.",
+    severity="high",
+    remediation=(
+        "Redis: transitEncryptionMode SERVER_AUTHENTICATION and authEnabled true; Redis Cluster: "
+        "TRANSIT_ENCRYPTION_MODE_SERVER_AUTHENTICATION and authorizationMode AUTH_MODE_IAM_AUTH; Valkey: "
+        "SERVER_AUTHENTICATION and authorizationMode IAM_AUTH."
+    ),
+    types=tuple(MEMORYSTORE_SECURITY),
+)
+def memorystore_encryption(resource: Resource, params: Params) -> Iterable[str]:
+    tls, auth, on = MEMORYSTORE_SECURITY[resource.type]
+    mode = get(resource.props, "transitEncryptionMode")
+    if mode != tls:
+        yield f"in-transit encryption is off (transitEncryptionMode is {mode or 'unset'}), expected {tls}"
+    if get(resource.props, auth) not in on:
+        yield f"clients are not authenticated ({auth} is {get(resource.props, auth, 'unset')})"
+
+
+@rule(
+    PACK,
+    name="gcp-memorystore-persistence",
+    description="Memorystore survives a node's loss: a replica (STANDARD_HA, replicaCount) or RDB/AOF persistence.",
+    severity="medium",
+    remediation=(
+        "Redis: tier STANDARD_HA, or persistenceConfig.persistenceMode RDB; Redis Cluster and Valkey: "
+        "replicaCount 1 or more, or persistenceConfig.mode RDB or AOF."
+    ),
+    types=tuple(MEMORYSTORE_SECURITY),
+)
+def memorystore_persistence(resource: Resource, params: Params) -> Iterable[str]:
+    if resource.type == REDIS:
+        replicated = get(resource.props, "tier") == "STANDARD_HA"
+        mode = get(resource.props, "persistenceConfig.persistenceMode")
+    else:
+        replicated = (get(resource.props, "replicaCount") or 0) >= 1
+        mode = get(resource.props, "persistenceConfig.mode")
+    if not replicated and mode not in ("RDB", "AOF"):
+        yield f"no replica and no persistence (persistence mode {mode or 'unset'}): a node's loss loses the data"
+
+
+IAM_TYPES = tuple(
+    f"gcp:{scope}/iAM{kind}:IAM{kind}"
+    for scope in ("projects", "folder", "organizations")
+    for kind in ("Member", "Binding", "Policy")
+)
+BASIC_ROLES = ("roles/owner", "roles/editor", "roles/viewer")
+# Principals that are people (or everyone): Google accounts, groups, whole domains, workforce identities.
+HUMAN_PREFIXES = (
+    "user:",
+    "group:",
+    "domain:",
+    "principal://iam.googleapis.com/locations/global/workforcepools/",
+    "principalset://iam.googleapis.com/locations/global/workforcepools/",
+)
+
+
+def _grants(resource: Resource) -> list[tuple[Any, list[Any]]]:
+    """(role, members) of an IAM member, binding or policy."""
+    if resource.type.endswith("IAMPolicy"):
+        policy = json_document(get(resource.props, "policyData")) or {}
+        return [(get(b, "role"), as_list(get(b, "members"))) for b in items(policy, "bindings")]
+    members = as_list(get(resource.props, "member")) + as_list(get(resource.props, "members"))
+    return [(get(resource.props, "role"), members)]
+
+
+@rule(
+    PACK,
+    name="gcp-iam-no-basic-roles",
+    description=(
+        "No project, folder or organization grants a basic role (owner, editor, viewer) to people, groups, "
+        "domains or everyone."
+    ),
+    severity="high",
+    remediation=(
+        "Grant predefined or custom roles that name the permissions needed (roles/container.developer, "
+        "roles/cloudsql.client...), to groups."
+    ),
+    types=IAM_TYPES,
+)
+def iam_no_basic_roles(resource: Resource, params: Params) -> Iterable[str]:
+    for role, members in _grants(resource):
+        if str(role).strip().lower() not in BASIC_ROLES:
+            continue
+        for member in members:
+            text = str(member).strip()
+            if text in PUBLIC_MEMBERS or text.lower().startswith(HUMAN_PREFIXES):
+                yield f"{text} is granted the basic role {role}"
+
+
+FULL_ACCESS_SCOPES = ("cloud-platform", "https://www.googleapis.com/auth/cloud-platform")
+
+
+@rule(
+    PACK,
+    name="gcp-no-default-service-account-broad-scopes",
+    description=(
+        "No VM or instance template runs as the Compute Engine default service account with the cloud-platform "
+        "scope (full access to every Cloud API)."
+    ),
+    severity="high",
+    remediation=(
+        "Set serviceAccount.email to a dedicated least-privilege service account (its IAM roles then bound what "
+        "it may do), or narrow serviceAccount.scopes."
+    ),
+    types=VM_TYPES,
+)
+def no_default_account_broad_scopes(resource: Resource, params: Params) -> Iterable[str]:
+    # No serviceAccount block: the VM has no identity at all (or, from a template, the template's).
+    for account in items(resource.props, "serviceAccount"):
+        scopes = [str(scope).strip().lower().rstrip("/") for scope in as_list(get(account, "scopes"))]
+        if default_compute_account(get(account, "email")) and any(scope in FULL_ACCESS_SCOPES for scope in scopes):
+            yield "runs as the default compute service account with the cloud-platform scope"

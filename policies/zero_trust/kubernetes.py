@@ -3,11 +3,13 @@ policies, Services, Ingresses and RBAC."""
 
 from __future__ import annotations
 
+import functools
+import ipaddress
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from policies.core.pods import RUN_TO_COMPLETION, WORKLOAD_TYPES, containers, namespace_of, pod_labels, pod_spec
+from policies.core.pods import POD_HOLDERS, PodTemplate, containers, namespace_of, pod_rule, pod_templates
 from policies.core.props import get, items
 from policies.core.rule import Params, Resource, Stack, rule
 from policies.zero_trust import PACK
@@ -22,8 +24,8 @@ _DIGEST = re.compile(r"@sha256:[a-f0-9]{64}$")
 _SECRET_NAME = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIAL|PEPPER)", re.I)
 
 
-def _containers(resource: Resource, include_init: bool = True) -> Iterator[tuple[str, Mapping[str, Any]]]:
-    return containers(pod_spec(resource.type, resource.props), include_init)
+def _containers(template: PodTemplate, include_init: bool = True) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    return containers(template.spec, include_init)
 
 
 def _security(container: Mapping[str, Any], spec: Mapping[str, Any], key: str) -> Any:
@@ -32,105 +34,97 @@ def _security(container: Mapping[str, Any], spec: Mapping[str, Any], key: str) -
     return get(spec, f"securityContext.{key}") if value is None else value
 
 
-@rule(
+@pod_rule(
     PACK,
     name="k8s-no-privileged-containers",
     description="No container runs privileged.",
     severity="critical",
     remediation="Remove securityContext.privileged (or set it to false); grant specific capabilities instead.",
-    types=WORKLOAD_TYPES,
 )
-def no_privileged(resource: Resource, params: Params) -> Iterable[str]:
-    for where, container in _containers(resource):
+def no_privileged(template: PodTemplate, params: Params) -> Iterable[str]:
+    for where, container in _containers(template):
         if get(container, "securityContext.privileged") is True:
             yield f"{where} is privileged"
 
 
-@rule(
+@pod_rule(
     PACK,
     name="k8s-no-privilege-escalation",
     description="Every container sets allowPrivilegeEscalation: false.",
     severity="high",
     remediation="Set securityContext.allowPrivilegeEscalation: false on every container.",
-    types=WORKLOAD_TYPES,
 )
-def no_privilege_escalation(resource: Resource, params: Params) -> Iterable[str]:
-    for where, container in _containers(resource):
+def no_privilege_escalation(template: PodTemplate, params: Params) -> Iterable[str]:
+    for where, container in _containers(template):
         if get(container, "securityContext.allowPrivilegeEscalation") is not False:
             yield f"{where} does not set allowPrivilegeEscalation: false"
 
 
-@rule(
+@pod_rule(
     PACK,
     name="k8s-run-as-non-root",
     description="Containers run as a non-root user.",
     severity="high",
     remediation="Set runAsNonRoot: true and a non-zero runAsUser on the pod or every container.",
-    types=WORKLOAD_TYPES,
 )
-def run_as_non_root(resource: Resource, params: Params) -> Iterable[str]:
-    spec = pod_spec(resource.type, resource.props)
-    for where, container in _containers(resource):
+def run_as_non_root(template: PodTemplate, params: Params) -> Iterable[str]:
+    spec = template.spec
+    for where, container in _containers(template):
         if _security(container, spec, "runAsNonRoot") is not True:
             yield f"{where} does not set runAsNonRoot: true"
         elif _security(container, spec, "runAsUser") == 0:
             yield f"{where} runs as uid 0"
 
 
-@rule(
+@pod_rule(
     PACK,
     name="k8s-no-host-namespaces",
     description="Pods do not share the node's network, PID or IPC namespace.",
     severity="critical",
     remediation="Remove hostNetwork, hostPID and hostIPC from the pod spec.",
-    types=WORKLOAD_TYPES,
 )
-def no_host_namespaces(resource: Resource, params: Params) -> Iterable[str]:
-    spec = pod_spec(resource.type, resource.props)
+def no_host_namespaces(template: PodTemplate, params: Params) -> Iterable[str]:
     for key in HOST_NAMESPACES:
-        if get(spec, key) is True:
+        if get(template.spec, key) is True:
             yield f"the pod sets {key}: true"
 
 
-@rule(
+@pod_rule(
     PACK,
     name="k8s-no-host-ports",
     description="No container binds a port on the node.",
     severity="high",
     remediation="Remove hostPort; expose the pod through a Service.",
-    types=WORKLOAD_TYPES,
 )
-def no_host_ports(resource: Resource, params: Params) -> Iterable[str]:
-    for where, container in _containers(resource):
+def no_host_ports(template: PodTemplate, params: Params) -> Iterable[str]:
+    for where, container in _containers(template):
         for port in items(container, "ports"):
             if get(port, "hostPort"):
                 yield f"{where} binds host port {get(port, 'hostPort')}"
 
 
-@rule(
+@pod_rule(
     PACK,
     name="k8s-no-host-path-volumes",
     description="No volume mounts a path of the node.",
     severity="critical",
     remediation="Replace hostPath volumes with emptyDir, a ConfigMap, a Secret or a PersistentVolumeClaim.",
-    types=WORKLOAD_TYPES,
 )
-def no_host_path(resource: Resource, params: Params) -> Iterable[str]:
-    for volume in items(pod_spec(resource.type, resource.props), "volumes"):
+def no_host_path(template: PodTemplate, params: Params) -> Iterable[str]:
+    for volume in items(template.spec, "volumes"):
         if get(volume, "hostPath") is not None:
             yield f"volume '{get(volume, 'name', '?')}' mounts host path {get(volume, 'hostPath.path', '?')}"
 
 
-@rule(
+@pod_rule(
     PACK,
     name="k8s-drop-all-capabilities",
     description="Containers drop ALL capabilities and add none.",
     severity="high",
     remediation="Set securityContext.capabilities.drop: [ALL] and remove capabilities.add.",
-    types=WORKLOAD_TYPES,
 )
-def drop_all_capabilities(resource: Resource, params: Params) -> Iterable[str]:
-    for where, container in _containers(resource):
+def drop_all_capabilities(template: PodTemplate, params: Params) -> Iterable[str]:
+    for where, container in _containers(template):
         added = list(get(container, "securityContext.capabilities.add", []))
         dropped = list(get(container, "securityContext.capabilities.drop", []))
         if added:
@@ -139,46 +133,43 @@ def drop_all_capabilities(resource: Resource, params: Params) -> Iterable[str]:
             yield f"{where} does not drop ALL capabilities"
 
 
-@rule(
+@pod_rule(
     PACK,
     name="k8s-read-only-root-filesystem",
     description="Containers run with a read-only root filesystem.",
     severity="medium",
     remediation="Set securityContext.readOnlyRootFilesystem: true and mount an emptyDir where the app writes.",
-    types=WORKLOAD_TYPES,
 )
-def read_only_root(resource: Resource, params: Params) -> Iterable[str]:
-    for where, container in _containers(resource):
+def read_only_root(template: PodTemplate, params: Params) -> Iterable[str]:
+    for where, container in _containers(template):
         if get(container, "securityContext.readOnlyRootFilesystem") is not True:
             yield f"{where} has a writable root filesystem"
 
 
-@rule(
+@pod_rule(
     PACK,
     name="k8s-seccomp-profile",
     description="Pods run under the RuntimeDefault (or a Localhost) seccomp profile.",
     severity="medium",
     remediation="Set securityContext.seccompProfile.type: RuntimeDefault on the pod.",
-    types=WORKLOAD_TYPES,
 )
-def seccomp_profile(resource: Resource, params: Params) -> Iterable[str]:
-    spec = pod_spec(resource.type, resource.props)
-    for where, container in _containers(resource):
+def seccomp_profile(template: PodTemplate, params: Params) -> Iterable[str]:
+    spec = template.spec
+    for where, container in _containers(template):
         profile = _security(container, spec, "seccompProfile.type")
         if profile not in ("RuntimeDefault", "Localhost"):
             yield f"{where} runs with seccomp profile {profile or 'unset (Unconfined)'}"
 
 
-@rule(
+@pod_rule(
     PACK,
     name="k8s-resource-requests-and-limits",
     description="Every container requests CPU and memory and limits memory.",
     severity="medium",
     remediation="Set resources.requests.cpu, resources.requests.memory and resources.limits.memory.",
-    types=WORKLOAD_TYPES,
 )
-def requests_and_limits(resource: Resource, params: Params) -> Iterable[str]:
-    for where, container in _containers(resource):
+def requests_and_limits(template: PodTemplate, params: Params) -> Iterable[str]:
+    for where, container in _containers(template):
         missing = [
             path
             for path in ("requests.cpu", "requests.memory", "limits.memory")
@@ -206,17 +197,16 @@ def _tag(image: str) -> str | None:
     return last.split(":", 1)[1] if ":" in last else None
 
 
-@rule(
+@pod_rule(
     PACK,
     name="k8s-image-pinned",
     description="Images are pinned by digest or by an immutable version tag.",
     severity="high",
     remediation="Reference the image by digest (name@sha256:...) or a version tag, never latest or a branch.",
-    types=WORKLOAD_TYPES,
     params=ImageParams,
 )
-def image_pinned(resource: Resource, params: ImageParams) -> Iterable[str]:
-    for where, container in _containers(resource):
+def image_pinned(template: PodTemplate, params: ImageParams) -> Iterable[str]:
+    for where, container in _containers(template):
         image = str(get(container, "image", ""))
         if _DIGEST.search(image):
             continue
@@ -225,60 +215,58 @@ def image_pinned(resource: Resource, params: ImageParams) -> Iterable[str]:
             yield f"{where} uses {image!r}, which is not pinned"
 
 
-@rule(
+@pod_rule(
     PACK,
     name="k8s-image-allowed-registry",
     description="Images come from the allowed registries only.",
     severity="high",
     remediation="Mirror the image into an allowed registry, or add the registry to allowedRegistries after review.",
-    types=WORKLOAD_TYPES,
     params=ImageParams,
 )
-def image_registry(resource: Resource, params: ImageParams) -> Iterable[str]:
-    for where, container in _containers(resource):
+def image_registry(template: PodTemplate, params: ImageParams) -> Iterable[str]:
+    for where, container in _containers(template):
         image = str(get(container, "image", ""))
         if not image.startswith(tuple(params.allowed_registries)):
             yield f"{where} pulls {image!r}, outside {', '.join(params.allowed_registries)}"
 
 
-@rule(
+@pod_rule(
     PACK,
     name="k8s-probes",
     description="Long-running containers have readiness and liveness probes.",
     severity="medium",
     remediation="Add readinessProbe and livenessProbe (and a startupProbe for slow starts) to every container.",
-    types=tuple(t for t in WORKLOAD_TYPES if t not in RUN_TO_COMPLETION),
 )
-def probes(resource: Resource, params: Params) -> Iterable[str]:
-    for where, container in _containers(resource, include_init=False):
+def probes(template: PodTemplate, params: Params) -> Iterable[str]:
+    if template.runs_to_completion:
+        return
+    for where, container in _containers(template, include_init=False):
         missing = [probe for probe in ("readinessProbe", "livenessProbe") if get(container, probe) is None]
         if missing:
             yield f"{where} has no {' or '.join(missing)}"
 
 
-@rule(
+@pod_rule(
     PACK,
     name="k8s-no-service-account-token-automount",
     description="Pods do not mount a ServiceAccount token unless they declare a projected one.",
     severity="medium",
     remediation="Set automountServiceAccountToken: false on the pod; project a token with an audience where needed.",
-    types=WORKLOAD_TYPES,
 )
-def no_token_automount(resource: Resource, params: Params) -> Iterable[str]:
-    if get(pod_spec(resource.type, resource.props), "automountServiceAccountToken") is not False:
+def no_token_automount(template: PodTemplate, params: Params) -> Iterable[str]:
+    if get(template.spec, "automountServiceAccountToken") is not False:
         yield "the pod mounts its ServiceAccount token (automountServiceAccountToken is not false)"
 
 
-@rule(
+@pod_rule(
     PACK,
     name="k8s-no-secret-env-literals",
     description="No secret value is written into a container's environment.",
     severity="critical",
     remediation="Move the value to Vault and mount its synced Secret as a read-only file (a projected volume).",
-    types=WORKLOAD_TYPES,
 )
-def no_secret_env(resource: Resource, params: Params) -> Iterable[str]:
-    for where, container in _containers(resource):
+def no_secret_env(template: PodTemplate, params: Params) -> Iterable[str]:
+    for where, container in _containers(template):
         for variable in items(container, "env"):
             name = str(get(variable, "name", ""))
             if get(variable, "value") and _SECRET_NAME.search(name):
@@ -354,11 +342,17 @@ def _selects(spec: Mapping[str, Any], labels: Mapping[str, Any]) -> bool:
 )
 def workload_selected(stack: Stack, params: Params) -> Iterable[tuple[str, str]]:
     policies = _policies(stack)
-    for workload in stack.of_type(*WORKLOAD_TYPES):
+    for workload in stack.resources:
+        # A cluster-scoped template's pods run in a namespace chosen when it is used.
+        if workload.type not in POD_HOLDERS or workload.type.rsplit(":", 1)[-1].startswith("Cluster"):
+            continue
         namespace = namespace_of(workload.props)
-        labels = dict(pod_labels(workload.type, workload.props))
-        if not any(ns == namespace and _selects(spec, labels) for ns, spec in policies):
-            yield workload.urn, f"no NetworkPolicy in '{namespace}' selects the pods of {workload.name}"
+        templates = pod_templates(workload)
+        for template in templates:
+            labels = dict(template.labels)
+            if not any(ns == namespace and _selects(spec, labels) for ns, spec in policies):
+                which = f" ({template.path})" if len(templates) > 1 else ""
+                yield workload.urn, f"no NetworkPolicy in '{namespace}' selects the pods of {workload.name}{which}"
 
 
 class ServiceTypeParams(Params):
@@ -449,3 +443,167 @@ def no_broad_rbac_bindings(resource: Resource, params: Params) -> Iterable[str]:
         elif kind == "ServiceAccount" and name == "default":
             where = get(subject, "namespace", namespace)
             yield f"subjects[{index}] is the default ServiceAccount of namespace {where}: every pod that names none"
+
+
+# Kubernetes writes volume files 0644 unless a mode says otherwise.
+DEFAULT_FILE_MODE = 0o644
+
+
+def _mode(value: Any) -> int | None:
+    """A file mode: the engine's decimal integer (0644 arrives as 420), or text (octal when
+    it starts with 0, as in YAML)."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        return value
+    text = str(value).strip()
+    try:
+        return int(text, 8) if text.startswith("0") else int(text)
+    except ValueError:
+        return None
+
+
+def _token_owner_only(template: PodTemplate) -> bool:
+    """Whether the kubelet writes projected ServiceAccount tokens 0600 whatever the
+    defaultMode: it does when the pod has an fsGroup, or when every container (init
+    included) runs as one and the same user (its FsUserFrom)."""
+    if get(template.spec, "securityContext.fsGroup") is not None:
+        return True
+    spec = template.spec
+    users = {_security(c, spec, "runAsUser") for kind in ("initContainers", "containers") for c in items(spec, kind)}
+    return len(users) == 1 and None not in users
+
+
+def _volume_modes(volume: Mapping[str, Any], token_owner_only: bool) -> Iterator[tuple[str, Any, bool]]:
+    """(where, mode as given or None when unset, holds credentials) for each mode of a
+    volume's files: its defaultMode (what files without a mode get), and items' modes."""
+    name = f"volume '{get(volume, 'name', '?')}'"
+    for kind in ("secret", "configMap", "downwardAPI"):
+        source = get(volume, kind)
+        if source is not None:
+            yield f"{name} ({kind}) defaultMode", get(source, "defaultMode"), kind == "secret"
+            for index, item in enumerate(items(source, "items")):
+                if get(item, "mode") is not None:
+                    yield f"{name} ({kind}) items[{index}].mode", get(item, "mode"), kind == "secret"
+    projected = get(volume, "projected")
+    if projected is None:
+        return
+    sources = items(projected, "sources")
+    kinds = ("secret",) if token_owner_only else ("secret", "serviceAccountToken")
+    credentials = any(get(source, kind) is not None for source in sources for kind in kinds)
+    yield f"{name} (projected) defaultMode", get(projected, "defaultMode"), credentials
+    for index, source in enumerate(sources):
+        for kind in ("secret", "configMap", "downwardAPI"):
+            for number, item in enumerate(items(source, f"{kind}.items")):
+                if get(item, "mode") is not None:
+                    where = f"{name} (projected) sources[{index}].{kind}.items[{number}].mode"
+                    yield where, get(item, "mode"), kind == "secret"
+
+
+@pod_rule(
+    PACK,
+    name="k8s-volume-file-modes",
+    description=(
+        "Secret, ConfigMap, projected and downwardAPI volume files are not writable by group or others, "
+        "and credentials (Secrets, ServiceAccount tokens) are not readable by others."
+    ),
+    severity="medium",
+    remediation=(
+        "Set defaultMode (and items[].mode) to 0440 (decimal 288) for Secrets and tokens, 0444 (292) or 0644 "
+        "(420) for ConfigMaps; never 0666/0777."
+    ),
+)
+def volume_file_modes(template: PodTemplate, params: Params) -> Iterable[str]:
+    token_owner_only = _token_owner_only(template)
+    for volume in items(template.spec, "volumes"):
+        for where, given, credentials in _volume_modes(volume, token_owner_only):
+            mode = DEFAULT_FILE_MODE if given is None else _mode(given)
+            if mode is None or not 0 <= mode <= 0o777:
+                yield f"{where} {given!r} is not a file mode; expected octal 0000-0777 (0440 is decimal 288)"
+                continue
+            shown = f"{where} {'unset (0644)' if given is None else f'{mode:04o}'}"
+            if mode & 0o022:
+                yield f"{shown} lets group or others write; expected no write bits beyond the owner"
+            elif credentials and mode & 0o004:
+                yield f"{shown} lets others read credentials; expected 0440 or stricter"
+
+
+class OpenCidrParams(Params):
+    # More ports than this, open to every address, count as unrestricted.
+    max_open_ports: int = 100
+
+
+_WHOLE = (ipaddress.ip_network("0.0.0.0/0"), ipaddress.ip_network("::/0"))
+_PORTS = 65535
+
+
+def _port_count(rule: Mapping[str, Any]) -> int:
+    """How many ports a rule opens (every port when it lists none, or one without a port)."""
+    listed = items(rule, "ports")
+    if not listed:
+        return _PORTS
+    total = 0
+    for entry in listed:
+        port, end = get(entry, "port"), get(entry, "endPort")
+        if port is None:
+            return _PORTS
+        if isinstance(port, int) and not isinstance(port, bool) and isinstance(end, int):
+            total += max(1, end - port + 1)
+        else:
+            total += 1  # one port, by number or by name
+    return total
+
+
+@functools.lru_cache(maxsize=1024)
+def _network(cidr: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    try:
+        return ipaddress.ip_network(cidr.strip(), strict=False)
+    except ValueError:
+        return None  # not an address: the API server refuses it
+
+
+def _open_to(peers: list[Any]) -> str | None:
+    """The whole address space (of either family) the peers' ipBlocks add up to, whatever
+    they except, or all peers when the rule lists none; None when narrower."""
+    if not peers:
+        return "every peer (none listed)"
+    networks = []
+    for peer in peers:
+        cidr = get(peer, "ipBlock.cidr")
+        network = None if cidr is None else _network(str(cidr))  # None: a selector, in the cluster
+        if network is not None:
+            networks.append(network)
+    for whole in _WHOLE:
+        family = [n for n in networks if n.version == whole.version]
+        if family and list(ipaddress.collapse_addresses(family)) == [whole]:
+            return f"{whole}" if whole in family else f"{whole} (as {len(family)} ranges)"
+    return None
+
+
+@rule(
+    PACK,
+    name="k8s-network-policy-no-open-cidr",
+    description=(
+        "No NetworkPolicy rule admits every address (ipBlock 0.0.0.0/0 or ::/0, or no peers) on every port, "
+        "in either direction."
+    ),
+    severity="high",
+    remediation=(
+        "Name the ports (e.g. 443) a rule open to 0.0.0.0/0 or ::/0 allows, or narrow the ipBlock to the "
+        "addresses that need it; select in-cluster peers by podSelector/namespaceSelector."
+    ),
+    types=(NETWORK_POLICY,),
+    params=OpenCidrParams,
+)
+def network_policy_no_open_cidr(resource: Resource, params: OpenCidrParams) -> Iterable[str]:
+    spec = get(resource.props, "spec", {})
+    for direction, peers_key in (("ingress", "from"), ("egress", "to")):
+        for index, entry in enumerate(items(spec, direction)):
+            whom = _open_to(items(entry, peers_key))
+            ports = _port_count(entry) if whom else 0
+            if ports > params.max_open_ports:
+                span = "every port" if ports >= _PORTS else f"{ports} ports"
+                yield (
+                    f"{direction}[{index}] allows {whom} on {span}; expected specific ports "
+                    f"(at most {params.max_open_ports}) or a narrower ipBlock"
+                )

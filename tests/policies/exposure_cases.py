@@ -141,8 +141,17 @@ EXPOSURE_CASES = [
             resource(
                 "gcp:compute/instance:Instance",
                 {"networkInterfaces": [GCE_NIC, {**GCE_NIC, "accessConfigs": [{"networkTier": "PREMIUM"}]}]},
-            )
+            ),
+            # Every instance a template creates would have one.
+            resource(
+                "gcp:compute/regionInstanceTemplate:RegionInstanceTemplate",
+                {"networkInterfaces": [{**GCE_NIC, "accessConfigs": [{}]}]},
+                "template",
+            ),
         ],
-        ["network interface 1 has an access config (an external IP)"],
+        [
+            "network interface 1 has an access config (an external IP)",
+            "network interface 0 has an access config (an external IP)",
+        ],
     ),
 ]

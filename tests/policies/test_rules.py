@@ -19,6 +19,8 @@ from policies.core.rule import rule as decorate
 from policies.core.settings import resolve
 from policies.cost.rules import PACK as COST
 from policies.zero_trust.rules import PACK as ZERO_TRUST
+from tests.policies.aws_account_cases import AWS_ACCOUNT_CASES
+from tests.policies.aws_store_cases import AWS_STORE_CASES
 from tests.policies.cases import (
     CONTAINER,
     DELETE,
@@ -33,6 +35,10 @@ from tests.policies.cases import (
 )
 from tests.policies.chaos_cases import CHAOS_CASES
 from tests.policies.exposure_cases import EXPOSURE_CASES
+from tests.policies.gcp_edge_cases import GCP_EDGE_CASES
+from tests.policies.gcp_gke_cases import GCP_GKE_CASES
+from tests.policies.k8s_rbac_cases import K8S_RBAC_CASES
+from tests.policies.k8s_template_cases import K8S_TEMPLATE_CASES
 from tests.policies.mesh_cases import MESH_CASES
 from tests.policies.relational_cases import RELATIONAL_CASES
 from tests.policies.vault_backend_cases import VAULT_BACKEND_CASES
@@ -908,7 +914,19 @@ CASES.append(
 # chaos_cases.py).
 CASES += [
     Case(c.rule, c.good, c.bad, c.expected)
-    for c in (*MESH_CASES, *CHAOS_CASES, *RELATIONAL_CASES, *EXPOSURE_CASES, *VAULT_BACKEND_CASES)
+    for c in (
+        *MESH_CASES,
+        *CHAOS_CASES,
+        *RELATIONAL_CASES,
+        *EXPOSURE_CASES,
+        *VAULT_BACKEND_CASES,
+        *AWS_STORE_CASES,
+        *GCP_EDGE_CASES,
+        *K8S_TEMPLATE_CASES,
+        *K8S_RBAC_CASES,
+        *GCP_GKE_CASES,
+        *AWS_ACCOUNT_CASES,
+    )
 ]
 
 

@@ -1,0 +1,8 @@
+"""Cases for issue #19's rules (filled in by the helper that writes them). test_rules.py
+adds them to its table."""
+
+from __future__ import annotations
+
+from tests.policies.relational_cases import RelationalCase
+
+AWS_ACCOUNT_CASES: list[RelationalCase] = []
