@@ -1,5 +1,5 @@
 """Memorystore for Redis: reachable through private service access only, TLS in
-transit, AUTH on, highly available in prod."""
+transit, AUTH on, RDB snapshots, highly available in prod."""
 
 from __future__ import annotations
 
@@ -36,6 +36,10 @@ def memorystore(name: str, args: MemorystoreArgs, opts: pulumi.ResourceOptions) 
         connect_mode="PRIVATE_SERVICE_ACCESS",
         transit_encryption_mode="SERVER_AUTHENTICATION",
         auth_enabled=True,
+        # Snapshots outlive a restart or a lost node (a BASIC instance has no replica).
+        persistence_config=gcp.redis.InstancePersistenceConfigArgs(
+            persistence_mode="RDB", rdb_snapshot_period="TWELVE_HOURS"
+        ),
         labels=cloud_tags(args.owner, "cache"),
         opts=opts,
     )
