@@ -6,6 +6,7 @@ provider built from its outputs.
 - Workload Identity, so pods never see node credentials; shielded nodes with secure
   boot; legacy ABAC and client certificates off.
 - Dataplane V2 enforces NetworkPolicies; Secrets are encrypted with a rotating KMS key.
+- The kubelet's read-only port is closed and each pod's processes are capped.
 - The default node pool is removed; pools run as a dedicated, least-privilege service
   account; the app pool is spot in dev.
 """
@@ -30,6 +31,8 @@ NODE_ROLES = (
     "roles/monitoring.viewer",
     "roles/artifactregistry.reader",
 )
+
+POD_PIDS_LIMIT = 4096
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,9 @@ class GkeCluster(pulumi.ComponentResource):
                 opts=child,
             )
         shielded = {"enable_secure_boot": True, "enable_integrity_monitoring": True}
+        # The kubelet's unauthenticated read-only port closed (its default depends on the GKE
+        # version), and a pod's processes capped so that a fork bomb cannot starve the node.
+        kubelet = {"insecure_kubelet_readonly_port_enabled": "FALSE", "pod_pids_limit": POD_PIDS_LIMIT}
         self.cluster = gcp.container.Cluster(
             f"{name}-cluster",
             name=args.cluster_name,
@@ -108,6 +114,8 @@ class GkeCluster(pulumi.ComponentResource):
             remove_default_node_pool=True,
             initial_node_count=1,
             node_config={"service_account": account.email, "shielded_instance_config": shielded},
+            # For pools created later, outside this program.
+            node_pool_defaults={"node_config_defaults": {"insecure_kubelet_readonly_port_enabled": "FALSE"}},
             release_channel={"channel": args.release_channel},
             private_cluster_config={
                 "enable_private_nodes": True,
@@ -148,6 +156,7 @@ class GkeCluster(pulumi.ComponentResource):
                     "oauth_scopes": ["https://www.googleapis.com/auth/cloud-platform"],
                     "shielded_instance_config": shielded,
                     "workload_metadata_config": {"mode": "GKE_METADATA"},
+                    "kubelet_config": kubelet,
                     "labels": pool.labels or None,
                     "resource_labels": labels,
                     "taints": [{"key": k, "value": v, "effect": e} for k, v, e in pool.taints] or None,

@@ -41,6 +41,13 @@ class CloudSqlPostgres(pulumi.ComponentResource):
             "idle_in_transaction_session_timeout": "60000",
             "log_lock_waits": "on",
             "cloudsql.iam_authentication": "on",
+            # The audit trail: who connected and left, temporary files, and (pgAudit) changes
+            # to roles and schemas.
+            "log_connections": "on",
+            "log_disconnections": "on",
+            "log_temp_files": "0",
+            "cloudsql.enable_pgaudit": "on",
+            "pgaudit.log": "role,ddl",
         }
         self.instance = gcp.sql.DatabaseInstance(
             f"{name}-instance",

@@ -64,6 +64,7 @@ def settings(pack: str, config: Mapping[str, Any], stack: str) -> dict[str, Any]
     implied: dict[str, Any] = {}
     if (name := environment(config, stack)) is not None:
         implied["aws-rds-deletion-protection"] = {"environment": name}
+        implied["aws-rds-multi-az"] = {"environment": name}
         implied["istio-no-fault-injection-in-prod"] = {"environment": name}
         implied["chaos-mesh-not-in-prod"] = {"environment": name}
     if (own := registry(config, stack)) is not None:

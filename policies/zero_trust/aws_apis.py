@@ -1,14 +1,15 @@
 """Zero-trust rules for AWS API Gateway (REST methods and HTTP/WebSocket routes need an
 authorizer; stages keep access logs) and CloudTrail (every region, validated, encrypted,
-logging)."""
+logging, S3 data events)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from pulumi_policy.proxy import UnknownValueError
 
-from policies.core.props import get
+from policies.core.props import as_list, get, items
 from policies.core.rule import Params, Resource, Stack, rule
 from policies.zero_trust import PACK
 from policies.zero_trust.aws import known
@@ -107,3 +108,72 @@ def cloudtrail_hardened(resource: Resource, params: Params) -> Iterable[str]:
         yield "log files are not validated (enableLogFileValidation is not true)"
     if not get(resource.props, "kmsKeyId"):
         yield "log files are not encrypted with a KMS key (kmsKeyId)"
+
+
+# An S3 data resource for every bucket: arn:aws:s3 or arn:aws:s3::: (in any partition).
+_ALL_BUCKETS = re.compile(r"arn:[\w-]+:s3(:::)?")
+# Advanced selector fields that do not narrow S3 data events to some buckets or calls.
+_BROAD_FIELDS = ("eventcategory", "resources.type", "readonly")
+_EXCLUDING = ("notEquals", "notStartsWiths", "notEndsWiths")
+
+
+def _classic_s3(trail: Resource) -> set[str]:
+    """Which of "read" and "write" a trail's event selectors log for every bucket's objects."""
+    logged: set[str] = set()
+    for selector in items(trail.props, "eventSelectors"):
+        every = any(
+            get(data, "type") == "AWS::S3::Object"
+            and any(_ALL_BUCKETS.fullmatch(str(value)) for value in as_list(get(data, "values")))
+            for data in items(selector, "dataResources")
+        )
+        kind = str(get(selector, "readWriteType", "All"))
+        if every:
+            logged |= {"read", "write"} if kind == "All" else {"read"} if kind == "ReadOnly" else {"write"}
+    return logged
+
+
+def _advanced_s3(trail: Resource) -> set[str]:
+    logged: set[str] = set()
+    for selector in items(trail.props, "advancedEventSelectors"):
+        fields = {str(get(f, "field", "")).lower(): f for f in items(selector, "fieldSelectors")}
+        equals = {name: [str(v) for v in as_list(get(f, "equals"))] for name, f in fields.items()}
+        arn = fields.pop("resources.arn", None)
+        only_excludes = arn is None or all(key in _EXCLUDING for key in arn if key != "field" and get(arn, key))
+        if (
+            equals.get("eventcategory") == ["Data"]
+            and equals.get("resources.type") == ["AWS::S3::Object"]
+            and set(fields) <= set(_BROAD_FIELDS)
+            and only_excludes
+        ):
+            read_only = [v.lower() for v in equals.get("readonly", [])]
+            logged |= {"read", "write"} if not read_only else {"read"} if read_only == ["true"] else {"write"}
+    return logged
+
+
+@rule(
+    PACK,
+    name="aws-cloudtrail-s3-data-events",
+    description=(
+        "A stack that declares CloudTrail trails logs S3 object-level reads and writes (data events) for every "
+        "bucket in at least one of them."
+    ),
+    severity="medium",
+    remediation=(
+        "Add eventSelectors [{readWriteType: All, dataResources: [{type: AWS::S3::Object, values: "
+        "['arn:aws:s3']}]}], or an advanced event selector with eventCategory Data and resources.type "
+        "AWS::S3::Object, to an enabled trail."
+    ),
+)
+def cloudtrail_s3_data_events(stack: Stack, params: Params) -> Iterable[tuple[str, str]]:
+    trails = [t for t in stack.of_type(TRAIL) if known(t.props, "enableLogging") is not False]
+    logged: set[str] = set()
+    for trail in trails:
+        try:
+            logged |= _classic_s3(trail) | _advanced_s3(trail)
+        except UnknownValueError:
+            logged |= {"read", "write"}  # not known until deployment: not judged
+    missing = [kind for kind in ("write", "read") if kind not in logged]
+    if trails and missing:
+        first = min(trails, key=lambda trail: trail.name)
+        kinds = " or ".join(f"{kind}s" for kind in missing)
+        yield first.urn, f"no trail logs S3 object-level {kinds} (data events) for every bucket"

@@ -60,6 +60,23 @@ def autopilot(resource: Resource) -> bool:
     return resource.type == CLUSTER and get(resource.props, "enableAutopilot") is True
 
 
+def node_configs(resource: Resource) -> list[tuple[str, Any]]:
+    """(where, nodeConfig) of every node configuration a Standard cluster or node pool declares:
+    a NodePool's, the cluster's own (its default pool, unless removed) and its inline nodePools' (a way to
+    declare pools that a rule reading only NodePool resources would miss). Autopilot has none."""
+    if resource.type == NODE_POOL:
+        return [("nodeConfig", get(resource.props, "nodeConfig") or {})]
+    if autopilot(resource):
+        return []
+    # With removeDefaultNodePool the cluster's own nodeConfig is a throwaway pool's, deleted
+    # as soon as the cluster exists: no node runs with it.
+    config = None if get(resource.props, "removeDefaultNodePool") is True else get(resource.props, "nodeConfig")
+    found = [("nodeConfig", config)] if config else []
+    for index, pool in enumerate(items(resource.props, "nodePools")):
+        found.append((f"nodePools[{index}].nodeConfig", get(pool, "nodeConfig") or {}))
+    return found
+
+
 @rule(
     PACK,
     name="gcp-gke-private-nodes",
@@ -91,9 +108,12 @@ def gke_workload_identity(resource: Resource, params: Params) -> Iterable[str]:
 @rule(
     PACK,
     name="gcp-gke-shielded-nodes",
-    description="GKE nodes are shielded, with secure boot.",
+    description="GKE nodes are shielded, with secure boot and integrity monitoring.",
     severity="medium",
-    remediation="Keep enableShieldedNodes: true and set nodeConfig.shieldedInstanceConfig.enableSecureBoot: true.",
+    remediation=(
+        "Keep enableShieldedNodes: true and set nodeConfig.shieldedInstanceConfig.enableSecureBoot: true "
+        "(and leave enableIntegrityMonitoring unset or true), on node pools and inline nodePools alike."
+    ),
     types=(CLUSTER, NODE_POOL),
 )
 def gke_shielded(resource: Resource, params: Params) -> Iterable[str]:
@@ -101,9 +121,13 @@ def gke_shielded(resource: Resource, params: Params) -> Iterable[str]:
         return  # Autopilot's nodes are always shielded, with secure boot
     if resource.type == CLUSTER and get(resource.props, "enableShieldedNodes") is False:
         yield "shielded nodes are off"
-    has_nodes = resource.type == NODE_POOL or get(resource.props, "nodeConfig")
-    if has_nodes and get(resource.props, "nodeConfig.shieldedInstanceConfig.enableSecureBoot") is not True:
-        yield "secure boot is off"
+    for where, config in node_configs(resource):
+        prefix = "" if where == "nodeConfig" else f"{where}: "
+        if get(config, "shieldedInstanceConfig.enableSecureBoot") is not True:
+            yield f"{prefix}secure boot is off"
+        # On by default: only an explicit false turns it off.
+        if get(config, "shieldedInstanceConfig.enableIntegrityMonitoring") is False:
+            yield f"{prefix}integrity monitoring is off"
 
 
 @rule(
@@ -469,6 +493,80 @@ def sql_backups(resource: Resource, params: SqlBackupParams) -> Iterable[str]:
     retained = get(backup, "backupRetentionSettings.retainedBackups", 7)  # the API's default
     if isinstance(retained, int) and retained < params.min_retained_backups:
         yield f"{retained} backups are retained, at least {params.min_retained_backups} expected"
+
+
+# Flag values as the engines read them: PostgreSQL takes on/true/yes/1 alike.
+FLAG_SPELLINGS = {"true": "on", "yes": "on", "1": "on", "false": "off", "no": "off", "0": "off"}
+# Per engine: (flag, the value it must have, whether unset is the engine's safe default).
+# Audit trail: who connected and when, lock waits, checkpoints, temporary files, pgAudit;
+# per-statement statistics stay off (they flood the log); MySQL's local_infile and SQL
+# Server's cross-database ownership chaining and contained users stay off.
+SQL_FLAGS: dict[str, tuple[tuple[str, str, bool], ...]] = {
+    "POSTGRES": (
+        ("log_connections", "on", False),
+        ("log_disconnections", "on", False),
+        ("log_lock_waits", "on", False),
+        ("log_checkpoints", "on", False),  # on by default from PostgreSQL 15: see _unset_ok
+        ("log_temp_files", "0", False),
+        ("cloudsql.enable_pgaudit", "on", False),
+        ("log_executor_stats", "off", True),
+        ("log_parser_stats", "off", True),
+        ("log_planner_stats", "off", True),
+        ("log_statement_stats", "off", True),
+    ),
+    "MYSQL": (("local_infile", "off", True),),
+    "SQLSERVER": (
+        ("cross db ownership chaining", "off", True),
+        ("contained database authentication", "off", True),
+    ),
+}
+
+
+def _unset_ok(version: str, flag: str, default_safe: bool) -> bool:
+    if flag == "log_checkpoints":
+        major = version.removeprefix("POSTGRES_").split("_")[0]
+        return major.isdigit() and int(major) >= 15
+    return default_safe
+
+
+def _flag_value(value: str, expected: str) -> str:
+    """A boolean flag's value in on/off spelling; a number as written."""
+    return FLAG_SPELLINGS.get(value, value) if expected in ("on", "off") else value
+
+
+@rule(
+    PACK,
+    name="gcp-sql-database-flags",
+    description=(
+        "Cloud SQL's database flags keep an audit trail and the engine's risky features off: PostgreSQL logs "
+        "connections, disconnections, lock waits, checkpoints and temporary files and runs pgAudit; MySQL keeps "
+        "local_infile off; SQL Server keeps cross db ownership chaining and contained database authentication off."
+    ),
+    severity="medium",
+    remediation=(
+        "Set settings.databaseFlags: on PostgreSQL log_connections, log_disconnections, log_lock_waits, "
+        "log_checkpoints and cloudsql.enable_pgaudit on, log_temp_files 0, the log_*_stats flags off or unset; "
+        "on MySQL local_infile off; on SQL Server cross db ownership chaining and contained database "
+        "authentication off."
+    ),
+    types=(SQL,),
+)
+def sql_database_flags(resource: Resource, params: Params) -> Iterable[str]:
+    version = str(get(resource.props, "databaseVersion", "")).strip().upper()
+    required = next((flags for engine, flags in SQL_FLAGS.items() if version.startswith(engine)), ())
+    values: dict[str, list[str]] = {}
+    for flag in items(resource.props, "settings.databaseFlags"):
+        name = str(get(flag, "name", "")).strip().lower()
+        value = str(get(flag, "value", "")).strip().lower()
+        values.setdefault(name, []).append(value)
+    for name, expected, default_safe in required:
+        found = values.get(name)
+        if found is None:
+            if not _unset_ok(version, name, default_safe):
+                yield f"{name} is unset, expected {expected}"
+        # Every occurrence counts: a second entry may not undo the first.
+        elif any(_flag_value(value, expected) != expected for value in found):
+            yield f"{name} is {', '.join(found)}, expected {expected}"
 
 
 REDIS = "gcp:redis/instance:Instance"

@@ -1,5 +1,5 @@
 """Zero-trust rules for Kubernetes objects: pods wherever they sit, namespaces, network
-policies, Services, Ingresses and RBAC."""
+policies, Services, Ingresses and RBAC bindings (what Roles grant: kubernetes_rbac.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,16 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from policies.core.pods import POD_HOLDERS, PodTemplate, containers, namespace_of, pod_rule, pod_templates
+from policies.core.pods import (
+    POD_HOLDERS,
+    WORKLOAD_TYPES,
+    PodTemplate,
+    containers,
+    kubernetes_rule,
+    namespace_of,
+    pod_rule,
+    pod_templates,
+)
 from policies.core.props import get, items
 from policies.core.rule import Params, Resource, Stack, rule
 from policies.zero_trust import PACK
@@ -607,3 +616,146 @@ def network_policy_no_open_cidr(resource: Resource, params: OpenCidrParams) -> I
                     f"{direction}[{index}] allows {whom} on {span}; expected specific ports "
                     f"(at most {params.max_open_ports}) or a narrower ipBlock"
                 )
+
+
+@pod_rule(
+    PACK,
+    name="k8s-no-secret-env-refs",
+    description="Containers take no Secret into their environment (env valueFrom.secretKeyRef, envFrom.secretRef).",
+    severity="medium",
+    remediation=(
+        "Mount the Secret as a read-only volume (defaultMode 0440) and give the app the file's path "
+        "(e.g. PAYMENT_KEY_FILE=/run/secrets/payment/key): environments leak into logs, crash dumps and children."
+    ),
+)
+def no_secret_env_refs(template: PodTemplate, params: Params) -> Iterable[str]:
+    for where, container in _containers(template):
+        for variable in items(container, "env"):
+            secret = get(variable, "valueFrom.secretKeyRef")
+            if secret is not None:
+                yield (
+                    f"{where} takes {get(variable, 'name', '?')} from Secret '{get(secret, 'name', '?')}' "
+                    "(env valueFrom.secretKeyRef); expected the Secret mounted as a file"
+                )
+        for source in items(container, "envFrom"):
+            secret = get(source, "secretRef")
+            if secret is not None:
+                yield (
+                    f"{where} takes its environment from Secret '{get(secret, 'name', '?')}' (envFrom.secretRef); "
+                    "expected the Secret mounted as a file"
+                )
+
+
+HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
+# Namespaced kinds a program declares (cluster-scoped templates run pods in a namespace
+# chosen when they are used). Custom resources count when they hold a pod.
+NAMESPACED_TYPES = (
+    *(t for t in WORKLOAD_TYPES if not t.rsplit(":", 1)[-1].startswith("Cluster")),
+    *(
+        f"kubernetes:core/v1:{kind}"
+        for kind in (
+            "Service",
+            "ServiceAccount",
+            "ConfigMap",
+            "Secret",
+            "PersistentVolumeClaim",
+            "Endpoints",
+            "LimitRange",
+            "ResourceQuota",
+        )
+    ),
+    INGRESS,
+    "kubernetes:extensions/v1beta1:Ingress",
+    NETWORK_POLICY,
+    "kubernetes:rbac.authorization.k8s.io/v1:Role",
+    "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding",
+    "kubernetes:autoscaling/v1:HorizontalPodAutoscaler",
+    "kubernetes:autoscaling/v2:HorizontalPodAutoscaler",
+    "kubernetes:policy/v1:PodDisruptionBudget",
+    HELM_RELEASE,
+)
+_NAMESPACED = frozenset(NAMESPACED_TYPES)
+
+
+@kubernetes_rule(
+    PACK,
+    name="k8s-no-default-namespace",
+    description=(
+        "Namespaced objects (workloads, Services, Roles and bindings, ConfigMaps, Secrets, ServiceAccounts, "
+        "NetworkPolicies, claims, Helm releases) are not in the default namespace, nor left without one."
+    ),
+    severity="medium",
+    remediation=(
+        "Set metadata.namespace (a Helm release's namespace) to the application's own namespace, "
+        "one with Pod Security, NetworkPolicies and RBAC of its own."
+    ),
+    types=NAMESPACED_TYPES,
+)
+def no_default_namespace(resource: Resource, params: Params) -> Iterable[str]:
+    if not resource.props:
+        return  # read with .get(): the program declares nothing about the object
+    kind = resource.type.rsplit(":", 1)[-1]
+    if resource.type not in _NAMESPACED and (kind.startswith("Cluster") or not pod_templates(resource)):
+        return  # a custom resource that runs no pod (or a cluster-scoped one)
+    path = "namespace" if resource.type == HELM_RELEASE else "metadata.namespace"
+    name = get(resource.props, "name" if resource.type == HELM_RELEASE else "metadata.name") or resource.name
+    namespace = get(resource.props, path)
+    if namespace == "default":
+        yield f"{kind} '{name}' is in the default namespace; expected a namespace of its own"
+    elif not namespace:
+        # The provider's namespace applies next, then its kubeconfig context's, which
+        # preflight cannot see: an object should say where it goes.
+        fallback = get(resource.provider_props, "namespace")
+        if not fallback or fallback == "default":
+            yield (
+                f"{kind} '{name}' sets no {path}, so it lands in the default namespace; "
+                "expected its own namespace named explicitly"
+            )
+
+
+SERVICE_ACCOUNTS = ("kubernetes:core/v1:ServiceAccount", "kubernetes:core/v1:ServiceAccountPatch")
+
+
+@rule(
+    PACK,
+    name="k8s-default-service-account-no-automount",
+    description="A namespace's default ServiceAccount, when the program declares or patches it, mounts no token.",
+    severity="medium",
+    remediation="Set automountServiceAccountToken: false on the default ServiceAccount; give pods their own.",
+    types=SERVICE_ACCOUNTS,
+)
+def default_service_account(resource: Resource, params: Params) -> Iterable[str]:
+    if get(resource.props, "metadata.name") != "default":
+        return
+    if get(resource.props, "automountServiceAccountToken") is not False:
+        yield (
+            f"the default ServiceAccount of namespace {namespace_of(resource.props)} mounts its token into every pod "
+            "that names no ServiceAccount; expected automountServiceAccountToken: false"
+        )
+
+
+INGRESSES = tuple(
+    f"kubernetes:{version}:Ingress{suffix}"
+    for version in ("networking.k8s.io/v1", "extensions/v1beta1")
+    for suffix in ("", "Patch")
+)
+
+
+@rule(
+    PACK,
+    name="k8s-ingress-no-snippet-annotations",
+    description="No Ingress injects raw controller configuration through a *-snippet annotation.",
+    severity="high",
+    remediation=(
+        "Remove configuration-snippet, server-snippet and other *-snippet annotations; use the controller's "
+        "named annotations or its global configuration (CVE-2021-25742: a snippet reads the controller's secrets)."
+    ),
+    types=INGRESSES,
+)
+def ingress_no_snippets(resource: Resource, params: Params) -> Iterable[str]:
+    annotations = get(resource.props, "metadata.annotations", {})
+    if not isinstance(annotations, Mapping):
+        return
+    for key in annotations:
+        if str(key).rsplit("/", 1)[-1].endswith("-snippet"):
+            yield f"annotation {key} injects raw controller configuration; expected none (CVE-2021-25742)"

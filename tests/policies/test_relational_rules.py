@@ -55,6 +55,8 @@ gcp.container.Cluster(
     master_authorized_networks_config={"cidr_blocks": [{"cidr_block": "10.8.0.0/16", "display_name": "vpn"}]},
     cluster_autoscaling={"auto_provisioning_defaults": {"service_account": nodes.email}},
     release_channel={"channel": "REGULAR"},
+    # Google does not add a Cloud KMS layer to Secrets on Autopilot either: the team's key.
+    database_encryption={"state": "ENCRYPTED", "key_name": "projects/p/locations/europe-west1/keyRings/r/cryptoKeys/k"},
     deletion_protection=True,
     resource_labels={"team": "platform", "cost-center": "cc-1", "environment": "dev", "service": "gke"},
 )

@@ -72,6 +72,7 @@ def test_a_stack_without_an_override_gets_its_environments_settings() -> None:
     assert effective.applied(COST, "dev-2", config) == resolve(COST.rules, dev)
     zero_trust = effective.applied(ZERO_TRUST, "dev-2", config)
     assert zero_trust["aws-rds-deletion-protection"].params.environment == "dev"
+    assert zero_trust["aws-rds-multi-az"].params.environment == "dev"
     # A cluster stack has no registry of its own: the environment's list alone.
     assert zero_trust["k8s-image-allowed-registry"].params.allowed_registries == (OPENBAO,)
 
@@ -98,6 +99,7 @@ def test_the_cli_writes_the_effective_settings_for_the_pulumi_cli(
     written = json.loads(capsys.readouterr().out)
     assert written == {
         "aws-rds-deletion-protection": {"environment": "prod"},
+        "aws-rds-multi-az": {"environment": "prod"},
         "istio-no-fault-injection-in-prod": {"environment": "prod"},
         "chaos-mesh-not-in-prod": {"environment": "prod"},
         "k8s-image-allowed-registry": {

@@ -44,6 +44,7 @@ key = aws.kms.Key(
 )
 
 vpc = aws.ec2.Vpc("eks", cidr_block=CIDR, enable_dns_hostnames=True, enable_dns_support=True, tags=TAGS)
+aws.ec2.DefaultSecurityGroup("eks-default", vpc_id=vpc.id, tags=TAGS)
 subnets = [
     aws.ec2.Subnet(
         f"nodes-{zone}",
@@ -131,6 +132,15 @@ for pool, capacity in (("system", "ON_DEMAND"), ("workers", "SPOT")):
         labels={"node-role": pool},
         tags=TAGS,
     )
+
+# The VPC CNI's network policy agent: NetworkPolicies are enforced, not just declared.
+aws.eks.Addon(
+    "vpc-cni",
+    cluster_name=cluster.name,
+    addon_name="vpc-cni",
+    configuration_values=json.dumps({"enableNetworkPolicy": "true"}),
+    tags=TAGS,
+)
 
 repository = aws.ecr.Repository(
     "apps",

@@ -42,6 +42,8 @@ key = aws.kms.Key(
 )
 
 vpc = aws.ec2.Vpc("orders", cidr_block=CIDR, enable_dns_hostnames=True, enable_dns_support=True, tags=TAGS)
+# Adopted with no rules: nothing placed in the default group by mistake can talk.
+aws.ec2.DefaultSecurityGroup("orders-default", vpc_id=vpc.id, tags=TAGS)
 subnets = [
     aws.ec2.Subnet(
         f"private-{zone}",
@@ -158,6 +160,8 @@ aws.rds.Instance(
     copy_tags_to_snapshot=True,
     deletion_protection=True,
     iam_database_authentication_enabled=True,
+    multi_az=True,
+    enabled_cloudwatch_logs_exports=["postgresql", "upgrade"],
     final_snapshot_identifier="orders-final",
     tags=TAGS,
 )
@@ -302,6 +306,9 @@ aws.cloudtrail.Trail(
     enable_log_file_validation=True,
     enable_logging=True,
     kms_key_id=key.arn,
+    event_selectors=[
+        {"read_write_type": "All", "data_resources": [{"type": "AWS::S3::Object", "values": ["arn:aws:s3"]}]}
+    ],
     tags=TAGS,
 )
 

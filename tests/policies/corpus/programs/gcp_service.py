@@ -80,6 +80,7 @@ cluster = gcp.container.Cluster(
     enable_shielded_nodes=True,
     database_encryption={"state": "ENCRYPTED", "key_name": key.id},
     release_channel={"channel": "REGULAR"},
+    node_pool_defaults={"node_config_defaults": {"insecure_kubelet_readonly_port_enabled": "FALSE"}},
     deletion_protection=True,
     resource_labels=LABELS,
 )
@@ -95,6 +96,7 @@ gcp.container.NodePool(
         "oauth_scopes": ["https://www.googleapis.com/auth/cloud-platform"],
         "shielded_instance_config": {"enable_secure_boot": True, "enable_integrity_monitoring": True},
         "workload_metadata_config": {"mode": "GKE_METADATA"},
+        "kubelet_config": {"insecure_kubelet_readonly_port_enabled": "FALSE", "pod_pids_limit": 4096},
         "labels": {"node-role": "workers"},
     },
 )
@@ -120,7 +122,16 @@ gcp.sql.DatabaseInstance(
             "transaction_log_retention_days": 7,
             "backup_retention_settings": {"retained_backups": 14},
         },
-        "database_flags": [{"name": "log_connections", "value": "on"}],
+        "database_flags": [
+            {"name": name, "value": value}
+            for name, value in {
+                "log_connections": "on",
+                "log_disconnections": "on",
+                "log_lock_waits": "on",
+                "log_temp_files": "0",
+                "cloudsql.enable_pgaudit": "on",
+            }.items()
+        ],
         "user_labels": LABELS,
     },
 )
