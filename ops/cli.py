@@ -16,14 +16,16 @@ from ops.steps import OpsError, PreconditionFailed
 
 def parser() -> argparse.ArgumentParser:
     from ops import smoke
+    from ops.anomaly import cli as anomalies
     from ops.canary import cli as canary
     from ops.chaos import cli as chaos
     from ops.dr import cli as dr
+    from ops.forecast import cli as forecast
 
     root = argparse.ArgumentParser(
         prog="ops",
         description="Project-AI operations: disaster recovery, the canary judge, chaos engineering, "
-        "the blue-green smoke test. "
+        "the blue-green smoke test, anomaly detection and forecasting. "
         "Commands that change something are dry runs unless given --apply.",
     )
     root.add_argument(
@@ -33,10 +35,12 @@ def parser() -> argparse.ArgumentParser:
         help="also append each step's JSON audit line to FILE (they always go to stderr)",
     )
     groups = root.add_subparsers(dest="group", required=True, metavar="COMMAND")
+    anomalies.register(groups)
     dr.register(groups)
     canary.register(groups)
     chaos.register(groups)
     smoke.register(groups)
+    forecast.register(groups)
     return root
 
 

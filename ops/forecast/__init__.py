@@ -1,0 +1,1 @@
+"""Demand forecasting (`ops forecast`) and the predictive-scaling replay (`ops forecast-replay`)."""
