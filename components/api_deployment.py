@@ -33,6 +33,7 @@ from components.chaos import ChaosExperiments, ChaosExperimentsArgs, ChaosMesh, 
 from components.charts import NamespaceSetup
 from components.delivery import ArgoRollouts, ArgoRolloutsArgs
 from components.ingress import EdgeOrigin, EdgeOriginArgs
+from components.insight import InsightService, InsightServiceArgs
 from components.labels import kubernetes_labels
 from components.mesh import IstioMesh, IstioMeshArgs, MeshCertificates, MeshCertificatesArgs, MeshPolicies, traffic
 from components.mesh.traffic import MeshPoliciesArgs
@@ -41,6 +42,7 @@ from components.monitoring.dashboards import ApiDashboards, ApiDashboardsArgs
 from components.monitoring.rules import RuleArgs
 from components.monitoring.stack import MESH_CERTIFICATES, MonitoringStack, MonitoringStackArgs
 from components.network_policies import EgressRule
+from components.scaling import Keda, KedaArgs, PredictiveScaling, PredictiveScalingArgs
 from components.vault.integration import VaultIntegration, VaultIntegrationArgs
 from components.vault.pki import MeshPki, MeshPkiArgs
 from components.workload import AppService, AppServiceArgs
@@ -86,6 +88,11 @@ class ApiDeploymentArgs:
     origin: EdgeOriginArgs | None = None
     mesh: MeshDeploymentArgs | None = None
     chaos: ChaosDeploymentArgs | None = None
+    # The anomaly and forecast service, where on (it needs monitoring).
+    insight: InsightServiceArgs | None = None
+    # KEDA and the API's ScaledObjects, where predictive scaling is on (it needs insight).
+    keda: KedaArgs | None = None
+    predictive_scaling: PredictiveScalingArgs | None = None
 
 
 def mesh_scrape(args: ApiDeploymentArgs) -> MeshScrape | None:
@@ -108,6 +115,9 @@ class ApiDeployment(pulumi.ComponentResource):
     dashboards: ApiDashboards | None
     chaos_mesh: ChaosMesh | None
     chaos_experiments: ChaosExperiments | None
+    insight: InsightService | None
+    keda: Keda | None
+    predictive_scaling: PredictiveScaling | None
 
     def __init__(self, name: str, args: ApiDeploymentArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("projectai:api:ApiDeployment", name, None, opts)
@@ -179,6 +189,7 @@ class ApiDeployment(pulumi.ComponentResource):
                 after_api,
             )
         self._chaos(args, meshed)
+        self._insight(args, meshed)
         self.register_outputs({"namespace": self.api.namespace.metadata.name, "url": self.api.url})
 
     def _chaos(self, args: ApiDeploymentArgs, meshed: bool) -> None:
@@ -194,6 +205,24 @@ class ApiDeployment(pulumi.ComponentResource):
         read = [r for r in (self.monitoring, self.monitors) if r is not None]
         experiments = dataclasses.replace(experiments, guard=guard, ready=(self.chaos_mesh, self.api, *read))
         self.chaos_experiments = ChaosExperiments("chaos-experiments", experiments, pulumi.ResourceOptions(parent=self))
+
+    def _insight(self, args: ApiDeploymentArgs, meshed: bool) -> None:
+        """The insight service once the API and Prometheus run; KEDA and the API's
+        ScaledObjects after it (they scale on its forecast)."""
+        self.insight = self.keda = self.predictive_scaling = None
+        if args.insight is None:
+            return
+        read = [r for r in (self.monitoring, self.monitors) if r is not None]
+        insight = dataclasses.replace(args.insight, meshed=meshed, ready=(self.api.namespace, *read))
+        self.insight = InsightService("insight", insight, pulumi.ResourceOptions(parent=self))
+        if args.keda is None or args.predictive_scaling is None:
+            return
+        self.keda = Keda("keda", args.keda, pulumi.ResourceOptions(parent=self))
+        self.predictive_scaling = PredictiveScaling(
+            "predictive-scaling",
+            args.predictive_scaling,
+            pulumi.ResourceOptions(parent=self, depends_on=[self.keda.release, self.api, self.insight]),
+        )
 
     def _mesh(self, args: ApiDeploymentArgs, installed: list[pulumi.Resource]) -> bool:
         """The mesh's PKI, and once its intermediate is signed, Istio: True when the API's

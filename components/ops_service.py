@@ -1,6 +1,7 @@
 """A small HTTP service of the ops image (ops/Dockerfile) beside the platform, in one
-shape for all: the canary judge (components/delivery/judge.py) and the chaos
-steady-state guard (components/chaos/guard.py).
+shape for all: the canary judge (components/delivery/judge.py), the chaos
+steady-state guard (components/chaos/guard.py) and the insight service
+(components/insight.py, the one with a state volume).
 
 Each runs `python -m ops <group> <command>` as uid 10001 on a read-only root, holds no
 secret and mounts no ServiceAccount token (it calls no Kubernetes API). Its namespace
@@ -37,6 +38,8 @@ HEALTH_PATH = "/healthz"
 # Excludes a pod from sidecar injection (a label: Istio's injector reads it before the annotation).
 NO_SIDECAR = {"sidecar.istio.io/inject": "false"}
 TMP = "/tmp"
+# The state volume's name in the pod, and its claim's suffix.
+STATE = "state"
 # The ops image's user (ops/Dockerfile).
 OPS_USER = 10001
 
@@ -49,6 +52,19 @@ class Caller:
     name: str
     namespace: str
     labels: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class StateVolume:
+    """A small disk of the service's own, for what it must keep across restarts and
+    reschedules (the insight service's learned models): a ReadWriteOnce claim. A pod on
+    another node cannot mount it while the old one holds it, so such a service is
+    replaced, not surged: the old pod stops before the new one starts (`Recreate`)."""
+
+    mount_path: str
+    size: str
+    # Unset: the cluster's default StorageClass.
+    storage_class: str | None = None
 
 
 @dataclass(frozen=True)
@@ -73,6 +89,8 @@ class OpsServiceSpec:
     meshed: bool = False
     requests: Mapping[str, str] = field(default_factory=lambda: {"cpu": "50m", "memory": "128Mi"})
     limits: Mapping[str, str] = field(default_factory=lambda: {"cpu": "500m", "memory": "256Mi"})
+    # Unset: the service keeps nothing beyond its scratch directory.
+    state: StateVolume | None = None
 
 
 @dataclass(frozen=True)
@@ -85,6 +103,8 @@ class OpsService:
     service: core.Service
     network_policies: dict[str, networking.NetworkPolicy]
     url: str
+    # Its state volume's claim, where it has one.
+    state_claim: core.PersistentVolumeClaim | None = None
 
 
 def service_selector(name: str, environment: str) -> dict[str, str]:
@@ -110,7 +130,10 @@ def container(spec: OpsServiceSpec) -> core.ContainerArgs:
         ),
         resources=core.ResourceRequirementsArgs(requests=dict(spec.requests), limits=dict(spec.limits)),
         security_context=container_security(spec.run_as_user),
-        volume_mounts=[core.VolumeMountArgs(name="tmp", mount_path=TMP)],
+        volume_mounts=[
+            core.VolumeMountArgs(name="tmp", mount_path=TMP),
+            *([core.VolumeMountArgs(name=STATE, mount_path=spec.state.mount_path)] if spec.state else []),
+        ],
     )
 
 
@@ -122,7 +145,35 @@ def pod_spec(spec: OpsServiceSpec, service_account: pulumi.Input[str]) -> core.P
         security_context=pod_security(spec.run_as_user),
         containers=[container(spec)],
         # The root filesystem is read-only: a small scratch directory for anything that writes one.
-        volumes=[core.VolumeArgs(name="tmp", empty_dir=core.EmptyDirVolumeSourceArgs(size_limit="16Mi"))],
+        volumes=[
+            core.VolumeArgs(name="tmp", empty_dir=core.EmptyDirVolumeSourceArgs(size_limit="16Mi")),
+            *(
+                [
+                    core.VolumeArgs(
+                        name=STATE,
+                        persistent_volume_claim=core.PersistentVolumeClaimVolumeSourceArgs(
+                            claim_name=state_claim(spec.name)
+                        ),
+                    )
+                ]
+                if spec.state
+                else []
+            ),
+        ],
+    )
+
+
+def state_claim(name: str) -> str:
+    return f"{name}-{STATE}"
+
+
+def deployment_strategy(spec: OpsServiceSpec) -> k8s.apps.v1.DeploymentStrategyArgs:
+    """A surge for a stateless service (no gap); replaced for one with a state volume."""
+    if spec.state is not None:
+        return k8s.apps.v1.DeploymentStrategyArgs(type="Recreate")
+    return k8s.apps.v1.DeploymentStrategyArgs(
+        type="RollingUpdate",
+        rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(max_unavailable=0, max_surge=1),
     )
 
 
@@ -175,6 +226,20 @@ def create(
         automount_service_account_token=False,
         opts=child,
     )
+    claims = []
+    if spec.state is not None:
+        claims.append(
+            core.PersistentVolumeClaim(
+                f"{logical_name}-{STATE}",
+                metadata=metadata(state_claim(spec.name)),
+                spec=core.PersistentVolumeClaimSpecArgs(
+                    access_modes=["ReadWriteOnce"],
+                    storage_class_name=spec.state.storage_class,
+                    resources=core.VolumeResourceRequirementsArgs(requests={"storage": spec.state.size}),
+                ),
+                opts=child,
+            )
+        )
     pod_labels = {**labels, **(NO_SIDECAR if spec.meshed else {})}
     deployment = k8s.apps.v1.Deployment(
         f"{logical_name}-deployment",
@@ -183,16 +248,13 @@ def create(
             replicas=spec.replicas,
             selector=meta.LabelSelectorArgs(match_labels=selector),
             revision_history_limit=3,
-            strategy=k8s.apps.v1.DeploymentStrategyArgs(
-                type="RollingUpdate",
-                rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(max_unavailable=0, max_surge=1),
-            ),
+            strategy=deployment_strategy(spec),
             template=core.PodTemplateSpecArgs(
                 metadata=meta.ObjectMetaArgs(labels=pod_labels),
                 spec=pod_spec(spec, service_account.metadata.name),
             ),
         ),
-        opts=pulumi.ResourceOptions(parent=owner_resource, depends_on=[*ready, *policies.values()]),
+        opts=pulumi.ResourceOptions(parent=owner_resource, depends_on=[*ready, *policies.values(), *claims]),
     )
     service = core.Service(
         f"{logical_name}-service",
@@ -205,4 +267,4 @@ def create(
         opts=child,
     )
     url = f"http://{service_host(spec.name, namespace)}:{spec.port}"
-    return OpsService(selector, service_account, deployment, service, policies, url)
+    return OpsService(selector, service_account, deployment, service, policies, url, next(iter(claims), None))

@@ -21,11 +21,12 @@ def parser() -> argparse.ArgumentParser:
     from ops.chaos import cli as chaos
     from ops.dr import cli as dr
     from ops.forecast import cli as forecast
+    from ops.insight import cli as insight
 
     root = argparse.ArgumentParser(
         prog="ops",
         description="Project-AI operations: disaster recovery, the canary judge, chaos engineering, "
-        "the blue-green smoke test, anomaly detection and forecasting. "
+        "the blue-green smoke test, anomaly detection, forecasting and the insight service. "
         "Commands that change something are dry runs unless given --apply.",
     )
     root.add_argument(
@@ -41,6 +42,7 @@ def parser() -> argparse.ArgumentParser:
     chaos.register(groups)
     smoke.register(groups)
     forecast.register(groups)
+    insight.register(groups)
     return root
 
 

@@ -42,9 +42,15 @@ class Prometheus:
             body = response.json()
         except ValueError:
             body = {}
+        if not isinstance(body, dict):  # JSON, but not Prometheus's envelope
+            body = {}
         if response.status_code != 200 or body.get("status") != "success":
             raise OpsError(f"Prometheus refused the query ({response.status_code}): {body.get('error', 'no JSON')}")
-        data = body.get("data", {})
-        if data.get("resultType") != "vector":
-            raise OpsError(f"Prometheus answered a {data.get('resultType')!r}, not a vector")
-        return data.get("result", [])
+        data = body.get("data")
+        if not isinstance(data, dict) or data.get("resultType") != "vector":
+            kind = data.get("resultType") if isinstance(data, dict) else None
+            raise OpsError(f"Prometheus answered a {kind!r}, not a vector")
+        result = data.get("result", [])
+        if not isinstance(result, list):
+            raise OpsError("Prometheus answered a vector that is not a list of series")
+        return result

@@ -12,10 +12,12 @@ from components.delivery import ArgoRolloutsArgs
 from components.ingress.origin import client_certificate_annotations
 from components.vault.integration import CacheEndpoint, DatabaseEndpoint
 from stacks.chaos import chaos_args
+from stacks.insight import insight_args
 from stacks.mesh import GATEWAY_PORT, mesh_args
 from stacks.model import RegionStack, WorkloadStack, flagd_file
 from stacks.monitoring import monitoring_stack_args, rule_args
 from stacks.origin import CERT_MANAGER_NAMESPACE, edge_origin_args
+from stacks.scaling import keda_args, predictive_scaling_args
 from stacks.vault import vault_integration_args
 from stacks.workload import app_service_args, cluster_facts, controller_replicas, judge_egress, ownership
 
@@ -40,7 +42,15 @@ def api_deployment_args(
         )
     vault = vault_integration_args(config, database, cache, oidc_issuer)
     # The stack's flags, as the flag file the API reads (and its tests read too).
-    api = dataclasses.replace(app_service_args(config), flags=flagd_file(config.flags))
+    scaling = config.predictive_scaling
+    # With predictive scaling KEDA's ScaledObject owns the replica count: no CPU HPA beside it.
+    api = dataclasses.replace(
+        app_service_args(config), flags=flagd_file(config.flags), external_autoscaler=scaling.enabled
+    )
+    insight = insight_args(config, config.insight)
+    if insight is not None and scaling.enabled:
+        # The peak KEDA scales on looks as far ahead as the lead time.
+        insight = dataclasses.replace(insight, peak_window_seconds=scaling.lead_time_minutes * 60)
     origin = None
     if isinstance(config, RegionStack):
         # A region is an origin of the Cloudflare edge: it installs its own ingress
@@ -65,6 +75,9 @@ def api_deployment_args(
         rules=rule_args(config) if monitoring else None,
         origin=origin,
         chaos=chaos,
+        insight=insight,
+        keda=keda_args(config, scaling) if scaling.enabled else None,
+        predictive_scaling=predictive_scaling_args(config, scaling) if scaling.enabled else None,
     )
 
 

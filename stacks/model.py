@@ -12,6 +12,7 @@ import json
 import re
 from collections.abc import Mapping
 from datetime import date
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 from urllib.parse import urlparse
 
@@ -784,6 +785,105 @@ class ChaosConfig(Model):
         return self
 
 
+# The signals a round reads, each one query that may take the whole timeout (ops/insight/signals.py).
+QUERIES_PER_ROUND = 4
+
+
+class InsightConfig(Model):
+    enabled: bool = False
+    # The ops image, pinned by digest; unset, the canary judge's (delivery.canary.judge.image).
+    image: ImageConfig | None = None
+    # How often the API's signals are read and learned: the models' interval.
+    interval_seconds: Annotated[int, Field(ge=10, le=3600)] = 60
+    # How far ahead `projectai_forecast` is made (the dashboard plots it against the actual value).
+    lead_seconds: Annotated[int, Field(ge=60, le=86400)] = 900
+    # A Prometheus query slower than this fails (the round goes on with the next signal).
+    timeout_seconds: Annotated[float, Field(ge=0.1, le=30)] = 5.0
+    # The volume holding the learned state: a few megabytes for weeks of history.
+    state_size: Annotated[str, StringConstraints(pattern=r"^\d+(Mi|Gi)$")] = "1Gi"
+    # Unset: the cluster's default StorageClass.
+    storage_class: DnsLabel | None = None
+
+    @field_validator("image")
+    @classmethod
+    def _by_digest(cls, image: ImageConfig | None) -> ImageConfig | None:
+        if image is not None and image.digest is None:
+            raise ValueError("expected the ops image pinned by digest (image.digest: sha256:...)")
+        return image
+
+    @model_validator(mode="after")
+    def _rounds_fit(self) -> InsightConfig:
+        if self.timeout_seconds * QUERIES_PER_ROUND >= self.interval_seconds:
+            raise ValueError(
+                f"timeoutSeconds: {self.timeout_seconds:g} s for each of a round's {QUERIES_PER_ROUND} queries "
+                f"does not fit in intervalSeconds {self.interval_seconds}; expected timeoutSeconds below "
+                f"{self.interval_seconds / QUERIES_PER_ROUND:g}"
+            )
+        return self
+
+
+class HeadroomConfig(Model):
+    """Placeholder pods sized like an API pod, at the cluster autoscaler's expendable
+    cutoff: pending, they add nodes ahead of a forecast peak; any API pod preempts them."""
+
+    # Share of the forecast peak held beyond it, for the forecast's error (0.2: 20 %).
+    margin: Annotated[float, Field(ge=0, le=1)] = 0.2
+    max_replicas: Annotated[int, Field(ge=1, le=100)] = 4
+    # USD per month. The cap counts each placeholder as running all month: a bound the
+    # placeholders can never exceed, however often forecasts call for them.
+    monthly_cost_cap: Annotated[float, Field(gt=0)]
+    # USD per month for one API pod's share of a node (its requests over a node's).
+    pod_monthly_price: Annotated[float, Field(gt=0)]
+
+    @model_validator(mode="after")
+    def _buys_a_placeholder(self) -> HeadroomConfig:
+        if Decimal(str(self.monthly_cost_cap)) < Decimal(str(self.pod_monthly_price)):
+            raise ValueError(
+                f"monthlyCostCap {self.monthly_cost_cap:g} buys no placeholder at podMonthlyPrice "
+                f"{self.pod_monthly_price:g}; expected a cap of at least {self.pod_monthly_price:g}, "
+                "or no headroom"
+            )
+        return self
+
+
+class PredictiveScalingConfig(Model):
+    enabled: bool = False
+    keda_chart_version: ChartVersion = "2.20.2"
+    # Requests/s one API replica serves at its target (from a load test): the divisor of
+    # the forecast and of the current load. Required when enabled.
+    requests_per_replica: Annotated[float, Field(gt=0, le=100000)] | None = None
+    # How far ahead replicas are ready: the window of the forecast peak scaled on
+    # (the insight service's `projectai_forecast_peak{window}`).
+    lead_time_minutes: Annotated[int, Field(ge=1, le=120)] = 15
+    # A forecast counts only if the forecaster succeeded this recently.
+    forecast_max_age_seconds: Annotated[int, Field(ge=30, le=7200)] = 300
+    polling_seconds: Annotated[int, Field(ge=5, le=300)] = 15
+    # Failed Prometheus queries in a row before KEDA's fallback keeps the current replicas.
+    fallback_failures: Annotated[int, Field(ge=1, le=20)] = 3
+    # None: no placeholders.
+    headroom: HeadroomConfig | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> PredictiveScalingConfig:
+        if self.enabled and self.requests_per_replica is None:
+            raise ValueError(
+                "requestsPerReplica: missing; expected the requests/s one API replica serves at its target "
+                "(measured by a load test) when predictive scaling is enabled"
+            )
+        lead_seconds = self.lead_time_minutes * 60
+        if self.forecast_max_age_seconds > lead_seconds:
+            raise ValueError(
+                f"forecastMaxAgeSeconds: {self.forecast_max_age_seconds} would trust a forecast of the next "
+                f"{self.lead_time_minutes} min after that window has passed; expected at most {lead_seconds}"
+            )
+        if self.polling_seconds * self.fallback_failures >= lead_seconds:
+            raise ValueError(
+                f"pollingSeconds × fallbackFailures: {self.polling_seconds} × {self.fallback_failures} s of failed "
+                f"queries reach the {self.lead_time_minutes} min lead time; expected less"
+            )
+        return self
+
+
 class DatabaseConfig(Model):
     engine_version: Annotated[str, StringConstraints(pattern=r"^\d+(\.\d+)?$")] = "16.4"
     instance_class: str = "db.r6g.large"
@@ -1343,6 +1443,10 @@ class WorkloadStack(StackBase):
     mesh: MeshConfig = MeshConfig()
     # Chaos Mesh and its experiments (outside prod only).
     chaos: ChaosConfig = ChaosConfig()
+    # The anomaly and forecast service (`ops insight serve`), its alerts and dashboard.
+    insight: InsightConfig = InsightConfig()
+    # KEDA scales the API on the insight service's forecast (replacing the CPU HPA).
+    predictive_scaling: PredictiveScalingConfig = PredictiveScalingConfig()
     # Set with `pulumi config set --secret` when Vault runs outside the cluster: the token
     # of the `vault-token-reviewer` ServiceAccount, with which Vault reviews logins.
     vault_token_reviewer_jwt: str | None = None
@@ -1363,6 +1467,7 @@ class WorkloadStack(StackBase):
                 "not in prod"
             )
         self._chaos_consistent()
+        self._insight_consistent()
         if self.delivery.strategy == "blueGreen" and self.smoke_test_image() is None:
             raise ValueError(
                 "delivery.blueGreen.smokeTestImage: missing; expected the ops image by digest for the blue-green "
@@ -1396,6 +1501,24 @@ class WorkloadStack(StackBase):
                     f"expires (YYYY-MM-DD), so an alert fires {self.secrets.warning_days} days ahead"
                 )
         return self
+
+    def _insight_consistent(self) -> None:
+        insight = self.insight
+        if insight.enabled and not self.monitoring.enabled:
+            raise ValueError(
+                "insight.enabled: the service reads the stack's Prometheus and its alerts run there; "
+                "expected monitoring.enabled: true"
+            )
+        if insight.enabled and insight.image is None and self.delivery.canary.judge is None:
+            raise ValueError(
+                "insight.image: missing; expected the ops image by digest (or delivery.canary.judge.image, "
+                "which it then shares)"
+            )
+        if self.predictive_scaling.enabled and not insight.enabled:
+            raise ValueError(
+                "predictiveScaling.enabled: KEDA scales on the insight service's forecast; "
+                "expected insight.enabled: true"
+            )
 
     def smoke_test_image(self) -> ImageConfig | None:
         """The ops image the blue-green smoke test runs: its own, else the canary judge's."""

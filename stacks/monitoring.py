@@ -10,6 +10,7 @@ from components.monitoring.rules import RuleArgs
 from components.monitoring.stack import GRAFANA_ADMIN_SECRET, MonitoringStackArgs
 from components.vault import reloader
 from stacks.model import WorkloadStack
+from stacks.scaling import prometheus_clients
 from stacks.workload import cluster_facts, ownership
 
 
@@ -39,12 +40,14 @@ def rule_args(config: WorkloadStack) -> RuleArgs:
 
 def query_namespaces(config: WorkloadStack) -> tuple[str, ...]:
     """Who asks Prometheus: the Rollouts controller runs canary and blue-green analyses,
-    and the canary judge (in the app's namespace) compares the two versions."""
+    the canary judge (in the app's namespace) compares the two versions, and KEDA's
+    operator reads the forecast it scales on."""
     delivery = config.delivery
+    keda = prometheus_clients(config.predictive_scaling)
     if delivery.strategy == "rolling":
-        return ()
+        return keda
     judged = delivery.strategy == "canary" and delivery.canary.judge is not None
-    return (ROLLOUTS_NAMESPACE, *((config.app.namespace,) if judged else ()))
+    return (ROLLOUTS_NAMESPACE, *((config.app.namespace,) if judged else ()), *keda)
 
 
 def monitoring_stack_args(config: WorkloadStack) -> MonitoringStackArgs:

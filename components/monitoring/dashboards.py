@@ -127,6 +127,48 @@ def security(namespace: str) -> dashboard.Dashboard:
     )
 
 
+# The insight service's signals (ops/insight/signals.py), with the unit each is plotted in.
+INSIGHT_SIGNALS = (
+    ("requests_per_second", "reqps"),
+    ("latency_p99_seconds", "s"),
+    ("error_ratio", "percentunit"),
+    ("cpu_saturation", "percentunit"),
+)
+
+
+def insight(namespace: str) -> dashboard.Dashboard:
+    """What the insight service (components/insight.py) learned: each signal's anomaly
+    score, and each signal against the value forecast for it one lead time earlier, with
+    the peak forecast over the next 15 minutes (what predictive scaling reads)."""
+    ns = f'namespace="{namespace}"'
+    board = (
+        dashboard.Dashboard("Project-AI API: anomalies and forecasts")
+        .uid("project-ai-insight")
+        .tags(["project-ai", "insight"])
+        .refresh("1m")
+        .with_panel(
+            _series(
+                "Anomaly score by signal",
+                "short",
+                _query(f"max by (signal) (projectai_anomaly_score{{{ns}}})", "{{signal}}"),
+                _query(f"max by (signal) (projectai_anomalous{{{ns}}})", "{{signal}} anomalous"),
+            )
+        )
+    )
+    for signal, unit in INSIGHT_SIGNALS:
+        one = f'{ns},signal="{signal}"'
+        board = board.with_panel(
+            _series(
+                f"{signal}: actual and forecast",
+                unit,
+                _query(f"max(projectai_signal{{{one}}})", "actual"),
+                _query(f"max(projectai_forecast{{{one}}})", "forecast (made one lead time earlier)"),
+                _query(f'max(projectai_forecast_peak{{{one},window="15m"}})', "peak forecast, next 15 minutes"),
+            )
+        )
+    return board
+
+
 def render(board: dashboard.Dashboard) -> str:
     return json.dumps(board.build(), cls=JSONEncoder, sort_keys=True)
 
@@ -148,22 +190,29 @@ class ApiDashboardsArgs:
     labels: dict[str, str]
 
 
+def dashboard_config_maps(
+    name: str, files: dict[str, str], namespace: str, labels: dict[str, str], parent: pulumi.Resource
+) -> dict[str, k8s.core.v1.ConfigMap]:
+    """One ConfigMap per dashboard file, where Grafana's sidecar finds them (`namespace`)."""
+    return {
+        file_name: k8s.core.v1.ConfigMap(
+            f"{name}-{file_name.removesuffix('.json')}",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=file_name.removesuffix(".json"), namespace=namespace, labels={**labels, **DASHBOARD_LABEL}
+            ),
+            data={file_name: content},
+            opts=pulumi.ResourceOptions(parent=parent),
+        )
+        for file_name, content in files.items()
+    }
+
+
 class ApiDashboards(pulumi.ComponentResource):
     config_maps: dict[str, k8s.core.v1.ConfigMap]
 
     def __init__(self, name: str, args: ApiDashboardsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("projectai:monitoring:ApiDashboards", name, None, opts)
-        self.config_maps = {
-            file_name: k8s.core.v1.ConfigMap(
-                f"{name}-{file_name.removesuffix('.json')}",
-                metadata=k8s.meta.v1.ObjectMetaArgs(
-                    name=file_name.removesuffix(".json"),
-                    namespace=args.monitoring_namespace,
-                    labels={**args.labels, **DASHBOARD_LABEL},
-                ),
-                data={file_name: content},
-                opts=pulumi.ResourceOptions(parent=self),
-            )
-            for file_name, content in dashboards(args.app_namespace).items()
-        }
+        self.config_maps = dashboard_config_maps(
+            name, dashboards(args.app_namespace), args.monitoring_namespace, args.labels, self
+        )
         self.register_outputs({"configMaps": {file: cm.metadata.name for file, cm in self.config_maps.items()}})

@@ -33,8 +33,8 @@ SECOND_SERVICE = {"canary": "canary", "blueGreen": "preview"}
 
 
 class AppService(pulumi.ComponentResource):
-    """Namespace, identity, migration Job, Deployment or Rollout, Services, HPA, PDB,
-    Ingress and NetworkPolicies."""
+    """Namespace, identity, migration Job, Deployment or Rollout, Services, HPA (unless
+    KEDA scales the workload), PDB, Ingress and NetworkPolicies."""
 
     namespace: core.Namespace
     service_account: core.ServiceAccount
@@ -48,7 +48,8 @@ class AppService(pulumi.ComponentResource):
     analysis_templates: dict[str, k8s.apiextensions.CustomResource]
     # The statistical canary judge, where the canary has one.
     judge: CanaryJudge | None
-    autoscaler: k8s.autoscaling.v2.HorizontalPodAutoscaler
+    # None where KEDA's ScaledObject (components/scaling) scales the workload instead.
+    autoscaler: k8s.autoscaling.v2.HorizontalPodAutoscaler | None
     disruption_budget: k8s.policy.v1.PodDisruptionBudget
     ingress: k8s.networking.v1.Ingress
     network_policies: dict[str, k8s.networking.v1.NetworkPolicy]
@@ -193,7 +194,6 @@ class AppService(pulumi.ComponentResource):
                 template,
                 pulumi.ResourceOptions(parent=self, depends_on=after_migration),
             )
-            target = ("apps/v1", "Deployment")
         else:
             assert self.second_service is not None
             preview_url = f"http://{args.name}-{SECOND_SERVICE[strategy]}.{args.namespace}.svc"
@@ -218,14 +218,15 @@ class AppService(pulumi.ComponentResource):
                 args.name,
                 pulumi.ResourceOptions(parent=self, depends_on=[*after_migration, *companions]),
             )
-            target = (release.ROLLOUT_API, "Rollout")
 
-        self.autoscaler = k8s.autoscaling.v2.HorizontalPodAutoscaler(
-            f"{name}-autoscaler",
-            metadata=metadata(args.name),
-            spec=specs.autoscaler(args, *target, args.name),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.namespace, self.workload]),
-        )
+        self.autoscaler = None
+        if not args.external_autoscaler:
+            self.autoscaler = k8s.autoscaling.v2.HorizontalPodAutoscaler(
+                f"{name}-autoscaler",
+                metadata=metadata(args.name),
+                spec=specs.autoscaler(args, *specs.scale_target(strategy), args.name),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.namespace, self.workload]),
+            )
         self.disruption_budget = k8s.policy.v1.PodDisruptionBudget(
             f"{name}-disruption-budget",
             metadata=metadata(args.name),

@@ -101,3 +101,6 @@ class AppServiceArgs:
     flags: str | None = None
     # The service mesh, where the cluster runs one.
     mesh: MeshWorkloadArgs | None = None
+    # KEDA's ScaledObject (components/scaling) scales the workload: no HPA of its own, as
+    # two autoscalers on one target fight over its replicas.
+    external_autoscaler: bool = False

@@ -7,6 +7,7 @@ import pulumi_kubernetes as k8s
 
 from components.workload.args import AppServiceArgs, MeshWorkloadArgs
 from components.workload.pod import HTTP_PORT_NAME
+from components.workload.release import ROLLOUT_API
 
 core = k8s.core.v1
 meta = k8s.meta.v1
@@ -55,6 +56,12 @@ def ingress_annotations(args: AppServiceArgs) -> dict[str, str]:
     }
 
 
+def scale_target(strategy: str) -> tuple[str, str]:
+    """(apiVersion, kind) of what runs the API's pods, and so what an autoscaler scales:
+    the Deployment, or the Argo Rollout that replaces it for canary and blue-green."""
+    return ("apps/v1", "Deployment") if strategy == "rolling" else (ROLLOUT_API, "Rollout")
+
+
 def autoscaler(
     args: AppServiceArgs, api_version: str, kind: str, workload_name: object
 ) -> autoscaling.HorizontalPodAutoscalerSpecArgs:
@@ -75,21 +82,26 @@ def autoscaler(
                 ),
             )
         ],
-        behavior=autoscaling.HorizontalPodAutoscalerBehaviorArgs(
-            # Scale down slowly: a dip between bursts should not drop capacity.
-            scale_down=autoscaling.HPAScalingRulesArgs(
-                stabilization_window_seconds=args.scale_down_stabilization_seconds,
-                select_policy="Min",
-                policies=[autoscaling.HPAScalingPolicyArgs(type="Percent", value=50, period_seconds=60)],
-            ),
-            scale_up=autoscaling.HPAScalingRulesArgs(
-                stabilization_window_seconds=0,
-                select_policy="Max",
-                policies=[
-                    autoscaling.HPAScalingPolicyArgs(type="Percent", value=100, period_seconds=30),
-                    autoscaling.HPAScalingPolicyArgs(type="Pods", value=4, period_seconds=30),
-                ],
-            ),
+        behavior=behavior(args.scale_down_stabilization_seconds),
+    )
+
+
+def behavior(scale_down_stabilization_seconds: int) -> autoscaling.HorizontalPodAutoscalerBehaviorArgs:
+    """How fast the API's replicas change, whichever autoscaler decides how many."""
+    return autoscaling.HorizontalPodAutoscalerBehaviorArgs(
+        # Scale down slowly: a dip between bursts should not drop capacity.
+        scale_down=autoscaling.HPAScalingRulesArgs(
+            stabilization_window_seconds=scale_down_stabilization_seconds,
+            select_policy="Min",
+            policies=[autoscaling.HPAScalingPolicyArgs(type="Percent", value=50, period_seconds=60)],
+        ),
+        scale_up=autoscaling.HPAScalingRulesArgs(
+            stabilization_window_seconds=0,
+            select_policy="Max",
+            policies=[
+                autoscaling.HPAScalingPolicyArgs(type="Percent", value=100, period_seconds=30),
+                autoscaling.HPAScalingPolicyArgs(type="Pods", value=4, period_seconds=30),
+            ],
         ),
     )
 

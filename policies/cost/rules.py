@@ -28,6 +28,7 @@ RDS_INSTANCES = ("aws:rds/instance:Instance", "aws:rds/clusterInstance:ClusterIn
 SQL = "gcp:sql/databaseInstance:DatabaseInstance"
 BUDGETS = ("aws:budgets/budget:Budget", "gcp:billing/budget:Budget")
 HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
+SCALED_OBJECT = "kubernetes:keda.sh/v1alpha1:ScaledObject"
 COST_LABELS = ("team", "cost-center", "environment", "service")
 _SIZE = re.compile(r"^(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|K|M|G|T)?$")
 _BYTES = {None: 1, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
@@ -347,16 +348,19 @@ class ReplicaParams(Params):
 @rule(
     PACK,
     name="cost-hpa-max-replicas",
-    description="Autoscalers stop at the environment's replica cap.",
+    description="Autoscalers (HPAs and KEDA ScaledObjects) stop at the environment's replica cap.",
     severity="medium",
-    remediation="Lower spec.maxReplicas, or raise maxReplicas for the stack after review.",
-    types=(HPA,),
+    remediation="Lower spec.maxReplicas (a ScaledObject's spec.maxReplicaCount), or raise maxReplicas for the "
+    "stack after review.",
+    types=(HPA, SCALED_OBJECT),
     params=ReplicaParams,
 )
 def hpa_cap(resource: Resource, params: ReplicaParams) -> Iterable[str]:
-    value = get(resource.props, "spec.maxReplicas")
+    # KEDA's own default maximum is 100 when the field is unset.
+    key, default = ("spec.maxReplicaCount", 100) if resource.type == SCALED_OBJECT else ("spec.maxReplicas", None)
+    value = get(resource.props, key, default)
     if value is None or int(value) > params.max_replicas:
-        yield f"maxReplicas is {value}, cap {params.max_replicas}"
+        yield f"{key.rsplit('.', 1)[1]} is {value}, cap {params.max_replicas}"
 
 
 class VolumeParams(Params):

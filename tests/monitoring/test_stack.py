@@ -104,12 +104,13 @@ def test_a_stacks_recorded_secret_expiries_reach_its_prometheus_rules(project_sy
 
 
 @pytest.mark.parametrize(
-    ("stack", "askers"), [("local", set()), ("staging", {"argo-rollouts"}), ("prod", {"argo-rollouts", "project-ai"})]
+    ("stack", "askers"),
+    [("local", set()), ("staging", {"argo-rollouts", "keda"}), ("prod", {"argo-rollouts", "project-ai"})],
 )
 def test_prometheus_takes_queries_from_the_analyses_that_ask_it(
     project_synthesizer: Synthesizer, stack: str, askers: set[str]
 ) -> None:
-    """The Rollouts controller's analyses (canary, blue-green) and the canary judge may
+    """The Rollouts controller's analyses (canary, blue-green), the canary judge and KEDA may
     send their queries out; Prometheus's namespace must also let them in, on its port."""
     graph = project_synthesizer.synthesize(stack)
     admitted = {

@@ -859,12 +859,17 @@ def _cases() -> list[Case]:
         ),
         Case(
             "cost-hpa-max-replicas",
-            *one(
-                "kubernetes:autoscaling/v2:HorizontalPodAutoscaler",
-                {"spec": {"maxReplicas": 10}},
-                {"spec": {"maxReplicas": 200}},
-            ),
-            ["maxReplicas is 200, cap 20"],
+            [
+                resource("kubernetes:autoscaling/v2:HorizontalPodAutoscaler", {"spec": {"maxReplicas": 10}}),
+                resource("kubernetes:keda.sh/v1alpha1:ScaledObject", {"spec": {"maxReplicaCount": 20}}),
+            ],
+            [
+                resource("kubernetes:autoscaling/v2:HorizontalPodAutoscaler", {"spec": {"maxReplicas": 200}}),
+                resource("kubernetes:keda.sh/v1alpha1:ScaledObject", {"spec": {"maxReplicaCount": 21}}),
+                # Unset, KEDA's default of 100 applies.
+                resource("kubernetes:keda.sh/v1alpha1:ScaledObject", {"spec": {"minReplicaCount": 1}}),
+            ],
+            ["maxReplicas is 200, cap 20", "maxReplicaCount is 21, cap 20", "maxReplicaCount is 100, cap 20"],
         ),
         Case(
             "cost-pvc-size",

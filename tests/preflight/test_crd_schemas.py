@@ -125,7 +125,7 @@ def test_every_schema_file_is_an_object_schema_in_the_documented_layout() -> Non
     # Nothing else hides in the folder: schemas, and the licence notices and README.
     others = {p.relative_to(CRD_SCHEMAS).as_posix() for p in CRD_SCHEMAS.rglob("*") if p.is_file()}
     others -= {p.relative_to(CRD_SCHEMAS).as_posix() for p in files}
-    assert others == {"LICENSE", "README.md", "chaos-mesh.org/LICENSE"}
+    assert others == {"LICENSE", "README.md", "chaos-mesh.org/LICENSE", "keda.sh/LICENSE"}
 
 
 def test_every_group_is_documented_with_its_licence() -> None:
@@ -142,3 +142,4 @@ def test_every_group_is_documented_with_its_licence() -> None:
     # MIT for the catalog's files, Apache-2.0 for the ones converted from Chaos Mesh.
     assert (CRD_SCHEMAS / "LICENSE").read_text().startswith("MIT License")
     assert "Apache License" in (CRD_SCHEMAS / "chaos-mesh.org" / "LICENSE").read_text()
+    assert "Apache License" in (CRD_SCHEMAS / "keda.sh" / "LICENSE").read_text()
