@@ -17,7 +17,7 @@ EDGE_WORKER_STAMP := $(EDGE_WORKER_DIR)/node_modules/.installed
 CRD_SCHEMAS ?= preflight/crd-schemas
 PREFLIGHT_OUT ?= build/preflight
 
-.PHONY: preflight topology test lint actionlint edge-worker-test bench app app-bench dr-drill chaos-drill clean
+.PHONY: preflight topology test lint actionlint edge-worker-test bench insight-bench app app-bench dr-drill chaos-drill clean
 
 # The venv is rebuilt when a requirement file (the ones requirements-dev.txt includes
 # too) is newer than the last install.
@@ -67,6 +67,14 @@ test: lint $(CHECKOV_STAMP) $(ACTIONLINT_STAMP) edge-worker-test
 bench: $(STAMP)
 	$(BIN)/python -m preflight.bench
 	$(BIN)/python -m preflight.policy_bench
+
+# The anomaly detector's candidates on NAB and synthetic incidents (precision, recall, event
+# F1), the forecaster against seasonal-naive on real demand series, and the predictive-scaling
+# replay on NYC taxi demand (predictive against reactive).
+insight-bench: $(STAMP)
+	$(BIN)/python -m ops.anomaly.bench
+	$(BIN)/python -m ops.forecast.bench
+	$(BIN)/python -m ops forecast-replay
 
 # The API on localhost (HOST, PORT honoured) with SQLite, the in-memory cache and the
 # echo upstream; migrates first and prints a key to call it with.
