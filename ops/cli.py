@@ -21,6 +21,7 @@ def parser() -> argparse.ArgumentParser:
     from ops.chaos import cli as chaos
     from ops.dr import cli as dr
     from ops.forecast import cli as forecast
+    from ops.heal import cli as heal
     from ops.insight import cli as insight
 
     root = argparse.ArgumentParser(
@@ -40,6 +41,7 @@ def parser() -> argparse.ArgumentParser:
     dr.register(groups)
     canary.register(groups)
     chaos.register(groups)
+    heal.register(groups)
     smoke.register(groups)
     forecast.register(groups)
     insight.register(groups)
