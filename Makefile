@@ -17,7 +17,7 @@ EDGE_WORKER_STAMP := $(EDGE_WORKER_DIR)/node_modules/.installed
 CRD_SCHEMAS ?= preflight/crd-schemas
 PREFLIGHT_OUT ?= build/preflight
 
-.PHONY: preflight topology test lint actionlint edge-worker-test bench insight-bench app app-bench dr-drill chaos-drill clean
+.PHONY: preflight topology test lint actionlint edge-worker-test bench insight-bench app app-bench dr-drill chaos-drill remediation-drill clean
 
 # The venv is rebuilt when a requirement file (the ones requirements-dev.txt includes
 # too) is newer than the last install.
@@ -98,6 +98,13 @@ dr-drill: $(STAMP)
 # stub, a fault proxy between them); prints each experiment's figures, fails on a missed hypothesis.
 chaos-drill: $(STAMP)
 	$(BIN)/python -m ops chaos drill --apply
+
+# The remediation drill: incidents injected into the chaos drill's local processes (a crash
+# loop, a hung worker, overload, a bad release, a failing region, a dependency outage) and
+# resolved by the self-healing receiver over real webhooks; the last line is
+# {"incidents": N, "auto_resolved": K, "mttr_seconds": S}.
+remediation-drill: $(STAMP)
+	$(BIN)/python -m ops heal drill --apply
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache

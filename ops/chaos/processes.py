@@ -231,15 +231,23 @@ class HAProxy(Service):
                 chunks.append(chunk)
         return b"".join(chunks).decode()
 
-    def servers(self) -> dict[str, ServerState]:
+    def stat(self, backend: str = "workers") -> dict[str, dict[str, str]]:
+        """`show stat` of one backend: each server's row, and the backend's own as BACKEND."""
         lines = self.runtime("show stat").splitlines()
         header = lines[0].lstrip("# ").split(",")
         found = {}
         for line in lines[1:]:
             row = dict(zip(header, line.split(","), strict=False))
-            if row.get("pxname") == "workers" and row.get("svname") not in ("BACKEND", None):
-                found[row["svname"]] = ServerState(row["status"], int(row["stot"] or 0), int(row["lbtot"] or 0))
+            if row.get("pxname") == backend and row.get("svname"):
+                found[row["svname"]] = row
         return found
+
+    def servers(self) -> dict[str, ServerState]:
+        return {
+            name: ServerState(row["status"], int(row["stot"] or 0), int(row["lbtot"] or 0))
+            for name, row in self.stat().items()
+            if name != "BACKEND"
+        }
 
 
 @dataclass
@@ -421,6 +429,14 @@ class Topology:
         return Service(name, [sys.executable, "-m", "app", "serve"], self.ports[name], self.folder / f"{name}.log", env)
 
     # What the experiments act on.
+
+    def add_worker(self, name: str, secrets_dir: Path | None = None) -> Service:
+        """Another API worker, not in HAProxy's configuration (a replica added at run time,
+        a release): a free port, the workers' secrets unless others are given. Not started;
+        `close` stops it with the others."""
+        self.ports[name] = free_port()
+        self.workers[name] = self._worker(name, secrets_dir or self.folder / "secrets")
+        return self.workers[name]
 
     def new_key(self, name: str) -> tuple[str, str]:
         """A new API key (the key, its id), stored on the primary as `app keys create` does."""

@@ -1,4 +1,4 @@
-"""`ops heal serve | approve | stats`: the self-healing Alertmanager receiver."""
+"""`ops heal serve | approve | stats | drill`: the self-healing Alertmanager receiver, and its drill."""
 
 from __future__ import annotations
 
@@ -40,6 +40,10 @@ def register(groups: Any) -> None:
     stats = commands.add_parser("stats", help="each (alert, action) pair's outcomes: success, score, MTTR")
     state(stats)
     stats.set_defaults(run=_stats)
+
+    from ops.heal import drill
+
+    drill.register(commands)
 
 
 def _catalog(arguments: argparse.Namespace) -> Any:
