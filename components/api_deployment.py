@@ -32,6 +32,7 @@ from components import aliases
 from components.chaos import ChaosExperiments, ChaosExperimentsArgs, ChaosMesh, ChaosMeshArgs
 from components.charts import NamespaceSetup
 from components.delivery import ArgoRollouts, ArgoRolloutsArgs
+from components.heal import SelfHealing, SelfHealingArgs
 from components.ingress import EdgeOrigin, EdgeOriginArgs
 from components.insight import InsightService, InsightServiceArgs
 from components.labels import kubernetes_labels
@@ -93,6 +94,8 @@ class ApiDeploymentArgs:
     # KEDA and the API's ScaledObjects, where predictive scaling is on (it needs insight).
     keda: KedaArgs | None = None
     predictive_scaling: PredictiveScalingArgs | None = None
+    # The self-healing receiver, where on (it needs monitoring: Alertmanager calls it).
+    self_healing: SelfHealingArgs | None = None
 
 
 def mesh_scrape(args: ApiDeploymentArgs) -> MeshScrape | None:
@@ -118,6 +121,7 @@ class ApiDeployment(pulumi.ComponentResource):
     insight: InsightService | None
     keda: Keda | None
     predictive_scaling: PredictiveScaling | None
+    self_healing: SelfHealing | None
 
     def __init__(self, name: str, args: ApiDeploymentArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("projectai:api:ApiDeployment", name, None, opts)
@@ -190,6 +194,7 @@ class ApiDeployment(pulumi.ComponentResource):
             )
         self._chaos(args, meshed)
         self._insight(args, meshed)
+        self._self_healing(args, meshed)
         self.register_outputs({"namespace": self.api.namespace.metadata.name, "url": self.api.url})
 
     def _chaos(self, args: ApiDeploymentArgs, meshed: bool) -> None:
@@ -223,6 +228,14 @@ class ApiDeployment(pulumi.ComponentResource):
             args.predictive_scaling,
             pulumi.ResourceOptions(parent=self, depends_on=[self.keda.release, self.api, self.insight]),
         )
+
+    def _self_healing(self, args: ApiDeploymentArgs, meshed: bool) -> None:
+        """The receiver once the API (what it acts on) and its Secrets exist."""
+        self.self_healing = None
+        if args.self_healing is None:
+            return
+        healing = dataclasses.replace(args.self_healing, meshed=meshed, ready=(self.api.namespace, self.api))
+        self.self_healing = SelfHealing("self-healing", healing, pulumi.ResourceOptions(parent=self))
 
     def _mesh(self, args: ApiDeploymentArgs, installed: list[pulumi.Resource]) -> bool:
         """The mesh's PKI, and once its intermediate is signed, Istio: True when the API's

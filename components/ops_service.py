@@ -1,12 +1,16 @@
 """A small HTTP service of the ops image (ops/Dockerfile) beside the platform, in one
 shape for all: the canary judge (components/delivery/judge.py), the chaos
 steady-state guard (components/chaos/guard.py) and the insight service
-(components/insight.py, the one with a state volume).
+(components/insight.py, the one with a state volume) and the self-healing receiver
+(components/heal.py, the one with secrets and a Kubernetes API token).
 
-Each runs `python -m ops <group> <command>` as uid 10001 on a read-only root, holds no
-secret and mounts no ServiceAccount token (it calls no Kubernetes API). Its namespace
-denies everything by default; its own NetworkPolicies admit one caller on its port
-(pods of one namespace, by their labels) and let it reach Prometheus and DNS alone.
+Each runs `python -m ops <group> <command>` as uid 10001 on a read-only root. By default
+it holds no secret and mounts no ServiceAccount token (it calls no Kubernetes API); one
+that needs them declares them: Secrets as read-only files (components/secret_volume.py),
+a token projected where Kubernetes clients look for it. Its namespace denies everything
+by default; its own NetworkPolicies admit one caller on its port (pods of one namespace,
+by their labels) and let it reach DNS and its upstreams alone (Prometheus, or those it
+names: the API server, HTTPS APIs).
 
 Where its namespace is enrolled in the mesh it stays out of it (`NO_SIDECAR`): its
 callers (the Rollouts controller, the Chaos Mesh controller) have no mesh identity, so a
@@ -26,6 +30,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components import secret_volume
 from components.hardening import container_security, pod_security
 from components.labels import Ownership, kubernetes_labels, selector_labels
 from components.network_policies import EgressRule, egress_to, egress_to_dns, namespace_selector, ports
@@ -42,6 +47,11 @@ TMP = "/tmp"
 STATE = "state"
 # The ops image's user (ops/Dockerfile).
 OPS_USER = 10001
+# Where Kubernetes clients read the pod's token, CA and namespace (the kubelet's automount path).
+SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+API_TOKEN = "kube-api-access"
+# The kubelet renews a projected token at 80 % of its life; clients re-read the file.
+API_TOKEN_SECONDS = 3600
 
 
 @dataclass(frozen=True)
@@ -79,8 +89,8 @@ class OpsServiceSpec:
     args: tuple[str, ...]
     port: int
     caller: Caller
-    # Prometheus, the one upstream it reaches besides DNS.
-    prometheus: EgressRule
+    # Prometheus, where it reads it.
+    prometheus: EgressRule | None
     run_as_user: int = OPS_USER
     replicas: int = 1
     # The cluster's node-local DNS cache, where it runs one.
@@ -91,6 +101,12 @@ class OpsServiceSpec:
     limits: Mapping[str, str] = field(default_factory=lambda: {"cpu": "500m", "memory": "256Mi"})
     # Unset: the service keeps nothing beyond its scratch directory.
     state: StateVolume | None = None
+    # Upstreams besides Prometheus and DNS (the API server, HTTPS APIs), each a NetworkPolicy.
+    egress: tuple[EgressRule, ...] = ()
+    # Secrets it reads, as files in secret_volume.SECRETS_DIR.
+    secrets: tuple[str, ...] = ()
+    # True: its ServiceAccount's token is projected for the Kubernetes API (its Role says what for).
+    kubernetes_api: bool = False
 
 
 @dataclass(frozen=True)
@@ -133,14 +149,52 @@ def container(spec: OpsServiceSpec) -> core.ContainerArgs:
         volume_mounts=[
             core.VolumeMountArgs(name="tmp", mount_path=TMP),
             *([core.VolumeMountArgs(name=STATE, mount_path=spec.state.mount_path)] if spec.state else []),
+            *([secret_volume.mount()] if spec.secrets else []),
+            *(
+                [core.VolumeMountArgs(name=API_TOKEN, mount_path=SERVICE_ACCOUNT_DIR, read_only=True)]
+                if spec.kubernetes_api
+                else []
+            ),
         ],
+    )
+
+
+def api_token_volume() -> core.VolumeArgs:
+    """What the kubelet's automount would mount, declared: a token of the API server's
+    audience that expires and is renewed, the cluster's CA and the pod's namespace."""
+    return core.VolumeArgs(
+        name=API_TOKEN,
+        projected=core.ProjectedVolumeSourceArgs(
+            sources=[
+                core.VolumeProjectionArgs(
+                    service_account_token=core.ServiceAccountTokenProjectionArgs(
+                        path="token", expiration_seconds=API_TOKEN_SECONDS
+                    )
+                ),
+                core.VolumeProjectionArgs(
+                    config_map=core.ConfigMapProjectionArgs(
+                        name="kube-root-ca.crt", items=[core.KeyToPathArgs(key="ca.crt", path="ca.crt")]
+                    )
+                ),
+                core.VolumeProjectionArgs(
+                    downward_api=core.DownwardAPIProjectionArgs(
+                        items=[
+                            core.DownwardAPIVolumeFileArgs(
+                                path="namespace",
+                                field_ref=core.ObjectFieldSelectorArgs(field_path="metadata.namespace"),
+                            )
+                        ]
+                    )
+                ),
+            ]
+        ),
     )
 
 
 def pod_spec(spec: OpsServiceSpec, service_account: pulumi.Input[str]) -> core.PodSpecArgs:
     return core.PodSpecArgs(
         service_account_name=service_account,
-        # It calls no Kubernetes API.
+        # Never the automounted token: one that calls the Kubernetes API projects its own (below).
         automount_service_account_token=False,
         security_context=pod_security(spec.run_as_user),
         containers=[container(spec)],
@@ -159,6 +213,8 @@ def pod_spec(spec: OpsServiceSpec, service_account: pulumi.Input[str]) -> core.P
                 if spec.state
                 else []
             ),
+            *([secret_volume.volume(spec.secrets)] if spec.secrets else []),
+            *([api_token_volume()] if spec.kubernetes_api else []),
         ],
     )
 
@@ -179,7 +235,7 @@ def deployment_strategy(spec: OpsServiceSpec) -> k8s.apps.v1.DeploymentStrategyA
 
 def network_policies(spec: OpsServiceSpec, selector: dict[str, str]) -> dict[str, networking.NetworkPolicySpecArgs]:
     """The service's paths, on top of its namespace's default deny: in from its caller on
-    its port; out to Prometheus and DNS."""
+    its port; out to DNS, Prometheus where it reads it, and its other upstreams."""
     caller = networking.NetworkPolicyPeerArgs(
         namespace_selector=namespace_selector(spec.caller.namespace),
         pod_selector=meta.LabelSelectorArgs(match_labels=dict(spec.caller.labels)),
@@ -189,9 +245,10 @@ def network_policies(spec: OpsServiceSpec, selector: dict[str, str]) -> dict[str
         policy_types=["Ingress"],
         ingress=[networking.NetworkPolicyIngressRuleArgs(from_=[caller], ports=ports([spec.port]))],
     )
+    upstreams = ((spec.prometheus,) if spec.prometheus else ()) + spec.egress
     return {
         f"{spec.name}-allow-{spec.caller.name}": from_caller,
-        f"{spec.name}-allow-egress-prometheus": egress_to(spec.prometheus, selector),
+        **{f"{spec.name}-allow-egress-{rule.name}": egress_to(rule, selector) for rule in upstreams},
         f"{spec.name}-allow-dns": egress_to_dns(selector, spec.node_local_dns),
     }
 

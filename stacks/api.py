@@ -12,6 +12,7 @@ from components.delivery import ArgoRolloutsArgs
 from components.ingress.origin import client_certificate_annotations
 from components.vault.integration import CacheEndpoint, DatabaseEndpoint
 from stacks.chaos import chaos_args
+from stacks.heal import self_healing_args
 from stacks.insight import insight_args
 from stacks.mesh import GATEWAY_PORT, mesh_args
 from stacks.model import RegionStack, WorkloadStack, flagd_file
@@ -78,6 +79,7 @@ def api_deployment_args(
         insight=insight,
         keda=keda_args(config, scaling) if scaling.enabled else None,
         predictive_scaling=predictive_scaling_args(config, scaling) if scaling.enabled else None,
+        self_healing=self_healing_args(config, config.self_healing),
     )
 
 

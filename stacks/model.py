@@ -822,6 +822,36 @@ class InsightConfig(Model):
         return self
 
 
+class SelfHealingConfig(Model):
+    """The self-healing receiver (`ops heal serve`, components/heal.py): Alertmanager's
+    alerts to runbook actions within safety rails. Off by default; a dry run until `apply`."""
+
+    enabled: bool = False
+    # Act on alerts; false: a dry run (every decision audited, nothing done).
+    apply: bool = False
+    # The ops image, pinned by digest; unset, the canary judge's (delivery.canary.judge.image).
+    image: ImageConfig | None = None
+    # The Cloudflare account of the edge's load-balancer pools: set, a failing region's pool
+    # can leave the edge (after a human's approval), with the API token Vault holds at
+    # `<app>/cloudflare-edge` (Load Balancing: Monitors and Pools Edit).
+    edge_account_id: CloudflareId | None = None
+    # Open PagerDuty incidents, with the routing key Alertmanager pages with (`monitoring/pagerduty`).
+    incidents: bool = True
+    # A Kubernetes, Cloudflare or PagerDuty call slower than this fails (the decision is audited as failed).
+    timeout_seconds: Annotated[float, Field(ge=0.5, le=60)] = 10.0
+    # The volume holding its decisions, approvals, outcomes and audit trail.
+    state_size: Annotated[str, StringConstraints(pattern=r"^\d+(Mi|Gi)$")] = "1Gi"
+    # Unset: the cluster's default StorageClass.
+    storage_class: DnsLabel | None = None
+
+    @field_validator("image")
+    @classmethod
+    def _by_digest(cls, image: ImageConfig | None) -> ImageConfig | None:
+        if image is not None and image.digest is None:
+            raise ValueError("expected the ops image pinned by digest (image.digest: sha256:...)")
+        return image
+
+
 class HeadroomConfig(Model):
     """Placeholder pods sized like an API pod, at the cluster autoscaler's expendable
     cutoff: pending, they add nodes ahead of a forecast peak; any API pod preempts them."""
@@ -1447,6 +1477,8 @@ class WorkloadStack(StackBase):
     insight: InsightConfig = InsightConfig()
     # KEDA scales the API on the insight service's forecast (replacing the CPU HPA).
     predictive_scaling: PredictiveScalingConfig = PredictiveScalingConfig()
+    # The self-healing receiver (`ops heal serve`): Alertmanager's alerts to runbook actions.
+    self_healing: SelfHealingConfig = SelfHealingConfig()
     # Set with `pulumi config set --secret` when Vault runs outside the cluster: the token
     # of the `vault-token-reviewer` ServiceAccount, with which Vault reviews logins.
     vault_token_reviewer_jwt: str | None = None
@@ -1468,6 +1500,7 @@ class WorkloadStack(StackBase):
             )
         self._chaos_consistent()
         self._insight_consistent()
+        self._self_healing_consistent()
         if self.delivery.strategy == "blueGreen" and self.smoke_test_image() is None:
             raise ValueError(
                 "delivery.blueGreen.smokeTestImage: missing; expected the ops image by digest for the blue-green "
@@ -1518,6 +1551,18 @@ class WorkloadStack(StackBase):
             raise ValueError(
                 "predictiveScaling.enabled: KEDA scales on the insight service's forecast; "
                 "expected insight.enabled: true"
+            )
+
+    def _self_healing_consistent(self) -> None:
+        healing = self.self_healing
+        if healing.enabled and not self.monitoring.enabled:
+            raise ValueError(
+                "selfHealing.enabled: Alertmanager sends the receiver its alerts; expected monitoring.enabled: true"
+            )
+        if healing.enabled and healing.image is None and self.delivery.canary.judge is None:
+            raise ValueError(
+                "selfHealing.image: missing; expected the ops image by digest (or delivery.canary.judge.image, "
+                "which it then shares)"
             )
 
     def smoke_test_image(self) -> ImageConfig | None:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time
 
+import pulumi
+
 from components.delivery.argo_rollouts import NAMESPACE as ROLLOUTS_NAMESPACE
 from components.monitoring.alerting import AlertingArgs
 from components.monitoring.rules import RuleArgs
 from components.monitoring.stack import GRAFANA_ADMIN_SECRET, MonitoringStackArgs
 from components.vault import reloader
+from stacks.heal import alert_healing
 from stacks.model import WorkloadStack
 from stacks.scaling import prometheus_clients
 from stacks.workload import cluster_facts, ownership
@@ -17,7 +20,11 @@ from stacks.workload import cluster_facts, ownership
 def alerting_args(config: WorkloadStack) -> AlertingArgs:
     monitoring = config.monitoring
     channels = dict(monitoring.team_channels) or {config.team: f"#{config.team}-alerts"}
-    return AlertingArgs(team_channels=channels, low_noise_channel=monitoring.low_noise_channel)
+    return AlertingArgs(
+        team_channels=channels,
+        low_noise_channel=monitoring.low_noise_channel,
+        healing=alert_healing(config, config.self_healing),
+    )
 
 
 def rule_args(config: WorkloadStack) -> RuleArgs:
@@ -72,4 +79,5 @@ def monitoring_stack_args(config: WorkloadStack) -> MonitoringStackArgs:
         query_namespaces=query_namespaces(config),
         # Grafana sets its admin password at start: a rotated one needs a restart.
         grafana_annotations=reloader.annotations((GRAFANA_ADMIN_SECRET,), rollout=False),
+        stack=pulumi.get_stack(),
     )

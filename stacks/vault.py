@@ -15,6 +15,7 @@ from components.vault.integration import (
     VaultServer,
 )
 from stacks import rotation
+from stacks.heal import heal_secrets
 from stacks.model import ClusterStack, WorkloadStack
 from stacks.workload import cluster_facts, controller_replicas, ownership
 
@@ -90,4 +91,5 @@ def vault_integration_args(
         monitoring_namespace=config.monitoring.namespace if config.monitoring.enabled else None,
         smoke_test_secret=config.delivery.smoke_test_secret_name if config.delivery.strategy == "blueGreen" else None,
         rollout=config.delivery.strategy != "rolling",
+        self_healing=heal_secrets(config, config.self_healing),
     )

@@ -6,6 +6,10 @@ Alertmanager has no timer of its own, so escalation is a rule (`rules.escalation
 `CriticalAlertUnresolved` fires for any critical alert that has been firing that long,
 with severity `escalation`, which routes to the escalation receiver.
 
+Where self-healing runs (components/heal.py), the alerts its runbooks handle also go to
+its webhook first, and on to the human receivers as before (`continue`): a person is
+told whatever the receiver does, and the receiver hears when an alert resolves.
+
 Credentials are files mounted from Kubernetes Secrets (synced from Vault): nothing
 secret is in the configuration.
 """
@@ -21,6 +25,21 @@ SECRETS_DIR = "/etc/alertmanager/secrets"
 PAGERDUTY_SECRET = "alertmanager-pagerduty"
 ESCALATION_SECRET = "alertmanager-pagerduty-escalation"
 SLACK_SECRET = "alertmanager-slack"
+# The self-healing receiver's webhook token (the same Vault entry as the receiver's).
+HEAL_SECRET = "alertmanager-heal"
+HEAL_TOKEN_KEY = "webhook-token"
+HEAL_RECEIVER = "self-healing"
+# Alerts in one notification: far inside what the receiver takes (ops/heal/payload.py:
+# 1,000 alerts, 1 MiB), so a storm is truncated here rather than refused there.
+HEAL_MAX_ALERTS = 200
+
+
+@dataclass(frozen=True)
+class HealingArgs:
+    # The receiver's alerts endpoint.
+    url: str
+    # The alerts its runbooks handle, by name.
+    alerts: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -33,6 +52,8 @@ class AlertingArgs:
     critical_repeat: str = "1h"
     warning_repeat: str = "4h"
     info_repeat: str = "24h"
+    # The self-healing receiver, where it runs.
+    healing: HealingArgs | None = None
 
 
 def _slack(channel: str) -> dict[str, Any]:
@@ -57,6 +78,29 @@ def _pagerduty(secret: str) -> dict[str, Any]:
     }
 
 
+def _webhook(healing: HealingArgs) -> dict[str, Any]:
+    return {
+        "url": healing.url,
+        # The receiver records each action's outcome when its alert resolves.
+        "send_resolved": True,
+        "max_alerts": HEAL_MAX_ALERTS,
+        "http_config": {
+            "authorization": {"type": "Bearer", "credentials_file": f"{SECRETS_DIR}/{HEAL_SECRET}/{HEAL_TOKEN_KEY}"},
+            "follow_redirects": False,
+        },
+    }
+
+
+def _healing_route(healing: HealingArgs, repeat: str) -> dict[str, Any]:
+    return {
+        "receiver": HEAL_RECEIVER,
+        "matchers": [f'alertname=~"{"|".join(sorted(healing.alerts))}"'],
+        # On to the human receivers below: the receiver acts, people are still told.
+        "continue": True,
+        "repeat_interval": repeat,
+    }
+
+
 def team_receiver(team: str) -> str:
     return f"slack-{team}"
 
@@ -70,6 +114,7 @@ def config(args: AlertingArgs) -> dict[str, Any]:
         }
         for team in sorted(args.team_channels)
     ]
+    healing = [_healing_route(args.healing, args.critical_repeat)] if args.healing else []
     return {
         "route": {
             "receiver": "slack-low-noise",
@@ -78,6 +123,7 @@ def config(args: AlertingArgs) -> dict[str, Any]:
             "group_interval": args.group_interval,
             "repeat_interval": args.info_repeat,
             "routes": [
+                *healing,
                 {
                     "receiver": "pagerduty-escalation",
                     "matchers": [f'severity="{ESCALATION_SEVERITY}"'],
@@ -109,5 +155,6 @@ def config(args: AlertingArgs) -> dict[str, Any]:
                 {"name": team_receiver(team), "slack_configs": [_slack(channel)]}
                 for team, channel in sorted(args.team_channels.items())
             ],
+            *([{"name": HEAL_RECEIVER, "webhook_configs": [_webhook(args.healing)]}] if args.healing else []),
         ],
     }

@@ -12,7 +12,14 @@ import pulumi_kubernetes as k8s
 
 from components import charts
 from components.labels import Ownership, kubernetes_labels
-from components.monitoring.alerting import ESCALATION_SECRET, PAGERDUTY_SECRET, SLACK_SECRET, AlertingArgs, config
+from components.monitoring.alerting import (
+    ESCALATION_SECRET,
+    HEAL_SECRET,
+    PAGERDUTY_SECRET,
+    SLACK_SECRET,
+    AlertingArgs,
+    config,
+)
 from components.network_policies import EgressRule, IngressRule
 
 PROMETHEUS_CHARTS = "https://prometheus-community.github.io/helm-charts"
@@ -69,6 +76,9 @@ class MonitoringStackArgs:
     setup: charts.NamespaceSetup | None = None
     # In a mesh: Prometheus scrapes meshed pods over mutual TLS with its own identity.
     mesh_identity: bool = False
+    # The Pulumi stack's name: an external label on every alert (`stack`), by which the
+    # self-healing receiver names a region's edge pool (`project-ai-<stack>`).
+    stack: str | None = None
 
 
 def _resources(requests_limits: tuple[tuple[str, str], tuple[str, str]]) -> dict[str, Any]:
@@ -124,6 +134,7 @@ def kube_prometheus_values(args: MonitoringStackArgs) -> dict[str, Any]:
                     }
                 },
                 "podAntiAffinity": "hard" if spread else "",
+                **({"externalLabels": {"stack": args.stack}} if args.stack else {}),
                 **(mesh_client() if args.mesh_identity else {}),
             },
         },
@@ -132,7 +143,12 @@ def kube_prometheus_values(args: MonitoringStackArgs) -> dict[str, Any]:
             "alertmanagerSpec": {
                 "replicas": args.alertmanager_replicas,
                 # Receivers' credentials, synced from Vault, mounted under /etc/alertmanager/secrets.
-                "secrets": [PAGERDUTY_SECRET, ESCALATION_SECRET, SLACK_SECRET],
+                "secrets": [
+                    PAGERDUTY_SECRET,
+                    ESCALATION_SECRET,
+                    SLACK_SECRET,
+                    *([HEAL_SECRET] if args.alerting.healing else []),
+                ],
                 "podAntiAffinity": "hard" if args.alertmanager_replicas > 1 else "",
             },
         },

@@ -17,6 +17,9 @@ The Secrets synced from Vault, by namespace:
 | `alertmanager-slack` | webhook-url | `monitoring/slack` |
 | `grafana-admin` | admin-user, admin-password | `monitoring/grafana` (generated, rotated) |
 | `cloudflare-api-token` (cert-manager's namespace, regions) | api-token | `<app>/cloudflare-dns` api-token |
+| `project-ai-heal` (self-healing) | webhook-token, approval-token | `<app>/<stack>/heal` (generated) |
+| | cloudflare-api-token, pagerduty-routing-key | `<app>/cloudflare-edge`, `monitoring/pagerduty` |
+| `alertmanager-heal` (self-healing) | webhook-token | `<app>/<stack>/heal` (generated) |
 
 With the database engine and a reader host (a region's reader endpoint), the same user's
 credentials also render APP_DATABASE_READ_URL, the reader's URL, from the same read.
@@ -37,7 +40,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 import pulumi_vault as vault
 
-from components import aliases
+from components import aliases, heal
 from components.charts import Cluster, NamespaceSetup
 from components.delivery.analysis import SMOKE_TEST_KEY
 from components.labels import Ownership, kubernetes_labels, ownership_labels, pod_security_labels
@@ -179,6 +182,8 @@ class VaultIntegrationArgs:
     # cert-manager's namespace, where it solves ACME DNS-01 through Cloudflare: the API
     # token it uses is synced there (a region's). None: no token.
     cloudflare_dns_namespace: str | None = None
+    # The self-healing receiver's Secrets, where it runs (components/heal.py).
+    self_healing: heal.HealSecrets | None = None
 
 
 @dataclass(frozen=True)
@@ -403,9 +408,13 @@ class VaultIntegration(pulumi.ComponentResource):
 
     def _kv_entries(self, args: VaultIntegrationArgs) -> dict[str, vault.kv.SecretV2]:
         """What this stack writes into the KV mount: generated values (where it owns the
-        mount), the cache's URL, and random values a dev server starts with."""
+        mount), the self-healing receiver's tokens, the cache's URL, and random values a
+        dev server starts with."""
         entries: dict[str, vault.kv.SecretV2] = {}
         generated = self._generated_values(args) if args.owns_kv_mount else {}
+        if args.self_healing:
+            # The stack's own tokens, whoever owns the mount: no one else needs to know them.
+            generated[heal.tokens_path(args.layout)] = heal.generated_tokens(self._formerly_in_configuration())
         for path, data in generated.items():
             entries[path] = self._entry(f"vault-generated-{path}", path, data)
         if self.dev:
@@ -570,6 +579,8 @@ def synced_secrets(args: VaultIntegrationArgs) -> list[SyncedSecret]:
     if args.cloudflare_dns_namespace:
         token_entry = (CLOUDFLARE_TOKEN_KEY, f"{where.app}/cloudflare-dns", "api-token")
         secrets.append(kv_secret(CLOUDFLARE_TOKEN_SECRET, args.cloudflare_dns_namespace, token_entry))
+    if args.self_healing:
+        secrets += heal.synced_secrets(args.self_healing, where, refresh)
     return secrets
 
 

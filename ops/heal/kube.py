@@ -150,24 +150,30 @@ class Kubernetes:
         namespace, name, kind = p["namespace"], p["autoscaler"], p["autoscaler_kind"]
         if kind == "ScaledObject":
             group, version, plural = SCALED_OBJECTS
-            bounds = self._call(
-                f"read ScaledObject {name}",
-                self.custom.get_namespaced_custom_object,
-                group,
-                version,
-                namespace,
-                plural,
-                name,
-            ).get("spec", {})
+            try:
+                bounds = self._call(
+                    f"read ScaledObject {name}",
+                    self.custom.get_namespaced_custom_object,
+                    group,
+                    version,
+                    namespace,
+                    plural,
+                    name,
+                ).get("spec", {})
+            except Missing:  # this stack scales with a plain HPA: the runbook's next candidate
+                raise CannotHelp(f"no ScaledObject {namespace}/{name}: the API is scaled by its HPA") from None
             floor_field, cap_field = "minReplicaCount", "maxReplicaCount"
             # KEDA's own HPA: keda-hpa-<name> unless the ScaledObject names it.
             advanced = bounds.get("advanced", {}).get("horizontalPodAutoscalerConfig", {})
             hpa_name = advanced.get("name") or f"keda-hpa-{name}"
         else:
             bounds, floor_field, cap_field, hpa_name = None, "minReplicas", "maxReplicas", name
-        hpa = self._call(
-            f"read HPA {hpa_name}", self.autoscaling.read_namespaced_horizontal_pod_autoscaler, hpa_name, namespace
-        )
+        try:
+            hpa = self._call(
+                f"read HPA {hpa_name}", self.autoscaling.read_namespaced_horizontal_pod_autoscaler, hpa_name, namespace
+            )
+        except Missing:  # with predictive scaling KEDA owns the HPA: the ScaledObject candidate applies
+            raise CannotHelp(f"no HPA {namespace}/{hpa_name}: the API is scaled by a ScaledObject") from None
         spec = hpa.get("spec", {}) if bounds is None else bounds
         current = int(hpa.get("status", {}).get("currentReplicas") or 0)
         floor, cap = int(spec.get(floor_field) or 1), int(spec.get(cap_field) or 0)

@@ -342,13 +342,14 @@ def test_learning_reorders_candidates_after_outcomes(tmp_path: Path) -> None:
         order = next(line for line in healer.audit.lines[::-1] if line["outcome"] == "candidates")["detail"]["order"]
         return order, healer.audit.lines[-1]["detail"]["action"]["kind"]
 
-    assert fire("c1") == (["scale_out", "shed_load"], "scale_out")  # the catalog's order: nothing known yet
+    # The catalog's order, nothing known yet: KEDA's scale-out, the HPA's, shedding load.
+    assert fire("c1") == (["scale_out", "scale_out", "shed_load"], "scale_out")
     clock.now += 901  # still firing past the outcome window: scale_out failed (1/3 < an untried 1/2)
-    assert fire("c2") == (["shed_load", "scale_out"], "shed_load")
+    assert fire("c2") == (["shed_load", "scale_out", "scale_out"], "shed_load")
     ends = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(clock.now + 120))
     healer.handle(one(payload(alert("ApiHighLatencyP99", "c2", "resolved", ends=ends))))
     clock.now += 3601
-    assert fire("c3") == (["shed_load", "scale_out"], "shed_load")
+    assert fire("c3") == (["shed_load", "scale_out", "scale_out"], "shed_load")
     table = learning_records(healer)
     assert (table["scale_out"].failures, table["shed_load"].successes) == (1, 1)
     assert table["shed_load"].mttr_seconds == pytest.approx(clock.now - 3601 + 120 - START_EPOCH)

@@ -108,6 +108,16 @@ def test_scale_out_of_a_scaled_object_reads_kedas_hpa() -> None:
         assert fake.requests[-1][2] == "application/merge-patch+json"
 
 
+def test_scale_out_steps_aside_for_the_autoscaler_the_stack_does_not_run() -> None:
+    """The runbooks list KEDA's candidate and the HPA's: the absent one says it cannot help
+    (the next candidate runs) rather than failing the decision."""
+    with serving(FakeKubernetes()) as fake:
+        with pytest.raises(CannotHelp, match="no ScaledObject project-ai/project-ai-api: the API is scaled by its HPA"):
+            kube(fake).assess(scale("ScaledObject"))
+        with pytest.raises(CannotHelp, match="no HPA project-ai/project-ai-api: the API is scaled by a ScaledObject"):
+            kube(fake).assess(scale())
+
+
 def flags_document(targeting: bool = True) -> dict:
     flag = {"state": "ENABLED", "defaultVariant": "on", "variants": {"on": True, "off": False}}
     if targeting:
