@@ -36,7 +36,7 @@ from components.monitoring.dashboards import dashboard_config_maps, insight, ren
 from components.monitoring.prediction_rules import PredictionArgs
 from components.monitoring.rules import RuleArgs
 from components.monitoring.stack import SELECTED_LABEL
-from components.network_policies import EgressRule, namespace_selector, ports
+from components.network_policies import EgressRule
 from components.ops_service import OPS_USER, Caller, OpsServiceSpec, StateVolume
 
 core = k8s.core.v1
@@ -129,19 +129,6 @@ def spec(args: InsightServiceArgs) -> OpsServiceSpec:
     )
 
 
-def prometheus_admits_the_service(args: InsightServiceArgs) -> networking.NetworkPolicySpecArgs:
-    """In Prometheus's namespace: its pods take the service's queries, on its port only."""
-    service = networking.NetworkPolicyPeerArgs(
-        namespace_selector=namespace_selector(args.namespace),
-        pod_selector=meta.LabelSelectorArgs(match_labels=insight_selector(args.owner.environment)),
-    )
-    return networking.NetworkPolicySpecArgs(
-        pod_selector=meta.LabelSelectorArgs(match_labels=dict(args.prometheus_labels)),
-        policy_types=["Ingress"],
-        ingress=[networking.NetworkPolicyIngressRuleArgs(from_=[service], ports=ports([args.prometheus_port]))],
-    )
-
-
 def scrape_interval(interval_seconds: int) -> str:
     """Twice a round at least (a missed scrape loses no round), never more than every 15 s."""
     return f"{max(15, interval_seconds // 2)}s"
@@ -171,7 +158,12 @@ class InsightService(pulumi.ComponentResource):
             admitted: networking.NetworkPolicy(
                 f"{name}-{admitted}",
                 metadata=meta.ObjectMetaArgs(name=admitted, namespace=args.prometheus_namespace, labels=labels),
-                spec=prometheus_admits_the_service(args),
+                spec=ops_service.prometheus_admits(
+                    args.namespace,
+                    insight_selector(args.owner.environment),
+                    args.prometheus_labels,
+                    args.prometheus_port,
+                ),
                 opts=after_ready,
             ),
         }

@@ -325,3 +325,19 @@ def create(
     )
     url = f"http://{service_host(spec.name, namespace)}:{spec.port}"
     return OpsService(selector, service_account, deployment, service, policies, url, next(iter(claims), None))
+
+
+def prometheus_admits(
+    namespace: str, selector: Mapping[str, str], prometheus_labels: Mapping[str, str], prometheus_port: int
+) -> networking.NetworkPolicySpecArgs:
+    """In Prometheus's namespace: its pods take one ops service's queries (its pods in
+    `namespace`, by `selector`), on its port only."""
+    service = networking.NetworkPolicyPeerArgs(
+        namespace_selector=namespace_selector(namespace),
+        pod_selector=meta.LabelSelectorArgs(match_labels=dict(selector)),
+    )
+    return networking.NetworkPolicySpecArgs(
+        pod_selector=meta.LabelSelectorArgs(match_labels=dict(prometheus_labels)),
+        policy_types=["Ingress"],
+        ingress=[networking.NetworkPolicyIngressRuleArgs(from_=[service], ports=ports([prometheus_port]))],
+    )

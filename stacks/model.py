@@ -193,6 +193,16 @@ class ImageConfig(Model):
         return self.digest.removeprefix("sha256:")[:12]
 
 
+def _pinned_by_digest(image: ImageConfig) -> ImageConfig:
+    if image.digest is None:
+        raise ValueError("expected the ops image pinned by digest (digest: sha256:...)")
+    return image
+
+
+# The ops image (the judge, the guard, the smoke test, insight, self-healing): by digest only.
+OpsImage = Annotated[ImageConfig, AfterValidator(_pinned_by_digest)]
+
+
 class ReplicasConfig(Model):
     min: Annotated[int, Field(ge=1, le=100)]
     max: Annotated[int, Field(ge=1, le=500)]
@@ -438,14 +448,7 @@ class CanaryJudgeConfig(Model):
     analysis of every canary step: the canary's requests against the stable version's."""
 
     # The ops image, pinned by digest, from the stack's own registry.
-    image: ImageConfig
-
-    @field_validator("image")
-    @classmethod
-    def _by_digest(cls, image: ImageConfig) -> ImageConfig:
-        if image.digest is None:
-            raise ValueError("expected the ops image pinned by digest (image.digest: sha256:...)")
-        return image
+    image: OpsImage
 
 
 class CanaryConfig(Model):
@@ -495,14 +498,7 @@ class BlueGreenConfig(Model):
     scale_down_delay_seconds: Annotated[int, Field(ge=30, le=86400)] = 600
     # The ops image the smoke test runs (`ops smoke`), by digest; unset, the stack's ops
     # image for the canary judge (delivery.canary.judge.image).
-    smoke_test_image: ImageConfig | None = None
-
-    @field_validator("smoke_test_image")
-    @classmethod
-    def _by_digest(cls, image: ImageConfig | None) -> ImageConfig | None:
-        if image is not None and image.digest is None:
-            raise ValueError("expected the ops image pinned by digest (smokeTestImage.digest: sha256:...)")
-        return image
+    smoke_test_image: OpsImage | None = None
 
 
 class DeliveryConfig(Model):
@@ -737,7 +733,7 @@ class ChaosConfig(Model):
     chart_version: ChartVersion = "2.8.3"
     # The ops image the steady-state guard runs (`ops chaos guard`), by digest; unset, the
     # stack's ops image for the canary judge (delivery.canary.judge.image).
-    guard_image: ImageConfig | None = None
+    guard_image: OpsImage | None = None
     # The team's time zone (IANA): the game day's cron and the business hours are its.
     time_zone: Annotated[str, AfterValidator(_time_zone)] = "UTC"
     # When the weekly game day starts: one minute and one hour, '*' for day of month and
@@ -759,13 +755,6 @@ class ChaosConfig(Model):
     # cluster stack's in-cluster Services, such as postgresql.project-ai-data.svc.cluster.local).
     database_host: DatabaseHost | None = None
     cache_host: DatabaseHost | None = None
-
-    @field_validator("guard_image")
-    @classmethod
-    def _by_digest(cls, image: ImageConfig | None) -> ImageConfig | None:
-        if image is not None and image.digest is None:
-            raise ValueError("expected the ops image pinned by digest (guardImage.digest: sha256:...)")
-        return image
 
     @model_validator(mode="after")
     def _game_day_fits(self) -> ChaosConfig:
@@ -792,7 +781,7 @@ QUERIES_PER_ROUND = 4
 class InsightConfig(Model):
     enabled: bool = False
     # The ops image, pinned by digest; unset, the canary judge's (delivery.canary.judge.image).
-    image: ImageConfig | None = None
+    image: OpsImage | None = None
     # How often the API's signals are read and learned: the models' interval.
     interval_seconds: Annotated[int, Field(ge=10, le=3600)] = 60
     # How far ahead `projectai_forecast` is made (the dashboard plots it against the actual value).
@@ -803,13 +792,6 @@ class InsightConfig(Model):
     state_size: Annotated[str, StringConstraints(pattern=r"^\d+(Mi|Gi)$")] = "1Gi"
     # Unset: the cluster's default StorageClass.
     storage_class: DnsLabel | None = None
-
-    @field_validator("image")
-    @classmethod
-    def _by_digest(cls, image: ImageConfig | None) -> ImageConfig | None:
-        if image is not None and image.digest is None:
-            raise ValueError("expected the ops image pinned by digest (image.digest: sha256:...)")
-        return image
 
     @model_validator(mode="after")
     def _rounds_fit(self) -> InsightConfig:
@@ -830,7 +812,7 @@ class SelfHealingConfig(Model):
     # Act on alerts; false: a dry run (every decision audited, nothing done).
     apply: bool = False
     # The ops image, pinned by digest; unset, the canary judge's (delivery.canary.judge.image).
-    image: ImageConfig | None = None
+    image: OpsImage | None = None
     # The Cloudflare account of the edge's load-balancer pools: set, a failing region's pool
     # can leave the edge (after a human's approval), with the API token Vault holds at
     # `<app>/cloudflare-edge` (Load Balancing: Monitors and Pools Edit).
@@ -843,13 +825,6 @@ class SelfHealingConfig(Model):
     state_size: Annotated[str, StringConstraints(pattern=r"^\d+(Mi|Gi)$")] = "1Gi"
     # Unset: the cluster's default StorageClass.
     storage_class: DnsLabel | None = None
-
-    @field_validator("image")
-    @classmethod
-    def _by_digest(cls, image: ImageConfig | None) -> ImageConfig | None:
-        if image is not None and image.digest is None:
-            raise ValueError("expected the ops image pinned by digest (image.digest: sha256:...)")
-        return image
 
 
 class HeadroomConfig(Model):

@@ -21,7 +21,7 @@ import pulumi_kubernetes as k8s
 
 from components import ops_service
 from components.labels import Ownership, kubernetes_labels
-from components.network_policies import EgressRule, namespace_selector, ports
+from components.network_policies import EgressRule
 from components.ops_service import OPS_USER, Caller, OpsServiceSpec
 
 core = k8s.core.v1
@@ -107,19 +107,6 @@ def spec(args: SteadyStateGuardArgs) -> OpsServiceSpec:
     )
 
 
-def prometheus_admits_the_guard(args: SteadyStateGuardArgs) -> networking.NetworkPolicySpecArgs:
-    """In Prometheus's namespace: its pods take the guard's queries, on its port only."""
-    guard = networking.NetworkPolicyPeerArgs(
-        namespace_selector=namespace_selector(args.namespace),
-        pod_selector=meta.LabelSelectorArgs(match_labels=guard_selector(args.owner.environment)),
-    )
-    return networking.NetworkPolicySpecArgs(
-        pod_selector=meta.LabelSelectorArgs(match_labels=dict(args.prometheus_labels)),
-        policy_types=["Ingress"],
-        ingress=[networking.NetworkPolicyIngressRuleArgs(from_=[guard], ports=ports([args.prometheus_port]))],
-    )
-
-
 class SteadyStateGuard(pulumi.ComponentResource):
     service_account: core.ServiceAccount
     deployment: k8s.apps.v1.Deployment
@@ -140,7 +127,12 @@ class SteadyStateGuard(pulumi.ComponentResource):
             admitted: networking.NetworkPolicy(
                 f"{name}-{admitted}",
                 metadata=meta.ObjectMetaArgs(name=admitted, namespace=args.prometheus_namespace, labels=labels),
-                spec=prometheus_admits_the_guard(args),
+                spec=ops_service.prometheus_admits(
+                    args.namespace,
+                    guard_selector(args.owner.environment),
+                    args.prometheus_labels,
+                    args.prometheus_port,
+                ),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.ready)),
             ),
         }
