@@ -152,19 +152,17 @@ class InsightService(pulumi.ComponentResource):
             args.owner, name=NAME, instance=f"{NAME}-{args.owner.environment}", component="insight"
         )
         after_ready = pulumi.ResourceOptions(parent=self, depends_on=list(args.ready))
-        admitted = f"allow-ingress-{NAME}"
         self.network_policies = {
             **created.network_policies,
-            admitted: networking.NetworkPolicy(
-                f"{name}-{admitted}",
-                metadata=meta.ObjectMetaArgs(name=admitted, namespace=args.prometheus_namespace, labels=labels),
-                spec=ops_service.prometheus_admits(
-                    args.namespace,
-                    insight_selector(args.owner.environment),
-                    args.prometheus_labels,
-                    args.prometheus_port,
-                ),
-                opts=after_ready,
+            f"allow-ingress-{NAME}": ops_service.prometheus_admission(
+                self,
+                name,
+                NAME,
+                args.namespace,
+                insight_selector(args.owner.environment),
+                (args.prometheus_namespace, args.prometheus_labels, args.prometheus_port),
+                labels,
+                args.ready,
             ),
         }
         self.selector = created.selector

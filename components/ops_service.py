@@ -327,17 +327,32 @@ def create(
     return OpsService(selector, service_account, deployment, service, policies, url, next(iter(claims), None))
 
 
-def prometheus_admits(
-    namespace: str, selector: Mapping[str, str], prometheus_labels: Mapping[str, str], prometheus_port: int
-) -> networking.NetworkPolicySpecArgs:
-    """In Prometheus's namespace: its pods take one ops service's queries (its pods in
-    `namespace`, by `selector`), on its port only."""
-    service = networking.NetworkPolicyPeerArgs(
+def prometheus_admission(
+    parent: pulumi.Resource,
+    name: str,
+    service: str,
+    namespace: str,
+    selector: Mapping[str, str],
+    prometheus: tuple[str, Mapping[str, str], int],
+    labels: Mapping[str, str],
+    ready: Sequence[pulumi.Resource],
+) -> k8s.networking.v1.NetworkPolicy:
+    """`allow-ingress-<service>` in Prometheus's namespace (`prometheus`: its namespace, pod
+    labels and port): its pods take one ops service's queries (its pods in `namespace`, by
+    `selector`), on its port only."""
+    prometheus_namespace, prometheus_labels, prometheus_port = prometheus
+    admitted = f"allow-ingress-{service}"
+    caller = networking.NetworkPolicyPeerArgs(
         namespace_selector=namespace_selector(namespace),
         pod_selector=meta.LabelSelectorArgs(match_labels=dict(selector)),
     )
-    return networking.NetworkPolicySpecArgs(
-        pod_selector=meta.LabelSelectorArgs(match_labels=dict(prometheus_labels)),
-        policy_types=["Ingress"],
-        ingress=[networking.NetworkPolicyIngressRuleArgs(from_=[service], ports=ports([prometheus_port]))],
+    return networking.NetworkPolicy(
+        f"{name}-{admitted}",
+        metadata=meta.ObjectMetaArgs(name=admitted, namespace=prometheus_namespace, labels=dict(labels)),
+        spec=networking.NetworkPolicySpecArgs(
+            pod_selector=meta.LabelSelectorArgs(match_labels=dict(prometheus_labels)),
+            policy_types=["Ingress"],
+            ingress=[networking.NetworkPolicyIngressRuleArgs(from_=[caller], ports=ports([prometheus_port]))],
+        ),
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=list(ready)),
     )

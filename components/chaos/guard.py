@@ -121,19 +121,17 @@ class SteadyStateGuard(pulumi.ComponentResource):
         created = ops_service.create(self, name, args.namespace, args.owner, spec(args), args.ready)
         instance = f"{NAME}-{args.owner.environment}"
         labels = kubernetes_labels(args.owner, name=NAME, instance=instance, component="chaos")
-        admitted = f"allow-ingress-{NAME}"
         self.network_policies = {
             **created.network_policies,
-            admitted: networking.NetworkPolicy(
-                f"{name}-{admitted}",
-                metadata=meta.ObjectMetaArgs(name=admitted, namespace=args.prometheus_namespace, labels=labels),
-                spec=ops_service.prometheus_admits(
-                    args.namespace,
-                    guard_selector(args.owner.environment),
-                    args.prometheus_labels,
-                    args.prometheus_port,
-                ),
-                opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.ready)),
+            f"allow-ingress-{NAME}": ops_service.prometheus_admission(
+                self,
+                name,
+                NAME,
+                args.namespace,
+                guard_selector(args.owner.environment),
+                (args.prometheus_namespace, args.prometheus_labels, args.prometheus_port),
+                labels,
+                args.ready,
             ),
         }
         self.selector = created.selector
