@@ -189,6 +189,7 @@ aws.s3.BucketLifecycleConfiguration(
             "status": "Enabled",
             "filter": {"prefix": ""},
             "noncurrent_version_expiration": {"noncurrent_days": 30},
+            "abort_incomplete_multipart_upload": {"days_after_initiation": 7},
         }
     ],
 )

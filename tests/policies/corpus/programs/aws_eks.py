@@ -119,13 +119,14 @@ template = aws.ec2.LaunchTemplate(
     tag_specifications=[{"resource_type": "instance", "tags": TAGS}, {"resource_type": "volume", "tags": TAGS}],
     tags=TAGS,
 )
-for pool, capacity in (("system", "ON_DEMAND"), ("workers", "SPOT")):
+# Spot workers from two interchangeable types, beside an on-demand pool for when spot is reclaimed.
+for pool, capacity in (("system", "ON_DEMAND"), ("steady", "ON_DEMAND"), ("workers", "SPOT")):
     aws.eks.NodeGroup(
         pool,
         cluster_name=cluster.name,
         node_role_arn=node_role.arn,
         subnet_ids=[s.id for s in subnets],
-        instance_types=["t3.large"],
+        instance_types=["t3.large", "m6i.large"],
         capacity_type=capacity,
         scaling_config={"desired_size": 2, "min_size": 1, "max_size": 4},
         launch_template={"id": template.id, "version": template.latest_version.apply(str)},
@@ -148,6 +149,26 @@ repository = aws.ecr.Repository(
     image_scanning_configuration={"scan_on_push": True},
     encryption_configurations=[{"encryption_type": "KMS", "kms_key": key.arn}],
     tags=TAGS,
+)
+aws.ecr.LifecyclePolicy(
+    "apps",
+    repository=repository.name,
+    policy=json.dumps(
+        {
+            "rules": [
+                {
+                    "rulePriority": 1,
+                    "selection": {
+                        "tagStatus": "untagged",
+                        "countType": "sinceImagePushed",
+                        "countUnit": "days",
+                        "countNumber": 7,
+                    },
+                    "action": {"type": "expire"},
+                }
+            ]
+        }
+    ),
 )
 
 # An admin host without a public address: reached through SSM Session Manager.

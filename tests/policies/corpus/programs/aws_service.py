@@ -217,6 +217,7 @@ aws.s3.BucketLifecycleConfiguration(
             "filter": {"prefix": ""},
             "expiration": {"days": 365},
             "noncurrent_version_expiration": {"noncurrent_days": 30},
+            "abort_incomplete_multipart_upload": {"days_after_initiation": 7},
         }
     ],
 )

@@ -158,7 +158,10 @@ assets = gcp.storage.Bucket(
     public_access_prevention="enforced",
     versioning={"enabled": True},
     encryption={"default_kms_key_name": key.id},
-    lifecycle_rules=[{"action": {"type": "Delete"}, "condition": {"age": 365}}],
+    lifecycle_rules=[
+        {"action": {"type": "Delete"}, "condition": {"age": 365, "with_state": "LIVE"}},
+        {"action": {"type": "Delete"}, "condition": {"num_newer_versions": 3, "with_state": "ARCHIVED"}},
+    ],
     labels=LABELS,
 )
 app = gcp.serviceaccount.Account("catalog-app", account_id="catalog-app", display_name="catalog app")
