@@ -30,7 +30,7 @@ from preflight.kubernetes import INVALID, UNVALIDATED, VALID, ObjectResult
 from preflight.monitoring import FAILED as TOOL_FAILED
 from preflight.monitoring import OK as TOOL_OK
 from preflight.monitoring import ToolCheck
-from preflight.policies import PolicyReport
+from preflight.policies import Cost, PolicyReport
 
 OK, FAILED, ERROR = "ok", "failed", "error"
 EXIT_CODES = {
@@ -46,6 +46,8 @@ MARKDOWN_BUDGET = GITHUB_COMMENT_LIMIT - 1_536
 TEXT_LIST_LIMIT = 10
 # The changes a report shows per stack, riskiest first (report.json has them all).
 CHANGES_SHOWN = 20
+# The cost drivers a summary names per stack (-v and report.json list every item).
+COST_DRIVERS = 5
 
 
 @dataclass
@@ -92,6 +94,7 @@ class StackReport:
                 {"tool": c.tool, "subject": c.subject, "status": c.status, "detail": c.detail} for c in self.tool_checks
             ],
             policies=self.policies.to_dict(),
+            cost=self.policies.cost.to_dict() if self.policies.cost else None,
             kubernetes={
                 "version": self.kubernetes_version,
                 "valid": self.count(VALID),
@@ -276,6 +279,54 @@ def _policy_lines(policies: PolicyReport, verbose: bool) -> list[str]:
     return lines
 
 
+def _usd(amount: float) -> str:
+    return f"{amount:,.0f}"
+
+
+def _cost_summary(cost: Cost) -> str:
+    found = cost.estimate
+    line = f"{_usd(found.monthly_usd)} USD/month"
+    if cost.share is not None:
+        line += f", {cost.share:.0%} of the {_usd(cost.budget)} budget"
+    else:
+        line += ", no budget declared"
+    return line
+
+
+def _drivers(cost: Cost, count: int | None = COST_DRIVERS) -> str:
+    return ", ".join(f"{visible(d.name)} {_usd(d.monthly)} ({d.share:.0%})" for d in cost.estimate.drivers(count))
+
+
+def _cost_lines(cost: Cost | None, verbose: bool) -> list[str]:
+    """The estimate against the budget and its main drivers; -v lists every item."""
+    if cost is None:
+        return []
+    found = cost.estimate
+    lines = [f"   cost: {_cost_summary(cost)}" + (f"; drivers: {_drivers(cost)}" if found.items else "")]
+    if found.unpriced:
+        lines.append(f"     {len(found.unpriced)} resources not priced (the estimate is a floor)")
+    if found.unknown:
+        lines.append(f"     {len(found.unknown)} resources priced once deployed (values unknown in preview)")
+    if not verbose:
+        return lines
+    for item in sorted(found.items, key=lambda item: (-item.monthly, item.driver, item.what)):
+        assumed = " (assumed)" if item.assumed else ""
+        lines.append(
+            f"     {_usd(item.monthly):>7}  {visible(item.what)}: {visible(item.kind)}, "
+            f"{item.quantity:,.1f} {visible(item.unit)} x {item.unit_price:g}{assumed}"
+        )
+    for entry in found.unpriced:
+        lines.append(f"     UNPRICED {visible(entry.what)} ({visible(entry.type)}): {visible(entry.why)}")
+    for entry in found.unknown:
+        lines.append(f"     UNKNOWN {visible(entry.what)} ({visible(entry.type)}): {visible(entry.why)}")
+    lines += [f"     note: {visible(note)}" for note in found.notes]
+    if found.assumptions:
+        assumed = ", ".join(f"{visible(k)} {v:g}" for k, v in sorted(found.assumptions.items()))
+        lines.append(f"     assumptions: {assumed}")
+    lines.append(f"     prices: {visible(found.note)}")
+    return lines
+
+
 def _stack_lines(
     report: StackReport, verbose: bool, out: Path | None, changes: Mapping[str, BaseDiff] | None
 ) -> list[str]:
@@ -320,6 +371,7 @@ def _stack_lines(
             detail = [f"       {visible(line.strip())}" for line in check.detail.splitlines() if line.strip()]
             lines += _capped(detail, limit, "lines")
     lines += _policy_lines(report.policies, verbose)
+    lines += _cost_lines(report.policies.cost, verbose)
     if graph.diagnostics:
         lines.append(f"   diagnostics: {len(graph.diagnostics)} warnings or errors the program logged")
         lines += _capped([f"     {visible(message)}" for message in graph.diagnostics], limit, "diagnostics")
@@ -569,6 +621,37 @@ def _changes_section(changes: Mapping[str, BaseDiff]) -> _Section:
     return section
 
 
+def _cost_section(reports: list[StackReport]) -> _Section:
+    costs = [(report, report.policies.cost) for report in reports if report.policies.cost is not None]
+    head = ["## Cost estimate", ""]
+    notes = sorted({cost.estimate.note for _, cost in costs})
+    head += [
+        f"Monthly, from {_md(note)}; usage the stacks do not declare is assumed (report.json lists it)."
+        for note in notes
+    ]
+    head += [
+        "",
+        _table("stack", "USD/month", "budget", "of budget", "main drivers (USD/month)", "not priced"),
+        _table(*["---"] * 6),
+    ]
+    section = _Section(head, more="see report.json", empty="No stack to estimate.")
+    for report, cost in costs:
+        share = cost.share
+        drivers = "; ".join(f"{d.name} {_usd(d.monthly)}" for d in cost.estimate.drivers(COST_DRIVERS))
+        unpriced = ", ".join(entry.what for entry in cost.estimate.unpriced)
+        over = share is not None and share > 1
+        row = _table(
+            _md(report.stack),
+            f"**{_usd(cost.estimate.monthly_usd)}**" if over else _usd(cost.estimate.monthly_usd),
+            _usd(cost.budget) if cost.budget else "none",
+            (f"**{share:.0%}**" if over else f"{share:.0%}") if share is not None else "–",
+            _md(drivers) if drivers else "–",
+            _md(unpriced) if unpriced else "–",
+        )
+        section.items.append((0 if over or unpriced else 1, row))
+    return section
+
+
 def _diagnostics_section(reports: list[StackReport]) -> _Section:
     head = ["## Diagnostics", "", "What the programs logged at warning or error level.", ""]
     head += [_table("stack", "message"), _table("---", "---")]
@@ -598,6 +681,8 @@ def as_markdown(
     if any(report.error is not None or report.policies.errors for report in reports):
         sections.append(_errors_section(reports))
     sections += [_policy_section(reports), _waiver_section(reports), _tool_section(reports), _objects_section(reports)]
+    if any(report.policies.cost is not None for report in reports):
+        sections.append(_cost_section(reports))
     if changes is not None:
         sections.append(_changes_section(changes))
     if any(report.graph and report.graph.diagnostics for report in reports):

@@ -11,6 +11,7 @@ taken as zero (or as some fallback) would make an estimate look cheaper than it 
 from __future__ import annotations
 
 import datetime
+import fnmatch
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
@@ -68,6 +69,9 @@ class Assumptions(_Model):
     bucket_gb_per_month: Annotated[float, Field(ge=0)]
     database_storage_gb: Annotated[float, Field(ge=0)]
     registry_gb: Annotated[float, Field(ge=0)]
+    # Data nothing expires (a bucket without expiration, a log group kept forever) is
+    # priced at this many months of it.
+    retention_horizon_months: Annotated[float, Field(gt=0)] = 12
 
 
 class PriceTable(_Model):
@@ -82,6 +86,25 @@ class PriceTable(_Model):
     spot_discount: dict[Cloud, Fraction]
     commitments: dict[Cloud, dict[str, dict[str, Fraction]]]
     assumptions: Assumptions
+    # Type patterns (shell globs) with no charge of their own -> why; the estimate lists
+    # any other type it cannot price.
+    free: dict[str, Annotated[str, Field(min_length=1)]] = {}
+    # Type patterns billed by use alone (requests, GB served) -> how; the estimate notes them.
+    usage_billed: dict[str, Annotated[str, Field(min_length=1)]] = {}
+
+    def usage_reason(self, resource_type: str) -> str | None:
+        """How a type billed by use alone is billed, or None."""
+        for pattern, reason in self.usage_billed.items():
+            if fnmatch.fnmatchcase(resource_type, pattern):
+                return reason
+        return None
+
+    def free_reason(self, resource_type: str) -> str | None:
+        """Why a resource type costs nothing of its own, or None if the table does not say."""
+        for pattern, reason in self.free.items():
+            if fnmatch.fnmatchcase(resource_type, pattern):
+                return reason
+        return None
 
     @property
     def note(self) -> str:

@@ -7,11 +7,14 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from pydantic import field_validator
+
 from policies.core.evaluate import waivers_current_rule
 from policies.core.pods import PVC, WORKLOAD_TYPES, PodTemplate, claim_templates, kubernetes_rule, pod_rule
 from policies.core.props import as_list, get, items, json_document
 from policies.core.rule import Params, Resource, Stack, rule
-from policies.cost import PACK, taggable
+from policies.cost import PACK, prices, taggable
+from policies.cost.estimate import Estimate, assumptions_with, estimate
 
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 INSTANCE = "aws:ec2/instance:Instance"
@@ -407,76 +410,94 @@ def pvc_size(resource: Resource, params: VolumeParams) -> Iterable[str]:
 
 
 class EstimateParams(Params):
-    # USD per month for the capacity the stack declares; unknown types count at `fallback`.
-    monthly_price: Mapping[str, float] = {
-        "t3.medium": 30.4,
-        "t3.large": 60.7,
-        "m6i.large": 70.1,
-        "m6i.xlarge": 140.2,
-        "m7i.large": 73.6,
-        "e2-standard-2": 48.9,
-        "e2-standard-4": 97.8,
-        "db.t4g.medium": 47.5,
-        "db.r6g.large": 189.8,
-        "db.r6g.xlarge": 379.6,
-        "nat-gateway": 32.9,
-        "eks-control-plane": 73.0,
-        "gke-control-plane": 73.0,
-    }
-    fallback: float = 150.0
+    """The estimate's settings: prices come from policies/cost/prices.yaml."""
+
     # The budget the estimate must stay under; 0 takes it from the stack's Budget resource.
     budget: float = 0.0
+    # The region of resources whose provider names none.
+    region: str = ""
+    # Usage assumptions for this stack, over prices.yaml's (camelCase names, e.g. natGbPerMonth).
+    assumptions: Mapping[str, float] = {}
+    # How many of the costliest items the over-budget message names.
+    drivers: int = 5
+
+    @field_validator("assumptions")
+    @classmethod
+    def _known_assumptions(cls, value: Mapping[str, float]) -> Mapping[str, float]:
+        assumptions_with(prices.load(), value)  # raises naming the unknown and the known ones
+        return value
 
 
-def estimate(stack: Stack, params: EstimateParams) -> tuple[float, list[str]]:
-    """(USD per month, lines) for the capacity the stack declares."""
-    price, lines, total = params.monthly_price, [], 0.0
-
-    def add(what: str, kind: str, count: float) -> None:
-        nonlocal total
-        cost = price.get(kind, params.fallback) * count
-        total += cost
-        lines.append(f"{what}: {count:g} x {kind} = {cost:.0f}")
-
-    for group in stack.of_type(NODE_GROUP):
-        kinds = as_list(get(group.props, "instanceTypes")) or ["t3.medium"]
-        add(group.name, str(kinds[0]), float(get(group.props, "scalingConfig.desiredSize", 1)))
-    for pool in stack.of_type(NODE_POOL):
-        count = get(pool.props, "nodeCount") or get(pool.props, "autoscaling.minNodeCount") or 1
-        add(pool.name, str(get(pool.props, "nodeConfig.machineType", "e2-standard-2")), float(count))
-    for database in stack.of_type(*RDS_INSTANCES):
-        add(database.name, str(get(database.props, "instanceClass")), 1)
-    for _ in stack.of_type(NAT_GATEWAY):
-        add("NAT gateway", "nat-gateway", 1)
-    for cluster in stack.of_type("aws:eks/cluster:Cluster"):
-        add(cluster.name, "eks-control-plane", 1)
-    for cluster in stack.of_type("gcp:container/cluster:Cluster"):
-        add(cluster.name, "gke-control-plane", 1)
-    return total, lines
+def stack_estimate(stack: Stack, params: EstimateParams, regions: Mapping[str, str] | None = None) -> Estimate:
+    """The stack's monthly estimate under its settings; `regions` per cloud, for resources
+    of default providers (the stack's `aws:region`, `gcp:region`)."""
+    return estimate(stack, region=params.region, assumptions=params.assumptions, regions=regions)
 
 
-def _declared_budget(stack: Stack) -> float:
-    budgets = stack.of_type(*BUDGETS)
-    amounts = [get(b.props, "limitAmount") or get(b.props, "amount.specifiedAmount.units") for b in budgets]
-    return sum(float(amount) for amount in amounts if amount)
+def _stack_wide(budget: Resource) -> bool:
+    """A budget over the whole stack, not one team's (a per-team budget filters on the
+    team tag or label)."""
+    filters = [str(value) for item in items(budget.props, "costFilters") for value in as_list(get(item, "values"))]
+    if any(value.startswith("user:team$") for value in filters):
+        return False
+    return "team" not in (get(budget.props, "budgetFilter.labels", {}) or {})
+
+
+def declared_budget(stack: Stack) -> float:
+    """The stack-wide budgets' monthly amount in USD (per-team budgets are parts of it, not
+    added; a budget in another currency cannot be compared with a USD estimate)."""
+    total = 0.0
+    for budget in stack.of_type(*BUDGETS):
+        amount = get(budget.props, "limitAmount") or get(budget.props, "amount.specifiedAmount.units")
+        currency = get(budget.props, "limitUnit") or get(budget.props, "amount.specifiedAmount.currencyCode") or "USD"
+        if amount and currency == "USD" and _stack_wide(budget):
+            total += float(amount)
+    return total
+
+
+def drivers_text(found: Estimate, count: int) -> str:
+    return ", ".join(f"{d.name} {d.monthly:,.0f} ({d.share:.0%})" for d in found.drivers(count))
 
 
 @rule(
     PACK,
     name="cost-estimate-within-budget",
-    description="The stack's estimated monthly cost stays within its budget.",
+    description="The stack's estimated monthly cost (policies/cost/prices.yaml) stays within its budget.",
     severity="high",
-    remediation="Shrink the declared capacity, or raise the budget with the cost center's approval.",
+    remediation="Shrink the main drivers (the message names them), or raise the budget with the cost center's "
+    "approval.",
     params=EstimateParams,
 )
 def estimate_within_budget(stack: Stack, params: EstimateParams) -> Iterable[tuple[str, str]]:
-    budget = params.budget or _declared_budget(stack)
+    budget = params.budget or declared_budget(stack)
     if not budget:
         return
-    total, lines = estimate(stack, params)
-    if total > budget:
-        yield "", f"estimated {total:.0f} USD/month over the budget of {budget:.0f} ({'; '.join(lines)})"
+    found = stack_estimate(stack, params)
+    if found.monthly_usd > budget:
+        yield (
+            "",
+            f"estimated {found.monthly_usd:,.0f} USD/month, over the budget of {budget:,.0f} "
+            f"({found.monthly_usd / budget:.0%}); main drivers: {drivers_text(found, params.drivers)} "
+            f"[{found.note}]",
+        )
 
+
+@rule(
+    PACK,
+    name="cost-estimate-priced",
+    description="Every resource of the stack is priced by the estimate, or named free in the price table.",
+    severity="medium",
+    remediation="Price the type in policies/cost/estimate.py (its prices in prices.yaml, with their source), or add "
+    "it under `free:` in policies/cost/prices.yaml with why it costs nothing of its own.",
+    params=EstimateParams,
+)
+def estimate_priced(stack: Stack, params: EstimateParams) -> Iterable[tuple[str, str]]:
+    for entry in stack_estimate(stack, params).unpriced:
+        yield entry.urn, f"{entry.what} is not in the estimate: {entry.why}"
+
+
+# The lifecycle, commitment and alerting rules register here, before the waivers' rule.
+from policies.cost import lifecycle  # noqa: E402,F401
 
 # Last in the report.
 waivers_current_rule(PACK)

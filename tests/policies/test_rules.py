@@ -34,6 +34,8 @@ from tests.policies.cases import (
     workload,
 )
 from tests.policies.chaos_cases import CHAOS_CASES
+from tests.policies.cost_estimate_cases import ESTIMATE_CASES
+from tests.policies.cost_lifecycle_cases import COST_LIFECYCLE_CASES
 from tests.policies.exposure_cases import EXPOSURE_CASES
 from tests.policies.gcp_edge_cases import GCP_EDGE_CASES
 from tests.policies.gcp_gke_cases import GCP_GKE_CASES
@@ -880,26 +882,6 @@ def _cases() -> list[Case]:
             ),
             ["requests 1Ti, cap 100Gi"],
         ),
-        Case(
-            "cost-estimate-within-budget",
-            [
-                resource(
-                    "aws:eks/nodeGroup:NodeGroup",
-                    {"instanceTypes": ["m6i.large"], "scalingConfig": {"desiredSize": 2}},
-                    "ng",
-                ),
-                resource("aws:budgets/budget:Budget", {"limitAmount": "500"}, "b"),
-            ],
-            [
-                resource(
-                    "aws:eks/nodeGroup:NodeGroup",
-                    {"instanceTypes": ["m6i.xlarge"], "scalingConfig": {"desiredSize": 4}},
-                    "ng",
-                ),
-                resource("aws:budgets/budget:Budget", {"limitAmount": "500"}, "b"),
-            ],
-            ["estimated 561 USD/month over the budget of 500 (ng: 4 x m6i.xlarge = 561)"],
-        ),
     ]
     return cases
 
@@ -931,6 +913,8 @@ CASES += [
         *K8S_RBAC_CASES,
         *GCP_GKE_CASES,
         *AWS_ACCOUNT_CASES,
+        *COST_LIFECYCLE_CASES,
+        *ESTIMATE_CASES,
     )
 ]
 
