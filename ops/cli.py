@@ -19,10 +19,13 @@ def parser() -> argparse.ArgumentParser:
     from ops.anomaly import cli as anomalies
     from ops.canary import cli as canary
     from ops.chaos import cli as chaos
+    from ops.commitments import cli as commitments
     from ops.dr import cli as dr
     from ops.forecast import cli as forecast
     from ops.heal import cli as heal
     from ops.insight import cli as insight
+    from ops.janitor import cli as janitor
+    from ops.rightsize import cli as rightsize
 
     root = argparse.ArgumentParser(
         prog="ops",
@@ -45,6 +48,9 @@ def parser() -> argparse.ArgumentParser:
     smoke.register(groups)
     forecast.register(groups)
     insight.register(groups)
+    janitor.register(groups)
+    rightsize.register(groups)
+    commitments.register(groups)
     return root
 
 

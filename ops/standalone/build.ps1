@@ -10,6 +10,7 @@ try {
     & $python -m PyInstaller --onefile --clean --noconfirm --log-level WARN `
         --name ops `
         --paths $root `
+        --add-data "$(Join-Path $root (Join-Path "policies" (Join-Path "cost" "prices.yaml")));policies/cost" `
         --distpath (Join-Path $out "dist") --workpath (Join-Path $out "work") --specpath $out `
         (Join-Path "ops" (Join-Path "standalone" "entry.py"))
     if ($LASTEXITCODE -ne 0) { throw "PyInstaller failed with exit code $LASTEXITCODE" }

@@ -58,3 +58,12 @@ def test_bad_input_is_a_clear_error_from_the_binary_too(binary, tmp_path):
     refused = run(binary, tmp_path, "dr", "switchover", "--to", "Europe")
     assert refused.returncode == 2
     assert "'Europe' is not an AWS region name" in refused.stderr and "Traceback" not in refused.stderr
+
+
+def test_the_price_table_rides_along(binary, tmp_path):
+    # `ops commitments` prices node counts from policies/cost/prices.yaml, data in the binary.
+    rows = [f"2026-09-{1 + hour // 24:02d}T{hour % 24:02d}:00:00Z,2" for hour in range(15 * 24)]
+    (tmp_path / "nodes.csv").write_text("timestamp,value\n" + "\n".join(rows) + "\n")
+    planned = run(binary, tmp_path, "commitments", "nodes.csv", "--region", "us-east-1", "--instance-type", "m6i.large")
+    assert planned.returncode == 0, planned.stderr
+    assert "computeSavingsPlan" in planned.stdout and "recorded 2026-11-30" in planned.stdout

@@ -66,3 +66,42 @@ def test_the_images_workflow_builds_and_publishes_it():
     workflow = (ROOT / ".github" / "workflows" / "images.yml").read_text()
     assert "{ name: ops, context: ., dockerfile: ops/Dockerfile }" in workflow
     assert "image: [api, ops]" in workflow
+
+
+# The price table `ops rightsize` and `ops commitments` read: policies/cost/prices.py, its
+# YAML, and the package files its import runs (policies/cost/__init__.py imports the rule
+# model, which needs pydantic only).
+PRICE_TABLE = (
+    "policies/__init__.py",
+    "policies/core/__init__.py",
+    "policies/core/rule.py",
+    "policies/cost/__init__.py",
+    "policies/cost/prices.py",
+    "policies/cost/prices.yaml",
+)
+
+
+def imported_policies() -> set[str]:
+    found = set()
+    for source in (ROOT / "ops").rglob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "policies":
+                found.add(node.module)
+    return found
+
+
+def test_the_price_table_and_what_its_import_runs_are_copied_and_sent():
+    imported = imported_policies()
+    assert imported and imported <= {"policies.cost", "policies.cost.prices"}, "ops reads the price table only"
+    for path in PRICE_TABLE:
+        assert path in DOCKERFILE and sent_to_the_build(path), path
+    assert not sent_to_the_build("policies/cost/rules.py") and not sent_to_the_build("policies/zero_trust/__init__.py")
+    copied = {path.removesuffix(".py").replace("/", ".").removesuffix(".__init__") for path in PRICE_TABLE}
+    for path in PRICE_TABLE:
+        if not path.endswith(".py"):
+            continue
+        for node in ast.walk(ast.parse((ROOT / path).read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "policies":
+                assert node.module in copied, f"{path} imports {node.module}, which the image lacks"
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            assert not any(name.startswith("pulumi") for name in names), path
