@@ -31,6 +31,7 @@ import pulumi
 from components import aliases
 from components.chaos import ChaosExperiments, ChaosExperimentsArgs, ChaosMesh, ChaosMeshArgs
 from components.charts import NamespaceSetup
+from components.cost import OpenCost, OpenCostArgs, RightSizing, RightSizingArgs
 from components.delivery import ArgoRollouts, ArgoRolloutsArgs
 from components.heal import SelfHealing, SelfHealingArgs
 from components.ingress import EdgeOrigin, EdgeOriginArgs
@@ -96,6 +97,10 @@ class ApiDeploymentArgs:
     predictive_scaling: PredictiveScalingArgs | None = None
     # The self-healing receiver, where on (it needs monitoring: Alertmanager calls it).
     self_healing: SelfHealingArgs | None = None
+    # OpenCost, where on (it needs monitoring: it reads Prometheus).
+    opencost: OpenCostArgs | None = None
+    # The VPA recommender and the VerticalPodAutoscalers (recommendation only), where on.
+    right_sizing: RightSizingArgs | None = None
 
 
 def mesh_scrape(args: ApiDeploymentArgs) -> MeshScrape | None:
@@ -122,6 +127,8 @@ class ApiDeployment(pulumi.ComponentResource):
     keda: Keda | None
     predictive_scaling: PredictiveScaling | None
     self_healing: SelfHealing | None
+    opencost: OpenCost | None
+    right_sizing: RightSizing | None
 
     def __init__(self, name: str, args: ApiDeploymentArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("projectai:api:ApiDeployment", name, None, opts)
@@ -195,6 +202,7 @@ class ApiDeployment(pulumi.ComponentResource):
         self._chaos(args, meshed)
         self._insight(args, meshed)
         self._self_healing(args, meshed)
+        self._cost(args)
         self.register_outputs({"namespace": self.api.namespace.metadata.name, "url": self.api.url})
 
     def _chaos(self, args: ApiDeploymentArgs, meshed: bool) -> None:
@@ -236,6 +244,21 @@ class ApiDeployment(pulumi.ComponentResource):
             return
         healing = dataclasses.replace(args.self_healing, meshed=meshed, ready=(self.api.namespace, self.api))
         self.self_healing = SelfHealing("self-healing", healing, pulumi.ResourceOptions(parent=self))
+
+    def _cost(self, args: ApiDeploymentArgs) -> None:
+        """OpenCost once Prometheus runs (it queries it, and Prometheus scrapes it); the
+        VerticalPodAutoscalers once what they watch exists."""
+        self.opencost = self.right_sizing = None
+        monitoring = (self.monitoring,) if self.monitoring is not None else ()
+        if args.opencost is not None:
+            setup = self.vault.setup(args.opencost.namespace)
+            opencost = dataclasses.replace(args.opencost, setup=setup, ready=monitoring)
+            self.opencost = OpenCost("opencost", opencost, pulumi.ResourceOptions(parent=self))
+        if args.right_sizing is None:
+            return
+        targets = (self.api, self.vault, *monitoring, self.insight, self.self_healing, self.opencost)
+        right_sizing = dataclasses.replace(args.right_sizing, ready=tuple(t for t in targets if t is not None))
+        self.right_sizing = RightSizing("right-sizing", right_sizing, pulumi.ResourceOptions(parent=self))
 
     def _mesh(self, args: ApiDeploymentArgs, installed: list[pulumi.Resource]) -> bool:
         """The mesh's PKI, and once its intermediate is signed, Istio: True when the API's

@@ -343,6 +343,11 @@ def _aws_outputs(type_token: str, name: str, region: str, account: str, seed: st
         return {"keyId": key_id, "arn": f"arn:aws:kms:{region}:{account}:key/{key_id}"}
     if type_token == "aws:ec2/launchTemplate:LaunchTemplate":
         return {"latestVersion": 1, "defaultVersion": 1}
+    if type_token == "aws:eks/nodeGroup:NodeGroup":
+        # EKS creates one Auto Scaling group per managed node group (its scheduled actions' target).
+        uuid = digest(seed, "asg", length=32)
+        group = f"eks-{name}-{uuid[:8]}-{uuid[8:12]}-{uuid[12:16]}-{uuid[16:20]}-{uuid[20:]}"
+        return {"resources": [{"autoscalingGroups": [{"name": group}], "remoteAccessSecurityGroupId": ""}]}
     if type_token == "aws:rds/cluster:Cluster":
         host = f"{name}.cluster-{seed}{seed[:4]}.{region}.rds.amazonaws.com"
         return {"endpoint": host, "readerEndpoint": host.replace(".cluster-", ".cluster-ro-"), "port": 5432}

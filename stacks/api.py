@@ -12,6 +12,7 @@ from components.delivery import ArgoRolloutsArgs
 from components.ingress.origin import client_certificate_annotations
 from components.vault.integration import CacheEndpoint, DatabaseEndpoint
 from stacks.chaos import chaos_args
+from stacks.cost import opencost_args, opencost_secrets, right_sizing_args
 from stacks.heal import self_healing_args
 from stacks.insight import insight_args
 from stacks.mesh import GATEWAY_PORT, mesh_args
@@ -42,6 +43,8 @@ def api_deployment_args(
             egress=judge_egress(config),
         )
     vault = vault_integration_args(config, database, cache, oidc_issuer)
+    # OpenCost's Secrets (GCP's pricing key) come from Vault like every other.
+    vault = dataclasses.replace(vault, other_secrets=opencost_secrets(config, vault.layout, vault.refresh_interval))
     # The stack's flags, as the flag file the API reads (and its tests read too).
     scaling = config.predictive_scaling
     # With predictive scaling KEDA's ScaledObject owns the replica count: no CPU HPA beside it.
@@ -80,6 +83,8 @@ def api_deployment_args(
         keda=keda_args(config, scaling) if scaling.enabled else None,
         predictive_scaling=predictive_scaling_args(config, scaling) if scaling.enabled else None,
         self_healing=self_healing_args(config, config.self_healing),
+        opencost=opencost_args(config, config.cost),
+        right_sizing=right_sizing_args(config, config.cost),
     )
 
 

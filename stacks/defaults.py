@@ -13,10 +13,15 @@ ALERTS = "ai-platform-alerts@project-ai.dev"
 
 _SMALL_PROMETHEUS = {"requests": {"cpu": "100m", "memory": "512Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}}
 
+# The VPA recommender in every cluster that runs the API: what its pods' requests should
+# be (recommendations only; stacks/cost.py). OpenCost is on wherever monitoring is.
+_COST: dict[str, Any] = {"vpa": {"enabled": True}}
+
 ENVIRONMENT_DEFAULTS: dict[str, dict[str, Any]] = {
     # A laptop cluster (kind, minikube): one replica, small requests, no canary.
     "local": {
         **_SHARED,
+        "cost": _COST,
         "app": {
             "replicas": {"min": 1, "max": 2},
             "resources": {
@@ -34,6 +39,7 @@ ENVIRONMENT_DEFAULTS: dict[str, dict[str, Any]] = {
     # Spot nodes and short retention: cheap, and disposable.
     "dev": {
         **_SHARED,
+        "cost": _COST,
         "app": {
             "replicas": {"min": 1, "max": 3},
             "resources": {
@@ -59,6 +65,7 @@ ENVIRONMENT_DEFAULTS: dict[str, dict[str, Any]] = {
     # Prod's shape at a smaller size, so a release rehearses the real thing.
     "staging": {
         **_SHARED,
+        "cost": _COST,
         "app": {
             "replicas": {"min": 2, "max": 4},
             "resources": {
@@ -85,6 +92,7 @@ ENVIRONMENT_DEFAULTS: dict[str, dict[str, Any]] = {
     },
     "prod": {
         **_SHARED,
+        "cost": _COST,
         "app": {
             "replicas": {"min": 3, "max": 10},
             "resources": {
@@ -131,6 +139,9 @@ _AWS_PLATFORM: dict[str, dict[str, Any]] = {
         "logRetentionDays": 7,
         "budgetUsd": 1500,
         "alertEmails": [ALERTS],
+        # The app nodes off at night and over the weekend, except the night before the
+        # Tuesday game day (chaos.gameDay), whose experiments need them.
+        "offHours": {"scaleDown": "0 20 * * 2-5", "scaleUp": "0 7 * * 1-5"},
     },
     "staging": {
         "systemPool": {"types": ["m6i.large"], "min": 2, "desired": 2, "max": 3},
@@ -139,6 +150,8 @@ _AWS_PLATFORM: dict[str, dict[str, Any]] = {
         "logRetentionDays": 14,
         "budgetUsd": 4000,
         "alertEmails": [ALERTS],
+        # As in dev, up the night before staging's Thursday game day.
+        "offHours": {"scaleDown": "0 20 * * 1,2,4,5", "scaleUp": "0 7 * * 1-5"},
     },
     "prod": {
         "systemPool": {"types": ["m6i.large"], "min": 3, "desired": 3, "max": 3},

@@ -27,6 +27,7 @@ from pydantic import (
     StrictInt,
     StrictStr,
     StringConstraints,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -1035,6 +1036,118 @@ class NodePoolConfig(Model):
         return self
 
 
+# Minutes in a week, the unit the off-hours and the game day are compared in.
+MINUTES_PER_WEEK = 7 * schedule.MINUTES_PER_DAY
+
+
+def _weekly_cron(value: str) -> str:
+    """A weekly cron (one minute and one hour, '*' for day of month and month), in the
+    numeric form EC2 Auto Scaling's Unix cron reads: day names become numbers."""
+    fields = value.split()
+    if len(fields) == 5 and (not fields[0].isdigit() or not fields[1].isdigit()):
+        raise ValueError(
+            f"'{value}': expected one minute and one hour, such as '0 20 * * 1-5', got '{fields[0]} {fields[1]}'"
+        )
+    if len(fields) == 5 and (fields[2] not in ("*", "?") or fields[3] not in ("*", "?")):
+        raise ValueError(f"'{value}': expected '*' for day of month and month (the days of the week say when)")
+    try:
+        start = schedule.parse(value)
+    except schedule.CronError as problem:
+        raise ValueError(str(problem).replace("the game day starts", "the action runs")) from None
+    return f"{start.minute} {start.hour} * * {_day_list(start.days)}"
+
+
+def _day_list(days: frozenset[int]) -> str:
+    """Days of the week as cron numbers: `*` for all, runs of three or more as ranges."""
+    if len(days) == 7:
+        return "*"
+    ordered, parts = sorted(days), []
+    while ordered:
+        run = [ordered.pop(0)]
+        while ordered and ordered[0] == run[-1] + 1:
+            run.append(ordered.pop(0))
+        parts.append(f"{run[0]}-{run[-1]}" if len(run) >= 3 else ",".join(map(str, run)))
+    return ",".join(parts)
+
+
+WeeklyCron = Annotated[str, AfterValidator(_weekly_cron)]
+
+
+def _week_minutes(cron: str) -> list[int]:
+    """When a weekly cron fires, in minutes after Sunday 00:00 of its own time zone."""
+    start = schedule.parse(cron)
+    return sorted(day * schedule.MINUTES_PER_DAY + start.start for day in start.days)
+
+
+def _spans(start: int, length: int) -> list[tuple[int, int]]:
+    """[start, start + length) in minutes of the week, split where it passes the week's end."""
+    end = start + length
+    if end <= MINUTES_PER_WEEK:
+        return [(start, end)]
+    return [(start, MINUTES_PER_WEEK), (0, end - MINUTES_PER_WEEK)]
+
+
+class OffHoursConfig(Model):
+    """The app node group scaled down at night outside production (stacks/platforms.py,
+    components/aws/eks.py): EC2 Auto Scaling scheduled actions on the group's Auto Scaling
+    group, to `floor` nodes at `scaleDown` and back to the pool's size at `scaleUp`. The
+    cluster autoscaler stays within the group's bounds, so it cannot undo the night. AWS
+    only: GKE's node pools have no scheduled scaling."""
+
+    # Weekly crons (minute hour * * days-of-week; names such as mon-fri or numbers, 0 is
+    # Sunday) in `timeZone`; stored in numeric form.
+    scale_down: WeeklyCron = "0 20 * * 1-5"
+    scale_up: WeeklyCron = "0 7 * * 1-5"
+    # The IANA zone both crons are read in (EC2 Auto Scaling follows its daylight saving).
+    time_zone: Annotated[str, AfterValidator(_time_zone)] = "UTC"
+    # Nodes the pool keeps at night (min, desired and max alike).
+    floor: Annotated[int, Field(ge=0, le=100)] = 0
+
+    @model_validator(mode="after")
+    def _scales_up_again(self) -> OffHoursConfig:
+        if set(_week_minutes(self.scale_down)) & set(_week_minutes(self.scale_up)):
+            raise ValueError(
+                f"scaleUp: '{self.scale_up}' fires at the same time as scaleDown '{self.scale_down}'; "
+                "expected the morning at another time than the night"
+            )
+        return self
+
+    def nights(self) -> list[tuple[int, int]]:
+        """The spans the pool is scaled down, in minutes of the week in `timeZone`: from
+        each scale-down to the next scale-up."""
+        ups, spans = _week_minutes(self.scale_up), []
+        for down in _week_minutes(self.scale_down):
+            up = next((minute for minute in ups if minute > down), ups[0] + MINUTES_PER_WEEK)
+            spans += _spans(down, up - down)
+        return spans
+
+
+class CostAllocationConfig(Model):
+    """The AWS account's cost-allocation tags (team, cost-center, environment, service):
+    Cost Explorer, budgets and anomaly monitors filter on them only once activated.
+    Activation is the account's, not a stack's: exactly one stack per account sets
+    `activateTags` (dev for 111122223333, prod for 444455556666), or two stacks would
+    fight over the same tags. A key can be activated only once it appears in the
+    account's billing data (up to a day after the first resource carries it): on a new
+    account, turn it on in a later update than the first."""
+
+    activate_tags: bool = False
+
+
+class CostAnomaliesConfig(Model):
+    """AWS Cost Anomaly Detection for the stack's environment (components/aws/cost.py):
+    a custom monitor on the `environment` cost-allocation tag, whose anomalies go to the
+    stack's alert topic (its `alertEmails`) as soon as they are found. One monitor per
+    environment and account: a second region of the same environment (prod-eu) turns it
+    off, since prod's monitor sees its costs too."""
+
+    enabled: bool = True
+    # An anomaly is sent when its total impact reaches both: in USD, and in percent of
+    # the expected spend.
+    min_impact_usd: Annotated[int, Field(ge=1, le=1_000_000)] = 100
+    min_impact_percent: Annotated[int, Field(ge=1, le=10_000)] = 20
+
+
 class PlatformConfig(Model):
     """What a region's cloud platform needs on either cloud."""
 
@@ -1045,11 +1158,26 @@ class PlatformConfig(Model):
     system_pool: NodePoolConfig
     app_pool: NodePoolConfig
     budget_usd: Annotated[int, Field(ge=1)]
-    # Where the stack's cloud alerts go: its budget's (AWS) and its replication lag alarms.
+    # A budget per team (USD a month) beside the stack's: the costs carrying the team's
+    # `team` tag (label on GCP) in this environment, with the same alerts. Shares of
+    # `budgetUsd`: together at most that.
+    team_budgets: dict[DnsLabel, Annotated[int, Field(ge=1)]] = {}
+    # Where the stack's cloud alerts go: its budgets', cost anomalies' and replication lag alarms'.
     alert_emails: list[Email] = []
     # False for the first `pulumi up` of a region: the platform only, so the image can be
     # pushed and Vault seeded before the workload waits on them (README).
     deploy_workload: bool = True
+
+    @model_validator(mode="after")
+    def _team_budgets_within(self) -> PlatformConfig:
+        total = sum(self.team_budgets.values())
+        if total > self.budget_usd:
+            shares = ", ".join(f"{team} {usd}" for team, usd in sorted(self.team_budgets.items()))
+            raise ValueError(
+                f"teamBudgets: the teams' budgets add up to {total} USD ({shares}), over the stack's budgetUsd of "
+                f"{self.budget_usd}; expected shares of it (lower them, or raise budgetUsd)"
+            )
+        return self
 
 
 class AwsPlatformConfig(PlatformConfig):
@@ -1081,10 +1209,69 @@ class AwsPlatformConfig(PlatformConfig):
     log_retention_days: Annotated[int, Field(ge=1, le=3653)] = 30
     # Replicas of this region's database on another cloud; only on a primary.
     cross_cloud_replicas: CrossCloudReplicasConfig | None = None
+    # The account's cost-allocation tags (one stack per account activates them).
+    cost_allocation: CostAllocationConfig = CostAllocationConfig()
+    # Cost Anomaly Detection on the environment's costs, to the alert emails.
+    cost_anomalies: CostAnomaliesConfig = CostAnomaliesConfig()
+    # The app node group scaled down at night (outside prod only); unset, never.
+    off_hours: OffHoursConfig | None = None
+
+    @model_validator(mode="after")
+    def _aws_platform_consistent(self) -> AwsPlatformConfig:
+        if self.cost_anomalies.enabled and not self.alert_emails:
+            raise ValueError(
+                "costAnomalies.enabled: anomalies are sent to the stack's alert topic, which mails alertEmails; "
+                "expected at least one address in alertEmails (or costAnomalies.enabled: false)"
+            )
+        if self.off_hours is not None and self.off_hours.floor > self.app_pool.min:
+            raise ValueError(
+                f"offHours.floor: {self.off_hours.floor} nodes at night is more than appPool.min "
+                f"({self.app_pool.min}) by day; expected at most {self.app_pool.min}"
+            )
+        return self
+
+    def off_hours_problem(self, environment: str, chaos: ChaosConfig) -> str | None:
+        """What is wrong with the off-hours for the stack's environment and its chaos game
+        day (a stack-level check: the platform does not know either), if anything."""
+        off_hours = self.off_hours
+        if off_hours is None:
+            return None
+        if environment == "prod":
+            return (
+                "platform.offHours: production serves users around the clock; the app nodes are scaled down at night "
+                "outside prod only (dev, staging), not in prod"
+            )
+        if not chaos.enabled:
+            return None
+        if chaos.time_zone != off_hours.time_zone:
+            return (
+                f"platform.offHours.timeZone: '{off_hours.time_zone}' differs from chaos.timeZone "
+                f"'{chaos.time_zone}'; expected the team's one zone, so the nights can miss the game day"
+            )
+        game_day = schedule.parse(chaos.game_day)
+        length = len(EXPERIMENTS) * chaos.slot_minutes
+        days = [game_day.start + day * schedule.MINUTES_PER_DAY for day in sorted(game_day.days)]
+        for start in days:
+            for first, last in _spans(start, length):
+                if any(first < end and begin < last for begin, end in off_hours.nights()):
+                    day = schedule.DAY_NAMES[start // schedule.MINUTES_PER_DAY]
+                    return (
+                        f"platform.offHours.scaleDown: the app nodes are down during chaos's game day ({day} "
+                        f"{game_day.hour:02d}:{game_day.minute:02d}, {length} min, in {chaos.time_zone}); expected "
+                        f"scaleDown days that leave the night before it up (scaleDown '{off_hours.scale_down}', "
+                        f"scaleUp '{off_hours.scale_up}')"
+                    )
+        return None
+
+
+# The email notification channels a Cloud Billing budget takes at most.
+GCP_BUDGET_CHANNELS = 5
 
 
 class GcpPlatformConfig(PlatformConfig):
-    """GKE, Cloud SQL, Memorystore and Artifact Registry."""
+    """GKE, Cloud SQL, Memorystore and Artifact Registry. Budgets notify through Pub/Sub
+    and the alert emails' channels; there is no off-hours scale-down (`offHours` is AWS
+    only: GKE node pools have no scheduled scaling, and every non-prod stack is on AWS)."""
 
     # The secondary ranges of pods and services, and the control plane's /28.
     pods_cidr: Cidr
@@ -1099,6 +1286,16 @@ class GcpPlatformConfig(PlatformConfig):
     billing_account: Annotated[str, StringConstraints(pattern=r"^[0-9A-F]{6}-[0-9A-F]{6}-[0-9A-F]{6}$")]
     # The primary's data replicated into a standby here (the region's `primary` reference).
     replication: GcpReplicationConfig | None = None
+
+    @field_validator("alert_emails")
+    @classmethod
+    def _budget_channels(cls, emails: list[str]) -> list[str]:
+        if len(emails) > GCP_BUDGET_CHANNELS:
+            raise ValueError(
+                f"{len(emails)} addresses; a GCP budget notifies at most {GCP_BUDGET_CHANNELS} email channels, "
+                "expected a shared mailbox or group address instead of many"
+            )
+        return emails
 
 
 class CacheConfig(Model):
@@ -1414,6 +1611,130 @@ def flagd_file(flags: Mapping[str, FeatureFlag]) -> str:
     return json.dumps(flagd_document(flags), indent=2, sort_keys=True) + "\n"
 
 
+class CustomPricingConfig(Model):
+    """The prices OpenCost charges where no cloud prices the nodes (a laptop cluster), in
+    USD: per vCPU-hour, per GiB-hour of memory and of storage, per GPU-hour, per GiB of
+    egress. Defaults: OpenCost's own (its configs/default.json, GCP us-central1 on demand)."""
+
+    cpu: Annotated[float, Field(ge=0, le=100)] = 0.031611
+    spot_cpu: Annotated[float, Field(ge=0, le=100)] = 0.006655
+    ram: Annotated[float, Field(ge=0, le=100)] = 0.004237
+    spot_ram: Annotated[float, Field(ge=0, le=100)] = 0.000892
+    gpu: Annotated[float, Field(ge=0, le=1000)] = 0.95
+    storage: Annotated[float, Field(ge=0, le=100)] = 0.00005479452
+    zone_network_egress: Annotated[float, Field(ge=0, le=100)] = 0.01
+    region_network_egress: Annotated[float, Field(ge=0, le=100)] = 0.01
+    internet_network_egress: Annotated[float, Field(ge=0, le=100)] = 0.12
+
+
+class OpenCostConfig(Model):
+    """OpenCost (components/cost/opencost.py): what every pod costs, from the stack's
+    Prometheus and its cloud's prices, by the ownership labels. On GCP it reads the Cloud
+    Billing Catalog API key Vault holds at `<app>/opencost` (gcp-api-key)."""
+
+    # Unset: on wherever the monitoring stack is (OpenCost reads its Prometheus).
+    enabled: bool | None = None
+    chart_version: ChartVersion = "2.5.17"
+    namespace: DnsLabel = "opencost"
+    # Prometheus queries at this resolution: finer costs more queries.
+    query_resolution_seconds: Annotated[int, Field(ge=60, le=3600)] = 300
+    resources: ResourcesConfig = ResourcesConfig(
+        requests=ComputeQuantity(cpu="50m", memory="256Mi"), limits=ComputeQuantity(cpu="1", memory="1Gi")
+    )
+    # Where the stack's cloud has no price list OpenCost reads (a `cluster` stack).
+    custom_pricing: CustomPricingConfig = CustomPricingConfig()
+
+    @field_validator("namespace")
+    @classmethod
+    def _own_namespace(cls, value: str) -> str:
+        if value in SYSTEM_NAMESPACES:
+            raise ValueError(f"'{value}' belongs to the cluster; expected a namespace of OpenCost's own")
+        return value
+
+
+class VpaBoundsConfig(Model):
+    """What a recommendation may range over, per container: below the minimum a pod would
+    not start, above the maximum no node of the stack has room."""
+
+    min_allowed: ComputeQuantity = ComputeQuantity(cpu="10m", memory="32Mi")
+    max_allowed: ComputeQuantity = ComputeQuantity(cpu="4", memory="16Gi")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> VpaBoundsConfig:
+        low, high = self.min_allowed, self.max_allowed
+        if parse_cpu(low.cpu) > parse_cpu(high.cpu) or parse_memory(low.memory) > parse_memory(high.memory):
+            raise ValueError(
+                f"minAllowed ({low.cpu}, {low.memory}) exceeds maxAllowed ({high.cpu}, {high.memory}); "
+                "expected minAllowed ≤ maxAllowed for cpu and memory"
+            )
+        return self
+
+
+class VpaConfig(Model):
+    """The VPA recommender (components/cost/vpa.py) and a VerticalPodAutoscaler in
+    recommendation mode (`updateMode: Off`) for the API and each platform workload: it
+    recommends requests, it never evicts or resizes a pod."""
+
+    enabled: bool = False
+    # FairwindsOps/charts `vpa` (VPA 1.7.1).
+    chart_version: ChartVersion = "5.0.0"
+    namespace: DnsLabel = "vpa"
+    bounds: VpaBoundsConfig = VpaBoundsConfig()
+
+    @field_validator("namespace")
+    @classmethod
+    def _own_namespace(cls, value: str) -> str:
+        if value in SYSTEM_NAMESPACES:
+            raise ValueError(f"'{value}' belongs to the cluster; expected a namespace of the recommender's own")
+        return value
+
+
+class CostConfig(Model):
+    """Cost allocation and right-sizing inside the cluster (stacks/cost.py)."""
+
+    opencost: OpenCostConfig = OpenCostConfig()
+    vpa: VpaConfig = VpaConfig()
+
+    @model_validator(mode="after")
+    def _distinct_namespaces(self) -> CostConfig:
+        if self.opencost.enabled is not False and self.vpa.enabled and self.opencost.namespace == self.vpa.namespace:
+            raise ValueError(
+                f"vpa.namespace: '{self.vpa.namespace}' is OpenCost's too; expected a namespace of each one's own "
+                "(each namespace admits only its own component's traffic)"
+            )
+        return self
+
+
+def _cost_consistent(cost: CostConfig, info: ValidationInfo) -> CostConfig:
+    """What `cost` needs of the fields declared before it on WorkloadStack; an unset
+    `opencost.enabled` follows `monitoring.enabled`."""
+    monitoring = info.data.get("monitoring")
+    if cost.opencost.enabled is None and isinstance(monitoring, MonitoringConfig):
+        opencost = cost.opencost.model_copy(update={"enabled": monitoring.enabled})
+        cost = cost.model_copy(update={"opencost": opencost})
+    if cost.opencost.enabled and isinstance(monitoring, MonitoringConfig) and not monitoring.enabled:
+        raise ValueError(
+            "opencost.enabled: OpenCost reads usage from the stack's Prometheus, which scrapes its metrics; "
+            "expected monitoring.enabled: true"
+        )
+    app = info.data.get("app")
+    if isinstance(app, AppConfig) and cost.opencost.enabled and cost.opencost.namespace == app.namespace:
+        raise ValueError(f"opencost.namespace: '{app.namespace}' is the API's; expected a namespace of OpenCost's own")
+    if isinstance(app, AppConfig) and cost.vpa.enabled and cost.vpa.namespace == app.namespace:
+        raise ValueError(
+            f"vpa.namespace: '{app.namespace}' is the API's; expected a namespace of the recommender's own"
+        )
+    if isinstance(monitoring, MonitoringConfig):
+        taken = {monitoring.namespace}
+        for name, section in (("opencost", cost.opencost), ("vpa", cost.vpa)):
+            if section.enabled and section.namespace in taken:
+                raise ValueError(
+                    f"{name}.namespace: '{section.namespace}' is the monitoring stack's; "
+                    "expected a namespace of its own"
+                )
+    return cost
+
+
 class StackBase(Model):
     """What every stack has, whatever its role."""
 
@@ -1454,6 +1775,8 @@ class WorkloadStack(StackBase):
     predictive_scaling: PredictiveScalingConfig = PredictiveScalingConfig()
     # The self-healing receiver (`ops heal serve`): Alertmanager's alerts to runbook actions.
     self_healing: SelfHealingConfig = SelfHealingConfig()
+    # OpenCost and the VPA recommender (recommendation mode): cost allocation and right-sizing.
+    cost: Annotated[CostConfig, AfterValidator(_cost_consistent), Field(validate_default=True)] = CostConfig()
     # Set with `pulumi config set --secret` when Vault runs outside the cluster: the token
     # of the `vault-token-reviewer` ServiceAccount, with which Vault reviews logins.
     vault_token_reviewer_jwt: str | None = None
@@ -1620,6 +1943,29 @@ class ClusterStack(WorkloadStack):
         return list(self.kubernetes.api_server_cidrs or ())
 
 
+class JanitorConfig(Model):
+    """The scheduled `ops janitor` (components/janitor.py, stacks/janitor.py): the region's
+    unused resources found each night; deleted only where `apply` (and then only what is
+    the project's own, of this environment, idle past `graceDays`). Off by default."""
+
+    enabled: bool = False
+    # Delete; false: a dry run (the report in the job's log, nothing changed).
+    apply: bool = False
+    # The ops image, pinned by digest; unset, the canary judge's, else the chaos guard's.
+    image: OpsImage | None = None
+    schedule: Cron = "23 2 * * *"
+    time_zone: Annotated[str, AfterValidator(_time_zone)] = "Etc/UTC"
+    grace_days: Annotated[int, Field(ge=1, le=365)] = 7
+    # An applying run that would delete more than this deletes nothing (a mis-tagged account).
+    max_deletions: Annotated[int, Field(ge=1, le=200)] = 10
+    snapshot_age_days: Annotated[int, Field(ge=1, le=3650)] = 30
+    keep_snapshots: Annotated[int, Field(ge=1, le=100)] = 2
+    image_age_days: Annotated[int, Field(ge=1, le=3650)] = 90
+    keep_images: Annotated[int, Field(ge=1, le=1000)] = 20
+    # The job is stopped past this (a sweep takes minutes; a hung one must not hold the next).
+    deadline_seconds: Annotated[int, Field(ge=60, le=21600)] = 1800
+
+
 class RegionStack(WorkloadStack):
     """A regional cloud platform, and the API on its cluster."""
 
@@ -1630,6 +1976,7 @@ class RegionStack(WorkloadStack):
     origin: OriginConfig = OriginConfig()
     # RPO and RTO targets: every production region has them (defaults); elsewhere optional.
     disaster_recovery: DisasterRecoveryConfig | None = None
+    janitor: JanitorConfig = JanitorConfig()
     # Set with `pulumi config set --secret projectai:pagerdutyIntegrationKey`: a PagerDuty
     # integration's key (Amazon CloudWatch on AWS, Events API on GCP). The cloud-side alarms
     # (replication lag) then page on-call as well as mailing `platform.alertEmails`.
@@ -1699,6 +2046,9 @@ class AwsRegionStack(RegionStack):
 
     @model_validator(mode="after")
     def _aws_consistent(self) -> AwsRegionStack:
+        off_hours = self.platform.off_hours_problem(self.environment, self.chaos)
+        if off_hours:
+            raise ValueError(off_hours)
         if self.replicates and self.platform.cross_cloud_replicas is not None:
             raise ValueError(
                 "platform.crossCloudReplicas: a secondary's database is a read-only member of its primary's global "

@@ -1,11 +1,11 @@
 """Turns a region stack's config into its cloud platform: network, Kubernetes cluster,
-PostgreSQL, Redis, image registry and budget, on AWS or GCP, and where it takes part in
-disaster recovery, the replication of the primary's database and its lag alarm. Returns
-what the rest of the stack and the region contract need from it."""
+PostgreSQL, Redis, image registry, budgets and cost alerts, on AWS or GCP, and where it
+takes part in disaster recovery, the replication of the primary's database and its lag
+alarm. Returns what the rest of the stack and the region contract need from it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pulumi
 import pulumi_aws as aws
@@ -16,15 +16,18 @@ from components.aws.alerting import AlertTopic, AlertTopicArgs, ReplicationLagAl
 from components.aws.autoscaler import ClusterAutoscaler, ClusterAutoscalerArgs
 from components.aws.budget import BudgetArgs
 from components.aws.budget import monthly_budget as aws_budget
+from components.aws.budget import team_budget as aws_team_budget
 from components.aws.cache import CacheArgs, RedisCache
+from components.aws.cost import CostAnomalyAlerts, CostAnomalyArgs, allocation_tags
 from components.aws.database import AuroraArgs, AuroraPostgres
-from components.aws.eks import EksCluster, EksClusterArgs, NodeGroupArgs
+from components.aws.eks import EksCluster, EksClusterArgs, NodeGroupArgs, OffHours
 from components.aws.network import AwsNetwork, AwsNetworkArgs
 from components.aws.registry import ContainerRegistry, RegistryArgs, replica_settings
 from components.aws.vpn import ReplicaVpnGateway, ReplicaVpnGatewayArgs
 from components.gcp.alerting import AlertChannelsArgs, alert_channels
-from components.gcp.budget import GcpBudgetArgs
+from components.gcp.budget import GcpBudgetArgs, budget_topic, topic_path
 from components.gcp.budget import monthly_budget as gcp_budget
+from components.gcp.budget import team_budget as gcp_team_budget
 from components.gcp.gke import GkeCluster, GkeClusterArgs, NodePoolArgs
 from components.gcp.memorystore import MemorystoreArgs, memorystore
 from components.gcp.network import GcpNetwork, GcpNetworkArgs
@@ -39,7 +42,7 @@ from components.gcp.sql import CloudSqlArgs, CloudSqlPostgres
 from components.gcp.vpn import HaVpnToAws, HaVpnToAwsArgs
 from components.labels import Ownership, cloud_tags
 from stacks import contract, rotation
-from stacks.model import AwsRegionStack, GcpRegionStack, GcpReplicationConfig, NodePoolConfig
+from stacks.model import AwsPlatformConfig, AwsRegionStack, GcpRegionStack, GcpReplicationConfig, NodePoolConfig
 from stacks.workload import ownership
 
 DATABASE = "project_ai"
@@ -56,6 +59,9 @@ STANDBY_ROOT_VERSION = 2
 @dataclass(frozen=True)
 class RegionalPlatform:
     provider: k8s.Provider
+    # The region's own cloud provider (its region, account or project, default tags), for
+    # what the rest of the stack creates in the cloud (the janitor's identity).
+    cloud_provider: pulumi.ProviderResource
     cluster_name: pulumi.Output[str]
     # The issuer of the cluster's ServiceAccount tokens (Vault verifies them with its keys).
     oidc_issuer: pulumi.Input[str]
@@ -95,7 +101,7 @@ def cluster_name() -> str:
     return f"project-ai-{pulumi.get_stack()}"
 
 
-def _node_group(name: str, pool: NodePoolConfig, system: bool) -> NodeGroupArgs:
+def _node_group(name: str, pool: NodePoolConfig, system: bool, off_hours: OffHours | None = None) -> NodeGroupArgs:
     return NodeGroupArgs(
         name=name,
         instance_types=tuple(pool.types),
@@ -105,7 +111,17 @@ def _node_group(name: str, pool: NodePoolConfig, system: bool) -> NodeGroupArgs:
         capacity_type="SPOT" if pool.spot else "ON_DEMAND",
         labels=SYSTEM_LABELS if system else {},
         taints=SYSTEM_TAINTS if system else (),
+        off_hours=off_hours,
     )
+
+
+def _off_hours(platform: AwsPlatformConfig) -> OffHours | None:
+    """The app pool's nights (platform.offHours); the system pool runs the cluster's own
+    add-ons and is never scaled down."""
+    off = platform.off_hours
+    if off is None:
+        return None
+    return OffHours(scale_down=off.scale_down, scale_up=off.scale_up, time_zone=off.time_zone, floor=off.floor)
 
 
 def aws_platform(config: AwsRegionStack, primary: dict[str, pulumi.Output] | None) -> RegionalPlatform:
@@ -150,7 +166,7 @@ def aws_platform(config: AwsRegionStack, primary: dict[str, pulumi.Output] | Non
             admin_role_arns=tuple(platform.admin_role_arns),
             node_groups=(
                 _node_group("system", platform.system_pool, system=True),
-                _node_group("apps", platform.app_pool, system=False),
+                _node_group("apps", platform.app_pool, system=False, off_hours=_off_hours(platform)),
             ),
             addons=dict(platform.addons),
             log_retention_days=platform.log_retention_days,
@@ -205,7 +221,10 @@ def aws_platform(config: AwsRegionStack, primary: dict[str, pulumi.Output] | Non
             ),
             opts,
         ).gateway.id
-    if join_global is not None and config.disaster_recovery is not None:
+    lag_alarm = join_global is not None and config.disaster_recovery is not None
+    anomalies = platform.cost_anomalies
+    topic = None
+    if lag_alarm or anomalies.enabled:
         topic = AlertTopic(
             "alerts",
             AlertTopicArgs(
@@ -214,9 +233,11 @@ def aws_platform(config: AwsRegionStack, primary: dict[str, pulumi.Output] | Non
                 account_id=platform.account_id,
                 emails=tuple(platform.alert_emails),
                 pagerduty_integration_key=config.pagerduty_integration_key,
+                cost_anomalies=anomalies.enabled,
             ),
             opts,
         )
+    if lag_alarm and topic is not None and config.disaster_recovery is not None:
         replication_lag_alarm(
             "database",
             ReplicationLagAlarmArgs(
@@ -262,8 +283,7 @@ def aws_platform(config: AwsRegionStack, primary: dict[str, pulumi.Output] | Non
         registry_url = pulumi.Output.all(primary[contract.REGISTRY_URL], primary[contract.REGION]).apply(
             lambda values: values[0].replace(f".{values[1]}.", f".{config.region}.", 1)
         )
-    alerts = BudgetArgs(owner=owner, monthly_usd=platform.budget_usd, alert_emails=tuple(platform.alert_emails))
-    aws_budget("stack", alerts, opts)
+    _aws_cost(config, name, topic, opts)
     started = aurora.global_cluster.id if aurora.global_cluster else None
     global_database = join_global if join_global is not None else started
     cache_url = pulumi.Output.secret(
@@ -271,6 +291,7 @@ def aws_platform(config: AwsRegionStack, primary: dict[str, pulumi.Output] | Non
     )
     return RegionalPlatform(
         provider=cluster.provider,
+        cloud_provider=provider,
         cluster_name=cluster.cluster.name,
         oidc_issuer=cluster.cluster.identities.apply(lambda identities: identities[0].oidcs[0].issuer),
         database_writer=aurora.writer,
@@ -289,6 +310,31 @@ def aws_platform(config: AwsRegionStack, primary: dict[str, pulumi.Output] | Non
         vpn_gateway_asn=replicas.vpn_asn if replicas else None,
         replication_cidrs=list(replicas.cidrs) if replicas else None,
     )
+
+
+def _aws_cost(config: AwsRegionStack, name: str, topic: AlertTopic | None, opts: pulumi.ResourceOptions) -> None:
+    """The stack's budget and its teams', the account's cost-allocation tags where this
+    stack activates them, and anomaly alerts on the environment's costs."""
+    platform, owner = config.platform, ownership(config)
+    emails = tuple(platform.alert_emails)
+    aws_budget("stack", BudgetArgs(owner=owner, monthly_usd=platform.budget_usd, alert_emails=emails), opts)
+    for team, usd in sorted(platform.team_budgets.items()):
+        aws_team_budget("stack", name, team, BudgetArgs(owner=owner, monthly_usd=usd, alert_emails=emails), opts)
+    if platform.cost_allocation.activate_tags:
+        allocation_tags("cost-allocation", opts)
+    anomalies = platform.cost_anomalies
+    if anomalies.enabled and topic is not None:
+        CostAnomalyAlerts(
+            "cost-anomalies",
+            CostAnomalyArgs(
+                owner=owner,
+                identifier=name,
+                topic_arn=topic.topic.arn,
+                min_impact_usd=anomalies.min_impact_usd,
+                min_impact_percent=anomalies.min_impact_percent,
+            ),
+            opts,
+        )
 
 
 def gcp_platform(config: GcpRegionStack, primary: dict[str, pulumi.Output] | None) -> RegionalPlatform:
@@ -370,21 +416,21 @@ def gcp_platform(config: GcpRegionStack, primary: dict[str, pulumi.Output] | Non
     )
     images = ArtifactRegistryArgs(owner=owner, region=config.region, repository=REPOSITORY)
     registry = artifact_registry("registry", images, opts)
-    gcp_budget(
-        "stack",
-        GcpBudgetArgs(
+    channels = alert_channels(
+        "alerts",
+        AlertChannelsArgs(
             owner=owner,
-            billing_account=platform.billing_account,
-            project_number=platform.project_number,
-            monthly_usd=platform.budget_usd,
+            emails=tuple(platform.alert_emails),
+            pagerduty_integration_key=config.pagerduty_integration_key,
         ),
         opts,
     )
+    _gcp_budgets(config, name, channels, opts)
     replication = None
     targets = config.disaster_recovery
     if platform.replication is not None and primary is not None and targets is not None:
         setup = (platform.replication, targets.rpo_seconds)
-        replication = _replicate(config, setup, primary, owner, network, provider)
+        replication = _replicate(config, setup, primary, owner, network, provider, channels)
     # The region's own Cloud SQL; once the primary's standby here is promoted
     # (disasterRecovery.standbyPromoted), the standby: the writer from then on. The former
     # instance stays as it is, unused.
@@ -401,6 +447,7 @@ def gcp_platform(config: GcpRegionStack, primary: dict[str, pulumi.Output] | Non
     )
     return RegionalPlatform(
         provider=cluster.provider,
+        cloud_provider=provider,
         cluster_name=cluster.cluster.name,
         oidc_issuer=issuer,
         # Cloud SQL has one private address; reads go to it too until read replicas exist.
@@ -416,6 +463,32 @@ def gcp_platform(config: GcpRegionStack, primary: dict[str, pulumi.Output] | Non
         registry_url=registry.registry_uri,
         replication=replication,
     )
+
+
+def _gcp_budgets(
+    config: GcpRegionStack,
+    name: str,
+    channels: list[gcp.monitoring.NotificationChannel],
+    opts: pulumi.ResourceOptions,
+) -> None:
+    """The stack's budget and its teams', notifying the alert emails' channels (budgets
+    take email channels only, PagerDuty pages on the replication alerts) and a Pub/Sub
+    topic."""
+    platform, owner = config.platform, ownership(config)
+    topic = budget_topic("stack", owner, f"{name}-budget-alerts", opts)
+    # alert_channels lists the email channels first, one per address.
+    mailboxes = [channel.name for channel in channels[: len(platform.alert_emails)]]
+    args = GcpBudgetArgs(
+        owner=owner,
+        billing_account=platform.billing_account,
+        project_number=platform.project_number,
+        monthly_usd=platform.budget_usd,
+        pubsub_topic=topic_path(topic),
+        notification_channels=tuple(mailboxes),
+    )
+    gcp_budget("stack", args, opts)
+    for team, usd in sorted(platform.team_budgets.items()):
+        gcp_team_budget("stack", team, replace(args, monthly_usd=usd), opts)
 
 
 @dataclass(frozen=True)
@@ -449,6 +522,7 @@ def _replicate(
     owner: Ownership,
     network: GcpNetwork,
     provider: gcp.Provider,
+    channels: list[gcp.monitoring.NotificationChannel],
 ) -> DatabaseReplication:
     """The primary's Aurora, replicated by DMS into a standby here, over an HA VPN whose
     AWS half (customer gateways, VPN connections on the primary's VPN gateway) lives in
@@ -478,16 +552,6 @@ def _replicate(
             private_services_peering=network.private_services.peering,
         ),
         pulumi.ResourceOptions(providers=[provider, primary_aws]),
-    )
-    opts = pulumi.ResourceOptions(provider=provider)
-    channels = alert_channels(
-        "alerts",
-        AlertChannelsArgs(
-            owner=owner,
-            emails=tuple(platform.alert_emails),
-            pagerduty_integration_key=config.pagerduty_integration_key,
-        ),
-        opts,
     )
     return DatabaseReplication(
         "replication",

@@ -15,7 +15,7 @@ import pulumi
 from components.gcp.replication import DatabaseReplication
 from components.vault.args import DatabaseEngineArgs
 from components.vault.integration import CacheEndpoint, DatabaseEndpoint
-from stacks import api, contract
+from stacks import api, contract, janitor
 from stacks.model import PRIMARY, AwsRegionStack, GcpRegionStack, RegionStack, VaultDatabaseConfig
 from stacks.platforms import DATABASE, RegionalPlatform, aws_platform, gcp_platform
 
@@ -50,6 +50,8 @@ def build(config: RegionStack) -> None:
             primary[contract.REPLICATION_CIDRS].apply(lambda cidrs: _admitted(primary_stack, cidrs, standby))
             _export_replication(platform.replication, primary[contract.DATABASE_WRITER])
     if not config.platform.deploy_workload:
+        # The region's unused resources, found (and, where it applies, deleted) on a schedule.
+        janitor.deploy(config, platform)
         return
     database = _database(platform)
     cache = CacheEndpoint(url=platform.cache_url, ca_certificate=platform.cache_ca)
@@ -62,6 +64,9 @@ def build(config: RegionStack) -> None:
         unmanaged = (primary[contract.DATABASE_WRITER], *local)
     args = api.api_deployment_args(config, database, cache, platform.oidc_issuer, unmanaged)
     deployment = api.deploy(config, args, pulumi.ResourceOptions(providers=[platform.provider]))
+    # The region's unused resources, found (and, where it applies, deleted) on a schedule;
+    # after the mesh, whose policies its namespace then carries.
+    janitor.deploy(config, platform, deployment.mesh)
     if deployment.origin is not None:
         # The edge stack owns the regional hostname's (proxied) record: it points it here.
         pulumi.export(contract.INGRESS_ADDRESS, deployment.origin.address)

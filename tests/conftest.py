@@ -59,7 +59,9 @@ def unmeshed_local_graph(tmp_path_factory: pytest.TempPathFactory) -> Graph:
 
 def objects(graph: Graph, kind: str) -> list[dict[str, Any]]:
     """The manifests of one kind, as the API server would receive them."""
-    return [manifest(r) for r in graph.resources if r.custom and r.type.endswith(f":{kind}")]
+    # Kubernetes objects only: a cloud type may share the kind's name (aws's autoscaling Schedule).
+    found = [r for r in graph.resources if r.custom and r.type.startswith("kubernetes:")]
+    return [manifest(r) for r in found if r.type.endswith(f":{kind}")]
 
 
 def one(graph: Graph, kind: str) -> dict[str, Any]:
@@ -181,6 +183,8 @@ def prod_shaped(folder: Path) -> Graph:
     mocks (the prod stack itself deploys onto its cloud cluster)."""
     config = {**stack_config("prod"), "projectai:role": "cluster", "projectai:cloud": "kubernetes"}
     del config["projectai:region"], config["aws:region"], config["projectai:platform"]
+    # The region's own scheduled janitor has no place on a cluster stack.
+    config.pop("projectai:janitor", None)
     config["projectai:vault"] = {"mode": "external", "address": "https://vault.example.com:8200"}
     # What the region derives from its VPC, a cluster stack names.
     config["projectai:kubernetes"] = {**config["projectai:kubernetes"], "apiServerCidrs": ["10.30.0.0/16"]}

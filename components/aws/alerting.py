@@ -6,8 +6,10 @@ also pages on-call: an HTTPS subscription to PagerDuty's Amazon CloudWatch integ
 which confirms the subscription itself and opens and resolves incidents with the alarm.
 
 The topic is encrypted with its own rotating key, whose policy lets CloudWatch (and only
-this account's alarms) publish to it. Email subscriptions wait for each recipient to
-confirm them once (AWS sends the link); until then SNS holds them as pending.
+this account's alarms) publish to it. Where the stack's cost anomalies are sent here too
+(components/aws/cost.py), the key and a topic policy let Cost Anomaly Detection publish,
+for this account's anomaly subscriptions only. Email subscriptions wait for each
+recipient to confirm them once (AWS sends the link); until then SNS holds them as pending.
 """
 
 from __future__ import annotations
@@ -48,6 +50,8 @@ class AlertTopicArgs:
     emails: tuple[str, ...]
     # A PagerDuty "Amazon CloudWatch" integration's key (a secret), to page on-call.
     pagerduty_integration_key: pulumi.Input[str] | None = None
+    # Cost Anomaly Detection publishes the stack's anomalies here.
+    cost_anomalies: bool = False
 
 
 class AlertTopic(pulumi.ComponentResource):
@@ -60,11 +64,20 @@ class AlertTopic(pulumi.ComponentResource):
         super().__init__("projectai:aws:AlertTopic", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         tags = cloud_tags(args.owner, "alerting")
-        policy = _key_policy(args.account_id)
+        policy = _key_policy(args.account_id, args.cost_anomalies)
         key = rotating_key(f"{args.identifier}-alerts", "SNS alert topic", tags, self, policy=policy)
         self.topic = aws.sns.Topic(
             f"{name}-topic", name=f"{args.identifier}-alerts", kms_master_key_id=key.arn, tags=tags, opts=child
         )
+        if args.cost_anomalies:
+            # A topic policy replaces SNS's default one: it names the account, and the
+            # services that publish, each for this account's own alarms or subscriptions.
+            aws.sns.TopicPolicy(
+                f"{name}-topic-policy",
+                arn=self.topic.arn,
+                policy=self.topic.arn.apply(lambda arn: topic_policy(arn, args.account_id)),
+                opts=child,
+            )
         for index, email in enumerate(args.emails):
             aws.sns.TopicSubscription(
                 f"{name}-email-{index}", topic=self.topic.arn, protocol="email", endpoint=email, opts=child
@@ -83,9 +96,27 @@ class AlertTopic(pulumi.ComponentResource):
         self.register_outputs({"topicArn": self.topic.arn})
 
 
-def _key_policy(account_id: str) -> str:
-    """The account administers the key; CloudWatch may encrypt for the topic, for this
-    account's alarms only."""
+# The service that publishes Cost Anomaly Detection's alerts.
+COST_ALERTS = "costalerts.amazonaws.com"
+# What SNS's default policy lets the owning account do with its topic.
+OWNER_ACTIONS = [
+    "SNS:GetTopicAttributes",
+    "SNS:SetTopicAttributes",
+    "SNS:AddPermission",
+    "SNS:RemovePermission",
+    "SNS:DeleteTopic",
+    "SNS:Subscribe",
+    "SNS:ListSubscriptionsByTopic",
+    "SNS:Publish",
+]
+
+
+def _key_policy(account_id: str, cost_anomalies: bool = False) -> str:
+    """The account administers the key; CloudWatch (and, for the stack's anomalies, Cost
+    Anomaly Detection) may encrypt for the topic, for this account only."""
+    services = [("CloudWatchAlarms", "cloudwatch.amazonaws.com")]
+    if cost_anomalies:
+        services.append(("CostAnomalyDetection", COST_ALERTS))
     return json.dumps(
         {
             "Version": "2012-10-17",
@@ -97,14 +128,55 @@ def _key_policy(account_id: str) -> str:
                     "Action": "kms:*",
                     "Resource": "*",
                 },
+                *(
+                    {
+                        "Sid": sid,
+                        "Effect": "Allow",
+                        "Principal": {"Service": service},
+                        "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                        "Resource": "*",
+                        "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+                    }
+                    for sid, service in services
+                ),
+            ],
+        }
+    )
+
+
+def topic_policy(topic_arn: str, account_id: str) -> str:
+    """The account manages the topic; CloudWatch publishes for this account's alarms in
+    the topic's region, Cost Anomaly Detection for its anomaly subscriptions."""
+    region = topic_arn.split(":")[3]
+    publishers = (
+        ("CloudWatchAlarms", "cloudwatch.amazonaws.com", f"arn:aws:cloudwatch:{region}:{account_id}:alarm:*"),
+        ("CostAnomalyDetection", COST_ALERTS, f"arn:aws:ce::{account_id}:anomalysubscription/*"),
+    )
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
                 {
-                    "Sid": "CloudWatchAlarms",
+                    "Sid": "Account",
                     "Effect": "Allow",
-                    "Principal": {"Service": "cloudwatch.amazonaws.com"},
-                    "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
-                    "Resource": "*",
-                    "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+                    "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"},
+                    "Action": OWNER_ACTIONS,
+                    "Resource": topic_arn,
                 },
+                *(
+                    {
+                        "Sid": sid,
+                        "Effect": "Allow",
+                        "Principal": {"Service": service},
+                        "Action": "SNS:Publish",
+                        "Resource": topic_arn,
+                        "Condition": {
+                            "StringEquals": {"aws:SourceAccount": account_id},
+                            "ArnLike": {"aws:SourceArn": source},
+                        },
+                    }
+                    for sid, service, source in publishers
+                ),
             ],
         }
     )

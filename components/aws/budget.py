@@ -1,5 +1,7 @@
-"""A monthly cost budget with alerts at 80% (forecast) and 100% (actual), scoped to the
-stack's cost-allocation tags, so every cloud stack knows what it may spend."""
+"""Monthly cost budgets with alerts at 80% (forecast) and 100% (actual), so every cloud
+stack knows what it may spend: the stack's, scoped to its `environment` cost-allocation
+tag, and one per team (`platform.teamBudgets`), scoped to the team's `team` tag in that
+environment."""
 
 from __future__ import annotations
 
@@ -8,7 +10,12 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.labels import Ownership, cloud_tags
+from components.labels import Ownership, cloud_tags, label_value
+
+# (threshold in percent, what it compares): the forecast warns, the actual spend tells.
+ALERTS = ((80, "FORECASTED"), (100, "ACTUAL"))
+# A filter expression needs the measure named; the budget's default cost type is this one.
+METRIC = "UnblendedCost"
 
 
 @dataclass(frozen=True)
@@ -18,17 +25,20 @@ class BudgetArgs:
     alert_emails: tuple[str, ...]
 
 
-def monthly_budget(name: str, args: BudgetArgs, opts: pulumi.ResourceOptions) -> aws.budgets.Budget:
-    alerts = [
+def _notifications(emails: tuple[str, ...]) -> list[aws.budgets.BudgetNotificationArgs]:
+    return [
         aws.budgets.BudgetNotificationArgs(
             comparison_operator="GREATER_THAN",
             threshold=threshold,
             threshold_type="PERCENTAGE",
             notification_type=kind,
-            subscriber_email_addresses=list(args.alert_emails),
+            subscriber_email_addresses=list(emails),
         )
-        for threshold, kind in ((80, "FORECASTED"), (100, "ACTUAL"))
+        for threshold, kind in ALERTS
     ]
+
+
+def monthly_budget(name: str, args: BudgetArgs, opts: pulumi.ResourceOptions) -> aws.budgets.Budget:
     return aws.budgets.Budget(
         f"{name}-budget",
         budget_type="COST",
@@ -39,7 +49,36 @@ def monthly_budget(name: str, args: BudgetArgs, opts: pulumi.ResourceOptions) ->
         cost_filters=[
             aws.budgets.BudgetCostFilterArgs(name="TagKeyValue", values=[f"user:environment${args.owner.environment}"])
         ],
-        notifications=alerts,
+        notifications=_notifications(args.alert_emails),
+        tags=cloud_tags(args.owner, "budget"),
+        opts=opts,
+    )
+
+
+def team_budget(
+    name: str, identifier: str, team: str, args: BudgetArgs, opts: pulumi.ResourceOptions
+) -> aws.budgets.Budget:
+    """What the team's resources of this environment cost: both tags at once (the classic
+    cost filters would OR two TagKeyValue values, so this takes an expression). Named
+    `<identifier>-team-<team>`: budget names are unique in the account."""
+    tags = aws.budgets.BudgetFilterExpressionAndTagsArgs
+    return aws.budgets.Budget(
+        f"{name}-team-{team}-budget",
+        name=f"{identifier}-team-{team}",
+        budget_type="COST",
+        limit_amount=str(args.monthly_usd),
+        limit_unit="USD",
+        time_unit="MONTHLY",
+        metrics=METRIC,
+        filter_expression=aws.budgets.BudgetFilterExpressionArgs(
+            ands=[
+                aws.budgets.BudgetFilterExpressionAndArgs(tags=tags(key="team", values=[label_value(team)])),
+                aws.budgets.BudgetFilterExpressionAndArgs(
+                    tags=tags(key="environment", values=[label_value(args.owner.environment)])
+                ),
+            ]
+        ),
+        notifications=_notifications(args.alert_emails),
         tags=cloud_tags(args.owner, "budget"),
         opts=opts,
     )

@@ -9,6 +9,10 @@ pulumi_aws resources themselves, and a Kubernetes provider built from its output
   reach the node's credentials), encrypted gp3 root volumes, no public addresses.
 - Managed add-ons at pinned versions; the VPC CNI and the EBS CSI driver get their AWS
   permissions through EKS Pod Identity, not the node role.
+- Optionally a group's nights (off-hours): two scheduled actions on its Auto Scaling
+  group, `<group resource>-night` down to a floor and `<group resource>-morning` back to
+  the group's size. The cluster autoscaler stays within the group's bounds; EKS drains
+  the nodes it takes away.
 """
 
 from __future__ import annotations
@@ -41,6 +45,17 @@ NODE_PREREQUISITES = ("vpc-cni", "kube-proxy", "eks-pod-identity-agent")
 
 
 @dataclass(frozen=True)
+class OffHours:
+    """When a node group is scaled down: weekly crons (5 fields, numeric) in an IANA zone."""
+
+    scale_down: str
+    scale_up: str
+    time_zone: str
+    # Nodes kept at night (min, desired and max).
+    floor: int = 0
+
+
+@dataclass(frozen=True)
 class NodeGroupArgs:
     name: str
     instance_types: tuple[str, ...]
@@ -52,6 +67,8 @@ class NodeGroupArgs:
     labels: dict[str, str] = field(default_factory=dict)
     # (key, value, effect) as Kubernetes taints, e.g. the system group's.
     taints: tuple[tuple[str, str, str], ...] = ()
+    # Scaled down at night (an app group outside prod; never the system group).
+    off_hours: OffHours | None = None
 
 
 @dataclass(frozen=True)
@@ -246,7 +263,30 @@ class EksCluster(pulumi.ComponentResource):
                     parent=self, depends_on=[*attachments, *after], ignore_changes=["scalingConfig.desiredSize"]
                 ),
             )
+            if group.off_hours is not None:
+                self._nights(f"{name}-{group.name}", args.cluster_name, group, groups[group.name])
         return groups
+
+    def _nights(self, resource: str, cluster: str, group: NodeGroupArgs, node_group: aws.eks.NodeGroup) -> None:
+        """The group's Auto Scaling group down to the floor at night, back in the morning."""
+        off = group.off_hours
+        assert off is not None
+        # EKS creates one Auto Scaling group per managed node group.
+        asg = node_group.resources.apply(lambda resources: resources[0].autoscaling_groups[0].name)
+        night = (off.scale_down, off.floor, off.floor, off.floor)
+        morning = (off.scale_up, group.min_size, group.desired_size, group.max_size)
+        for when, (recurrence, low, desired, high) in (("night", night), ("morning", morning)):
+            aws.autoscaling.Schedule(
+                f"{resource}-{when}",
+                scheduled_action_name=f"{cluster}-{group.name}-{when}",
+                autoscaling_group_name=asg,
+                recurrence=recurrence,
+                time_zone=off.time_zone,
+                min_size=low,
+                desired_capacity=desired,
+                max_size=high,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[node_group]),
+            )
 
     def _addons(
         self,

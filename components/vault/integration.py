@@ -184,6 +184,8 @@ class VaultIntegrationArgs:
     cloudflare_dns_namespace: str | None = None
     # The self-healing receiver's Secrets, where it runs (components/heal.py).
     self_healing: heal.HealSecrets | None = None
+    # Secrets other components read from the KV mount (OpenCost's GCP pricing key).
+    other_secrets: tuple[SyncedSecret, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -581,6 +583,7 @@ def synced_secrets(args: VaultIntegrationArgs) -> list[SyncedSecret]:
         secrets.append(kv_secret(CLOUDFLARE_TOKEN_SECRET, args.cloudflare_dns_namespace, token_entry))
     if args.self_healing:
         secrets += heal.synced_secrets(args.self_healing, where, refresh)
+    secrets += args.other_secrets
     return secrets
 
 

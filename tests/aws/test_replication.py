@@ -132,7 +132,10 @@ def test_the_alarm_reaches_the_stacks_alert_recipients_through_an_encrypted_topi
 
 def test_the_primary_has_no_lag_alarm(prod: Graph) -> None:
     assert prod.of_type("aws:cloudwatch/metricAlarm:MetricAlarm") == []
-    assert prod.of_type("aws:sns/topic:Topic") == []
+    # Its alert topic carries the cost anomalies only (components/aws/cost.py).
+    (topic,) = prod.of_type("aws:sns/topic:Topic")
+    (subscription,) = prod.of_type("aws:costexplorer/anomalySubscription:AnomalySubscription")
+    assert subscription.inputs["subscribers"] == [{"type": "SNS", "address": topic.outputs["arn"]}]
 
 
 @pytest.mark.parametrize("rpo", [1, 5, 30])

@@ -14,8 +14,16 @@ from tests.chaos.conftest import local_with_chaos
 from tests.conftest import projectai_values, stack_config
 
 
+def without_nights(config: dict[str, Any]) -> dict[str, Any]:
+    """The stack's config with its app nodes up at night: the nights must miss the game day
+    (tests/stacks/test_cost_config.py), and these tests move the game day anywhere."""
+    if "platform" in config:
+        config["platform"] = {**config["platform"], "offHours": None}
+    return config
+
+
 def problems(stack: str, chaos: dict[str, Any] | None = None, **sections: Any) -> str:
-    config = projectai_values(stack_config(stack))
+    config = without_nights(projectai_values(stack_config(stack)))
     if chaos is not None:
         config["chaos"] = {**config.get("chaos", {}), **chaos}
     config.update(sections)
@@ -25,7 +33,7 @@ def problems(stack: str, chaos: dict[str, Any] | None = None, **sections: Any) -
 
 
 def dev(**chaos: Any) -> Any:
-    config = projectai_values(stack_config("dev"))
+    config = without_nights(projectai_values(stack_config("dev")))
     config["chaos"] = {**config["chaos"], **chaos}
     return parse(config, "Pulumi.dev.yaml").chaos
 

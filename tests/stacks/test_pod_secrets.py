@@ -21,13 +21,13 @@ APP = "project-ai-api"
 # migration Job; with Vault's database engine the bootstrap Job and the rotation
 # CronJob; with blue-green, the smoke test's Job inside an AnalysisTemplate; with the
 # canary's statistical judge, its Deployment; with chaos (dev, staging), the steady-state
-# guard's Deployment.
+# guard's Deployment; with the janitor (every cloud region), its CronJob.
 POD_KINDS = {
     "local": {"Deployment", "Job"},
     "dev": {"Deployment", "Job", "CronJob"},
     "staging": {"Rollout", "Job", "CronJob", "AnalysisTemplate", "Deployment"},
     "prod": {"Rollout", "Job", "CronJob", "Deployment"},
-    "prod-eu": {"Rollout", "Job", "Deployment"},
+    "prod-eu": {"Rollout", "Job", "CronJob", "Deployment"},
     "prod-gcp": {"Rollout", "Job", "CronJob", "Deployment"},
 }
 
