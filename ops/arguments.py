@@ -44,3 +44,21 @@ def fraction(value: str) -> float:
     if math.isnan(number) or not 0 < number < 1:
         raise argparse.ArgumentTypeError(f"{value} is not strictly between 0 and 1")
     return number
+
+
+def number(low: float, high: float = math.inf, *, above: bool = False) -> Callable[[str], float]:
+    """A finite number from `low` to `high`; with `above`, strictly greater than `low`."""
+
+    def parse(value: str) -> float:
+        try:
+            number = float(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+        low_ok = number > low if above else number >= low
+        if not math.isfinite(number) or not low_ok or number > high:
+            if above and low == 0 and high == math.inf:
+                raise argparse.ArgumentTypeError(f"{value} is not a positive number")
+            raise argparse.ArgumentTypeError(f"{value} is outside {low:g} to {high:g}")
+        return number
+
+    return parse

@@ -31,11 +31,19 @@ class Prometheus:
     def vector(self, query: str, at: float | None = None) -> list[dict[str, Any]]:
         """An instant query's series (Prometheus's now, or `at`): each a `metric` (its
         labels) and a `value` ([time, "number"])."""
+        params = {"query": query, **({"time": f"{at:.3f}"} if at is not None else {})}
+        return self._series("query", params, "vector")
+
+    def matrix(self, query: str, start: float, end: float, step: int) -> list[dict[str, Any]]:
+        """A range query's series: each a `metric` and its `values` ([[time, "number"], ...])."""
+        params = {"query": query, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": str(step)}
+        return self._series("query_range", params, "matrix")
+
+    def _series(self, endpoint: str, params: dict[str, str], kind: str) -> list[dict[str, Any]]:
         import httpx
 
-        params = {"query": query, **({"time": f"{at:.3f}"} if at is not None else {})}
         try:
-            response = self.client.get(f"{self.address}/api/v1/query", params=params)
+            response = self.client.get(f"{self.address}/api/v1/{endpoint}", params=params)
         except httpx.HTTPError as error:
             raise OpsError(f"Prometheus at {self.shown} did not answer: {type(error).__name__}") from error
         try:
@@ -47,10 +55,10 @@ class Prometheus:
         if response.status_code != 200 or body.get("status") != "success":
             raise OpsError(f"Prometheus refused the query ({response.status_code}): {body.get('error', 'no JSON')}")
         data = body.get("data")
-        if not isinstance(data, dict) or data.get("resultType") != "vector":
-            kind = data.get("resultType") if isinstance(data, dict) else None
-            raise OpsError(f"Prometheus answered a {kind!r}, not a vector")
+        if not isinstance(data, dict) or data.get("resultType") != kind:
+            answered = data.get("resultType") if isinstance(data, dict) else None
+            raise OpsError(f"Prometheus answered a {answered!r}, not a {kind}")
         result = data.get("result", [])
-        if not isinstance(result, list):
-            raise OpsError("Prometheus answered a vector that is not a list of series")
+        if not isinstance(result, list) or not all(isinstance(item, dict) for item in result):
+            raise OpsError(f"Prometheus answered a {kind} that is not a list of series")
         return result

@@ -54,6 +54,19 @@ LABEL_KEY = re.compile(r"^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?/)?[A-Za-z0-9]([-
 LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
 # Namespaces the cluster owns: default deny and restricted PSA there would break it.
 SYSTEM_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
+
+
+def own_namespace(whose: str) -> AfterValidator:
+    """A namespace that is not the cluster's own (kube-system and the like)."""
+
+    def check(value: str) -> str:
+        if value in SYSTEM_NAMESPACES:
+            raise ValueError(f"'{value}' belongs to the cluster; expected a namespace of {whose} own")
+        return value
+
+    return AfterValidator(check)
+
+
 # ConfigMap keys the program sets itself, and from what.
 COMPONENT_SETTINGS = {
     "PORT": "port",
@@ -256,7 +269,7 @@ class AutoscalingConfig(Model):
 class AppConfig(Model):
     # With "-<environment>" appended it is the instance label: 63 characters at most.
     name: Annotated[str, StringConstraints(pattern=DNS_LABEL, max_length=40)] = "project-ai-api"
-    namespace: DnsLabel = "project-ai"
+    namespace: Annotated[DnsLabel, own_namespace("the app's")] = "project-ai"
     image: ImageConfig
     replicas: ReplicasConfig
     resources: ResourcesConfig
@@ -271,13 +284,6 @@ class AppConfig(Model):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     # Non-secret settings passed to the app through its ConfigMap.
     settings: dict[Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9_]*$")], str] = {}
-
-    @field_validator("namespace")
-    @classmethod
-    def _own_namespace(cls, value: str) -> str:
-        if value in SYSTEM_NAMESPACES:
-            raise ValueError(f"'{value}' belongs to the cluster; expected a namespace of the app's own")
-        return value
 
     @field_validator("settings")
     @classmethod
@@ -1635,7 +1641,7 @@ class OpenCostConfig(Model):
     # Unset: on wherever the monitoring stack is (OpenCost reads its Prometheus).
     enabled: bool | None = None
     chart_version: ChartVersion = "2.5.17"
-    namespace: DnsLabel = "opencost"
+    namespace: Annotated[DnsLabel, own_namespace("OpenCost's")] = "opencost"
     # Prometheus queries at this resolution: finer costs more queries.
     query_resolution_seconds: Annotated[int, Field(ge=60, le=3600)] = 300
     resources: ResourcesConfig = ResourcesConfig(
@@ -1643,13 +1649,6 @@ class OpenCostConfig(Model):
     )
     # Where the stack's cloud has no price list OpenCost reads (a `cluster` stack).
     custom_pricing: CustomPricingConfig = CustomPricingConfig()
-
-    @field_validator("namespace")
-    @classmethod
-    def _own_namespace(cls, value: str) -> str:
-        if value in SYSTEM_NAMESPACES:
-            raise ValueError(f"'{value}' belongs to the cluster; expected a namespace of OpenCost's own")
-        return value
 
 
 class VpaBoundsConfig(Model):
@@ -1678,15 +1677,8 @@ class VpaConfig(Model):
     enabled: bool = False
     # FairwindsOps/charts `vpa` (VPA 1.7.1).
     chart_version: ChartVersion = "5.0.0"
-    namespace: DnsLabel = "vpa"
+    namespace: Annotated[DnsLabel, own_namespace("the recommender's")] = "vpa"
     bounds: VpaBoundsConfig = VpaBoundsConfig()
-
-    @field_validator("namespace")
-    @classmethod
-    def _own_namespace(cls, value: str) -> str:
-        if value in SYSTEM_NAMESPACES:
-            raise ValueError(f"'{value}' belongs to the cluster; expected a namespace of the recommender's own")
-        return value
 
 
 class CostConfig(Model):

@@ -76,7 +76,7 @@ def from_prometheus(
     """Node counts by instance type at each whole hour of the last `days` days, priced."""
     end = math.floor((time.time() if now is None else now) / 3600) * 3600
     start = end - (days * 24 - 1) * 3600
-    series = range_query(prometheus, query, start, end, 3600)
+    series = prometheus.matrix(query, start, end, 3600)
     if not series:
         raise OpsError(
             f"Prometheus returned nothing for {query} over {days} days; it needs OpenCost's node_total_hourly_cost "
@@ -129,31 +129,3 @@ def _points(item: dict[str, Any]) -> list[tuple[float, float]]:
         except (TypeError, ValueError):
             raise OpsError(f"Prometheus answered a point that is not a number: {pair!r}") from None
     return points
-
-
-def range_query(prometheus: Prometheus, query: str, start: float, end: float, step: int) -> list[dict[str, Any]]:
-    """A range query's series (a matrix), through the client's connection, timeout and
-    error wording (ops/prometheus.py answers instant queries only)."""
-    import httpx
-
-    params = {"query": query, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": str(step)}
-    try:
-        response = prometheus.client.get(f"{prometheus.address}/api/v1/query_range", params=params)
-    except httpx.HTTPError as error:
-        raise OpsError(f"Prometheus at {prometheus.shown} did not answer: {type(error).__name__}") from error
-    try:
-        body = response.json()
-    except ValueError:
-        body = {}
-    if not isinstance(body, dict):
-        body = {}
-    if response.status_code != 200 or body.get("status") != "success":
-        raise OpsError(f"Prometheus refused the query ({response.status_code}): {body.get('error', 'no JSON')}")
-    data = body.get("data")
-    if not isinstance(data, dict) or data.get("resultType") != "matrix":
-        kind = data.get("resultType") if isinstance(data, dict) else None
-        raise OpsError(f"Prometheus answered a {kind!r}, not a matrix")
-    result = data.get("result", [])
-    if not isinstance(result, list) or not all(isinstance(item, dict) for item in result):
-        raise OpsError("Prometheus answered a matrix that is not a list of series")
-    return result

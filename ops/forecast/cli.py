@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -52,7 +51,10 @@ def register(groups: Any) -> None:
         help="CSV with the header timestamp,value (the vendored NAB nyc_taxi series in a source checkout)",
     )
     replay.add_argument(
-        "--capacity", type=_positive, metavar="LOAD", help="the load one replica serves (the peak / 20)"
+        "--capacity",
+        type=argtypes.number(0, above=True),
+        metavar="LOAD",
+        help="the load one replica serves (the peak / 20)",
     )
     replay.add_argument(
         "--startup-seconds",
@@ -73,16 +75,6 @@ def register(groups: Any) -> None:
         help="days that only teach the forecaster (35)",
     )
     replay.set_defaults(run=_replay)
-
-
-def _positive(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
-    if not math.isfinite(number) or number <= 0:
-        raise argparse.ArgumentTypeError(f"{value} is not a positive number")
-    return number
 
 
 def _forecast(arguments: argparse.Namespace) -> int:

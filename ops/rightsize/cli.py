@@ -43,7 +43,9 @@ def register(groups: Any) -> None:
     command.add_argument(
         "--burstable", action="store_true", help="also consider burstable types (t3: CPU credits are not priced)"
     )
-    command.add_argument("--headroom", type=_headroom, default=0.2, help="share of each node kept free, 0 to 0.9 (0.2)")
+    command.add_argument(
+        "--headroom", type=argtypes.number(0, 0.9), default=0.2, help="share of each node kept free, 0 to 0.9 (0.2)"
+    )
     command.add_argument(
         "--min-nodes", type=argtypes.count(1, 100), default=2, metavar="N", help="nodes a pool keeps at least (2)"
     )
@@ -68,16 +70,6 @@ def register(groups: Any) -> None:
         help="per Prometheus query and Kubernetes call (60: quantiles over a week take a while)",
     )
     command.set_defaults(run=_run)
-
-
-def _headroom(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
-    if not 0 <= number <= 0.9:  # NaN fails too
-        raise argparse.ArgumentTypeError(f"{value} is outside 0 to 0.9")
-    return number
 
 
 def _current(value: str) -> tuple[str, str, int]:

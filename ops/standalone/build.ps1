@@ -11,6 +11,7 @@ try {
         --name ops `
         --paths $root `
         --add-data "$(Join-Path $root (Join-Path "policies" (Join-Path "cost" "prices.yaml")));policies/cost" `
+        --additional-hooks-dir (Join-Path $root (Join-Path "ops" (Join-Path "standalone" "hooks"))) `
         --distpath (Join-Path $out "dist") --workpath (Join-Path $out "work") --specpath $out `
         (Join-Path "ops" (Join-Path "standalone" "entry.py"))
     if ($LASTEXITCODE -ne 0) { throw "PyInstaller failed with exit code $LASTEXITCODE" }

@@ -3,7 +3,8 @@
 # Needs Python 3.11+ with requirements-dev.txt installed (PyInstaller is pinned there), or
 # set PYTHON to such an interpreter. PyInstaller does not cross-compile: build on each OS.
 # The price table (policies/cost/prices.yaml) rides along as data: `ops rightsize` and
-# `ops commitments` read it beside policies/cost/prices.py.
+# `ops commitments` read it beside policies/cost/prices.py. ops/standalone/hooks keeps
+# the Google API client's data to the one discovery document the janitor reads.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 python="${PYTHON:-$root/.venv/bin/python}"
@@ -13,6 +14,7 @@ cd "$root"
   --name ops \
   --paths "$root" \
   --add-data "$root/policies/cost/prices.yaml:policies/cost" \
+  --additional-hooks-dir "$root/ops/standalone/hooks" \
   --distpath "$out/dist" --workpath "$out/work" --specpath "$out" \
   ops/standalone/entry.py
 echo "$out/dist/ops"
