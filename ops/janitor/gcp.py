@@ -85,8 +85,10 @@ def explain(error: Exception, what: str) -> OpsError:
             429: "throttled even after retries; run again later",
         }.get(status, "the Compute API failed even after retries" if status >= 500 else "refused")
         return OpsError(f"{what}: HTTP {status}: {hint}: {printable(message, 200)}")
-    if isinstance(error, (TimeoutError, OSError)):
+    if isinstance(error, TimeoutError):
         return OpsError(f"{what}: the Compute API did not answer in time ({type(error).__name__})")
+    if isinstance(error, OSError):  # refused, reset, no route: Google (or its token endpoint) unreachable
+        return OpsError(f"{what}: the Compute API could not be reached ({type(error).__name__})")
     return OpsError(f"{what}: {type(error).__name__}: {printable(error, 200)}")
 
 
@@ -129,12 +131,18 @@ class GcpJanitor:
         self.prices, self.retries = prices, retries
 
     def _execute(self, what: str, request: Any) -> dict[str, Any]:
+        from google.auth.exceptions import GoogleAuthError
         from googleapiclient.errors import HttpError
 
         try:
             answer = request.execute(num_retries=self.retries)
         except (HttpError, OSError) as error:
             raise explain(error, what) from error
+        except GoogleAuthError as error:  # the token could not be had: no route to Google, or refused
+            raise OpsError(
+                f"{what}: no access token for the Compute API ({type(error).__name__}: {printable(error, 200)}); "
+                "check the network and log in again (`gcloud auth application-default login`)"
+            ) from error
         except ValueError as error:  # a body that is not JSON
             raise Malformed(f"{what}: malformed response: {printable(error, 200)}") from error
         _expect(isinstance(answer, dict), what, f"expected a JSON object, got {type(answer).__name__}")

@@ -24,6 +24,7 @@ from ops.janitor.model import Rules
 from ops.janitor.sweep import Report, sweep
 from ops.steps import OpsError
 from tests.ops.conftest import audit
+from tests.servers import free_port
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "janitor" / "gcp"
 PROJECT = "project-ai-prod"
@@ -264,6 +265,23 @@ def test_missing_google_credentials_are_one_line(monkeypatch, tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 1 and err.startswith("ops: error: no Google credentials") and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_a_token_endpoint_that_is_down_is_reported_per_listing_not_a_traceback(monkeypatch, capsys):
+    # Real user credentials whose token endpoint (a port nothing listens on) cannot be
+    # reached: each listing fails to get a token, as it does with no route to Google.
+    import google.auth
+    from google.oauth2.credentials import Credentials
+
+    token_uri = f"http://127.0.0.1:{free_port()}/token"
+    credentials = Credentials(None, refresh_token="r", token_uri=token_uri, client_id="c", client_secret="s")
+    monkeypatch.setattr(google.auth, "default", lambda scopes=None: (credentials, PROJECT))
+    code = main(["janitor", "gcp", "--project", PROJECT, "--region", "us-central1", "--timeout-seconds", "5"])
+    out, err = capsys.readouterr()
+    failures = [line for line in out.splitlines() if line.startswith("ERROR")]
+    assert code == 1 and "Traceback" not in out + err
+    assert len(failures) == 2 and all("the Compute API could not be reached" in line for line in failures)
+    assert "totals: 0 found" in out
 
 
 @pytest.mark.parametrize(
