@@ -308,7 +308,8 @@ def _cost_lines(cost: Cost | None, verbose: bool) -> list[str]:
     if found.unknown:
         lines.append(f"     {len(found.unknown)} resources priced once deployed (values unknown in preview)")
     if not verbose:
-        return lines
+        # With nothing priced, the notes say why (a provider billed outside the estimate).
+        return lines if found.items else lines + [f"     note: {visible(note)}" for note in found.notes]
     for item in sorted(found.items, key=lambda item: (-item.monthly, item.driver, item.what)):
         assumed = " (assumed)" if item.assumed else ""
         lines.append(

@@ -345,7 +345,12 @@ class _Estimator:
                 usage = self.table.usage_reason(resource.type)
                 if usage is not None:
                     self.notes.append(f"{resource.type}: billed {usage}; not in the total (no usage is declared)")
-                elif self.table.free_reason(resource.type) is None:
+                elif (free := self.table.free_reason(resource.type)) is not None:
+                    provider = resource.type.split(":", 1)[0]
+                    # A whole provider billed elsewhere (Cloudflare): said once; Pulumi's own objects go unsaid.
+                    if provider != "pulumi" and self.table.free_reason(f"{provider}:*") == free:
+                        self.notes.append(f"{provider} resources: {free}")
+                else:
                     self.unpriced.append(
                         Unpriced(
                             resource.name,

@@ -480,3 +480,15 @@ def test_instances_and_usage_billed_types() -> None:
     # Billed per request: noted, not in the total, not unpriced.
     assert not found.unpriced and monthly(found, "fn") == 0
     assert any(note.startswith("aws:lambda/function:Function: billed per request") for note in found.notes)
+
+
+def test_a_provider_billed_elsewhere_is_said_once_and_costs_nothing_here() -> None:
+    found = run(
+        res("cloudflare:index/zone:Zone", {"zone": "project-ai.dev"}, "zone"),
+        res("cloudflare:index/dnsRecord:DnsRecord", {"name": "api"}, "record"),
+        res("pulumi:pulumi:StackReference", {"name": "org/project-ai/prod"}, "primary"),
+    )
+    assert found.monthly_usd == 0 and found.unpriced == ()
+    cloudflare = [note for note in found.notes if note.startswith("cloudflare resources:")]
+    assert len(cloudflare) == 1 and "outside the AWS and GCP estimate" in cloudflare[0]
+    assert not any(note.startswith("pulumi resources") for note in found.notes)
