@@ -9,10 +9,11 @@ Under `pulumi preview` the analyzer wraps properties in a proxy that raises
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from pulumi_policy.proxy import unknown_checking_proxy
+from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 
 MISSING = object()
 
@@ -92,3 +93,20 @@ def as_list(value: Any) -> list[Any]:
     if isinstance(value, (str, Mapping)):
         return [value]
     return [value[index] for index in range(len(value))]
+
+
+def known(props: Any, key: str) -> Any:
+    """The value at `key`, or None while it is unknown (an id in preview)."""
+    try:
+        return get(props, key)
+    except UnknownValueError:
+        return None
+
+
+def names(value: str, resource: Any, key: str) -> bool:
+    """Whether an id or name names this resource: its own name (`key`), or (unnamed) the
+    name Pulumi gives it, `<resource name>-<7 hex>`, which is what the mocks hand out too."""
+    name = known(resource.props, key)
+    if name and value == str(name):
+        return True
+    return re.fullmatch(re.escape(resource.name) + r"-[0-9a-f]{7}", value) is not None

@@ -13,10 +13,9 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from pulumi_policy.proxy import UnknownValueError
 from pydantic import Field
 
-from policies.core.props import as_list, get, items, json_document
+from policies.core.props import as_list, get, items, json_document, known, names
 from policies.core.rule import Params, Resource, Stack, rule
 from policies.cost import PACK
 
@@ -66,27 +65,13 @@ def _on(value: Any) -> bool:
     return value is True or (isinstance(value, str) and value.strip().lower() == "true")
 
 
-def _known(props: Any, key: str) -> Any:
-    """The value at `key`, or None while it is unknown (an id in preview)."""
-    try:
-        return get(props, key)
-    except UnknownValueError:
-        return None
-
-
 def _owners(attachment: Resource, key: str, candidates: list[Resource], name_key: str) -> list[Resource]:
-    """The candidates `attachment` belongs to: the one its `key` names (a name, or the
-    `<resource name>-<7 hex>` Pulumi gives an unnamed one), else, while that is unknown,
-    the one candidate it depends on."""
-    value = _known(attachment.props, key)
-    if isinstance(value, str):
-        named = [
-            c
-            for c in candidates
-            if value == str(_known(c.props, name_key) or "") or re.fullmatch(re.escape(c.name) + r"-[0-9a-f]{7}", value)
-        ]
-        if named:
-            return named
+    """The candidates `attachment` belongs to: the one its `key` names (policies.core.props
+    `names`), else, while that is unknown, the one candidate it depends on."""
+    value = known(attachment.props, key)
+    named = [c for c in candidates if isinstance(value, str) and names(value, c, name_key)]
+    if named:
+        return named
     depended = [c for c in candidates if c.urn in attachment.dependencies]
     return depended if len(depended) == 1 else []
 
@@ -206,7 +191,7 @@ def s3_lifecycle_rules(stack: Stack, params: S3LifecycleParams) -> Iterable[tupl
         owners = _owners(attachment, "bucket", buckets, "bucket")
         if owners:
             return owners[0].urn
-        named = str(_known(attachment.props, "bucket") or attachment.name)
+        named = str(known(attachment.props, "bucket") or attachment.name)
         where.setdefault(f"name:{named}", (attachment.urn, named))
         return f"name:{named}"
 
@@ -560,7 +545,7 @@ def _system(labels: Any) -> bool:
 
 
 def _pool_nodes(pool: Resource) -> int:
-    zones = max(1, len(as_list(_known(pool.props, "nodeLocations"))))
+    zones = max(1, len(as_list(known(pool.props, "nodeLocations"))))
     autoscaling = get(pool.props, "autoscaling") or {}
     for value, per_zone in (
         (get(pool.props, "nodeCount"), True),
@@ -576,7 +561,7 @@ def _pool_nodes(pool: Resource) -> int:
 def _template_spot(stack: Stack, group: Resource, spec: Any) -> bool:
     templates = stack.of_type(LAUNCH_TEMPLATE)
     name = get(spec, "name") or get(spec, "launchTemplateName")
-    named = [t for t in templates if name and _known(t.props, "name") == name]
+    named = [t for t in templates if name and known(t.props, "name") == name]
     used = named or [t for t in templates if t.urn in group.dependencies]
     return len(used) == 1 and get(used[0].props, "instanceMarketOptions.marketType") == "spot"
 
@@ -593,13 +578,13 @@ def _capacity(stack: Stack) -> list[tuple[Resource, str, int, float]]:
             or 1
         )
         spot = get(group.props, "capacityType") == "SPOT"
-        found.append((group, str(_known(group.props, "clusterName") or ""), nodes, nodes if spot else 0))
+        found.append((group, str(known(group.props, "clusterName") or ""), nodes, nodes if spot else 0))
     for pool in stack.of_type(NODE_POOL):
         if _system(get(pool.props, "nodeConfig.labels")):
             continue
         nodes = _pool_nodes(pool)
         spot = any(_on(get(pool.props, f"nodeConfig.{key}")) for key in ("spot", "preemptible"))
-        found.append((pool, str(_known(pool.props, "cluster") or ""), nodes, nodes if spot else 0))
+        found.append((pool, str(known(pool.props, "cluster") or ""), nodes, nodes if spot else 0))
     for group in stack.of_type(AUTOSCALING_GROUP):
         nodes = _days(get(group.props, "desiredCapacity")) or _days(get(group.props, "minSize")) or 1
         mixed = get(group.props, "mixedInstancesPolicy")
@@ -676,7 +661,7 @@ def spot_node_groups(stack: Stack, params: SpotGroupParams) -> Iterable[tuple[st
     templates = stack.of_type(LAUNCH_TEMPLATE)
     for group in stack.of_type(NODE_GROUP):
         spec = get(group.props, "launchTemplate") or {}
-        named = [t for t in templates if get(spec, "name") and _known(t.props, "name") == get(spec, "name")]
+        named = [t for t in templates if get(spec, "name") and known(t.props, "name") == get(spec, "name")]
         used = named or [t for t in templates if t.urn in group.dependencies and spec]
         for template in used:
             if get(template.props, "instanceMarketOptions"):

@@ -5,13 +5,10 @@ public exposure (static access keys, public function URLs, public key policies, 
 from __future__ import annotations
 
 import ipaddress
-import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from pulumi_policy.proxy import UnknownValueError
-
-from policies.core.props import as_list, get, items, json_document
+from policies.core.props import as_list, get, items, json_document, known, names
 from policies.core.rule import Params, Resource, Stack, rule
 from policies.zero_trust import PACK
 
@@ -180,23 +177,6 @@ def no_open_egress(resource: Resource, params: OpenEgressParams) -> Iterable[str
 
 
 PUBLIC_ACCESS_FLAGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
-
-
-def known(props: Any, key: str) -> Any:
-    """The value at `key`, or None while it is unknown (a bucket's id in preview)."""
-    try:
-        return get(props, key)
-    except UnknownValueError:
-        return None
-
-
-def names(value: str, resource: Resource, key: str) -> bool:
-    """Whether an id or name names this resource: its own name (`key`), or (unnamed) the
-    name Pulumi gives it, `<resource name>-<7 hex>`, which is what the mocks hand out too."""
-    name = known(resource.props, key)
-    if name and value == str(name):
-        return True
-    return re.fullmatch(re.escape(resource.name) + r"-[0-9a-f]{7}", value) is not None
 
 
 def _blocks_of(stack: Stack, buckets: list[Resource]) -> dict[str, list[Resource]]:
